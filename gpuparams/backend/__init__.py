@@ -145,3 +145,15 @@ def device_scope(ctx: Context):
 def is_cupy_array(value):
     """Whether ``value`` is a CuPy array (without importing CuPy when it was never imported)."""
     return _cupy is not None and isinstance(value, _cupy.ndarray)
+
+
+def cupy_module_of(data):
+    """CuPy, for a backend array that is not a NumPy array (CuPy was imported to create it)."""
+    if _cupy is None or not isinstance(data, _cupy.ndarray):
+        raise TypeError(f"expected a NumPy or CuPy array, got {type(data).__name__}")
+    return _cupy
+
+
+def uses_custom_kernels(ctx):
+    """Whether operators on ``ctx`` run our CUDA kernels (a real GPU, or the emulated gpu(0))."""
+    return ctx.device_type == "gpu"

@@ -1,0 +1,288 @@
+"""Reverse-mode automatic differentiation with MXNet's ``autograd`` interface.
+
+Inside ``with autograd.record():`` every operation whose inputs take part in differentiation (arrays
+with :meth:`~gpuparams.ndarray.NDArray.attach_grad`, or results of recorded operations) attaches a
+:class:`Node` to its result: the backward function and references to its inputs. ``backward`` walks
+these nodes from the heads in reverse topological order and **sums** the contributions reaching each
+array, so a value used several times (a tied parameter) gets the sum of all its gradients.
+
+Each array carries a version counter that in-place writes bump; an operation that keeps an array for
+its backward records the version, and backward refuses to run on an array that was changed since.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+
+__all__ = [
+    "record", "pause", "train_mode", "predict_mode", "is_recording", "is_training", "backward",
+    "set_recording", "set_training", "AutogradError",
+]
+
+
+class AutogradError(RuntimeError):
+    """Misuse of autograd: backward on an unrecorded value, a freed graph, a modified saved array."""
+
+
+class _State(threading.local):
+    recording = False
+    training = False
+
+
+_state = _State()
+
+
+def is_recording():
+    """Whether operations are being recorded for backward (inside ``record()``)."""
+    return _state.recording
+
+
+def is_training():
+    """Whether layers behave as in training (Dropout active); ``record()`` turns it on by default."""
+    return _state.training
+
+
+def set_recording(is_record):
+    """Set the recording flag and return the previous value (MXNet-compatible)."""
+    previous = _state.recording
+    _state.recording = bool(is_record)
+    return previous
+
+
+def set_training(train):
+    """Set the training flag and return the previous value (MXNet-compatible)."""
+    previous = _state.training
+    _state.training = bool(train)
+    return previous
+
+
+@contextlib.contextmanager
+def _scope(recording, training):
+    previous = (_state.recording, _state.training)
+    if recording is not None:
+        _state.recording = recording
+    if training is not None:
+        _state.training = training
+    try:
+        yield
+    finally:
+        _state.recording, _state.training = previous
+
+
+def record(train_mode=True):
+    """Record operations for :func:`backward`; layers run in training mode unless ``train_mode=False``.
+
+    Examples
+    --------
+    >>> from gpuparams import nd, autograd
+    >>> x = nd.array([1.0, 2.0]); x.attach_grad()
+    >>> with autograd.record():
+    ...     y = (x * x).sum()
+    >>> y.backward(); x.grad.asnumpy().tolist()
+    [2.0, 4.0]
+    """
+    return _scope(True, bool(train_mode))
+
+
+def pause(train_mode=False):
+    """Stop recording inside a ``record()`` block (e.g. for metrics computed during training)."""
+    return _scope(False, bool(train_mode))
+
+
+def train_mode():
+    """Run layers in training mode (Dropout active) without changing recording."""
+    return _scope(None, True)
+
+
+def predict_mode():
+    """Run layers in inference mode (Dropout off) without changing recording."""
+    return _scope(None, False)
+
+
+class Node:
+    """How one recorded result was computed.
+
+    Attributes
+    ----------
+    inputs : tuple
+        The operation's NDArray inputs (``None`` for constants such as Python scalars).
+    backward : callable
+        ``backward(grad, needs) -> tuple`` of input gradients (backend arrays or ``None``);
+        ``needs[i]`` says whether input ``i`` wants a gradient, so expensive ones can be skipped.
+    saved : tuple
+        ``(array, version)`` pairs for the arrays whose values backward reads.
+    name : str
+        The operation's name, for error messages.
+    """
+
+    __slots__ = ("inputs", "backward", "saved", "name", "freed", "accepts_sinks")
+
+    def __init__(self, name, inputs, backward, saved):
+        self.name = name
+        self.inputs = inputs
+        self.backward = backward
+        self.saved = saved
+        self.freed = False
+        # Operators that can write a leaf's gradient straight into its buffer (the dense kernels)
+        # set this; they then receive a GradSink instead of True in ``needs`` for such leaves.
+        self.accepts_sinks = False
+
+
+class GradSink:
+    """A leaf's gradient buffer handed to an operator that writes gradients in place.
+
+    ``accumulate`` is False only for the first contribution to a ``grad_req='write'`` leaf in one
+    backward pass; the operator must call :meth:`written` after storing its contribution.
+    """
+
+    __slots__ = ("leaf", "buffer", "accumulate", "_state")
+
+    def __init__(self, leaf, state):
+        self.leaf = leaf
+        self.buffer = leaf._grad._data
+        self._state = state
+        self.accumulate = leaf._grad_req == "add" or id(leaf) in state
+
+    def __bool__(self):
+        return True
+
+    def written(self):
+        self._state.add(id(self.leaf))
+
+
+def _wants_grad(array):
+    return array is not None and (array._node is not None or array._grad_req != "null")
+
+
+def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
+    """Compute the gradients of ``heads`` with respect to every array with an attached gradient.
+
+    Parameters
+    ----------
+    heads : NDArray or list of NDArray
+        Outputs to differentiate. A non-scalar head uses a head gradient of ones.
+    head_grads : NDArray or list, optional
+        Gradients of some scalar function with respect to each head (``None`` entries mean ones).
+    retain_graph : bool
+        Keep the graph so that ``backward`` can run through it again (default frees it).
+    train_mode : bool
+        Accepted for MXNet compatibility; backward uses the mode recorded in the forward pass.
+    """
+    from .ndarray import NDArray
+
+    if isinstance(heads, NDArray):
+        heads = [heads]
+        head_grads = [head_grads] if head_grads is not None else None
+    heads = list(heads)
+    if head_grads is None:
+        head_grads = [None] * len(heads)
+    if len(head_grads) != len(heads):
+        raise ValueError(f"backward: {len(heads)} heads but {len(head_grads)} head gradients")
+
+    grads = {}
+    for head, head_grad in zip(heads, head_grads):
+        if not _wants_grad(head):
+            raise AutogradError(
+                "backward() was called on an array that was not computed inside autograd.record() "
+                "from arrays with attach_grad(); record the forward pass with `with autograd.record():` "
+                "and call attach_grad() on the inputs you want gradients for")
+        if head._node is not None and head._node.freed:
+            raise AutogradError(_FREED_MESSAGE.format(name=head._node.name))
+        if head_grad is None:
+            g = head._ones_like_data()
+        else:
+            g = head_grad._data if isinstance(head_grad, NDArray) else head_grad
+            if tuple(g.shape) != head.shape:
+                raise ValueError(f"backward: head gradient of shape {tuple(g.shape)} does not match "
+                                 f"the head's shape {head.shape}")
+        _accumulate(grads, head, g)
+
+    order = _topological_order(heads)
+    leaves = {}
+    written = set()  # leaves whose gradient buffer an operator already wrote in this pass
+    for array in order:  # heads first
+        g = grads.get(id(array))
+        if g is None:
+            continue
+        node = array._node
+        if node is None:
+            leaves[id(array)] = array
+            continue
+        if node.freed:
+            raise AutogradError(_FREED_MESSAGE.format(name=node.name))
+        for saved, version in node.saved:
+            if saved._version[0] != version:
+                raise AutogradError(
+                    f"an array of shape {saved.shape} that the backward of '{node.name}' needs was "
+                    f"modified in place after it was used (version {version} -> {saved._version[0]}); "
+                    "write to a copy, or make the change outside autograd.record()")
+        inputs = node.inputs
+        needs = tuple(_wants_grad(x) for x in inputs)
+        if node.accepts_sinks:
+            needs = tuple(_sink_for(x, written) if need else need for x, need in zip(inputs, needs))
+        input_grads = node.backward(g, needs)
+        for x, need, xg in zip(inputs, needs, input_grads):
+            if isinstance(need, GradSink):
+                leaves[id(x)] = x
+            if need and xg is not None:
+                _accumulate(grads, x, xg)
+        del grads[id(array)]
+        if not retain_graph:
+            node.freed = True
+            node.backward = None
+            node.saved = ()
+            node.inputs = ()
+
+    for leaf in leaves.values():
+        g = grads.get(id(leaf))
+        if id(leaf) in written:
+            if g is not None:
+                leaf._grad._data += g.reshape(leaf.shape)
+            leaf._grad._version[0] += 1
+            leaf._fresh_grad = True
+        elif g is not None:
+            leaf._write_grad(g)
+
+
+def _sink_for(x, written):
+    if x._node is None and x._grad is not None and x._grad._data.flags.c_contiguous:
+        return GradSink(x, written)
+    return True
+
+
+_FREED_MESSAGE = ("the graph through '{name}' was already freed by an earlier backward(); "
+                  "pass retain_graph=True to the first backward() to run backward twice")
+
+
+def _accumulate(grads, array, g):
+    key = id(array)
+    previous = grads.get(key)
+    if previous is None:
+        if tuple(g.shape) != array.shape:
+            g = g.reshape(array.shape)
+        grads[key] = g
+    else:
+        grads[key] = previous + g.reshape(previous.shape)
+
+
+def _topological_order(heads):
+    """Arrays reachable from ``heads`` through recorded nodes, every array before its inputs."""
+    visited = set()
+    postorder = []
+    for head in heads:
+        if id(head) in visited:
+            continue
+        visited.add(id(head))
+        stack = [(head, iter(head._node.inputs if head._node is not None else ()))]
+        while stack:
+            array, children = stack[-1]
+            for child in children:
+                if child is not None and id(child) not in visited and _wants_grad(child):
+                    visited.add(id(child))
+                    stack.append((child, iter(child._node.inputs if child._node is not None else ())))
+                    break
+            else:
+                stack.pop()
+                postorder.append(array)
+    postorder.reverse()
+    return postorder

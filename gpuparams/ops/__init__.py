@@ -1,0 +1,51 @@
+"""Operators, one module per family; each operator has its forward and backward side by side.
+
+Importing this package attaches the operators to :class:`~gpuparams.ndarray.NDArray` as methods
+and Python operators.
+"""
+from __future__ import annotations
+
+from ..ndarray import NDArray
+from . import activation, dense, elementwise, linalg, reduce, shape
+from ._core import ContextMismatchError, ShapeError
+
+__all__ = ["activation", "dense", "elementwise", "linalg", "reduce", "shape", "ContextMismatchError",
+           "ShapeError"]
+
+
+def _reflected(fn):
+    def method(self, other):
+        return fn(other, self)
+    return method
+
+
+def _attach():
+    ew = elementwise
+    operators = {
+        "__add__": ew.add, "__radd__": ew.add,
+        "__sub__": ew.subtract, "__rsub__": _reflected(ew.subtract),
+        "__mul__": ew.multiply, "__rmul__": ew.multiply,
+        "__truediv__": ew.divide, "__rtruediv__": _reflected(ew.divide),
+        "__pow__": ew.power, "__rpow__": _reflected(ew.power),
+        "__eq__": ew.equal, "__ne__": ew.not_equal,
+        "__gt__": ew.greater, "__ge__": ew.greater_equal,
+        "__lt__": ew.lesser, "__le__": ew.lesser_equal,
+        "__neg__": ew.negative, "__abs__": ew.abs,
+        "__matmul__": linalg.dot,
+        "__getitem__": shape.getitem,
+    }
+    methods = {
+        "exp": ew.exp, "log": ew.log, "sqrt": ew.sqrt, "square": ew.square, "abs": ew.abs,
+        "sign": ew.sign, "clip": ew.clip,
+        "relu": activation.relu, "sigmoid": activation.sigmoid, "tanh": activation.tanh,
+        "softmax": activation.softmax, "log_softmax": activation.log_softmax,
+        "sum": reduce.sum, "mean": reduce.mean, "max": reduce.max, "min": reduce.min,
+        "reshape": shape.reshape, "transpose": shape.transpose, "expand_dims": shape.expand_dims,
+        "squeeze": shape.squeeze, "flatten": shape.flatten, "swapaxes": shape.swapaxes,
+        "astype": shape.astype, "dot": linalg.dot,
+    }
+    for name, fn in {**operators, **methods}.items():
+        setattr(NDArray, name, fn)
+
+
+_attach()

@@ -1,0 +1,86 @@
+"""Shared machinery of the operators: wrapping results, recording nodes, context and shape checks.
+
+Every operator follows one pattern: check that its NDArray operands share a context, compute on the
+backend arrays (NumPy or CuPy, whose operators and methods agree), wrap the result with
+:func:`result`, which attaches an autograd :class:`~gpuparams.autograd.Node` only while recording and
+only when an input takes part in differentiation. Backward functions receive the output gradient as a
+backend array and return one backend array (or ``None``) per input.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Node, _state
+from ..ndarray import NDArray, _new
+
+__all__ = ["ContextMismatchError", "result", "same_context", "operand", "unbroadcast", "xp_of",
+           "ShapeError"]
+
+
+class ContextMismatchError(ValueError):
+    """Operands live on different contexts; the message names both and the fix."""
+
+
+class ShapeError(ValueError):
+    """Operand shapes do not fit the operation; the message names the shapes."""
+
+
+def xp_of(data):
+    """The array module (numpy or cupy) of a backend array."""
+    if type(data) is np.ndarray:
+        return np
+    return backend.cupy_module_of(data)
+
+
+def same_context(op_name, a, b):
+    """Return the common context of NDArrays ``a`` and ``b`` or raise :class:`ContextMismatchError`."""
+    ctx = a._ctx
+    if b._ctx is not ctx:
+        raise ContextMismatchError(
+            f"{op_name}: operands are on different contexts, {a._ctx} and {b._ctx}; copy one over "
+            f"first, e.g. x.as_in_context({a._ctx})")
+    return ctx
+
+
+def operand(value, ctx):
+    """Backend data for a second operand: NDArray data, or a Python scalar (kept a scalar so the
+    array's dtype wins, as NumPy's NEP 50 rules do for Python numbers)."""
+    if isinstance(value, NDArray):
+        return value._data
+    if isinstance(value, (bool, numbers.Number)):
+        return value.item() if isinstance(value, np.generic) else value
+    raise TypeError(f"unsupported operand of type {type(value).__name__}: use an NDArray or a number "
+                    f"(wrap NumPy arrays with nd.array(a, ctx={ctx}))")
+
+
+def result(data, ctx, name, inputs, backward_fn, saved=()):
+    """Wrap backend ``data`` as an NDArray and, while recording, attach its autograd node."""
+    out = _new(data, ctx)
+    if _state.recording:
+        for x in inputs:
+            if x is not None and (x._node is not None or x._grad_req != "null"):
+                out._node = Node(name, inputs, backward_fn,
+                                 tuple((s, s._version[0]) for s in saved if s is not None))
+                break
+    return out
+
+
+def unbroadcast(g, shape):
+    """Sum a gradient over the axes along which an operand of ``shape`` was broadcast."""
+    if g.shape == shape:
+        return g
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+def broadcast_error(op_name, a_shape, b_shape):
+    return ShapeError(f"{op_name}: shapes {a_shape} and {b_shape} cannot be broadcast together "
+                      "(trailing dimensions must be equal or 1)")

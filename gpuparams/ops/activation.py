@@ -1,0 +1,126 @@
+"""Activations and (log-)softmax, each with its backward.
+
+On ``gpu`` contexts ReLU runs our own kernels (:mod:`gpuparams.backend.kernels`); the others are
+elementwise expressions that CuPy fuses well enough.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ._core import result, xp_of
+
+__all__ = ["relu", "sigmoid", "tanh", "softrelu", "softsign", "softmax", "log_softmax", "activation",
+           "ACTIVATIONS"]
+
+
+def _float_kernel_ok(x):
+    return backend.uses_custom_kernels(x._ctx) and x._data.dtype == np.float32
+
+
+def relu(x):
+    """``max(x, 0)``; the gradient passes where the output is positive."""
+    data = x._data
+    if _float_kernel_ok(x):
+        from ..backend import kernels
+        ctx = x._ctx
+        out = kernels.relu_forward(ctx, _contiguous(data))
+
+        def backward(g, needs):
+            return (kernels.relu_backward(ctx, _contiguous(g), out),)
+    else:
+        out = xp_of(data).maximum(data, 0)
+
+        def backward(g, needs):
+            return (g * (out > 0).astype(g.dtype),)
+    return result(out, x._ctx, "relu", (x,), backward)
+
+
+def _contiguous(data):
+    return data if data.flags.c_contiguous else xp_of(data).ascontiguousarray(data)
+
+
+def sigmoid(x):
+    """Logistic function ``1 / (1 + exp(-x))``, computed without overflow for large ``|x|``."""
+    data = x._data
+    xp = xp_of(data)
+    # exp of a non-positive number never overflows; pick the form accordingly.
+    e = xp.exp(-xp.abs(data))
+    out = xp.where(data >= 0, 1 / (1 + e), e / (1 + e)).astype(data.dtype, copy=False)
+
+    def backward(g, needs):
+        return (g * out * (1 - out),)
+    return result(out, x._ctx, "sigmoid", (x,), backward)
+
+
+def tanh(x):
+    """Hyperbolic tangent."""
+    out = xp_of(x._data).tanh(x._data)
+
+    def backward(g, needs):
+        return (g * (1 - out * out),)
+    return result(out, x._ctx, "tanh", (x,), backward)
+
+
+def softrelu(x):
+    """Softplus ``log(1 + exp(x))``, stable for large ``|x|``."""
+    data = x._data
+    xp = xp_of(data)
+    out = (xp.maximum(data, 0) + xp.log1p(xp.exp(-xp.abs(data)))).astype(data.dtype, copy=False)
+
+    def backward(g, needs):
+        e = xp.exp(-xp.abs(data))
+        sig = xp.where(data >= 0, 1 / (1 + e), e / (1 + e))
+        return (g * sig.astype(g.dtype, copy=False),)
+    return result(out, x._ctx, "softrelu", (x,), backward, saved=(x,))
+
+
+def softsign(x):
+    """``x / (1 + |x|)``."""
+    data = x._data
+    xp = xp_of(data)
+    denom = 1 + xp.abs(data)
+
+    def backward(g, needs):
+        return (g / (denom * denom),)
+    return result(data / denom, x._ctx, "softsign", (x,), backward)
+
+
+def softmax(x, axis=-1):
+    """Softmax along ``axis`` (max-subtracted, so large logits do not overflow)."""
+    data = x._data
+    xp = xp_of(data)
+    shifted = data - data.max(axis=axis, keepdims=True)
+    e = xp.exp(shifted)
+    out = e / e.sum(axis=axis, keepdims=True)
+
+    def backward(g, needs):
+        return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
+    return result(out, x._ctx, "softmax", (x,), backward)
+
+
+def log_softmax(x, axis=-1):
+    """``log(softmax(x))`` computed as ``x - logsumexp(x)`` for stability."""
+    data = x._data
+    xp = xp_of(data)
+    shifted = data - data.max(axis=axis, keepdims=True)
+    out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+    def backward(g, needs):
+        return (g - xp.exp(out) * g.sum(axis=axis, keepdims=True),)
+    return result(out, x._ctx, "log_softmax", (x,), backward)
+
+
+#: Activation names accepted by ``nn.Activation`` and ``nn.Dense(activation=...)``.
+ACTIVATIONS = {"relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softrelu": softrelu,
+               "softsign": softsign}
+
+
+def activation(x, act_type):
+    """Apply the activation named ``act_type`` (MXNet's ``nd.Activation``)."""
+    try:
+        fn = ACTIVATIONS[act_type]
+    except KeyError:
+        raise ValueError(f"unknown activation {act_type!r}; choose one of "
+                         f"{', '.join(sorted(ACTIVATIONS))}") from None
+    return fn(x)

@@ -1,0 +1,139 @@
+"""The fully connected operator ``y = act(x·Wᵀ + b)``: the hot path of every model.
+
+On ``gpu`` contexts (a real GPU or the emulated ``gpu(0)``) forward and backward run our own kernels
+(:mod:`gpuparams.backend.kernels`, sources in ``kernels/*.cu``): bias and ReLU are fused into the GEMM,
+the ReLU mask is applied while the backward kernels load ``dY``, and gradients of parameters are
+written (or, for ``grad_req='add'`` and tied parameters, accumulated) straight into their gradient
+buffers. On ``cpu`` the same maths runs through NumPy.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..autograd import GradSink
+from ._core import ShapeError, result, same_context, xp_of
+
+__all__ = ["dense", "DENSE_ACTIVATIONS"]
+
+#: Activations fused into the dense operator itself; others are applied by a separate operator.
+DENSE_ACTIVATIONS = (None, "relu")
+
+
+def _check(x, weight, bias, activation, flatten):
+    if activation not in DENSE_ACTIVATIONS:
+        raise ValueError(f"dense: fused activation must be None or 'relu', got {activation!r}")
+    ctx = same_context("dense", x, weight)
+    if bias is not None:
+        same_context("dense", x, bias)
+    if weight.ndim != 2:
+        raise ShapeError(f"dense: weight must be 2-D (units, in_units), got shape {weight.shape}")
+    units, in_units = weight.shape
+    if flatten:
+        batch = x.shape[0]
+        features = x.size // batch if batch else 0
+        lead = (batch,)
+    else:
+        features = x.shape[-1]
+        lead = x.shape[:-1]
+    if features != in_units:
+        how = "flattened to" if flatten else "last axis"
+        raise ShapeError(f"dense: input of shape {x.shape} ({how} {features} features) does not match "
+                         f"weight of shape {weight.shape}, which expects {in_units} input features")
+    if bias is not None and bias.shape != (units,):
+        raise ShapeError(f"dense: bias must have shape ({units},), got {bias.shape}")
+    if x.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
+        raise TypeError(f"dense: dtypes differ: input {x.dtype}, weight {weight.dtype}"
+                        + (f", bias {bias.dtype}" if bias is not None else "")
+                        + "; cast with .astype(...) so they match")
+    return ctx, lead, in_units, units
+
+
+def dense(x, weight, bias=None, activation=None, flatten=True):
+    """Fully connected layer ``act(x·Wᵀ + b)`` with ``weight`` of shape ``(units, in_units)``.
+
+    Parameters
+    ----------
+    x : NDArray
+        Input ``(N, ...)``; with ``flatten=True`` the trailing axes are flattened to ``in_units``,
+        otherwise the last axis must be ``in_units`` and the leading axes are kept.
+    weight : NDArray
+        ``(units, in_units)``.
+    bias : NDArray or None
+        ``(units,)``.
+    activation : None or 'relu'
+        Fused activation.
+    flatten : bool
+        See ``x``.
+
+    Returns
+    -------
+    NDArray
+        ``(N, units)`` (or ``x.shape[:-1] + (units,)`` when ``flatten=False``).
+    """
+    ctx, lead, in_units, units = _check(x, weight, bias, activation, flatten)
+    x2 = x._data.reshape(-1, in_units)
+    out_shape = lead + (units,)
+    w = weight._data
+    b = bias._data if bias is not None else None
+    inputs = (x, weight, bias)
+    if backend.uses_custom_kernels(ctx) and w.dtype == np.float32:
+        return _dense_kernels(ctx, x, x2, w, b, activation, inputs, out_shape)
+
+    y = x2 @ w.T
+    if b is not None:
+        y += b
+    if activation == "relu":
+        xp_of(y).maximum(y, 0, out=y)
+    x_shape = x.shape
+
+    def backward(g, needs):
+        dz = g.reshape(-1, units)
+        if activation == "relu":
+            dz = dz * (y > 0)
+        dx = (dz @ w).reshape(x_shape) if needs[0] else None
+        dw = dz.T @ x2 if needs[1] else None
+        db = dz.sum(axis=0) if needs[2] else None
+        return dx, dw, db
+    return result(y.reshape(out_shape), ctx, "dense", inputs, backward, saved=(x, weight))
+
+
+def _contiguous(data):
+    return data if data.flags.c_contiguous else xp_of(data).ascontiguousarray(data)
+
+
+def _dense_kernels(ctx, x, x2, w, b, activation, inputs, out_shape):
+    from ..backend import kernels
+    x2 = _contiguous(x2)
+    y = kernels.dense_forward(ctx, x2, w, b, activation=activation)
+    x_shape = x.shape
+    units = w.shape[0]
+
+    def backward(g, needs):
+        dy = _contiguous(g.reshape(-1, units))
+        sinks = [n if isinstance(n, GradSink) else None for n in needs]
+        dx_sink, dw_sink, db_sink = sinks
+        dx, dw, db = kernels.dense_backward(
+            ctx, dy, x2, w, y if activation == "relu" else None,
+            need_dx=bool(needs[0]), need_dw=bool(needs[1]), need_db=bool(needs[2]),
+            dx=dx_sink.buffer.reshape(-1, x2.shape[1]) if dx_sink else None,
+            dw=dw_sink.buffer if dw_sink else None,
+            db=db_sink.buffer if db_sink else None,
+            accumulate_dx=bool(dx_sink and dx_sink.accumulate),
+            accumulate_dw=bool(dw_sink and dw_sink.accumulate),
+            accumulate_db=bool(db_sink and db_sink.accumulate))
+        grads = []
+        for sink, grad in zip(sinks, (dx, dw, db)):
+            if sink is not None:
+                sink.written()
+                grads.append(None)
+            else:
+                grads.append(grad)
+        if grads[0] is not None:
+            grads[0] = grads[0].reshape(x_shape)
+        return tuple(grads)
+    out = result(y.reshape(out_shape), ctx, "dense", inputs, backward, saved=(x, weight))
+    if out._node is not None:
+        out._node.accepts_sinks = True
+    return out
+

@@ -1,0 +1,234 @@
+"""Elementwise arithmetic, comparisons and unary math, each with its backward."""
+from __future__ import annotations
+
+from ..ndarray import NDArray, _new
+from ._core import broadcast_error, operand, result, same_context, unbroadcast, xp_of
+
+__all__ = ["add", "subtract", "multiply", "divide", "power", "negative", "maximum", "minimum",
+           "equal", "not_equal", "greater", "greater_equal", "lesser", "lesser_equal",
+           "exp", "log", "sqrt", "square", "abs", "clip", "sign"]
+
+
+def _binary_prepare(name, a, b):
+    """Return (ctx, a_data, b_data, a_nd, b_nd) where a_nd/b_nd are the NDArray operands or None."""
+    if isinstance(a, NDArray):
+        if isinstance(b, NDArray):
+            return same_context(name, a, b), a._data, b._data, a, b
+        return a._ctx, a._data, operand(b, a._ctx), a, None
+    return b._ctx, operand(a, b._ctx), b._data, None, b
+
+
+def _shape_of(x):
+    return getattr(x, "shape", ())
+
+
+def _compute(name, fn, ad, bd):
+    try:
+        return fn(ad, bd)
+    except ValueError:
+        raise broadcast_error(name, tuple(_shape_of(ad)), tuple(_shape_of(bd))) from None
+
+
+def add(a, b):
+    """``a + b`` with broadcasting."""
+    ctx, ad, bd, an, bn = _binary_prepare("add", a, b)
+    out = _compute("add", _add, ad, bd)
+    a_shape, b_shape = _shape_of(ad), _shape_of(bd)
+
+    def backward(g, needs):
+        return (unbroadcast(g, a_shape) if needs[0] else None,
+                unbroadcast(g, b_shape) if needs[1] else None)
+    return result(out, ctx, "add", (an, bn), backward)
+
+
+def subtract(a, b):
+    """``a - b`` with broadcasting."""
+    ctx, ad, bd, an, bn = _binary_prepare("subtract", a, b)
+    out = _compute("subtract", _sub, ad, bd)
+    a_shape, b_shape = _shape_of(ad), _shape_of(bd)
+
+    def backward(g, needs):
+        return (unbroadcast(g, a_shape) if needs[0] else None,
+                unbroadcast(-g, b_shape) if needs[1] else None)
+    return result(out, ctx, "subtract", (an, bn), backward)
+
+
+def multiply(a, b):
+    """``a * b`` with broadcasting."""
+    ctx, ad, bd, an, bn = _binary_prepare("multiply", a, b)
+    out = _compute("multiply", _mul, ad, bd)
+
+    def backward(g, needs):
+        return (unbroadcast(g * bd, _shape_of(ad)) if needs[0] else None,
+                unbroadcast(g * ad, _shape_of(bd)) if needs[1] else None)
+    return result(out, ctx, "multiply", (an, bn), backward, saved=(an, bn))
+
+
+def divide(a, b):
+    """``a / b`` with broadcasting."""
+    ctx, ad, bd, an, bn = _binary_prepare("divide", a, b)
+    out = _compute("divide", _div, ad, bd)
+
+    def backward(g, needs):
+        ga = unbroadcast(g / bd, _shape_of(ad)) if needs[0] else None
+        gb = unbroadcast(-g * out / bd, _shape_of(bd)) if needs[1] else None
+        return ga, gb
+    return result(out, ctx, "divide", (an, bn), backward, saved=(bn,))
+
+
+def power(a, b):
+    """``a ** b`` with broadcasting (gradient w.r.t. the exponent uses ``log(a)``)."""
+    ctx, ad, bd, an, bn = _binary_prepare("power", a, b)
+    out = _compute("power", _pow, ad, bd)
+
+    def backward(g, needs):
+        xp = xp_of(g)
+        ga = unbroadcast(g * bd * ad ** (bd - 1), _shape_of(ad)) if needs[0] else None
+        gb = unbroadcast(g * out * xp.log(ad), _shape_of(bd)) if needs[1] else None
+        return ga, gb
+    return result(out, ctx, "power", (an, bn), backward, saved=(an, bn))
+
+
+def negative(a):
+    """``-a``."""
+    def backward(g, needs):
+        return (-g,)
+    return result(-a._data, a._ctx, "negative", (a,), backward)
+
+
+def _extremum(name, pick_first, a, b):
+    ctx, ad, bd, an, bn = _binary_prepare(name, a, b)
+    xp = xp_of(ad if an is not None else bd)
+    out = _compute(name, xp.maximum if pick_first == "max" else xp.minimum, ad, bd)
+
+    def backward(g, needs):
+        # Ties send the gradient to the first operand, like MXNet's maximum/minimum.
+        first = (ad >= bd) if pick_first == "max" else (ad <= bd)
+        first = first.astype(g.dtype)
+        return (unbroadcast(g * first, _shape_of(ad)) if needs[0] else None,
+                unbroadcast(g * (1 - first), _shape_of(bd)) if needs[1] else None)
+    return result(out, ctx, name, (an, bn), backward, saved=(an, bn))
+
+
+def maximum(a, b):
+    """Elementwise maximum of two arrays or an array and a scalar."""
+    return _extremum("maximum", "max", a, b)
+
+
+def minimum(a, b):
+    """Elementwise minimum of two arrays or an array and a scalar."""
+    return _extremum("minimum", "min", a, b)
+
+
+def _comparison(name, fn):
+    def compare(a, b):
+        ctx, ad, bd, an, bn = _binary_prepare(name, a, b)
+        out = _compute(name, fn, ad, bd)
+        dtype = (an if an is not None else bn)._data.dtype
+        return _new(out.astype(dtype), ctx)
+    compare.__name__ = name
+    compare.__doc__ = f"Elementwise ``{name}`` returning 0./1. in the operands' dtype (not differentiable)."
+    return compare
+
+
+def _add(x, y):
+    return x + y
+
+
+def _sub(x, y):
+    return x - y
+
+
+def _mul(x, y):
+    return x * y
+
+
+def _div(x, y):
+    return x / y
+
+
+def _pow(x, y):
+    return x ** y
+
+
+equal = _comparison("equal", lambda x, y: x == y)
+not_equal = _comparison("not_equal", lambda x, y: x != y)
+greater = _comparison("greater", lambda x, y: x > y)
+greater_equal = _comparison("greater_equal", lambda x, y: x >= y)
+lesser = _comparison("lesser", lambda x, y: x < y)
+lesser_equal = _comparison("lesser_equal", lambda x, y: x <= y)
+
+
+# ----------------------------------------------------------------------------- unary math
+def exp(x):
+    """Elementwise ``e**x``."""
+    out = xp_of(x._data).exp(x._data)
+
+    def backward(g, needs):
+        return (g * out,)
+    return result(out, x._ctx, "exp", (x,), backward)
+
+
+def log(x):
+    """Elementwise natural logarithm."""
+    data = x._data
+
+    def backward(g, needs):
+        return (g / data,)
+    return result(xp_of(data).log(data), x._ctx, "log", (x,), backward, saved=(x,))
+
+
+def sqrt(x):
+    """Elementwise square root."""
+    out = xp_of(x._data).sqrt(x._data)
+
+    def backward(g, needs):
+        return (g / (2 * out),)
+    return result(out, x._ctx, "sqrt", (x,), backward)
+
+
+def square(x):
+    """Elementwise ``x*x``."""
+    data = x._data
+
+    def backward(g, needs):
+        return (2 * g * data,)
+    return result(data * data, x._ctx, "square", (x,), backward, saved=(x,))
+
+
+def abs(x):  # noqa: A001 (MXNet's name)
+    """Elementwise absolute value (gradient 0 at 0)."""
+    data = x._data
+    xp = xp_of(data)
+
+    def backward(g, needs):
+        return (g * xp.sign(data),)
+    return result(xp.abs(data), x._ctx, "abs", (x,), backward, saved=(x,))
+
+
+def sign(x):
+    """Elementwise sign (not differentiable: gradient 0)."""
+    data = x._data
+    xp = xp_of(data)
+
+    def backward(g, needs):
+        return (xp.zeros_like(g),)
+    return result(xp.sign(data), x._ctx, "sign", (x,), backward)
+
+
+def clip(x, a_min, a_max):
+    """Limit values to ``[a_min, a_max]``; the gradient passes where the value was inside."""
+    if a_min is not None and a_max is not None and a_min > a_max:
+        raise ValueError(f"clip: a_min={a_min} is larger than a_max={a_max}")
+    data = x._data
+    xp = xp_of(data)
+    out = xp.clip(data, a_min, a_max)
+
+    def backward(g, needs):
+        inside = xp.ones(data.shape, dtype=bool)
+        if a_min is not None:
+            inside &= data >= a_min
+        if a_max is not None:
+            inside &= data <= a_max
+        return (g * inside.astype(g.dtype),)
+    return result(out, x._ctx, "clip", (x,), backward, saved=(x,))

@@ -1,0 +1,73 @@
+"""Matrix products: ``dot`` (1-D, 2-D, N-D as MXNet) and ``batch_dot``."""
+from __future__ import annotations
+
+from ._core import ShapeError, result, same_context, xp_of
+
+__all__ = ["dot", "batch_dot"]
+
+
+def _maybe_t(data, flag):
+    if not flag:
+        return data
+    if data.ndim == 1:
+        return data
+    if data.ndim == 2:
+        return data.T
+    # MXNet's dot transposes an N-D operand by reversing all its axes.
+    return data.transpose()
+
+
+def dot(a, b, transpose_a=False, transpose_b=False):
+    """Matrix product. 1-D·1-D is the inner product; N-D arrays contract ``a``'s last axis with
+    ``b``'s first (MXNet's rule); ``transpose_a/b`` transpose the operands first."""
+    ctx = same_context("dot", a, b)
+    ad, bd = _maybe_t(a._data, transpose_a), _maybe_t(b._data, transpose_b)
+    if ad.shape[-1] != bd.shape[0]:
+        raise ShapeError(f"dot: shapes {a.shape} and {b.shape} do not align "
+                         f"(transpose_a={transpose_a}, transpose_b={transpose_b}): "
+                         f"{ad.shape[-1]} != {bd.shape[0]}")
+    xp = xp_of(ad)
+    out = xp.tensordot(ad, bd, axes=1) if ad.ndim > 2 or bd.ndim > 2 else xp.dot(ad, bd)
+    a_lead, b_rest = ad.ndim - 1, bd.ndim - 1
+
+    def backward(g, needs):
+        ga = gb = None
+        if needs[0]:
+            # dA[i.., k] = sum_j g[i.., j..] * B[k, j..]
+            ga = xp.tensordot(g, bd, axes=(tuple(range(a_lead, a_lead + b_rest)), tuple(range(1, bd.ndim))))
+            ga = ga.reshape(ad.shape)
+            ga = _maybe_t(ga, transpose_a)
+        if needs[1]:
+            gb = xp.tensordot(ad, g, axes=(tuple(range(a_lead)), tuple(range(a_lead))))
+            gb = gb.reshape(bd.shape)
+            gb = _maybe_t(gb, transpose_b)
+        return ga, gb
+    return result(out, ctx, "dot", (a, b), backward, saved=(a, b))
+
+
+def batch_dot(a, b, transpose_a=False, transpose_b=False):
+    """Batched matrix product of ``(B, n, k)`` and ``(B, k, m)`` arrays."""
+    ctx = same_context("batch_dot", a, b)
+    ad, bd = a._data, b._data
+    if ad.ndim != 3 or bd.ndim != 3:
+        raise ShapeError(f"batch_dot: needs two 3-D arrays, got shapes {a.shape} and {b.shape}")
+    if transpose_a:
+        ad = ad.transpose(0, 2, 1)
+    if transpose_b:
+        bd = bd.transpose(0, 2, 1)
+    if ad.shape[0] != bd.shape[0] or ad.shape[2] != bd.shape[1]:
+        raise ShapeError(f"batch_dot: shapes {a.shape} and {b.shape} do not align "
+                         f"(transpose_a={transpose_a}, transpose_b={transpose_b})")
+    xp = xp_of(ad)
+    out = xp.matmul(ad, bd)
+
+    def backward(g, needs):
+        ga = gb = None
+        if needs[0]:
+            ga = xp.matmul(g, bd.transpose(0, 2, 1))
+            ga = ga.transpose(0, 2, 1) if transpose_a else ga
+        if needs[1]:
+            gb = xp.matmul(ad.transpose(0, 2, 1), g)
+            gb = gb.transpose(0, 2, 1) if transpose_b else gb
+        return ga, gb
+    return result(out, ctx, "batch_dot", (a, b), backward, saved=(a, b))

@@ -1,0 +1,93 @@
+"""Reductions ``sum``, ``mean``, ``max``, ``min`` over axes, with their backward.
+
+As in MXNet 1.x, reducing every axis gives an array of shape ``(1,)``, not a 0-d array.
+"""
+from __future__ import annotations
+
+from ._core import result, xp_of
+
+__all__ = ["sum", "mean", "max", "min"]
+
+
+def _normalize_axes(axis, ndim, op_name):
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    normalized = []
+    for a in axes:
+        if not isinstance(a, int) or not -ndim <= a < ndim:
+            raise ValueError(f"{op_name}: axis {a!r} is out of range for an array with {ndim} dimensions")
+        normalized.append(a % ndim)
+    if len(set(normalized)) != len(normalized):
+        raise ValueError(f"{op_name}: repeated axis in {axis!r}")
+    return tuple(sorted(normalized))
+
+
+def _kept_shape(shape, axes):
+    """The reduced shape with the reduced axes kept as 1 (what broadcasts back to ``shape``)."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _reduce(op_name, x, axis, keepdims, exclude, compute, make_backward, save_input=True):
+    data = x._data
+    axes = _normalize_axes(axis, data.ndim, op_name)
+    if exclude:
+        axes = tuple(i for i in range(data.ndim) if i not in axes)
+    out = compute(data, axes, keepdims)
+    kept = _kept_shape(data.shape, axes)
+    # sum and mean never read the input in backward, so only max/min save it for the version check.
+    return result(out, x._ctx, op_name, (x,), make_backward(data, axes, kept, out),
+                  saved=(x,) if save_input else ())
+
+
+def sum(x, axis=None, keepdims=False, exclude=False):  # noqa: A001 (MXNet's name)
+    """Sum over ``axis`` (all axes by default; ``exclude=True`` reduces all *but* ``axis``)."""
+    def compute(data, axes, keepdims):
+        return data.sum(axis=axes, keepdims=keepdims)
+
+    def make_backward(data, axes, kept, out):
+        shape = data.shape
+
+        def backward(g, needs):
+            return (xp_of(g).broadcast_to(g.reshape(kept), shape).copy(),)
+        return backward
+    return _reduce("sum", x, axis, keepdims, exclude, compute, make_backward, save_input=False)
+
+
+def mean(x, axis=None, keepdims=False, exclude=False):
+    """Mean over ``axis`` (all axes by default)."""
+    def compute(data, axes, keepdims):
+        return data.mean(axis=axes, keepdims=keepdims)
+
+    def make_backward(data, axes, kept, out):
+        shape = data.shape
+        count = 1
+        for a in axes:
+            count *= shape[a]
+
+        def backward(g, needs):
+            return (xp_of(g).broadcast_to(g.reshape(kept) / count, shape).copy(),)
+        return backward
+    return _reduce("mean", x, axis, keepdims, exclude, compute, make_backward, save_input=False)
+
+
+def _extremum(op_name, pick):
+    def reduce_fn(x, axis=None, keepdims=False, exclude=False):
+        def compute(data, axes, keepdims):
+            return getattr(data, pick)(axis=axes, keepdims=keepdims)
+
+        def make_backward(data, axes, kept, out):
+            def backward(g, needs):
+                # Ties share the gradient equally, so the total reaching the input is g.
+                hit = (data == out.reshape(kept)).astype(g.dtype)
+                count = hit.sum(axis=axes, keepdims=True)
+                return (hit * (g.reshape(kept) / count),)
+            return backward
+        return _reduce(op_name, x, axis, keepdims, exclude, compute, make_backward)
+    reduce_fn.__name__ = op_name
+    reduce_fn.__doc__ = f"{pick.capitalize()}imum over ``axis``; ties share the gradient equally."
+    return reduce_fn
+
+
+max = _extremum("max", "max")  # noqa: A001
+min = _extremum("min", "min")  # noqa: A001

@@ -1,0 +1,88 @@
+"""Array files: ``.npz`` written atomically and read without pickle.
+
+Parameter files and trainer states both go through here. A save writes a temporary file beside the
+target, flushes and fsyncs it, then renames it over the target, so a crash or an exception mid-write
+leaves the previous file intact. A load reads every array into memory before returning, so callers
+can validate everything before they change anything.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+__all__ = ["save_arrays", "load_arrays", "ArrayFileError"]
+
+
+class ArrayFileError(ValueError):
+    """A file that is missing, truncated, corrupt, or not a gpuparams ``.npz`` file."""
+
+
+def save_arrays(path, arrays):
+    """Write ``{name: numpy array}`` to ``path`` as an uncompressed ``.npz``, atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination; its folder must exist. The name is used as given (no ``.npz`` is appended).
+    arrays : dict of str to numpy.ndarray
+        What to store. Object arrays are refused (they would need pickle to load).
+    """
+    path = os.fspath(path)
+    for name, value in arrays.items():
+        if not isinstance(value, np.ndarray) or value.dtype.hasobject:
+            raise TypeError(f"cannot save entry {name!r}: expected a numeric numpy array, "
+                            f"got {type(value).__name__}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot save to {path}: folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder):
+    # Make the rename itself durable; not every platform allows opening a folder.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def load_arrays(path):
+    """Read every array of an ``.npz`` file into a dict, refusing pickled content.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    ArrayFileError
+        When the file is truncated, corrupt or holds objects that need pickle.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such file: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+        raise ArrayFileError(f"{path} is not a readable .npz array file (truncated or corrupt?): {exc}") from None

@@ -1,0 +1,469 @@
+// Dense (fully connected) layer kernels: forward y = act(x·Wᵀ + b) and the backward GEMMs.
+//
+// Shapes (all row-major, float32):
+//   x (N, K)   W (M, K)   b (M,)   y, dY (N, M)   dX (N, K)   dW (M, K)   db (M,)
+//
+// Every GEMM here is C[i, j] = Σ_r A(i, r) · B(r, j) for i < P, j < Q, r < R, written into a
+// contiguous (P, Q) output. The three layer products differ only in which index of each operand is
+// contiguous in memory:
+//   forward  y  = x · Wᵀ   P=N Q=M R=K   A(i,r)=x[i*K+r]   (r contiguous)  B(r,j)=W[j*K+r]  (r contiguous)  NT
+//   backward dX = dZ · W   P=N Q=K R=M   A(i,r)=dZ[i*M+r]  (r contiguous)  B(r,j)=W[r*K+j]  (j contiguous)  NN
+//   backward dW = dZᵀ · X  P=M Q=K R=N   A(i,r)=dZ[r*M+i]  (i contiguous)  B(r,j)=X[r*K+j]  (j contiguous)  TN
+// so one templated body (gemm_tile) serves all of them. dZ = dY ⊙ (y > 0) is applied while the A
+// tile is loaded (the mask array has the same layout as A), never written to memory.
+//
+// Tiling: a block computes a BM×BN tile of C, each thread a TM×TN register tile. Operand tiles are
+// staged through double-buffered shared memory, stored reduction-major (S[r][t]) so the inner loop
+// reads each thread's TM (TN) values with float4 loads. Operands whose reduction index is contiguous
+// are transposed on the way in; their shared rows are XOR-swizzled in groups of four floats so that
+// transposing store is bank-conflict free without padding and the float4 reads stay aligned.
+//
+// Split-K (gridDim.z > 1): each z-slice reduces a contiguous range of BK-tiles and writes its partial
+// tile to a workspace; the last slice of a tile to finish (found with an atomic counter) sums the
+// partials in slice order — deterministic whatever order the blocks ran in — applies the epilogue and
+// resets the counter to 0 for the next launch. Counters must be zero before the first launch.
+//
+// Optional pointers are always valid arrays (the launcher passes a dummy) and gated by int flags, so
+// the argument marshalling is identical on CuPy and in the emulator.
+
+// ---- tile configurations -----------------------------------------------------------------------
+// "l": 128×128 tile, 8×8 per thread, BK=8, 256 threads — large batches.
+// "s":  64×64 tile, 4×4 per thread, BK=16, 256 threads — small batches, usually with split-K.
+//
+// @budget dense_fwd_l registers=128 shared=16400
+// @budget dense_bwd_dx_l registers=128 shared=16400
+// @budget dense_bwd_dw_l registers=128 shared=16400
+// @budget dense_fwd_s registers=80 shared=16400
+// @budget dense_bwd_dx_s registers=80 shared=16400
+// @budget dense_bwd_dw_s registers=80 shared=16400
+// @budget dense_bwd_db registers=40 shared=1056
+
+#define GP_L_BM 128
+#define GP_L_BN 128
+#define GP_L_BK 8
+#define GP_L_TM 8
+#define GP_L_TN 8
+
+#define GP_S_BM 64
+#define GP_S_BN 64
+#define GP_S_BK 16
+#define GP_S_TM 4
+#define GP_S_TN 4
+
+#define GP_THREADS 256
+
+// Column swizzle of a transposed (reduction-contiguous) operand tile: the four floats r..r+3 of one
+// source row are written by one thread into four shared rows, and the KV = BK/4 threads sharing a
+// source row would otherwise hit the same bank. XOR-ing the column with (r/4 mod KV)·(32/KV) spreads
+// them over all 32 banks; being a multiple of 4 it keeps float4 groups contiguous and aligned.
+template <int BK>
+__device__ __forceinline__ int swizzle_of(int r) {
+    return ((r >> 2) & (BK / 4 - 1)) * (32 / (BK / 4));
+}
+
+__device__ __forceinline__ bool aligned16(const void* p) {
+    return (reinterpret_cast<size_t>(p) & 15u) == 0;
+}
+
+// One operand tile of BT (non-reduction) × BK (reduction) elements, moved global → registers →
+// shared memory. RCONTIG: the reduction index is the contiguous one (element (t, r) at t*ld + r).
+template <int BT, int BK, int NT, bool RCONTIG>
+struct TileLoader {
+    static constexpr int V = BT * BK / (4 * NT);  // float4 groups per thread
+    static_assert(V >= 1 && BT * BK == V * 4 * NT, "tile must split evenly into float4 groups");
+    static_assert(BT >= 32 && (BT & (BT - 1)) == 0, "swizzle needs a power-of-two tile of >= 32");
+    static_assert(BK >= 4 && BK <= 32 && (BK & (BK - 1)) == 0, "BK must be 4, 8, 16 or 32");
+
+    float4 reg[V];
+
+    // Loads the tile whose first element is (t0, r0); out-of-range elements read as zero. `vec`
+    // (launch-uniform) says float4 loads are allowed at all: base pointers 16-byte aligned and the
+    // leading dimension a multiple of 4. With `mask`, elements whose mask value is not > 0 become 0.
+    __device__ __forceinline__ void load(const float* __restrict__ src, const float* __restrict__ mask,
+                                         bool use_mask, int ld, int t0, int T, int r0, int R, bool vec) {
+#pragma unroll
+        for (int v = 0; v < V; ++v) {
+            const int f = threadIdx.x + v * NT;
+            int t, r;
+            if (RCONTIG) {
+                t = f / (BK / 4);
+                r = (f % (BK / 4)) * 4;
+            } else {
+                r = f / (BT / 4);
+                t = (f % (BT / 4)) * 4;
+            }
+            const int gt = t0 + t;
+            const int gr = r0 + r;
+            float4 val = make_float4(0.f, 0.f, 0.f, 0.f);
+            float4 mk = make_float4(1.f, 1.f, 1.f, 1.f);
+            const bool full = RCONTIG ? (gt < T && gr + 3 < R) : (gr < R && gt + 3 < T);
+            if (vec && full) {
+                const size_t off = RCONTIG ? (size_t)gt * (size_t)ld + (size_t)gr
+                                           : (size_t)gr * (size_t)ld + (size_t)gt;
+                val = *reinterpret_cast<const float4*>(src + off);
+                if (use_mask) mk = *reinterpret_cast<const float4*>(mask + off);
+            } else {
+                // Scalar tail: unaligned operand, odd leading dimension, or the tile's ragged edge.
+                float e[4] = {0.f, 0.f, 0.f, 0.f};
+                float m[4] = {1.f, 1.f, 1.f, 1.f};
+#pragma unroll
+                for (int c = 0; c < 4; ++c) {
+                    const int et = RCONTIG ? gt : gt + c;
+                    const int er = RCONTIG ? gr + c : gr;
+                    if (et < T && er < R) {
+                        const size_t off = RCONTIG ? (size_t)et * (size_t)ld + (size_t)er
+                                                   : (size_t)er * (size_t)ld + (size_t)et;
+                        e[c] = src[off];
+                        if (use_mask) m[c] = mask[off];
+                    }
+                }
+                val = make_float4(e[0], e[1], e[2], e[3]);
+                mk = make_float4(m[0], m[1], m[2], m[3]);
+            }
+            if (use_mask) {
+                val.x = mk.x > 0.f ? val.x : 0.f;
+                val.y = mk.y > 0.f ? val.y : 0.f;
+                val.z = mk.z > 0.f ? val.z : 0.f;
+                val.w = mk.w > 0.f ? val.w : 0.f;
+            }
+            reg[v] = val;
+        }
+    }
+
+    // Writes the registers into a shared tile laid out as s[r * BT + col].
+    __device__ __forceinline__ void store(float* s) const {
+#pragma unroll
+        for (int v = 0; v < V; ++v) {
+            const int f = threadIdx.x + v * NT;
+            if (RCONTIG) {
+                const int t = f / (BK / 4);
+                const int r = (f % (BK / 4)) * 4;
+                const int col = t ^ swizzle_of<BK>(r);  // same swizzle for r..r+3
+                s[(r + 0) * BT + col] = reg[v].x;
+                s[(r + 1) * BT + col] = reg[v].y;
+                s[(r + 2) * BT + col] = reg[v].z;
+                s[(r + 3) * BT + col] = reg[v].w;
+            } else {
+                const int r = f / (BT / 4);
+                const int t = (f % (BT / 4)) * 4;
+                *reinterpret_cast<float4*>(s + r * BT + t) = reg[v];
+            }
+        }
+    }
+};
+
+// Reads the float4 group starting at logical column `col` of shared row `r`.
+template <int BT, int BK, bool SWIZZLED>
+__device__ __forceinline__ float4 smem_read4(const float* s, int r, int col) {
+    const int phys = SWIZZLED ? (col ^ swizzle_of<BK>(r)) : col;
+    return *reinterpret_cast<const float4*>(s + r * BT + phys);
+}
+
+// Arguments of one GEMM launch (see the file header for the operand conventions).
+struct GemmArgs {
+    const float* a;      // operand A
+    const float* amask;  // ReLU mask for A (y, same layout as A) when use_mask
+    const float* b;      // operand B
+    const float* bias;   // (Q,) added to every row when use_bias
+    float* c;            // (P, Q) output
+    float* dsum;         // (P,) row sums of A (db) when use_dsum; only blocks with blockIdx.y == 0
+    float* ws;           // split-K workspace: gridDim.z (P,Q) partials, then gridDim.z (P,) row sums
+    int* counters;       // split-K arrival counters, one per (blockIdx.x, blockIdx.y), zero at rest
+    int P, Q, R, lda, ldb;
+    bool use_mask, use_bias, relu, accumulate, use_dsum, accumulate_dsum;
+};
+
+template <int BM, int BN, int BK, int TM, int TN, bool A_RCONTIG, bool B_RCONTIG>
+__device__ __forceinline__ void gemm_tile(const GemmArgs& g) {
+    constexpr int NT = (BM / TM) * (BN / TN);
+    constexpr int TXN = BN / TN;       // threads along a tile row
+    constexpr int GM = TM / 4;         // float4 row groups per thread
+    constexpr int GN = TN / 4;         // float4 column groups per thread
+    constexpr int SM_ROW = BM / GM;    // distance between a thread's row groups
+    constexpr int SN_COL = BN / GN;    // distance between a thread's column groups
+    static_assert(NT == GP_THREADS, "all configurations use 256 threads");
+    static_assert(TM % 4 == 0 && TN % 4 == 0, "register tiles are made of float4 groups");
+
+    __shared__ __align__(16) float As[2][BK * BM];
+    __shared__ __align__(16) float Bs[2][BK * BN];
+    __shared__ int is_last;
+
+    TileLoader<BM, BK, NT, A_RCONTIG> la;
+    TileLoader<BN, BK, NT, B_RCONTIG> lb;
+
+    const int tid = threadIdx.x;
+    const int tx = tid % TXN;
+    const int ty = tid / TXN;
+    const int i0 = blockIdx.x * BM;
+    const int j0 = blockIdx.y * BN;
+
+    const bool vec_a = aligned16(g.a) && (g.lda % 4 == 0) && (!g.use_mask || aligned16(g.amask));
+    const bool vec_b = aligned16(g.b) && (g.ldb % 4 == 0);
+    // Row sums of A are wanted from one column of blocks only; the threads i < BM each own a row.
+    const bool do_dsum = g.use_dsum && blockIdx.y == 0;
+
+    // This slice's range of BK-tiles: as even as possible, every slice non-empty when
+    // gridDim.z <= number of tiles (the launcher guarantees it).
+    const int ktiles = (g.R + BK - 1) / BK;
+    const int kt_begin = (int)(((long long)ktiles * blockIdx.z) / gridDim.z);
+    const int kt_end = (int)(((long long)ktiles * (blockIdx.z + 1)) / gridDim.z);
+
+    float acc[TM][TN];
+#pragma unroll
+    for (int a = 0; a < TM; ++a)
+#pragma unroll
+        for (int b = 0; b < TN; ++b) acc[a][b] = 0.f;
+    float rowsum = 0.f;
+
+    if (kt_begin < kt_end) {
+        la.load(g.a, g.amask, g.use_mask, g.lda, i0, g.P, kt_begin * BK, g.R, vec_a);
+        lb.load(g.b, nullptr, false, g.ldb, j0, g.Q, kt_begin * BK, g.R, vec_b);
+        la.store(As[0]);
+        lb.store(Bs[0]);
+        __syncthreads();
+    }
+    for (int kt = kt_begin; kt < kt_end; ++kt) {
+        const int cur = (kt - kt_begin) & 1;
+        const bool has_next = kt + 1 < kt_end;
+        // Issue the next tile's global loads now; they complete while this tile is multiplied.
+        if (has_next) {
+            la.load(g.a, g.amask, g.use_mask, g.lda, i0, g.P, (kt + 1) * BK, g.R, vec_a);
+            lb.load(g.b, nullptr, false, g.ldb, j0, g.Q, (kt + 1) * BK, g.R, vec_b);
+        }
+        const float* as = As[cur];
+        const float* bs = Bs[cur];
+#pragma unroll
+        for (int k = 0; k < BK; ++k) {
+            float fa[TM], fb[TN];
+#pragma unroll
+            for (int gm = 0; gm < GM; ++gm) {
+                const float4 v = smem_read4<BM, BK, A_RCONTIG>(as, k, ty * 4 + gm * SM_ROW);
+                fa[gm * 4 + 0] = v.x; fa[gm * 4 + 1] = v.y; fa[gm * 4 + 2] = v.z; fa[gm * 4 + 3] = v.w;
+            }
+#pragma unroll
+            for (int gn = 0; gn < GN; ++gn) {
+                const float4 v = smem_read4<BN, BK, B_RCONTIG>(bs, k, tx * 4 + gn * SN_COL);
+                fb[gn * 4 + 0] = v.x; fb[gn * 4 + 1] = v.y; fb[gn * 4 + 2] = v.z; fb[gn * 4 + 3] = v.w;
+            }
+#pragma unroll
+            for (int a = 0; a < TM; ++a)
+#pragma unroll
+                for (int b = 0; b < TN; ++b) acc[a][b] = fmaf(fa[a], fb[b], acc[a][b]);
+        }
+        if (do_dsum && tid < BM) {
+            // Warp-uniform branch (BM is a multiple of 32); lanes read consecutive columns.
+#pragma unroll
+            for (int k = 0; k < BK; ++k) {
+                const int phys = A_RCONTIG ? (tid ^ swizzle_of<BK>(k)) : tid;
+                rowsum += as[k * BM + phys];
+            }
+        }
+        if (has_next) {
+            // The other buffer was last read before the previous iteration's barrier.
+            la.store(As[cur ^ 1]);
+            lb.store(Bs[cur ^ 1]);
+        }
+        __syncthreads();
+    }
+
+    const bool vec_c = aligned16(g.c) && (g.Q % 4 == 0);
+
+    if (gridDim.z > 1) {
+        // ---- split-K: publish this slice's partial, the last slice to arrive finishes the tile.
+        const size_t pq = (size_t)g.P * (size_t)g.Q;
+        float* part = g.ws + (size_t)blockIdx.z * pq;
+#pragma unroll
+        for (int gm = 0; gm < GM; ++gm)
+#pragma unroll
+            for (int a4 = 0; a4 < 4; ++a4) {
+                const int i = i0 + ty * 4 + gm * SM_ROW + a4;
+                if (i >= g.P) continue;
+#pragma unroll
+                for (int gn = 0; gn < GN; ++gn)
+#pragma unroll
+                    for (int b4 = 0; b4 < 4; ++b4) {
+                        const int j = j0 + tx * 4 + gn * SN_COL + b4;
+                        if (j < g.Q) part[(size_t)i * g.Q + j] = acc[gm * 4 + a4][gn * 4 + b4];
+                    }
+            }
+        float* dpart = g.ws + (size_t)gridDim.z * pq;
+        if (do_dsum && tid < BM && i0 + tid < g.P)
+            dpart[(size_t)blockIdx.z * g.P + i0 + tid] = rowsum;
+        // Make the partial visible device-wide before announcing it (threadFenceReduction pattern).
+        __threadfence();
+        __syncthreads();
+        if (tid == 0) {
+            int* counter = g.counters + (size_t)blockIdx.y * gridDim.x + blockIdx.x;
+            const int arrived = atomicAdd(counter, 1);
+            is_last = arrived == (int)gridDim.z - 1;
+            if (is_last) *counter = 0;  // every slice has arrived: reset for the next launch
+        }
+        __syncthreads();
+        if (!is_last) return;
+        __threadfence();
+        // Sum the partials in slice order (volatile: written by other blocks, must bypass L1).
+        const volatile float* vws = g.ws;
+#pragma unroll
+        for (int gm = 0; gm < GM; ++gm)
+#pragma unroll
+            for (int a4 = 0; a4 < 4; ++a4) {
+                const int i = i0 + ty * 4 + gm * SM_ROW + a4;
+#pragma unroll
+                for (int gn = 0; gn < GN; ++gn)
+#pragma unroll
+                    for (int b4 = 0; b4 < 4; ++b4) {
+                        const int j = j0 + tx * 4 + gn * SN_COL + b4;
+                        float s = 0.f;
+                        if (i < g.P && j < g.Q) {
+                            for (int z = 0; z < (int)gridDim.z; ++z)
+                                s += vws[(size_t)z * pq + (size_t)i * g.Q + j];
+                        }
+                        acc[gm * 4 + a4][gn * 4 + b4] = s;
+                    }
+            }
+        if (do_dsum && tid < BM && i0 + tid < g.P) {
+            float s = 0.f;
+            for (int z = 0; z < (int)gridDim.z; ++z) s += vws[gridDim.z * pq + (size_t)z * g.P + i0 + tid];
+            rowsum = s;
+        }
+    }
+
+    // ---- epilogue: db, then C = (accumulate ? C : 0) + acc (+ bias), optional ReLU.
+    if (do_dsum && tid < BM && i0 + tid < g.P) {
+        float* d = g.dsum + i0 + tid;
+        *d = g.accumulate_dsum ? *d + rowsum : rowsum;
+    }
+#pragma unroll
+    for (int gm = 0; gm < GM; ++gm)
+#pragma unroll
+        for (int a4 = 0; a4 < 4; ++a4) {
+            const int i = i0 + ty * 4 + gm * SM_ROW + a4;
+            if (i >= g.P) continue;
+            float* crow = g.c + (size_t)i * (size_t)g.Q;
+#pragma unroll
+            for (int gn = 0; gn < GN; ++gn) {
+                const int jb = j0 + tx * 4 + gn * SN_COL;
+                float v[4];
+#pragma unroll
+                for (int b4 = 0; b4 < 4; ++b4) {
+                    const int j = jb + b4;
+                    float x = acc[gm * 4 + a4][gn * 4 + b4];
+                    if (g.use_bias && j < g.Q) x += g.bias[j];
+                    v[b4] = x;
+                }
+                if (vec_c && jb + 3 < g.Q) {
+                    float4 o = make_float4(v[0], v[1], v[2], v[3]);
+                    if (g.accumulate) {
+                        const float4 old = *reinterpret_cast<const float4*>(crow + jb);
+                        o.x += old.x; o.y += old.y; o.z += old.z; o.w += old.w;
+                    }
+                    if (g.relu) {
+                        o.x = fmaxf(o.x, 0.f); o.y = fmaxf(o.y, 0.f);
+                        o.z = fmaxf(o.z, 0.f); o.w = fmaxf(o.w, 0.f);
+                    }
+                    *reinterpret_cast<float4*>(crow + jb) = o;
+                } else {
+#pragma unroll
+                    for (int b4 = 0; b4 < 4; ++b4) {
+                        const int j = jb + b4;
+                        if (j >= g.Q) continue;
+                        float x = v[b4];
+                        if (g.accumulate) x += crow[j];
+                        if (g.relu) x = fmaxf(x, 0.f);
+                        crow[j] = x;
+                    }
+                }
+            }
+        }
+}
+
+// ---- entry points --------------------------------------------------------------------------------
+// Scalars are exactly int (np.int32). `bias`, `yact`, `db`, `ws`, `counters` must be valid device
+// arrays even when their flag is 0 (pass any float32/int32 array); they are then never touched.
+
+#define GP_L_CFG GP_L_BM, GP_L_BN, GP_L_BK, GP_L_TM, GP_L_TN
+#define GP_S_CFG GP_S_BM, GP_S_BN, GP_S_BK, GP_S_TM, GP_S_TN
+
+// y (N, M) = act(x (N, K) · W (M, K)ᵀ + b); grid (ceil(N/BM), ceil(M/BN), splits).
+#define GP_DENSE_FWD(NAME, CFG, MINB)                                                              \
+    extern "C" __global__ void __launch_bounds__(GP_THREADS, MINB)                               \
+    NAME(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, \
+         float* __restrict__ y, int n, int k, int m, int has_bias, int relu,                      \
+         float* ws, int* counters) {                                                              \
+        GemmArgs g;                                                                               \
+        g.a = x; g.amask = x; g.b = w; g.bias = bias; g.c = y; g.dsum = y;                         \
+        g.ws = ws; g.counters = counters;                                                          \
+        g.P = n; g.Q = m; g.R = k; g.lda = k; g.ldb = k;                                           \
+        g.use_mask = false; g.use_bias = has_bias != 0; g.relu = relu != 0;                        \
+        g.accumulate = false; g.use_dsum = false; g.accumulate_dsum = false;                       \
+        gemm_tile<CFG, true, true>(g);                                                             \
+    }
+
+// dX (N, K) (+)= (dY ⊙ (y > 0)) (N, M) · W (M, K); grid (ceil(N/BM), ceil(K/BN), splits).
+#define GP_DENSE_BWD_DX(NAME, CFG, MINB)                                                           \
+    extern "C" __global__ void __launch_bounds__(GP_THREADS, MINB)                               \
+    NAME(const float* __restrict__ dy, const float* __restrict__ yact, const float* __restrict__ w,\
+         float* __restrict__ dx, int n, int k, int m, int has_mask, int accumulate,                \
+         float* ws, int* counters) {                                                              \
+        GemmArgs g;                                                                               \
+        g.a = dy; g.amask = yact; g.b = w; g.bias = w; g.c = dx; g.dsum = dx;                      \
+        g.ws = ws; g.counters = counters;                                                          \
+        g.P = n; g.Q = k; g.R = m; g.lda = m; g.ldb = k;                                           \
+        g.use_mask = has_mask != 0; g.use_bias = false; g.relu = false;                            \
+        g.accumulate = accumulate != 0; g.use_dsum = false; g.accumulate_dsum = false;             \
+        gemm_tile<CFG, true, false>(g);                                                            \
+    }
+
+// dW (M, K) (+)= (dY ⊙ (y > 0))ᵀ · x, and with need_db also db (M,) (+)= Σ_n dY ⊙ (y > 0);
+// grid (ceil(M/BM), ceil(K/BN), splits).
+#define GP_DENSE_BWD_DW(NAME, CFG, MINB)                                                           \
+    extern "C" __global__ void __launch_bounds__(GP_THREADS, MINB)                               \
+    NAME(const float* __restrict__ dy, const float* __restrict__ yact, const float* __restrict__ x,\
+         float* __restrict__ dw, float* __restrict__ db, int n, int k, int m, int has_mask,         \
+         int accumulate_dw, int need_db, int accumulate_db, float* ws, int* counters) {           \
+        GemmArgs g;                                                                               \
+        g.a = dy; g.amask = yact; g.b = x; g.bias = x; g.c = dw; g.dsum = db;                      \
+        g.ws = ws; g.counters = counters;                                                          \
+        g.P = m; g.Q = k; g.R = n; g.lda = m; g.ldb = k;                                           \
+        g.use_mask = has_mask != 0; g.use_bias = false; g.relu = false;                            \
+        g.accumulate = accumulate_dw != 0; g.use_dsum = need_db != 0;                              \
+        g.accumulate_dsum = accumulate_db != 0;                                                    \
+        gemm_tile<CFG, false, false>(g);                                                           \
+    }
+
+GP_DENSE_FWD(dense_fwd_l, GP_L_CFG, 2)
+GP_DENSE_FWD(dense_fwd_s, GP_S_CFG, 3)
+GP_DENSE_BWD_DX(dense_bwd_dx_l, GP_L_CFG, 2)
+GP_DENSE_BWD_DX(dense_bwd_dx_s, GP_S_CFG, 3)
+GP_DENSE_BWD_DW(dense_bwd_dw_l, GP_L_CFG, 2)
+GP_DENSE_BWD_DW(dense_bwd_dw_s, GP_S_CFG, 3)
+
+// db (M,) (+)= Σ_n dY[n, :] ⊙ (y[n, :] > 0), for when dW is not needed (otherwise the dW kernel
+// produces db). Block: 32 columns × 8 row lanes; grid (ceil(M/32)). Rows are summed in a fixed
+// order, so the result is deterministic.
+#define GP_DB_COLS 32
+#define GP_DB_ROWS 8
+extern "C" __global__ void __launch_bounds__(GP_DB_COLS * GP_DB_ROWS)
+dense_bwd_db(const float* __restrict__ dy, const float* __restrict__ yact, float* __restrict__ db,
+             int n, int m, int has_mask, int accumulate) {
+    __shared__ float part[GP_DB_ROWS][GP_DB_COLS + 1];  // +1: the column-wise read is conflict free
+    const int cx = threadIdx.x % GP_DB_COLS;
+    const int ry = threadIdx.x / GP_DB_COLS;
+    const int col = blockIdx.x * GP_DB_COLS + cx;
+    float s = 0.f;
+    if (col < m) {
+        for (int row = ry; row < n; row += GP_DB_ROWS) {
+            const size_t off = (size_t)row * (size_t)m + (size_t)col;
+            const float v = dy[off];
+            s += (!has_mask || yact[off] > 0.f) ? v : 0.f;
+        }
+    }
+    part[ry][cx] = s;
+    __syncthreads();
+    if (ry == 0 && col < m) {
+        float t = 0.f;
+#pragma unroll
+        for (int r = 0; r < GP_DB_ROWS; ++r) t += part[r][cx];
+        db[col] = accumulate ? db[col] + t : t;
+    }
+}
