@@ -1,0 +1,64 @@
+"""Shared fixtures: the ``ctx`` fixture runs a test on every context this machine can offer.
+
+- ``cpu(0)``: always.
+- ``gpu(0)`` emulated: the CPU emulator of the CUDA model runs our kernels (DESIGN.md §5, layer 2).
+- ``gpu(0)`` real: CuPy on an NVIDIA GPU, marked ``gpu`` and skipped where none is present.
+"""
+import os
+
+import numpy as np
+import pytest
+
+import gpuparams as gp
+from gpuparams import backend
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _real_gpu_present():
+    with backend.emulation(False):
+        return backend.gpu_count() > 0
+
+
+REAL_GPU = _real_gpu_present()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "emulated: runs on the emulated gpu(0)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if REAL_GPU:
+        return
+    skip = pytest.mark.skip(reason="needs a real NVIDIA GPU with CuPy (none found)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+CONTEXT_PARAMS = [
+    pytest.param("cpu", id="cpu0"),
+    pytest.param("emulated", id="gpu0-emulated", marks=pytest.mark.emulated),
+    pytest.param("gpu", id="gpu0", marks=pytest.mark.gpu),
+]
+
+
+@pytest.fixture(params=CONTEXT_PARAMS)
+def ctx(request):
+    """Each test using ``ctx`` runs on cpu(0), the emulated gpu(0) and (where present) a real gpu(0)."""
+    kind = request.param
+    if kind == "cpu":
+        with backend.emulation(False):
+            yield gp.cpu(0)
+    elif kind == "emulated":
+        with backend.emulation(True):
+            yield gp.gpu(0)
+    else:
+        with backend.emulation(False):
+            yield gp.gpu(0)
+
+
+@pytest.fixture
+def rng():
+    """A NumPy generator with a fixed seed, for test inputs (independent of gp.random)."""
+    return np.random.default_rng(12345)
