@@ -30,6 +30,14 @@ def dot(a, b, transpose_a=False, transpose_b=False):
     out = xp.tensordot(ad, bd, axes=1) if ad.ndim > 2 or bd.ndim > 2 else xp.dot(ad, bd)
     a_lead, b_rest = ad.ndim - 1, bd.ndim - 1
 
+    if ad.ndim == 2 and bd.ndim == 2:
+        def backward(g, needs):
+            # The common case, kept free of tensordot's Python-level overhead.
+            ga = (g @ bd.T if not transpose_a else bd @ g.T) if needs[0] else None
+            gb = (ad.T @ g if not transpose_b else g.T @ ad) if needs[1] else None
+            return ga, gb
+        return result(out, ctx, "dot", (a, b), backward, saved=(a, b))
+
     def backward(g, needs):
         ga = gb = None
         if needs[0]:
