@@ -191,6 +191,9 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
         if head_grad is None:
             g = head._ones_like_data()
         else:
+            if isinstance(head_grad, NDArray) and head_grad._ctx is not head._ctx:
+                raise ValueError(f"backward: the head gradient is on {head_grad._ctx} but the head is on "
+                                 f"{head._ctx}; use head_grad.as_in_context({head._ctx})")
             g = head_grad._data if isinstance(head_grad, NDArray) else head_grad
             if tuple(g.shape) != head.shape:
                 raise ValueError(f"backward: head gradient of shape {tuple(g.shape)} does not match "

@@ -314,6 +314,10 @@ class NDArray:
     def _assign(self, data, key=Ellipsis):
         """Write backend data (or a scalar) into ``self[key]`` and bump the version."""
         self._check_writable()
+        if getattr(data, "ndim", 0) > 0 and data.size == 1:
+            # A one-element array (MXNet has no 0-d arrays, so x.sum() has shape (1,)) broadcasts to
+            # any target, including a single element: Y[i, j] = (X[i:i+h, j:j+w] * K).sum()
+            data = data.reshape(())
         try:
             self._data[key] = data
         except ValueError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -32,6 +33,8 @@ def save_arrays(path, arrays):
     """
     path = os.fspath(path)
     for name, value in arrays.items():
+        if not isinstance(name, str):
+            raise TypeError(f"cannot save entry {name!r}: names must be strings")
         if not isinstance(value, np.ndarray) or value.dtype.hasobject:
             raise TypeError(f"cannot save entry {name!r}: expected a numeric numpy array, "
                             f"got {type(value).__name__}")
@@ -41,7 +44,7 @@ def save_arrays(path, arrays):
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            _write_npz(f, arrays)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -52,6 +55,16 @@ def save_arrays(path, arrays):
             pass
         raise
     _fsync_folder(folder)
+
+
+def _write_npz(f, arrays):
+    """The layout of ``np.savez`` (one ``name.npy`` member per array, stored uncompressed), written
+    here because ``np.savez(f, **arrays)`` would take an entry called ``file`` or ``allow_pickle`` for
+    its own argument."""
+    with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, value in arrays.items():
+            with archive.open(name + ".npy", mode="w", force_zip64=True) as member:
+                np.lib.format.write_array(member, value, allow_pickle=False)
 
 
 def _fsync_folder(folder):
@@ -82,7 +95,12 @@ def load_arrays(path):
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+        if not hasattr(loaded, "files"):  # a bare .npy file: np.load returned an array, not an archive
+            raise ArrayFileError(f"{path} is a single-array .npy file, not a .npz array file")
+        with loaded as archive:
             return {name: archive[name] for name in archive.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+    except ArrayFileError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, zlib.error) as exc:
         raise ArrayFileError(f"{path} is not a readable .npz array file (truncated or corrupt?): {exc}") from None

@@ -27,7 +27,7 @@ import time
 
 __all__ = [
     "CLOCK_EVENT_REASONS", "THROTTLE_MASK", "NVMLUnavailableError",
-    "nvml_status", "nvml_session", "decode_clock_event_reasons", "is_throttled",
+    "nvml_status", "nvml_session", "normalize_pci_bus_id", "decode_clock_event_reasons", "is_throttled",
     "query_devices", "read_state", "summarize_samples", "Sampler",
 ]
 
@@ -250,7 +250,7 @@ def read_state(nvml, handle):
     }
 
 
-def _normalize_bus_id(bus_id):
+def normalize_pci_bus_id(bus_id):
     """``"00000000:17:00.0"`` (NVML) and ``"0000:17:00.0"`` (CUDA) name the same device: compare
     bus:device.function in lower case, with the PCI domain as an integer."""
     bus_id = _text(bus_id)
@@ -280,7 +280,7 @@ def _cuda_device_attributes():
     for index in range(count):
         try:
             device = cupy.cuda.Device(index)
-            bus_id = _normalize_bus_id(device.pci_bus_id)
+            bus_id = normalize_pci_bus_id(device.pci_bus_id)
             found[bus_id] = {"cuda_index": index,
                              "sm_count": int(device.attributes["MultiProcessorCount"])}
         except Exception:
@@ -295,7 +295,7 @@ def _device_record(nvml, index, cuda_attributes):
     memory = _call(nvml, "nvmlDeviceGetMemoryInfo", handle)
     capability = _call(nvml, "nvmlDeviceGetCudaComputeCapability", handle)
     pci = _call(nvml, "nvmlDeviceGetPciInfo", handle)
-    bus_id = _normalize_bus_id(getattr(pci, "busId", None)) if pci is not None else None
+    bus_id = normalize_pci_bus_id(getattr(pci, "busId", None)) if pci is not None else None
     cuda = cuda_attributes.get(bus_id, {}) if bus_id else {}
     state = read_state(nvml, handle)
     reasons = state["clock_event_reasons"]

@@ -53,15 +53,31 @@ def assert_almost_equal(actual, desired, rtol=1e-5, atol=1e-7, names=("actual", 
         a64, d64 = np.where(nan_a, 0, a64), np.where(nan_d, 0, d64)
     elif nan_a.any() or nan_d.any():
         raise AssertionError(f"NaN in {names[0] if nan_a.any() else names[1]}")
+    # Infinities match only themselves (inf - inf is NaN, and any bound scaled by inf is inf).
+    inf_a, inf_d = np.isinf(a64), np.isinf(d64)
+    if inf_a.any() or inf_d.any():
+        mismatch = (inf_a | inf_d) & (a64 != d64)
+        if mismatch.any():
+            idx = _index(np.argmax(mismatch), mismatch.shape)
+            raise AssertionError(f"{int(mismatch.sum())} of {mismatch.size} elements differ in their "
+                                 f"infinities; first at index {idx}: {names[0]}={float(a64[idx])!r}, "
+                                 f"{names[1]}={float(d64[idx])!r}")
+        a64, d64 = np.where(inf_a, 0, a64), np.where(inf_d, 0, d64)
     err = np.abs(a64 - d64)
     bound = atol + rtol * np.abs(d64)
     bad = err > bound
     if bad.any():
         excess = np.where(bad, err - bound, -np.inf)
-        idx = np.unravel_index(int(np.argmax(excess)), err.shape) if err.ndim else ()
+        idx = _index(np.argmax(excess), err.shape)
         raise AssertionError(
             f"{int(bad.sum())} of {err.size} elements differ beyond rtol={rtol}, atol={atol}; worst at "
-            f"index {idx}: {names[0]}={a64[idx]!r}, {names[1]}={d64[idx]!r} (|diff|={err[idx]:.3g})")
+            f"index {idx}: {names[0]}={float(a64[idx])!r}, {names[1]}={float(d64[idx])!r} "
+            f"(|diff|={float(err[idx]):.3g})")
+
+
+def _index(flat, shape):
+    """A flat position as a tuple of Python ints (NumPy 2 would print ``np.int64(1)``)."""
+    return tuple(int(i) for i in np.unravel_index(int(flat), shape)) if shape else ()
 
 
 def numeric_gradient(fn, arrays, head, eps=1e-4):
@@ -70,19 +86,33 @@ def numeric_gradient(fn, arrays, head, eps=1e-4):
     The arrays are evaluated in float64 (their data is temporarily upcast on the host), so ``eps`` can
     be small without rounding noise. Returns a list of float64 NumPy arrays.
     """
+    for i, a in enumerate(arrays):
+        if not isinstance(a, NDArray) or a.context.device_type != "cpu":
+            raise ValueError(f"numeric_gradient: arrays[{i}] must be a cpu NDArray")
+    head = _host(head).astype(np.float64)
+    originals = [a._data for a in arrays]
     grads = []
-    for array in arrays:
-        flat = array._data.reshape(-1)
-        g = np.zeros(flat.size)
-        for i in range(flat.size):
-            original = flat[i]
-            flat[i] = original + eps
-            plus = float((fn(*arrays)._data * head).sum())
-            flat[i] = original - eps
-            minus = float((fn(*arrays)._data * head).sum())
-            flat[i] = original
-            g[i] = (plus - minus) / (2 * eps)
-        grads.append(g.reshape(array.shape))
+    try:
+        # Upcast every array at once (each to its own contiguous float64 buffer, so the writes below
+        # reach the data fn reads), then perturb one element at a time.
+        for a in arrays:
+            a._data = np.array(a._data, dtype=np.float64, order="C", copy=True)
+        with autograd.pause():
+            for array in arrays:
+                flat = array._data.reshape(-1)
+                g = np.zeros(flat.size)
+                for i in range(flat.size):
+                    original = flat[i]
+                    flat[i] = original + eps
+                    plus = float((_host(fn(*arrays)).astype(np.float64) * head).sum())
+                    flat[i] = original - eps
+                    minus = float((_host(fn(*arrays)).astype(np.float64) * head).sum())
+                    flat[i] = original
+                    g[i] = (plus - minus) / (2 * eps)
+                grads.append(g.reshape(array.shape))
+    finally:
+        for a, data in reversed(list(zip(arrays, originals))):  # reversed: an array listed twice
+            a._data = data
     return grads
 
 

@@ -37,14 +37,20 @@ class HostTimer:
         resolution and the sync's own cost below 1 % of what is measured.
     max_inner : int
         Upper bound on ``inner``.
+    min_inner : int
+        Lower bound on ``inner``. Pipelined GPU timing needs several calls in flight per repetition
+        (one call between two synchronisations is not pipelined), so the GPU runner uses 5.
     """
 
-    def __init__(self, sync=None, mode="host", target_ms=2.0, max_inner=1000):
+    def __init__(self, sync=None, mode="host", target_ms=2.0, max_inner=1000, min_inner=1):
+        if not 1 <= min_inner <= max_inner:
+            raise ValueError(f"need 1 <= min_inner <= max_inner, got {min_inner}, {max_inner}")
         self.sync = sync
         self.mode = mode
         self.target_ms = float(target_ms)
         self.max_inner = int(max_inner)
-        self.inner = 1
+        self.min_inner = int(min_inner)
+        self.inner = self.min_inner
 
     def _sync(self):
         if self.sync is not None:
@@ -67,7 +73,7 @@ class HostTimer:
         if fastest <= 0:
             self.inner = self.max_inner
         else:
-            self.inner = max(1, min(self.max_inner, math.ceil(self.target_ms / fastest)))
+            self.inner = max(self.min_inner, min(self.max_inner, math.ceil(self.target_ms / fastest)))
         return self.inner
 
     def measure(self, fn, reps):

@@ -56,14 +56,32 @@ def operand(value, ctx):
                     f"(wrap NumPy arrays with nd.array(a, ctx={ctx}))")
 
 
-def result(data, ctx, name, inputs, backward_fn, saved=()):
-    """Wrap backend ``data`` as an NDArray and, while recording, attach its autograd node."""
+class _OutputRef:
+    """Stands for an operator's own result in ``Node.saved`` (its version counter and shape), so that
+    backward notices an in-place write to the result through a view or ``detach()`` without the node
+    holding a reference cycle to the result."""
+
+    __slots__ = ("_version", "shape")
+
+    def __init__(self, out):
+        self._version = out._version
+        self.shape = out.shape
+
+
+def result(data, ctx, name, inputs, backward_fn, saved=(), save_output=False):
+    """Wrap backend ``data`` as an NDArray and, while recording, attach its autograd node.
+
+    ``saved`` lists the inputs whose values ``backward_fn`` reads; ``save_output=True`` says that it
+    reads the result too. Backward refuses to run when any of them was written in place since.
+    """
     out = _new(data, ctx)
     if _state.recording:
         for x in inputs:
             if x is not None and (x._node is not None or x._grad_req != "null"):
-                out._node = Node(name, inputs, backward_fn,
-                                 tuple((s, s._version[0]) for s in saved if s is not None))
+                saved = tuple((s, s._version[0]) for s in saved if s is not None)
+                if save_output:
+                    saved += ((_OutputRef(out), out._version[0]),)
+                out._node = Node(name, inputs, backward_fn, saved)
                 break
     return out
 

@@ -33,7 +33,7 @@ def relu(x):
 
         def backward(g, needs):
             return (g * (out > 0).astype(g.dtype),)
-    return result(out, x._ctx, "relu", (x,), backward)
+    return result(out, x._ctx, "relu", (x,), backward, save_output=True)
 
 
 def _contiguous(data):
@@ -50,7 +50,7 @@ def sigmoid(x):
 
     def backward(g, needs):
         return (g * out * (1 - out),)
-    return result(out, x._ctx, "sigmoid", (x,), backward)
+    return result(out, x._ctx, "sigmoid", (x,), backward, save_output=True)
 
 
 def tanh(x):
@@ -59,7 +59,7 @@ def tanh(x):
 
     def backward(g, needs):
         return (g * (1 - out * out),)
-    return result(out, x._ctx, "tanh", (x,), backward)
+    return result(out, x._ctx, "tanh", (x,), backward, save_output=True)
 
 
 def softrelu(x):
@@ -96,7 +96,7 @@ def softmax(x, axis=-1):
 
     def backward(g, needs):
         return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
-    return result(out, x._ctx, "softmax", (x,), backward)
+    return result(out, x._ctx, "softmax", (x,), backward, save_output=True)
 
 
 def log_softmax(x, axis=-1):
@@ -108,7 +108,7 @@ def log_softmax(x, axis=-1):
 
     def backward(g, needs):
         return (g - xp.exp(out) * g.sum(axis=axis, keepdims=True),)
-    return result(out, x._ctx, "log_softmax", (x,), backward)
+    return result(out, x._ctx, "log_softmax", (x,), backward, save_output=True)
 
 
 #: Activation names accepted by ``nn.Activation`` and ``nn.Dense(activation=...)``.

@@ -95,7 +95,8 @@ def dense(x, weight, bias=None, activation=None, flatten=True):
         dw = dz.T @ x2 if needs[1] else None
         db = dz.sum(axis=0) if needs[2] else None
         return dx, dw, db
-    return result(y.reshape(out_shape), ctx, "dense", inputs, backward, saved=(x, weight))
+    return result(y.reshape(out_shape), ctx, "dense", inputs, backward, saved=(x, weight),
+                  save_output=activation == "relu")
 
 
 def _contiguous(data):

@@ -73,7 +73,7 @@ def divide(a, b):
         ga = unbroadcast(g / bd, _shape_of(ad)) if needs[0] else None
         gb = unbroadcast(-g * out / bd, _shape_of(bd)) if needs[1] else None
         return ga, gb
-    return result(out, ctx, "divide", (an, bn), backward, saved=(bn,))
+    return result(out, ctx, "divide", (an, bn), backward, saved=(bn,), save_output=True)
 
 
 def power(a, b):
@@ -84,9 +84,14 @@ def power(a, b):
     def backward(g, needs):
         xp = xp_of(g)
         ga = unbroadcast(g * bd * ad ** (bd - 1), _shape_of(ad)) if needs[0] else None
-        gb = unbroadcast(g * out * xp.log(ad), _shape_of(bd)) if needs[1] else None
+        gb = None
+        if needs[1]:
+            # A Python-number base (2 ** x) becomes a 0-d array of the gradient's dtype: CuPy's log
+            # refuses Python numbers, and NumPy's log of one is a float64 that would upcast g.
+            base = ad if an is not None else xp.asarray(ad, dtype=g.dtype)
+            gb = unbroadcast(g * out * xp.log(base), _shape_of(bd))
         return ga, gb
-    return result(out, ctx, "power", (an, bn), backward, saved=(an, bn))
+    return result(out, ctx, "power", (an, bn), backward, saved=(an, bn), save_output=True)
 
 
 def negative(a):
@@ -166,7 +171,7 @@ def exp(x):
 
     def backward(g, needs):
         return (g * out,)
-    return result(out, x._ctx, "exp", (x,), backward)
+    return result(out, x._ctx, "exp", (x,), backward, save_output=True)
 
 
 def log(x):
@@ -184,7 +189,7 @@ def sqrt(x):
 
     def backward(g, needs):
         return (g / (2 * out),)
-    return result(out, x._ctx, "sqrt", (x,), backward)
+    return result(out, x._ctx, "sqrt", (x,), backward, save_output=True)
 
 
 def square(x):

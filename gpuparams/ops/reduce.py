@@ -4,6 +4,8 @@ As in MXNet 1.x, reducing every axis gives an array of shape ``(1,)``, not a 0-d
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ._core import result, xp_of
 
 __all__ = ["sum", "mean", "max", "min"]
@@ -12,12 +14,19 @@ __all__ = ["sum", "mean", "max", "min"]
 def _normalize_axes(axis, ndim, op_name):
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    if isinstance(axis, (int, np.integer)):
+        axes = (axis,)
+    elif isinstance(axis, (tuple, list)):
+        axes = tuple(axis)
+    else:
+        raise ValueError(f"{op_name}: axis must be an int or a tuple of ints, got {axis!r}")
     normalized = []
     for a in axes:
-        if not isinstance(a, int) or not -ndim <= a < ndim:
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+            raise ValueError(f"{op_name}: axis must be an int or a tuple of ints, got {axis!r}")
+        if not -ndim <= a < ndim:
             raise ValueError(f"{op_name}: axis {a!r} is out of range for an array with {ndim} dimensions")
-        normalized.append(a % ndim)
+        normalized.append(int(a) % ndim)
     if len(set(normalized)) != len(normalized):
         raise ValueError(f"{op_name}: repeated axis in {axis!r}")
     return tuple(sorted(normalized))
@@ -29,15 +38,15 @@ def _kept_shape(shape, axes):
 
 
 def _reduce(op_name, x, axis, keepdims, exclude, compute, make_backward, save_input=True):
+    # save_input: max/min read both the input and their own result in backward; sum/mean neither.
     data = x._data
     axes = _normalize_axes(axis, data.ndim, op_name)
     if exclude:
         axes = tuple(i for i in range(data.ndim) if i not in axes)
     out = compute(data, axes, keepdims)
     kept = _kept_shape(data.shape, axes)
-    # sum and mean never read the input in backward, so only max/min save it for the version check.
     return result(out, x._ctx, op_name, (x,), make_backward(data, axes, kept, out),
-                  saved=(x,) if save_input else ())
+                  saved=(x,) if save_input else (), save_output=save_input)
 
 
 def sum(x, axis=None, keepdims=False, exclude=False):  # noqa: A001 (MXNet's name)

@@ -1,0 +1,148 @@
+"""Suite ``cpu``: the CPU benchmarks of issues 2 and 4, in the harness's format.
+
+* ``overhead <op>`` (issue 2, ``benchmarks/cpu_overhead.py``): one recorded op on 16×16 arrays —
+  ``add``, ``mul``, ``dot``, ``relu`` — forward and backward under ``autograd.record()``, against the
+  same arithmetic in raw NumPy (the floor: no tape, no dispatch) and against PyTorch CPU autograd.
+  These rows measure framework overhead, not arithmetic: their TFLOP/s is tiny by design.
+* ``mlp train step`` (issue 4, ``benchmarks/cpu_train.py``): forward, softmax-CE, backward and SGD of
+  an MLP 784-256-256-10 at batch 128 on ``cpu(0)`` vs PyTorch CPU with the same thread count.
+* ``linreg chapter`` (issue 4): the linear-regression chapter's 3 epochs vs PyTorch CPU and vs MXNet
+  (the MXNet row says "skipped" where MXNet is not installed).
+
+All rows use host timers (``mode = host``), interleaved A/B like the GPU suites.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..harness import Bound, Case
+from ._common import require_framework, require_torch
+from ._models import linreg_case, mlp_case
+
+DEVICE = "cpu"
+DESCRIPTION = "CPU overhead per recorded op, MLP training step and the linear-regression chapter"
+
+OPS = ("add", "mul", "dot", "relu")
+OVERHEAD_SIZE = 16
+MLP_SIZES = (784, 256, 256, 10)
+MLP_BATCH = 128
+
+
+def _op_flops(op, n):
+    """Forward + backward FLOPs of ``op`` on n×n inputs (head gradient of ones)."""
+    elems = n * n
+    return {"add": elems, "mul": 3 * elems, "dot": 6 * n ** 3, "relu": 2 * elems}[op]
+
+
+def _op_inputs(env, n):
+    rng = env.rng(17, n)
+    a = rng.uniform(-1, 1, (n, n)).astype(np.float32)
+    b = rng.uniform(-1, 1, (n, n)).astype(np.float32)
+    return a, b
+
+
+def _op_reference(op, a, b):
+    a = a.astype(np.float64)
+    b = b.astype(np.float64)
+    g = np.ones_like(a)
+    if op == "add":
+        return a + b, g, g
+    if op == "mul":
+        return a * b, g * b, g * a
+    if op == "dot":
+        return a @ b, g @ b.T, a.T @ g
+    return np.maximum(a, 0), g * (a > 0)
+
+
+def _gluon_op(op, a_host, b_host, ctx):
+    gp = require_framework("nd.array", "nd.dot", "nd.relu", "autograd.record")
+    nd, autograd = gp.nd, gp.autograd
+    a = nd.array(a_host, ctx=ctx)
+    b = nd.array(b_host, ctx=ctx)
+    a.attach_grad()
+    b.attach_grad()
+    forward = {"add": lambda: a + b, "mul": lambda: a * b, "dot": lambda: nd.dot(a, b),
+               "relu": lambda: nd.relu(a)}[op]
+
+    def step():
+        with autograd.record():
+            y = forward()
+        y.backward()       # non-scalar head: a gradient of ones (DESIGN.md §2)
+        return (y, a.grad) if op == "relu" else (y, a.grad, b.grad)
+    return step
+
+
+def _numpy_op(op, a, b):
+    # The same forward and backward arithmetic, written by hand: what the op costs without a framework.
+    if op == "add":
+        def step():
+            y = a + b
+            g = np.ones_like(y)
+            return y, g.copy(), g.copy()
+    elif op == "mul":
+        def step():
+            y = a * b
+            g = np.ones_like(y)
+            return y, g * b, g * a
+    elif op == "dot":
+        def step():
+            y = a @ b
+            g = np.ones_like(y)
+            return y, g @ b.T, a.T @ g
+    else:
+        def step():
+            y = np.maximum(a, 0)
+            g = np.ones_like(y)
+            return y, g * (a > 0)
+    return step
+
+
+def _torch_op(torch, op, a_host, b_host):
+    a = torch.from_numpy(a_host.copy()).requires_grad_(True)
+    b = torch.from_numpy(b_host.copy()).requires_grad_(True)
+    head = torch.ones(a_host.shape, dtype=torch.float32)
+    forward = {"add": lambda: a + b, "mul": lambda: a * b, "dot": lambda: a @ b,
+               "relu": lambda: torch.relu(a)}[op]
+
+    def step():
+        # Overwrite, not accumulate, like Gluon's grad_req='write'.
+        a.grad = None
+        b.grad = None
+        y = forward()
+        y.backward(head)
+        return (y, a.grad) if op == "relu" else (y, a.grad, b.grad)
+    return step
+
+
+def overhead_case(env, op, baseline, n=OVERHEAD_SIZE):
+    """One recorded ``op`` (forward + backward) on n×n vs ``"numpy"`` or ``"torch"``."""
+    def build():
+        a, b = _op_inputs(env, n)
+        ours = _gluon_op(op, a, b, env.ctx)
+        if baseline == "torch":
+            theirs = _torch_op(require_torch(env), op, a, b)
+        else:
+            theirs = _numpy_op(op, a, b)
+        return Bound(ours, theirs, lambda: _op_reference(op, a, b))
+
+    label = "torch autograd (cpu)" if baseline == "torch" else "numpy (no autograd)"
+    elems = n * n
+    nbytes = 4.0 * elems * (3 if op in ("relu",) else 5)
+    return Case("cpu", f"overhead {op}", f"{n}x{n}", label, build, flops=float(_op_flops(op, n)),
+                bytes=nbytes, modes=("host",), note="forward + backward under autograd.record()")
+
+
+def cases(env):
+    """The suite's cases for ``env``."""
+    shapes = env.shapes.get("cpu", {})
+    n = shapes.get("overhead", OVERHEAD_SIZE)
+    sizes = shapes.get("mlp", MLP_SIZES)
+    batch = shapes.get("mlp_batch", MLP_BATCH)
+    out = []
+    for op in OPS:
+        out.append(overhead_case(env, op, "numpy", n))
+        out.append(overhead_case(env, op, "torch", n))
+    out.append(mlp_case(env, "cpu", "mlp train step", sizes, batch, modes=("host",)))
+    out.append(linreg_case(env, "torch"))
+    out.append(linreg_case(env, "mxnet"))
+    return out

@@ -1,0 +1,585 @@
+"""``python -m gpuparams train``: train a model end to end and save it.
+
+Examples::
+
+    gpuparams train                                  # MLP on synthetic spirals, best device present
+    gpuparams train --task linreg                    # the Gluon linear-regression chapter
+    gpuparams train --data points.csv --hidden 64,64 --epochs 20 --ctx cpu
+    gpuparams train --data points.csv --epochs 10 --resume   # 10 more epochs from model.npz
+
+Data: without ``--data``, a built-in synthetic task that needs no download: ``classify`` (default;
+three interleaved spirals in 2-D, not linearly separable) or ``linreg`` (``y = 2*x1 - 3.4*x2 + 4.2``
+plus noise of standard deviation 0.01, 1000 examples). ``--data file.npz`` (arrays ``X`` and ``y``)
+or ``file.csv`` (numbers, last column the label, an optional header line) trains on your data; its
+features are standardized with the training set's mean and standard deviation (kept in the run
+record). The task of a data file is classification when its labels are whole numbers of an integer
+dtype or at most 100 distinct whole values, else regression; ``--task`` overrides.
+
+Outputs, for ``--out model.npz`` (the default): ``model.npz`` (parameters, the format of
+``Block.save_parameters``), ``model.trainer.npz`` (the Trainer's states) and ``model.json`` (the run
+record: task, architecture, preprocessing, epochs done, history), rewritten after every epoch.
+``--resume`` continues from them.
+
+Exit codes: 0 on success; 1 when training diverged (a non-finite loss); 2 for bad arguments and
+unreadable or unsuitable data files (one line on stderr, no traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from . import UsageError
+
+__all__ = ["add_arguments", "run", "make_spirals", "make_linreg", "load_data", "parse_context",
+           "TASK_DEFAULTS"]
+
+#: Defaults of each task, used for every option the command line leaves unset.
+TASK_DEFAULTS = {
+    "classify": {"hidden": (64, 64), "epochs": 10, "batch_size": 32, "optimizer": "adam", "lr": 0.01,
+                 "examples": 1500},
+    "linreg": {"hidden": (), "epochs": 3, "batch_size": 10, "optimizer": "sgd", "lr": 0.03,
+               "examples": 1000},
+}
+_RECORD_FORMAT = "gpuparams-train/1"
+_MAX_CLASSES_FROM_FLOATS = 100
+_EVAL_BATCH = 4096
+
+
+# ----------------------------------------------------------------------------- arguments
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _hidden_sizes(text):
+    text = text.strip()
+    if text in ("", "none", "0"):
+        return ()
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated layer widths such as 256,256 (or 'none'), got {text!r}") from None
+    if any(n <= 0 for n in sizes):
+        raise argparse.ArgumentTypeError(f"layer widths must be positive, got {text!r}")
+    return sizes
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``train``'s options to ``parser``."""
+    parser.description = __doc__.split("\n\n")[0].strip("`").replace("``", "")
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = "\n\n".join(__doc__.split("\n\n")[1:4])
+    data = parser.add_argument_group("data")
+    data.add_argument("--task", choices=sorted(TASK_DEFAULTS), default=None,
+                      help="classify (default: synthetic spirals, softmax cross-entropy) or linreg "
+                           "(regression with L2 loss; without --data the chapter's synthetic data)")
+    data.add_argument("--data", metavar="FILE",
+                      help="train on FILE: .npz with arrays X and y, or .csv with the label last")
+    data.add_argument("--examples", type=_positive_int, metavar="N",
+                      help="size of the synthetic data set (default 1500 for classify, 1000 for linreg)")
+    model = parser.add_argument_group("model and training")
+    model.add_argument("--hidden", type=_hidden_sizes, metavar="W1,W2,...",
+                       help="hidden layer widths of the MLP, e.g. 256,256; 'none' for a linear model "
+                            "(default 64,64 for classify, none for linreg)")
+    model.add_argument("--epochs", type=_positive_int, metavar="N",
+                       help="epochs to train (default 10 for classify, 3 for linreg)")
+    model.add_argument("--batch-size", type=_positive_int, metavar="N",
+                       help="examples per step (default 32 for classify, 10 for linreg)")
+    model.add_argument("--lr", type=_positive_float, metavar="LR",
+                       help="learning rate (default 0.01 for adam, 0.03 for the linreg chapter's sgd)")
+    model.add_argument("--optimizer", choices=("sgd", "adam"),
+                       help="default adam for classify, sgd for linreg")
+    model.add_argument("--seed", type=_non_negative_int, default=0, metavar="N",
+                       help="seed of the synthetic data, the initial weights and the shuffling (default 0)")
+    run_group = parser.add_argument_group("device and files")
+    run_group.add_argument("--ctx", metavar="DEVICE",
+                           help="cpu, cpu:0, gpu or gpu:N (default: gpu(0) when CuPy and an NVIDIA GPU "
+                                "are present, else cpu(0))")
+    run_group.add_argument("--out", default="model.npz", metavar="FILE",
+                           help="parameter file to write (default model.npz); the trainer states go to "
+                                "FILE's stem + .trainer.npz and the run record to stem + .json")
+    run_group.add_argument("--resume", action="store_true",
+                           help="continue from the files of --out for --epochs more epochs")
+    run_group.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                           help="show a progress bar on stderr (default: only when stderr is a terminal)")
+
+
+# ----------------------------------------------------------------------------- devices
+_CTX_PATTERN = re.compile(r"^\s*(cpu|gpu)\s*(?:(?::|\()\s*(\d+)\s*\)?)?\s*$", re.IGNORECASE)
+
+
+def parse_context(spec):
+    """Turn ``cpu``, ``cpu:0``, ``gpu``, ``gpu:1`` or ``gpu(1)`` into a Context (None: the best present).
+
+    Raises
+    ------
+    UsageError
+        For an unparseable name or a device that cannot be used here (the message says why).
+    """
+    from .. import backend
+    from ..context import Context, cpu, gpu
+    if spec is None:
+        # The emulated gpu(0) is for tests: training there would run every kernel in the CPU emulator.
+        if backend.gpu_count() > 0 and not backend.emulation_enabled():
+            return gpu(0)
+        return cpu(0)
+    match = _CTX_PATTERN.match(spec)
+    if not match or (spec.count("(") != spec.count(")")):
+        raise UsageError(f"--ctx {spec!r} is not a device: use cpu, cpu:0, gpu or gpu:N")
+    ctx = Context(match.group(1).lower(), int(match.group(2) or 0))
+    try:
+        backend.array_module(ctx)
+    except backend.GPUUnavailableError as exc:
+        raise UsageError(f"--ctx {spec}: {exc}") from None
+    return ctx
+
+
+# ----------------------------------------------------------------------------- data
+def make_spirals(n, seed, classes=3):
+    """Three interleaved noisy spirals in 2-D: ``(X float32 (n, 2), y int64 (n,))``.
+
+    Points of class ``k`` sit at radius ``r`` uniform in ``[0.05, 1]`` and angle
+    ``2*pi*k/classes + 3.5*r`` plus Gaussian noise; no straight line separates the classes.
+    """
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % classes
+    r = rng.uniform(0.05, 1.0, size=n)
+    theta = 2 * np.pi * y / classes + 3.5 * r + rng.normal(0.0, 0.1, size=n)
+    X = np.stack([r * np.cos(theta), r * np.sin(theta)], axis=1) * 2.0
+    order = rng.permutation(n)
+    return X[order].astype(np.float32), y[order].astype(np.int64)
+
+
+def make_linreg(n, seed):
+    """The linear-regression chapter's data: ``X ~ N(0, 1)`` of shape ``(n, 2)``,
+    ``y = 2*x1 - 3.4*x2 + 4.2 + N(0, 0.01^2)``; float32."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(0.0, 1.0, size=(n, 2))
+    y = X @ np.array([2.0, -3.4]) + 4.2 + rng.normal(0.0, 0.01, size=n)
+    return X.astype(np.float32), y.astype(np.float32)
+
+
+def _looks_numeric(fields):
+    try:
+        [float(f) for f in fields]
+    except ValueError:
+        return False
+    return True
+
+
+def _read_csv(path):
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            first = f.readline()
+    except UnicodeDecodeError:
+        raise UsageError(f"cannot read {path}: not a UTF-8 text file") from None
+    if not first.strip():
+        raise UsageError(f"cannot read {path}: the file is empty")
+    header = 0 if _looks_numeric(first.strip().split(",")) else 1
+    try:
+        table = np.loadtxt(path, delimiter=",", skiprows=header, ndmin=2, dtype=np.float64,
+                           encoding="utf-8")
+    except ValueError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"cannot read {path}: not a table of numbers ({reason})") from None
+    if table.shape[0] == 0:
+        raise UsageError(f"cannot read {path}: no data rows")
+    if table.shape[1] < 2:
+        raise UsageError(f"{path} needs at least two columns: features, then the label")
+    return table[:, :-1], table[:, -1]
+
+
+def load_data(path):
+    """Read ``(X, y)`` from a ``.npz`` (arrays ``X``, ``y``) or ``.csv`` (label in the last column).
+
+    ``X`` is returned as ``(N, features)`` float64 and ``y`` as given (``(N,)`` or ``(N, k)``).
+
+    Raises
+    ------
+    UsageError
+        For a missing, unreadable or unsuitable file; the message names the file and the problem.
+    """
+    from ..serialization import ArrayFileError, load_arrays
+    if not os.path.exists(path):
+        raise UsageError(f"--data {path}: no such file")
+    if os.path.isdir(path):
+        raise UsageError(f"--data {path}: is a folder, not a data file")
+    ext = os.path.splitext(path)[1].lower()
+    try:
+        if ext == ".npz":
+            try:
+                arrays = load_arrays(path)
+            except ArrayFileError as exc:
+                raise UsageError(f"cannot read {path}: {exc}") from None
+            missing = [k for k in ("X", "y") if k not in arrays]
+            if missing:
+                raise UsageError(f"{path} must hold arrays named X and y (it holds "
+                                 f"{', '.join(sorted(arrays)) or 'none'})")
+            X, y = arrays["X"], arrays["y"]
+        elif ext == ".csv":
+            X, y = _read_csv(path)
+        else:
+            raise UsageError(f"--data {path}: unsupported file type {ext or '(none)'!r}; use .npz "
+                             "(arrays X and y) or .csv (label in the last column)")
+    except PermissionError:
+        raise UsageError(f"cannot read {path}: permission denied") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    for name, a in (("X", X), ("y", y)):
+        if a.dtype.kind not in "biuf":
+            raise UsageError(f"{path}: {name} must be numeric, got dtype {a.dtype}")
+    if X.ndim < 1 or X.shape[0] == 0:
+        raise UsageError(f"{path}: X has no examples (shape {X.shape})")
+    X = X.reshape(X.shape[0], -1) if X.ndim != 1 else X.reshape(-1, 1)
+    if y.ndim == 0 or y.shape[0] != X.shape[0]:
+        raise UsageError(f"{path}: X has {X.shape[0]} examples but y has shape {y.shape}")
+    if not np.all(np.isfinite(X)) or (y.dtype.kind == "f" and not np.all(np.isfinite(y))):
+        raise UsageError(f"{path}: X or y contains NaN or infinite values")
+    return X.astype(np.float64), y
+
+
+def _infer_task(y):
+    flat = y.reshape(y.shape[0], -1)
+    if flat.shape[1] != 1:
+        return "linreg", "labels have several columns"
+    if y.dtype.kind in "biu":
+        return "classify", "integer labels"
+    whole = np.all(y == np.round(y))
+    if whole and len(np.unique(y)) <= _MAX_CLASSES_FROM_FLOATS:
+        return "classify", "whole-number labels"
+    return "linreg", "real-valued labels"
+
+
+# ----------------------------------------------------------------------------- run record
+def _paths(out):
+    stem = out[:-4] if out.lower().endswith(".npz") else out
+    return out, stem + ".trainer.npz", stem + ".json"
+
+
+def _write_json(path, record):
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(record, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _read_record(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+    except FileNotFoundError:
+        raise UsageError(f"--resume: {path} not found; train once without --resume first") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--resume: cannot read {path}: {exc}") from None
+    if not isinstance(record, dict) or record.get("format") != _RECORD_FORMAT:
+        raise UsageError(f"--resume: {path} is not a gpuparams train record")
+    return record
+
+
+# ----------------------------------------------------------------------------- the run
+class _Plan:
+    """Everything a run needs, resolved from the arguments, the data and (with --resume) the record."""
+
+
+def _resolve(args):
+    plan = _Plan()
+    plan.params_path, plan.states_path, plan.record_path = _paths(args.out)
+    out_dir = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(out_dir):
+        raise UsageError(f"--out {args.out}: folder {out_dir} does not exist")
+    record = _read_record(plan.record_path) if args.resume else None
+    if args.resume:
+        for path in (plan.params_path, plan.states_path):
+            if not os.path.exists(path):
+                raise UsageError(f"--resume: {path} not found; train once without --resume first")
+
+    # Data and task.
+    if args.data is not None:
+        X, y = load_data(args.data)
+        if args.task is not None:
+            task, why = args.task, "--task"
+        elif record is not None:
+            task, why = record["task"], "the run record"
+        else:
+            task, why = _infer_task(y)
+        source = f"{args.data}"
+        plan.source_id = os.path.abspath(args.data)
+    else:
+        task = args.task or (record["task"] if record else "classify")
+        why = "synthetic"
+        defaults = TASK_DEFAULTS[task]
+        n = args.examples or defaults["examples"]
+        X, y = make_spirals(n, args.seed) if task == "classify" else make_linreg(n, args.seed)
+        source = ("synthetic spirals" if task == "classify" else "synthetic linear data "
+                  "(y = 2*x1 - 3.4*x2 + 4.2 + noise)")
+        plan.source_id = f"synthetic:{task}:{n}:{args.seed}"
+    if record is not None and task != record["task"]:
+        raise UsageError(f"--resume: the saved model was trained for --task {record['task']}, not {task}")
+    plan.task = task
+    defaults = TASK_DEFAULTS[task]
+
+    # Targets.
+    if task == "classify":
+        flat = y.reshape(y.shape[0], -1)
+        if flat.shape[1] != 1:
+            raise UsageError(f"--task classify needs one label per example, got labels of shape {y.shape}")
+        flat = flat[:, 0]
+        if y.dtype.kind == "f" and not np.all(flat == np.round(flat)):
+            raise UsageError("--task classify needs whole-number class labels; use --task linreg for "
+                             "real-valued targets")
+        if record is not None and record.get("classes") is not None:
+            classes = np.asarray(record["classes"])
+            codes = np.searchsorted(classes, flat)
+            unknown = (codes >= len(classes)) | (classes[np.minimum(codes, len(classes) - 1)] != flat)
+            if np.any(unknown):
+                raise UsageError(f"--resume: label {flat[unknown][0]!r} is not one of the saved model's "
+                                 f"classes {classes.tolist()}")
+        else:
+            classes, codes = np.unique(flat, return_inverse=True)
+        if len(classes) < 2:
+            raise UsageError(f"--task classify needs at least two classes, the labels hold {len(classes)}")
+        plan.classes = [c.item() for c in classes]
+        plan.y = codes.astype(np.int64)
+        plan.outputs = len(classes)
+    else:
+        target = y.reshape(y.shape[0], -1).astype(np.float32)
+        plan.classes = None
+        plan.y = target[:, 0] if target.shape[1] == 1 else target
+        plan.outputs = target.shape[1]
+
+    # Features: standardize user data (synthetic data is already well scaled).
+    if args.data is not None:
+        if record is not None and record.get("feature_mean") is not None:
+            mean = np.asarray(record["feature_mean"])
+            std = np.asarray(record["feature_std"])
+        else:
+            mean, std = X.mean(axis=0), X.std(axis=0)
+            std = np.where(std > 0, std, 1.0)
+        if mean.shape[0] != X.shape[1]:
+            raise UsageError(f"--resume: the saved model takes {mean.shape[0]} features, {args.data} has "
+                             f"{X.shape[1]}")
+        X = (X - mean) / std
+        plan.feature_mean, plan.feature_std = mean.tolist(), std.tolist()
+    else:
+        plan.feature_mean = plan.feature_std = None
+    plan.X = X.astype(np.float32)
+    plan.features = X.shape[1]
+    plan.source, plan.task_reason = source, why
+
+    # Model and optimisation, from the arguments, else the record, else the task defaults.
+    def pick(name, saved_key=None):
+        given = getattr(args, name)
+        saved = record.get(saved_key or name) if record is not None else None
+        if given is not None:
+            return given
+        if saved is not None:
+            return saved
+        return defaults[name]
+
+    plan.hidden = tuple(pick("hidden"))
+    if record is not None:
+        if tuple(record["hidden"]) != plan.hidden:
+            raise UsageError(f"--resume: the saved model has hidden layers {_hidden_text(record['hidden'])}, "
+                             f"not {_hidden_text(plan.hidden)}")
+        if record["features"] != plan.features or record["outputs"] != plan.outputs:
+            raise UsageError(f"--resume: the saved model maps {record['features']} features to "
+                             f"{record['outputs']} outputs; this data has {plan.features} features and "
+                             f"{plan.outputs} outputs")
+    plan.optimizer = pick("optimizer")
+    if record is not None and plan.optimizer != record["optimizer"]:
+        raise UsageError(f"--resume: the saved trainer states are for --optimizer {record['optimizer']}, "
+                         f"not {plan.optimizer}")
+    plan.lr = args.lr if args.lr is not None else (
+        record["lr"] if record is not None else (defaults["lr"] if plan.optimizer == defaults["optimizer"]
+                                                 else {"sgd": 0.03, "adam": 0.01}[plan.optimizer]))
+    plan.epochs = args.epochs or defaults["epochs"]
+    plan.batch_size = pick("batch_size")
+    plan.epochs_done = record["epochs_done"] if record is not None else 0
+    plan.history = list(record.get("history", [])) if record is not None else []
+    plan.record = record
+    return plan
+
+
+def _hidden_text(hidden):
+    return ",".join(map(str, hidden)) or "none"
+
+
+def _build(plan, ctx):
+    from .. import init
+    from ..nn import Dense, Sequential
+    net = Sequential()
+    with net.name_scope():
+        for width in plan.hidden:
+            net.add(Dense(width, activation="relu"))
+        net.add(Dense(plan.outputs))
+    if plan.hidden:
+        net.initialize(init.Xavier(), ctx=ctx)
+    else:
+        net.initialize(init.Normal(0.01), ctx=ctx)  # the linear-regression chapter's choice
+    return net
+
+
+def _progress_enabled(flag):
+    if flag is not None:
+        return flag
+    return sys.stderr.isatty()
+
+
+def _progress_bar(total, desc, enabled):
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:  # a declared dependency, but training must not depend on a progress bar
+        return None
+    return tqdm(total=total, desc=desc, unit="batch", file=sys.stderr, leave=False, dynamic_ncols=True)
+
+
+def _evaluate(net, loss_fn, X, y, classify):
+    """Mean loss and accuracy over the whole training set, without recording."""
+    from .. import autograd
+    total_loss, correct = 0.0, 0
+    n = X.shape[0]
+    with autograd.predict_mode():
+        for start in range(0, n, _EVAL_BATCH):
+            xb, yb = X[start:start + _EVAL_BATCH], y[start:start + _EVAL_BATCH]
+            out = net(xb)
+            total_loss += float(loss_fn(out, yb).sum().asscalar())
+            if classify:
+                correct += int((out.asnumpy().argmax(axis=1) == yb.asnumpy()).sum())
+    return total_loss / n, (correct / n if classify else None)
+
+
+def _count_parameters(net):
+    return sum(int(np.prod(p.shape)) for p in net.collect_params().values())
+
+
+def run(args) -> int:
+    """Train as ``args`` says; return the exit code (see the module docstring)."""
+    import gpuparams as gp
+    from .. import autograd, nd
+    from ..data import ArrayDataset, DataLoader
+    from ..loss import L2Loss, SoftmaxCrossEntropyLoss
+    from ..serialization import ArrayFileError
+    from ..trainer import Trainer
+
+    ctx = parse_context(args.ctx)
+    plan = _resolve(args)
+    classify = plan.task == "classify"
+    gp.random.seed(args.seed + plan.epochs_done)  # a resumed run does not replay epoch 1's order
+
+    X = nd.array(plan.X, ctx=ctx)
+    y = nd.array(plan.y.astype(np.float32), ctx=ctx)
+    loader = DataLoader(ArrayDataset(X, y), batch_size=plan.batch_size, shuffle=True)
+    net = _build(plan, ctx)
+    loss_fn = SoftmaxCrossEntropyLoss() if classify else L2Loss()
+    trainer = Trainer(net.collect_params(), plan.optimizer, {"learning_rate": plan.lr})
+    if plan.record is not None:
+        try:
+            net.load_parameters(plan.params_path, ctx=ctx)
+            trainer.load_states(plan.states_path)
+        except (ArrayFileError, ValueError, KeyError, RuntimeError) as exc:
+            raise UsageError(f"--resume: cannot continue from {plan.params_path}: {exc}") from None
+        if args.lr is not None:
+            trainer.set_learning_rate(args.lr)
+
+    n = plan.X.shape[0]
+    shape = " -> ".join(map(str, (plan.features, *plan.hidden, plan.outputs)))
+    what = (f"{len(plan.classes)} classes" if classify else
+            f"{plan.outputs} target{'s' if plan.outputs > 1 else ''}")
+    reason = "" if plan.task_reason in ("synthetic", "--task") else f", inferred from {plan.task_reason}"
+    print(f"gpuparams train: {plan.task}{reason} on {plan.source} "
+          f"({n:,} examples x {plan.features} features, {what})")
+    print(f"model {shape} ({_count_parameters(net):,} parameters) | {plan.optimizer} "
+          f"lr={trainer.learning_rate:g} | batch {plan.batch_size} | device {ctx}"
+          + (f" | resuming after epoch {plan.epochs_done}" if plan.record is not None else ""))
+    sys.stdout.flush()
+
+    show_bar = _progress_enabled(args.progress)
+    first, last = plan.epochs_done + 1, plan.epochs_done + plan.epochs
+    for epoch in range(first, last + 1):
+        bar = _progress_bar(len(loader), f"epoch {epoch}/{last}", show_bar)
+        seen = 0
+        start = time.perf_counter()
+        for xb, yb in loader:
+            with autograd.record():
+                loss = loss_fn(net(xb), yb)
+            loss.backward()
+            trainer.step(xb.shape[0])
+            seen += xb.shape[0]
+            if bar is not None:
+                bar.update(1)
+        nd.waitall()
+        elapsed = time.perf_counter() - start
+        if bar is not None:
+            bar.close()
+        mean_loss, accuracy = _evaluate(net, loss_fn, X, y, classify)
+        if not math.isfinite(mean_loss):
+            print(f"gpuparams train: error: the loss became {mean_loss} in epoch {epoch}: training "
+                  f"diverged; lower --lr (now {trainer.learning_rate:g})", file=sys.stderr)
+            return 1
+        line = f"epoch {epoch:>{len(str(last))}}/{last}  loss {mean_loss:.6f}"
+        if accuracy is not None:
+            line += f"  accuracy {accuracy * 100:6.2f}%"
+        line += f"  {seen / max(elapsed, 1e-9):,.0f} examples/s  {ctx}"
+        print(line)
+        sys.stdout.flush()
+        plan.history.append({"epoch": epoch, "loss": mean_loss, "accuracy": accuracy,
+                             "examples_per_s": seen / max(elapsed, 1e-9), "device": str(ctx)})
+        _save(plan, net, trainer, epoch)
+    print(f"saved {plan.params_path} (parameters), {plan.states_path} (trainer states), "
+          f"{plan.record_path} (run record)")
+    return 0
+
+
+def _save(plan, net, trainer, epoch):
+    net.save_parameters(plan.params_path)
+    trainer.save_states(plan.states_path)
+    _write_json(plan.record_path, {
+        "format": _RECORD_FORMAT, "task": plan.task, "data": plan.source_id,
+        "features": plan.features, "outputs": plan.outputs, "hidden": list(plan.hidden),
+        "classes": plan.classes, "feature_mean": plan.feature_mean, "feature_std": plan.feature_std,
+        "optimizer": plan.optimizer, "lr": trainer.learning_rate, "batch_size": plan.batch_size,
+        "epochs_done": epoch, "history": plan.history,
+    })

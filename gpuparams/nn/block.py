@@ -1,0 +1,622 @@
+"""Blocks: the containers of parameters and child blocks that models are built from.
+
+Naming follows Gluon 1.x. A block created at the top level gets ``<class name lowercased><n>_`` from a
+process-wide counter per class name (``dense0_``, ``dense1_``, ``sequential0_``); a block created
+inside ``with parent.name_scope():`` gets ``parent.prefix`` plus a counter kept by that parent
+(``mlp0_dense0_``). Parameter names are the block's params prefix plus a local name
+(``dense0_weight``).
+
+Assigning a Block or a Parameter to an attribute registers it, in definition order; that order drives
+``collect_params``, ``repr`` and the *structural* names used by parameter files (``0.weight``,
+``hidden.bias``), which do not depend on the counters.
+
+Deferred initialization: before ``forward`` runs, a block whose own parameters wait for their shape
+calls its :meth:`Block.infer_shape` hook with the inputs, then initializes the parameters whose shape
+became known.
+"""
+from __future__ import annotations
+
+import re
+import threading
+import warnings
+from collections import OrderedDict
+
+import numpy as np
+
+from .. import autograd
+from .. import initializer as _initializer
+from ..ndarray import NDArray
+from ..parameter import Parameter, ParameterDict, _merge_shapes, _shape_known, load_checked
+from ..serialization import load_arrays, save_arrays
+
+__all__ = ["Block", "HybridBlock", "NameManager"]
+
+
+class NameManager:
+    """Counters behind automatic block prefixes, one per class name.
+
+    The process-wide default manager is used unless a ``with NameManager():`` block is active in
+    the current thread, in which case counting starts afresh inside it (as ``mx.name.NameManager``
+    does); handy for reproducible names in tests and notebooks.
+
+    Examples
+    --------
+    >>> from gpuparams import nn
+    >>> with nn.NameManager():
+    ...     nn.Dense(3).prefix
+    'dense0_'
+    """
+
+    _local = threading.local()
+
+    def __init__(self):
+        self._counters = {}
+        self._lock = threading.Lock()
+
+    def next_prefix(self, hint):
+        """Return ``hint<n>_`` and advance the counter of ``hint``."""
+        with self._lock:
+            count = self._counters.get(hint, 0)
+            self._counters[hint] = count + 1
+        return f"{hint}{count}_"
+
+    @classmethod
+    def current(cls):
+        """The manager in effect in this thread."""
+        stack = getattr(cls._local, "stack", None)
+        return stack[-1] if stack else _DEFAULT_NAMES
+
+    def __enter__(self):
+        stack = getattr(NameManager._local, "stack", None)
+        if stack is None:
+            stack = NameManager._local.stack = []
+        stack.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        NameManager._local.stack.pop()
+        return False
+
+
+_DEFAULT_NAMES = NameManager()
+
+
+class _BlockScope:
+    """``block.name_scope()``: children created inside get the block's prefix and its counters."""
+
+    _local = threading.local()
+
+    def __init__(self, block):
+        self._block = block
+        self._counters = {}
+        self._saved = []
+
+    @staticmethod
+    def current():
+        return getattr(_BlockScope._local, "value", None)
+
+    @staticmethod
+    def create(prefix, params, hint):
+        """Return ``(prefix, ParameterDict)`` for a new block of class alias ``hint``."""
+        if params is not None and not isinstance(params, ParameterDict):
+            raise TypeError(f"params must be a ParameterDict (e.g. other_block.params), got "
+                            f"{type(params).__name__}")
+        scope = _BlockScope.current()
+        if scope is None:
+            if prefix is None:
+                prefix = NameManager.current().next_prefix(hint)
+            params = ParameterDict(prefix) if params is None else ParameterDict(params.prefix, params)
+            return prefix, params
+        if prefix is None:
+            count = scope._counters.get(hint, 0)
+            scope._counters[hint] = count + 1
+            prefix = f"{hint}{count}_"
+        if params is None:
+            parent = scope._block.params
+            params = ParameterDict(parent.prefix + prefix, parent._shared)
+        else:
+            params = ParameterDict(params.prefix, params)
+        return scope._block.prefix + prefix, params
+
+    def __enter__(self):
+        if self._block._empty_prefix:
+            return self
+        self._saved.append(_BlockScope.current())
+        _BlockScope._local.value = self
+        return self
+
+    def __exit__(self, *exc):
+        if not self._block._empty_prefix:
+            _BlockScope._local.value = self._saved.pop()
+        return False
+
+
+class HookHandle:
+    """Returned by ``register_forward_hook``; :meth:`detach` removes the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks, hook):
+        HookHandle._next_id += 1
+        self._id = HookHandle._next_id
+        self._hooks = hooks
+        hooks[self._id] = hook
+
+    def detach(self):
+        """Remove the hook (idempotent)."""
+        self._hooks.pop(self._id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.detach()
+        return False
+
+
+def _indent(text, spaces):
+    lines = text.split("\n")
+    return "\n".join(lines[:1] + [" " * spaces + line for line in lines[1:]])
+
+
+def _hides_block(value, registered):
+    """Whether a list/tuple/dict (possibly nested) holds a Block that is not a registered child."""
+    if isinstance(value, (list, tuple)):
+        return any(_hides_block(v, registered) for v in value)
+    if isinstance(value, dict):
+        return any(_hides_block(v, registered) for v in value.values())
+    return isinstance(value, Block) and id(value) not in registered
+
+
+class Block:
+    """Base class of layers and models.
+
+    Subclass it, create child blocks and parameters in ``__init__`` (after ``super().__init__()``)
+    by assigning them to attributes, and implement :meth:`forward`. Parameters of a custom block come
+    from ``self.params.get('weight', shape=(a, b))``.
+
+    Parameters
+    ----------
+    prefix : str, optional
+        Prefix of this block's name and of its parameters' names. Default: an automatic one
+        (``mydense0_``); ``''`` disables prefixing and makes :meth:`name_scope` a no-op.
+    params : ParameterDict, optional
+        Share parameters: ``params=other.params`` makes this block use ``other``'s Parameter objects
+        (same names, same arrays, gradients summed over both uses).
+
+    Examples
+    --------
+    >>> from gpuparams import nn, nd
+    >>> class MLP(nn.Block):
+    ...     def __init__(self, **kwargs):
+    ...         super().__init__(**kwargs)
+    ...         self.hidden = nn.Dense(4, activation='relu')
+    ...         self.output = nn.Dense(2)
+    ...     def forward(self, x):
+    ...         return self.output(self.hidden(x))
+    """
+
+    def __init__(self, prefix=None, params=None):
+        self._empty_prefix = prefix == ""
+        self._prefix, self._params = _BlockScope.create(prefix, params, self._alias())
+        self._name = self._prefix[:-1] if self._prefix.endswith("_") else self._prefix
+        self._scope = _BlockScope(self)
+        self._children = OrderedDict()
+        self._reg_params = OrderedDict()
+        self._forward_hooks = OrderedDict()
+        self._forward_pre_hooks = OrderedDict()
+
+    def _alias(self):
+        """The name counted for automatic prefixes (the class name, lowercased)."""
+        return type(self).__name__.lower()
+
+    # ------------------------------------------------------------------ registration
+    def __setattr__(self, name, value):
+        if isinstance(value, (Block, Parameter)):
+            if "_children" not in self.__dict__:
+                raise RuntimeError(f"{type(self).__name__}.{name}: call super().__init__() before "
+                                   "assigning child blocks or parameters")
+            existing = self.__dict__.get(name)
+            if isinstance(existing, (Block, Parameter)) and not isinstance(value, type(existing)):
+                raise TypeError(f"cannot change attribute {type(self).__name__}.{name} from "
+                                f"{type(existing).__name__} to {type(value).__name__}")
+            if isinstance(value, Block):
+                self.register_child(value, name)
+            else:
+                registered = self._reg_params.get(name)
+                if registered is not None and registered is not value:
+                    raise ValueError(f"{type(self).__name__}.{name} already holds Parameter "
+                                     f"{registered.name!r}; to use another block's parameters, build "
+                                     "this block with params=other.params or call share_parameters()")
+                self._reg_params[name] = value
+        else:
+            existing = self.__dict__.get(name)
+            if isinstance(existing, (Block, Parameter)):
+                raise TypeError(f"cannot change attribute {type(self).__name__}.{name} from "
+                                f"{type(existing).__name__} to {type(value).__name__}")
+        object.__setattr__(self, name, value)
+
+    def register_child(self, block, name=None):
+        """Register ``block`` as a child under ``name`` (default: its position, ``'0'``, ``'1'`` ...)."""
+        if not isinstance(block, Block):
+            raise TypeError(f"register_child expects a Block, got {type(block).__name__}")
+        if name is None:
+            name = str(len(self._children))
+        self._children[name] = block
+
+    def register_forward_pre_hook(self, hook):
+        """Call ``hook(block, inputs)`` before each forward; returns a :class:`HookHandle`."""
+        return HookHandle(self._forward_pre_hooks, hook)
+
+    def register_forward_hook(self, hook):
+        """Call ``hook(block, inputs, output)`` after each forward; returns a :class:`HookHandle`."""
+        return HookHandle(self._forward_hooks, hook)
+
+    # ------------------------------------------------------------------ names
+    @property
+    def prefix(self):
+        """Prefix of this block's name and (unless shared) of its parameters' names."""
+        return self._prefix
+
+    @property
+    def name(self):
+        """The prefix without its trailing underscore (``dense0``)."""
+        return self._name
+
+    @property
+    def params(self):
+        """This block's own ParameterDict (without its children's; see :meth:`collect_params`)."""
+        return self._params
+
+    def name_scope(self):
+        """A ``with`` block in which child blocks get this block's prefix (``mlp0_dense0_``)."""
+        return self._scope
+
+    # ------------------------------------------------------------------ parameters
+    def _own_params(self):
+        """This block's own Parameters, each once: its params dict, then attribute-only ones."""
+        own = {id(p): p for p in self._params.values()}
+        for p in self._reg_params.values():
+            own.setdefault(id(p), p)
+        return list(own.values())
+
+    def _check_container_with_block(self):
+        registered = {id(b) for b in self._children.values()}
+        for key, value in self.__dict__.items():
+            if key.startswith("__") or key == "_children" or not isinstance(value, (list, tuple, dict)):
+                continue
+            if _hides_block(value, registered):
+                warnings.warn(
+                    f'"{type(self).__name__}.{key}" is a container holding Blocks that are not '
+                    "registered: their parameters are not collected, initialized or saved. Use "
+                    "nn.Sequential, or call register_child() for each of them", stacklevel=4)
+
+    def collect_params(self, select=None):
+        """A ParameterDict of this block's and all descendants' parameters, each listed once.
+
+        Parameters
+        ----------
+        select : str, optional
+            Regular expression; only parameters whose full name it matches from the start
+            (``re.match``) are kept, e.g. ``'.*weight'`` or ``'dense0_|dense1_'``.
+        """
+        pattern = re.compile(select) if select else None
+        result = ParameterDict(self._params.prefix)
+        self._collect_into(result, pattern)
+        return result
+
+    def _collect_into(self, result, pattern):
+        self._check_container_with_block()
+        result.update({p.name: p for p in self._own_params()
+                       if pattern is None or pattern.match(p.name)})
+        for child in self._children.values():
+            child._collect_into(result, pattern)
+
+    def _structural_params(self, prefix=""):
+        """``{structural name: Parameter}`` over the tree (a tied Parameter appears under each name)."""
+        out = OrderedDict()
+        dotted = prefix + "." if prefix else ""
+        for attr, p in self._reg_params.items():
+            out[dotted + attr] = p
+        attributes = {id(p) for p in self._reg_params.values()}
+        for p in self._params.values():
+            if id(p) not in attributes:
+                local = p.name[len(self._params.prefix):] if p.name.startswith(self._params.prefix) else p.name
+                out.setdefault(dotted + local, p)
+        for child_name, child in self._children.items():
+            out.update(child._structural_params(dotted + child_name))
+        return out
+
+    def _grouped_structural_params(self):
+        """``[(first structural name, Parameter, all its structural names)]``, one per Parameter."""
+        groups = OrderedDict()
+        for key, p in self._structural_params().items():
+            if id(p) in groups:
+                groups[id(p)][2].append(key)
+            else:
+                groups[id(p)] = (key, p, [key])
+        return list(groups.values())
+
+    def initialize(self, init=_initializer.Uniform(), ctx=None, verbose=False, force_reinit=False):
+        """Initialize every parameter of the tree (see ``ParameterDict.initialize``).
+
+        Precedence: ``param.initialize(init=...)`` > a parameter's own ``init`` (e.g. Dense's bias
+        ``'zeros'``) > this ``init`` > ``init.Uniform()``. Parameters whose shape is not known yet are
+        initialized at the first forward pass, on ``ctx``.
+        """
+        self.collect_params().initialize(init, ctx, verbose, force_reinit)
+
+    def reset_parameters(self):
+        """Draw this block's own parameters again with the initializers that drew them first.
+
+        Only the block's own parameters change (not its children's); to reset a whole model use
+        ``net.apply(lambda block: block.reset_parameters())``. Parameters whose initialization is
+        still deferred are left to it.
+        """
+        for p in self._own_params():
+            if p._pending is not None and p._data is None:
+                continue
+            p._reinitialize()
+
+    def zero_grad(self):
+        """Zero the gradient buffers of every parameter of the tree, in place."""
+        self.collect_params().zero_grad()
+
+    def reset_ctx(self, ctx):
+        """Move every parameter of the tree to ``ctx`` (a Context or a list of them)."""
+        self.collect_params().reset_ctx(ctx)
+
+    def cast(self, dtype):
+        """Convert every parameter of the tree to ``dtype``."""
+        for p in self.collect_params().values():
+            p.cast(dtype)
+
+    def apply(self, fn):
+        """Call ``fn(block)`` on every descendant (children first) and on this block; returns self."""
+        for child in self._children.values():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def share_parameters(self, shared):
+        """Use the given Parameter objects in place of this tree's own (tying them).
+
+        Parameters
+        ----------
+        shared : Block or dict
+            A block (its parameters are matched by structural name, e.g. ``'0.weight'``), or a dict
+            ``{structural name: Parameter}``.
+
+        Returns
+        -------
+        Block
+            ``self``.
+
+        Raises
+        ------
+        KeyError
+            For a name this tree does not have (the message lists the names it has).
+        ValueError
+            When shapes or dtypes cannot be reconciled.
+        """
+        if isinstance(shared, Block):
+            shared = shared._structural_params()
+        owners = {}
+        self._attribute_owners("", owners)
+        unknown = [k for k in shared if k not in owners]
+        if unknown:
+            raise KeyError(f"share_parameters: {type(self).__name__} has no parameter named "
+                           f"{', '.join(map(repr, unknown))}; its structural names are {list(owners)}")
+        for key, new in shared.items():
+            if not isinstance(new, Parameter):
+                raise TypeError(f"share_parameters: {key!r} maps to {type(new).__name__}, not a Parameter")
+            block, attr = owners[key]
+            old = block._reg_params[attr]
+            if old is new:
+                continue
+            merged = _merge_shapes(new.shape, old.shape)
+            if merged is None:
+                raise ValueError(f"share_parameters: {key!r} has shape {old.shape} here but the shared "
+                                 f"Parameter {new.name!r} has shape {new.shape}")
+            if old.dtype != new.dtype:
+                raise ValueError(f"share_parameters: {key!r} is {old.dtype.name} here but the shared "
+                                 f"Parameter {new.name!r} is {new.dtype.name}")
+            if merged != new.shape:
+                new.shape = merged
+            block._reg_params[attr] = new
+            object.__setattr__(block, attr, new)
+            block._params._params.pop(old.name, None)
+            block._params._params[new.name] = new
+        return self
+
+    def _attribute_owners(self, prefix, owners):
+        dotted = prefix + "." if prefix else ""
+        for attr in self._reg_params:
+            owners.setdefault(dotted + attr, (self, attr))
+        for child_name, child in self._children.items():
+            child._attribute_owners(dotted + child_name, owners)
+
+    # ------------------------------------------------------------------ files
+    def save_parameters(self, filename):
+        """Write every parameter to an ``.npz`` file keyed by structural name (``0.weight``).
+
+        A tied parameter is written once, under its first name. The write is atomic: a crash or an
+        exception leaves any previous file intact.
+        """
+        arrays = OrderedDict()
+        for key, p, _ in self._grouped_structural_params():
+            try:
+                arrays[key] = p._reduce()
+            except RuntimeError as exc:  # uninitialized / deferred: say which entry, keep the cause
+                raise type(exc)(f"cannot save {key}: {exc}") from None
+        save_arrays(filename, arrays)
+
+    def load_parameters(self, filename, ctx=None, allow_missing=False, ignore_extra=False,
+                        cast_dtype=False):
+        """Load a file written by :meth:`save_parameters` into this model's existing parameters.
+
+        The whole file is read and checked first; any missing, extra, shape- or dtype-mismatched
+        entry raises one ValueError listing them all (with both shapes), and a corrupt or truncated
+        file raises ``ArrayFileError``, in both cases leaving the model untouched. Values are copied
+        into the existing arrays, so tied parameters stay tied; parameters whose shape was not known
+        yet take it from the file. Files of full names (``ParameterDict.save``) are accepted too.
+
+        Parameters
+        ----------
+        filename : str or os.PathLike
+        ctx : Context or list of Context, optional
+            Where to put the parameters (default: where they are, or where ``initialize`` said,
+            else the current context).
+        allow_missing, ignore_extra, cast_dtype : bool
+            See ``ParameterDict.load``.
+        """
+        loaded = load_arrays(filename)
+        groups = self._grouped_structural_params()
+        structural = {k for _, _, keys in groups for k in keys}
+        if loaded and not structural.intersection(loaded) and not any("." in k for k in loaded):
+            # A file of full names (collect_params().save()), possibly without this block's prefix.
+            named = self.collect_params()
+            entries = [(name, p, [name, name[len(self._prefix):]] if name.startswith(self._prefix)
+                        else [name]) for name, p in named.items()]
+        else:
+            entries = groups
+        load_checked(entries, loaded, filename, ctx, allow_missing, ignore_extra, cast_dtype)
+
+    # ------------------------------------------------------------------ running
+    def __call__(self, *args, **kwargs):
+        for hook in list(self._forward_pre_hooks.values()):
+            hook(self, args)
+        self._finish_deferred(args, kwargs)
+        out = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            hook(self, args, out)
+        return out
+
+    def _finish_deferred(self, args, kwargs):
+        """Infer unknown parameter shapes from the first inputs and finish their initialization."""
+        pending = [p for p in self._own_params() if p._data is None and p._pending is not None]
+        if not pending:
+            return
+        if not all(_shape_known(p.shape) for p in pending):
+            with autograd.pause():
+                self.infer_shape(*args, **kwargs)
+        for p in pending:
+            if _shape_known(p.shape):
+                p._finish_deferred_init()
+        # Parameters still unknown stay deferred: forward's data() raises the error that says why.
+
+    def infer_shape(self, *args, **kwargs):
+        """Set the unknown (0) dimensions of this block's parameters from its inputs.
+
+        Called once, before the first forward pass, when a parameter's initialization is waiting for
+        its shape. Layers override it (``Dense`` sets ``weight.shape = (units, features)``); custom
+        blocks that create parameters with unknown dimensions must too. The default does nothing.
+        """
+
+    def forward(self, *args):
+        """Compute the output; subclasses implement this (or MXNet's ``hybrid_forward``)."""
+        if getattr(type(self), "hybrid_forward", None) is None:
+            raise NotImplementedError(f"{type(self).__name__} must implement forward(self, x, ...)")
+        from .. import nd
+        x = args[0]
+        ctx = x.context if isinstance(x, NDArray) else None
+        params = {attr: p.data(ctx) for attr, p in self._reg_params.items()}
+        return self.hybrid_forward(nd, *args, **params)
+
+    def hybridize(self, active=True, **kwargs):
+        """Not available yet.
+
+        Planned: capture a whole training step as one CUDA graph on a GPU (DESIGN.md §2). Until it
+        exists, calling it raises instead of silently doing nothing; blocks run imperatively.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__}.hybridize() is not implemented yet: gpuparams plans to capture a "
+            "whole training step as a CUDA graph behind it. Remove the call; the model runs the same "
+            "without it")
+
+    def summary(self, *inputs):
+        """Run ``inputs`` through the model and print each layer's output shape and parameter count.
+
+        Layers are listed in the order they are called; a layer called again, or using parameters
+        already counted (tied), is marked ``(shared)``. Runs in predict mode without recording.
+        """
+        rows, seen, handles = [], set(), []
+
+        def before(block, args):
+            rows.append([block, None, 0, 0, 0])
+
+        def after(block, args, out):
+            row = next(r for r in reversed(rows) if r[0] is block and r[1] is None)
+            row[1] = _shape_text(out)
+            for p in block._own_params():
+                size = int(np.prod(p.shape))
+                row[2] += size
+                if p.grad_req != "null":
+                    row[3] += size
+                if id(p) in seen:
+                    row[4] += size
+                seen.add(id(p))
+
+        def attach(block):
+            if not isinstance(block, _sequential_types()):
+                handles.append(block.register_forward_pre_hook(before))
+                handles.append(block.register_forward_hook(after))
+
+        self.apply(attach)
+        try:
+            with autograd.pause(train_mode=False):
+                self(*inputs)
+        finally:
+            for handle in handles:
+                handle.detach()
+        print(_summary_table(self, inputs, rows))
+
+    def __repr__(self):
+        lines = "\n".join(f"  ({key}): {_indent(repr(block), 2)}" for key, block in self._children.items())
+        return f"{type(self).__name__}(\n{lines}\n)"
+
+
+HybridBlock = Block
+"""Alias of :class:`Block` for MXNet code (``hybridize()`` is not available yet)."""
+
+
+def _sequential_types():
+    from .basic_layers import Sequential
+    return (Sequential,)
+
+
+def _shape_text(value):
+    if isinstance(value, NDArray):
+        return str(value.shape)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_shape_text(v) for v in value) + "]"
+    return type(value).__name__
+
+
+def _summary_table(model, inputs, rows):
+    width = 80
+    lines = ["-" * width, f"{'Layer (type)':>20}{'Output Shape':>42}{'Param #':>18}", "=" * width,
+             f"{'Input':>20}{_shape_text(list(inputs) if len(inputs) > 1 else inputs[0]):>42}{0:>18}"]
+    total = trainable = shared = 0
+    for block, shape, n, n_train, n_shared in rows:
+        kind = type(block).__name__
+        if n_shared == n and n:
+            params = f"{n} (shared)"
+        elif n_shared:
+            params = f"{n} ({n_shared} shared)"
+        else:
+            params = str(n)
+        lines.append(f"{kind + '-' + str(len(lines) - 3):>20}{shape:>42}{params:>18}")
+        total += n
+        trainable += n_train
+        shared += n_shared
+    unique = sum(int(np.prod(p.shape)) for p in model.collect_params().values() if p.is_initialized())
+    lines += ["=" * width,
+              "Parameters in forward computation graph, duplicate included",
+              f"   Total params: {total}",
+              f"   Trainable params: {trainable}",
+              f"   Non-trainable params: {total - trainable}",
+              f"Shared params in forward computation graph: {shared}",
+              f"Unique parameters in model: {unique}",
+              "-" * width]
+    return "\n".join(lines)

@@ -1,0 +1,419 @@
+"""``Trainer``: applies an optimizer to a set of Parameters after each backward pass.
+
+>>> import gpuparams as gp
+>>> from gpuparams import nd, autograd, gluon
+>>> from gpuparams.gluon import nn
+>>> net = nn.Dense(1, in_units=2); net.initialize(gp.init.Zero())
+>>> trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.1})
+>>> with autograd.record():
+...     loss = ((net(nd.ones((4, 2))) - 1) ** 2).sum()
+>>> loss.backward(); trainer.step(4)
+>>> net.bias.data().asnumpy().tolist()
+[0.2]
+
+What it does at each :meth:`step` (``allreduce_grads`` then ``update``):
+
+1. every parameter must be initialized, with its shape known (not waiting for deferred
+   initialization), and every parameter must live on the same set of contexts;
+2. every gradient must have been written by a backward since the previous step (each per-context
+   data array's ``_fresh_grad`` flag); otherwise :class:`StaleGradientError`, or, with
+   ``ignore_stale_grad=True``, that parameter is skipped;
+3. gradients of a parameter kept on several contexts are summed, and every copy receives the sum;
+4. the optimizer updates every copy in place with ``rescale_grad = rescale_grad / batch_size``.
+
+All checks happen before any weight changes, so an error leaves the model as it was.
+"""
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping
+
+import numpy as np
+
+from . import optimizer as _opt
+from .context import cpu
+from .ndarray import _to_context
+from .parameter import DeferredInitializationError, Parameter
+from .serialization import ArrayFileError, load_arrays, save_arrays
+
+__all__ = ["Trainer", "StaleGradientError"]
+
+_STATES_FORMAT = "gpuparams-trainer-states/1"
+
+
+class StaleGradientError(RuntimeError, UserWarning):
+    """A parameter's gradient was not refreshed by a backward pass since the previous ``step``.
+
+    Also a ``UserWarning``, the class MXNet raises in this situation, so code catching that keeps
+    working.
+    """
+
+
+class Trainer:
+    """Updates a set of Parameters with an optimizer.
+
+    Parameters
+    ----------
+    params : ParameterDict, dict of str to Parameter, list of Parameter, or Parameter
+        What to train. Shared (tied) parameters are listed once; parameters are ordered by name.
+    optimizer : str or Optimizer
+        ``'sgd'``, ``'adam'`` (any name registered in :mod:`gpuparams.optimizer`) or an instance.
+    optimizer_params : dict, optional
+        Keyword arguments for the optimizer, e.g. ``{'learning_rate': 0.1, 'momentum': 0.9}``;
+        must be empty when ``optimizer`` is an instance.
+    kvstore : str or None
+        Accepted for MXNet compatibility (``'device'``, ``'local'`` or None); gradients are always
+        summed across contexts inside this process.
+
+    Raises
+    ------
+    TypeError
+        When ``params`` holds something that is not a Parameter.
+    ValueError
+        When two different Parameters share a name, when parameters live on different sets of
+        contexts, or for bad optimizer arguments.
+    """
+
+    def __init__(self, params, optimizer="sgd", optimizer_params=None, kvstore="device"):
+        if kvstore not in ("device", "local", None):
+            raise ValueError(f"Trainer: kvstore must be 'device', 'local' or None, got {kvstore!r} "
+                             "(distributed training is not supported)")
+        self._params = _collect(params)
+        if optimizer_params is None:
+            optimizer_params = {}
+        if not isinstance(optimizer_params, Mapping):
+            raise TypeError(f"Trainer: optimizer_params must be a dict, got {type(optimizer_params).__name__}")
+        param_dict = {i: p for i, p in enumerate(self._params)}
+        if isinstance(optimizer, _opt.Optimizer):
+            if optimizer_params:
+                raise ValueError("Trainer: optimizer_params must be empty when optimizer is an Optimizer "
+                                 f"instance (got {sorted(optimizer_params)}); set them on the instance")
+            self._optimizer = optimizer
+            optimizer.param_dict = param_dict
+        else:
+            try:
+                self._optimizer = _opt.create(optimizer, param_dict=param_dict, **optimizer_params)
+            except TypeError as exc:
+                raise TypeError(f"Trainer: bad optimizer_params for {optimizer!r}: {exc}") from None
+        self._scale = self._optimizer.rescale_grad
+        self._states = {}          # index -> list (one per context) of state tuples (or None)
+        self._pending_states = {}  # parameter name -> {state name: numpy array} from load_states
+        known = [(p, _ctx_list(p)) for p in self._params]
+        known = [(p, c) for p, c in known if c is not None]
+        if known:
+            _check_contexts(known)
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def optimizer(self):
+        """The :class:`~gpuparams.optimizer.Optimizer` in use."""
+        return self._optimizer
+
+    @property
+    def learning_rate(self):
+        """The optimizer's current learning rate (read-only; see :meth:`set_learning_rate`)."""
+        return self._optimizer.learning_rate
+
+    def set_learning_rate(self, lr):
+        """Set the learning rate used from the next step on."""
+        self._optimizer.set_learning_rate(lr)
+
+    @property
+    def params(self):
+        """The trained Parameters, once each, ordered by name (a new list)."""
+        return list(self._params)
+
+    # ----------------------------------------------------------------- stepping
+    def step(self, batch_size, ignore_stale_grad=False):
+        """Sum gradients across contexts and update every parameter, scaling gradients by ``1/batch_size``.
+
+        Parameters
+        ----------
+        batch_size : int or float
+            Number of examples the gradients were summed over (``rescale_grad / batch_size``
+            multiplies every gradient).
+        ignore_stale_grad : bool
+            Skip parameters whose gradient no backward wrote since the last step instead of raising.
+
+        Raises
+        ------
+        RuntimeError
+            A parameter is not initialized, or its shape still waits for deferred initialization
+            (:class:`~gpuparams.parameter.DeferredInitializationError`); the message names it.
+        StaleGradientError
+            A gradient was not refreshed since the last step (unless ``ignore_stale_grad``).
+        ValueError
+            Parameters on different sets of contexts, or a bad ``batch_size``.
+        """
+        live = self._prepare(batch_size, ignore_stale_grad)
+        self._allreduce(live)
+        self._update(live)
+
+    def allreduce_grads(self):
+        """Sum the gradients of multi-context parameters and write the sum into every copy.
+
+        ``step`` does this itself; call it directly, followed by :meth:`update`, to inspect or
+        change the summed gradients (e.g. clip them by global norm) in between.
+        """
+        self._allreduce(self._ready(ignore_stale_grad=True, check_stale=False))
+
+    def update(self, batch_size, ignore_stale_grad=False):
+        """The update half of :meth:`step`, for use after :meth:`allreduce_grads`."""
+        self._update(self._prepare(batch_size, ignore_stale_grad))
+
+    def _prepare(self, batch_size, ignore_stale_grad):
+        if (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Real)
+                or not np.isfinite(batch_size) or batch_size <= 0):
+            raise ValueError(f"Trainer.step: batch_size must be a positive number, got {batch_size!r}")
+        live = self._ready(ignore_stale_grad)
+        self._optimizer.rescale_grad = self._scale / batch_size
+        return live
+
+    def _ready(self, ignore_stale_grad, check_stale=True):
+        """Validate everything; return ``[(index, param, datas, grads)]`` of parameters to update."""
+        uninitialized, deferred = [], []
+        entries = []
+        for i, p in enumerate(self._params):
+            if p.grad_req == "null":
+                continue
+            try:
+                datas = p.list_data()
+            except DeferredInitializationError:
+                deferred.append(p)
+                continue
+            except RuntimeError:
+                uninitialized.append(p)
+                continue
+            entries.append((i, p, datas))
+        if uninitialized:
+            names = ", ".join(p.name for p in uninitialized)
+            raise RuntimeError(f"Trainer.step: parameter(s) {names} are not initialized; call "
+                               "initialize() on the network (or the parameters) before training")
+        if deferred:
+            names = ", ".join(f"{p.name} (shape {p.shape})" for p in deferred)
+            raise DeferredInitializationError(
+                f"Trainer.step: parameter(s) {names} still wait for deferred initialization: their "
+                "shape is only known after a first forward pass. Run a batch through the network "
+                "before trainer.step(), or give the layers their input sizes (e.g. in_units=...)")
+        _check_contexts([(p, p.list_ctx()) for _, p, _ in entries])
+        live = []
+        stale_report = []
+        for i, p, datas in entries:
+            stale = [d.context for d in datas if not d._fresh_grad]
+            if stale and check_stale:
+                if not ignore_stale_grad:
+                    stale_report.append((p, stale))
+                continue
+            live.append((i, p, datas, p.list_grad()))
+        if stale_report:
+            p, ctxs = stale_report[0]
+            more = (f" (and {len(stale_report) - 1} more: "
+                    f"{', '.join(q.name for q, _ in stale_report[1:4])}{', ...' if len(stale_report) > 4 else ''})"
+                    if len(stale_report) > 1 else "")
+            raise StaleGradientError(
+                f"Trainer.step: the gradient of parameter {p.name} on {', '.join(map(str, ctxs))} was not "
+                f"computed by a backward pass since the last step{more}. Either the loss does not depend "
+                "on it in this iteration, or backward() was not called. If leaving some parameters out "
+                "is intended, call step(batch_size, ignore_stale_grad=True) to skip them")
+        return live
+
+    def _allreduce(self, live):
+        for _, _, datas, grads in live:
+            if len(grads) < 2:
+                continue
+            # Sum on the first context in context order (deterministic), then copy the sum back, so
+            # that every copy receives bit-identical gradients and stays identical after the update.
+            first = grads[0]
+            total = first._data.copy()
+            for g in grads[1:]:
+                total += _to_context(g._data, g.context, first.context)
+            for g in grads:
+                data = total if g is first else _to_context(total, first.context, g.context)
+                g._data[...] = data
+                g._version[0] += 1
+
+    def _update(self, live):
+        opt = self._optimizer
+        for i, p, datas, grads in live:
+            states = self._states.get(i)
+            if states is None or not _states_fit(states, datas):
+                states = self._create_states(i, p, datas)
+            opt._update_copies(i, datas, grads, states)
+            for d in datas:
+                d._fresh_grad = False
+
+    def _create_states(self, i, p, datas):
+        """New optimizer states for every copy of ``p``, carrying over values loaded from a file or
+        held by earlier states (after ``reset_ctx`` or ``cast`` replaced the parameter's arrays)."""
+        opt = self._optimizer
+        carry = self._pending_states.pop(p.name, None)
+        old = self._states.get(i)
+        if carry is None and old is not None and old[0] is not None:
+            carry = {sname: old[0][k].asnumpy() for k, sname in enumerate(opt.state_names)}
+        states = [opt.create_state(i, d) for d in datas]
+        if carry is not None:
+            for state, d in zip(states, datas):
+                for k, sname in enumerate(opt.state_names):
+                    value = carry[sname]
+                    if value.shape != d.shape:
+                        raise ValueError(f"Trainer: the optimizer state {p.name}/{sname} has shape "
+                                         f"{value.shape} but the parameter has shape {d.shape}")
+                    state[k]._data[...] = _to_context(value.astype(d.dtype, copy=False), cpu(0), d.context)
+        self._states[i] = states
+        return states
+
+    # ----------------------------------------------------------------- states on disk
+    def save_states(self, fname):
+        """Write the optimizer's states (momenta, Adam moments, update counts, learning rate) to ``fname``.
+
+        The file is an ``.npz`` written atomically and read back without pickle. Arrays are stored
+        by parameter name (``dense0_weight/mom``), so the file does not depend on parameter order.
+        """
+        opt = self._optimizer
+        arrays = {
+            "__format__": np.array(_STATES_FORMAT),
+            "__optimizer__": np.array(type(opt).__name__.lower()),
+            "__num_update__": np.array(opt.num_update, dtype=np.int64),
+            "__learning_rate__": np.array(opt.lr, dtype=np.float64),
+        }
+        for i, p in enumerate(self._params):
+            count = opt._index_update_count.get(i)
+            if count is not None:
+                arrays[f"{p.name}/__count__"] = np.array(count, dtype=np.int64)
+            states = self._states.get(i)
+            if states is not None and states[0] is not None:
+                for k, sname in enumerate(opt.state_names):
+                    arrays[f"{p.name}/{sname}"] = states[0][k].asnumpy()
+            elif p.name in self._pending_states:
+                for sname, value in self._pending_states[p.name].items():
+                    arrays[f"{p.name}/{sname}"] = value
+        save_arrays(fname, arrays)
+
+    def load_states(self, fname):
+        """Restore what :meth:`save_states` wrote; the file is fully validated before anything changes.
+
+        Raises
+        ------
+        FileNotFoundError
+            No such file.
+        ValueError
+            (:class:`~gpuparams.serialization.ArrayFileError` for unreadable files) a file that is
+            not a trainer-states file, was written for another optimizer, or names parameters or
+            states this trainer does not have.
+        """
+        arrays = load_arrays(fname)
+        opt = self._optimizer
+        fmt = arrays.pop("__format__", None)
+        if fmt is None or str(fmt) != _STATES_FORMAT:
+            raise ArrayFileError(f"{fname} is not a gpuparams trainer-states file (written by "
+                                 "Trainer.save_states)")
+        saved_opt = str(arrays.pop("__optimizer__"))
+        if saved_opt != type(opt).__name__.lower():
+            raise ValueError(f"{fname} holds states of optimizer '{saved_opt}' but this trainer uses "
+                             f"'{type(opt).__name__.lower()}'")
+        num_update = int(arrays.pop("__num_update__"))
+        lr = float(arrays.pop("__learning_rate__"))
+        by_name = {p.name: i for i, p in enumerate(self._params)}
+        counts, states = {}, {}
+        valid_states = set(opt.state_names)
+        for key, value in arrays.items():
+            pname, _, sname = key.rpartition("/")
+            if pname not in by_name:
+                raise ValueError(f"{fname}: entry {key!r} names a parameter this trainer does not train "
+                                 f"(it trains {', '.join(by_name) or 'nothing'})")
+            if sname == "__count__":
+                counts[by_name[pname]] = int(value)
+            elif sname in valid_states:
+                states.setdefault(pname, {})[sname] = value
+            else:
+                raise ValueError(f"{fname}: entry {key!r} is not a state of {type(opt).__name__} "
+                                 f"(its states: {', '.join(opt.state_names) or 'none'})")
+        for pname, found in states.items():
+            missing = valid_states - set(found)
+            if missing:
+                raise ValueError(f"{fname}: parameter {pname} lacks state(s) {', '.join(sorted(missing))}")
+            p = self._params[by_name[pname]]
+            if _shape_known(p):
+                for sname, value in found.items():
+                    if tuple(value.shape) != tuple(p.shape):
+                        raise ValueError(f"{fname}: state {pname}/{sname} has shape {value.shape} but the "
+                                         f"parameter has shape {p.shape}")
+        # Everything checked: apply.
+        opt.num_update = num_update
+        if opt.lr_scheduler is None:
+            opt.lr = lr
+        opt._index_update_count = counts
+        self._states = {}
+        self._pending_states = {}
+        for pname, found in states.items():
+            i = by_name[pname]
+            p = self._params[i]
+            self._pending_states[pname] = found
+            try:
+                datas = p.list_data()
+            except RuntimeError:
+                continue  # uninitialized or deferred: applied when its states are first created
+            self._create_states(i, p, datas)
+
+    def __repr__(self):
+        return f"Trainer({len(self._params)} parameters, {self._optimizer!r})"
+
+
+def _shape_known(p):
+    shape = getattr(p, "shape", None)
+    return shape is not None and all(n > 0 for n in shape)
+
+
+def _states_fit(states, datas):
+    """Whether existing states still match the parameter's copies (contexts, shapes, dtypes)."""
+    if len(states) != len(datas):
+        return False
+    for state, d in zip(states, datas):
+        for arr in state or ():
+            if arr.context is not d.context or arr.shape != d.shape or arr.dtype != d.dtype:
+                return False
+    return True
+
+
+def _collect(params):
+    """Parameters from a ParameterDict / dict / list / single Parameter: once each, sorted by name."""
+    if isinstance(params, Parameter):
+        items = [params]
+    elif isinstance(params, Mapping) or hasattr(params, "values") and callable(params.values):
+        items = list(params.values())
+    elif isinstance(params, (list, tuple)):
+        items = list(params)
+    else:
+        raise TypeError("Trainer: params must be a ParameterDict (e.g. net.collect_params()), a dict "
+                        f"or a list of Parameters, got {type(params).__name__}")
+    unique, seen = [], set()
+    for p in items:
+        if not isinstance(p, Parameter):
+            raise TypeError(f"Trainer: params must contain only Parameters, got {type(p).__name__}")
+        if id(p) not in seen:  # tied parameters appear several times: keep one
+            seen.add(id(p))
+            unique.append(p)
+    unique.sort(key=lambda p: p.name)
+    for a, b in zip(unique, unique[1:]):
+        if a.name == b.name:
+            raise ValueError(f"Trainer: two different Parameters are both named {a.name!r}; give the "
+                             "blocks distinct prefixes (parameter names key the optimizer states)")
+    return unique
+
+
+def _ctx_list(p):
+    try:
+        return p.list_ctx()
+    except RuntimeError:
+        return None
+
+
+def _check_contexts(entries):
+    reference, ref_ctx = entries[0]
+    ref_set = set(ref_ctx)
+    for p, ctxs in entries[1:]:
+        if set(ctxs) != ref_set:
+            raise ValueError(f"Trainer: all parameters must live on the same contexts, but {reference.name} "
+                             f"is on {list(ref_ctx)} and {p.name} is on {list(ctxs)}; initialize (or "
+                             "reset_ctx) them with the same ctx list")
+

@@ -1,0 +1,524 @@
+"""The CUDA kernels in kernels/*.cu and their launch wrappers (gpuparams.backend.kernels).
+
+Emulated tests run every kernel and every tile configuration through gpuparams.emulator on small,
+awkward shapes, in forward and reverse thread order, against float64 NumPy; outputs are poisoned
+with NaN first so an unwritten element fails. The ``gpu`` tests run the same checks with CuPy on a
+real gpu(0), at larger shapes too (skipped without one).
+"""
+import numpy as np
+import pytest
+
+import gpuparams as gp
+from gpuparams import backend
+from gpuparams.backend import kernels as K
+
+# (N, K, M): batch, in features, out features. Odd sizes, a 1×1×1, sizes just past a tile, and
+# one shape whose every dimension is a multiple of 4 so the float4 paths run (the others have
+# leading dimensions that are not multiples of 4 and take the scalar paths).
+SHAPES = [(1, 1, 1), (70, 45, 33), (129, 257, 65), (66, 40, 72)]
+ALIGNED_SHAPE = (66, 40, 72)
+# Every tile configuration: the large tile, the small tile, and the small tile split three ways.
+TILES = [pytest.param(("l", 1), id="l"), pytest.param(("s", 1), id="s"),
+         pytest.param(("s", 3), id="s-split3")]
+ORDERS = ["forward", "reverse"]
+
+
+# ------------------------------------------------------------------------------------------------
+# Device helpers shared by the emulated and the real-GPU tests
+
+class Dev:
+    """Moves arrays to and from one context's backend (NumPy when emulated, CuPy on a GPU)."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.xp = backend.array_module(ctx)
+
+    def put(self, a, misaligned=False):
+        """Copy host array ``a`` to the device; ``misaligned`` gives a 4-byte-offset view."""
+        a = np.ascontiguousarray(a, dtype=np.float32)
+        if not misaligned:
+            return self.xp.asarray(a)
+        buf = self.xp.empty(a.size + 1, dtype=np.float32)
+        view = buf[1:1 + a.size].reshape(a.shape)
+        view[...] = self.xp.asarray(a)
+        assert _address(view) % 16 != 0
+        return view
+
+    def nan(self, shape, misaligned=False):
+        return self.put(np.full(shape, np.nan, np.float32), misaligned)
+
+    @staticmethod
+    def get(a):
+        return a if isinstance(a, np.ndarray) else a.get()
+
+
+def _address(a):
+    return a.ctypes.data if isinstance(a, np.ndarray) else a.data.ptr
+
+
+def assert_close(got, ref, what=""):
+    """float32 kernel result vs float64 reference: max error within 1e-4 of the reference's scale."""
+    got = np.asarray(got, dtype=np.float64)
+    assert got.shape == ref.shape, what
+    assert not np.isnan(got).any(), f"{what}: unwritten (NaN) elements at {np.argwhere(np.isnan(got))[:5]}"
+    scale = max(1.0, float(np.abs(ref).max()) if ref.size else 1.0)
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * scale, err_msg=what)
+
+
+def _inputs(rng, N, Kdim, M):
+    x = rng.uniform(-1, 1, (N, Kdim)).astype(np.float32)
+    w = rng.uniform(-1, 1, (M, Kdim)).astype(np.float32)
+    b = rng.uniform(-1, 1, (M,)).astype(np.float32)
+    return x, w, b
+
+
+def check_forward(dev, rng, shape, *, bias, relu, tile, misaligned=False):
+    N, Kdim, M = shape
+    x, w, b = _inputs(rng, N, Kdim, M)
+    ref = x.astype(np.float64) @ w.astype(np.float64).T
+    if bias:
+        ref = ref + b
+    if relu:
+        ref = np.maximum(ref, 0)
+    out = dev.nan((N, M), misaligned)
+    y = K.dense_forward(dev.ctx, dev.put(x, misaligned), dev.put(w, misaligned),
+                        dev.put(b, misaligned) if bias else None,
+                        activation="relu" if relu else None, out=out, tile=tile)
+    assert y is out
+    assert_close(dev.get(y), ref, f"y {shape} bias={bias} relu={relu} tile={tile}")
+
+
+def check_backward(dev, rng, shape, *, mask, tile, misaligned=False, accumulate=False,
+                   need=(True, True, True)):
+    N, Kdim, M = shape
+    x, w, _ = _inputs(rng, N, Kdim, M)
+    dy = rng.uniform(-1, 1, (N, M)).astype(np.float32)
+    # A ReLU output: about half the entries exactly 0, so the mask matters.
+    y = np.maximum(rng.uniform(-1, 1, (N, M)), 0).astype(np.float32)
+    dz = dy.astype(np.float64) * (y > 0) if mask else dy.astype(np.float64)
+    refs = [dz @ w.astype(np.float64), dz.T @ x.astype(np.float64), dz.sum(axis=0)]
+    shapes = [(N, Kdim), (M, Kdim), (M,)]
+    starts = [rng.uniform(-1, 1, s).astype(np.float32) for s in shapes]
+    outs = []
+    for need_it, s, start in zip(need, shapes, starts):
+        if accumulate and need_it:
+            outs.append(dev.put(start, misaligned))
+        else:
+            # Poisoned: a needed output must be written in full, a skipped one left alone.
+            outs.append(dev.nan(s, misaligned))
+    got = K.dense_backward(
+        dev.ctx, dev.put(dy, misaligned), dev.put(x, misaligned), dev.put(w, misaligned),
+        dev.put(y, misaligned) if mask else None,
+        need_dx=need[0], need_dw=need[1], need_db=need[2], dx=outs[0], dw=outs[1], db=outs[2],
+        accumulate_dx=accumulate and need[0], accumulate_dw=accumulate and need[1],
+        accumulate_db=accumulate and need[2], tile=tile)
+    for name, need_it, g, out, ref, start in zip(("dx", "dw", "db"), need, got, outs, refs, starts):
+        what = f"{name} {shape} mask={mask} tile={tile} accumulate={accumulate}"
+        if need_it:
+            assert g is out, what
+            assert_close(dev.get(g), ref + start if accumulate else ref, what)
+        else:
+            assert g is None, what
+            assert np.isnan(dev.get(out)).all(), f"{what}: skipped output was written"
+
+
+def sgd_reference(w, g, mom, *, lr, momentum, wd, rescale, clip):
+    w, g = w.astype(np.float64), g.astype(np.float64)
+    g = rescale * g
+    if clip is not None:
+        g = np.clip(g, -clip, clip)
+    if mom is None:
+        return w - lr * (g + wd * w), None
+    mom = momentum * mom.astype(np.float64) - lr * (g + wd * w)
+    return w + mom, mom
+
+
+def adam_reference(w, g, m, v, *, lr_t, beta1, beta2, eps, wd, rescale, clip):
+    w, g, m, v = (a.astype(np.float64) for a in (w, g, m, v))
+    g = rescale * g + wd * w
+    if clip is not None:
+        g = np.clip(g, -clip, clip)
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g * g
+    return w - lr_t * m / (np.sqrt(v) + eps), m, v
+
+
+SGD_CASES = [
+    dict(lr=0.1, momentum=0.0, wd=0.0, rescale=1.0, clip=None),
+    dict(lr=0.05, momentum=0.0, wd=0.01, rescale=0.5, clip=0.3),
+    dict(lr=0.1, momentum=0.9, wd=0.0, rescale=1.0, clip=None),
+    dict(lr=0.02, momentum=0.8, wd=0.05, rescale=2.0, clip=0.25),
+]
+ADAM_CASES = [
+    dict(lr_t=0.01, beta1=0.9, beta2=0.999, eps=1e-8, wd=0.0, rescale=1.0, clip=None),
+    dict(lr_t=0.003, beta1=0.8, beta2=0.99, eps=1e-6, wd=0.01, rescale=0.25, clip=0.2),
+]
+
+
+def check_sgd(dev, rng, n_shape, case, misaligned=False):
+    w = rng.uniform(-1, 1, n_shape).astype(np.float32)
+    g = rng.uniform(-2, 2, n_shape).astype(np.float32)
+    mom = rng.uniform(-0.1, 0.1, n_shape).astype(np.float32) if case["momentum"] else None
+    ref_w, ref_m = sgd_reference(w, g, mom, **case)
+    dw, dm = dev.put(w, misaligned), None if mom is None else dev.put(mom, misaligned)
+    K.sgd_update(dev.ctx, dw, dev.put(g, misaligned), dm, lr=case["lr"], momentum=case["momentum"],
+                 wd=case["wd"], rescale_grad=case["rescale"], clip_gradient=case["clip"])
+    np.testing.assert_allclose(dev.get(dw), ref_w, rtol=1e-5, atol=1e-6)
+    if mom is not None:
+        np.testing.assert_allclose(dev.get(dm), ref_m, rtol=1e-5, atol=1e-6)
+
+
+def check_adam(dev, rng, n_shape, case, misaligned=False):
+    w = rng.uniform(-1, 1, n_shape).astype(np.float32)
+    g = rng.uniform(-2, 2, n_shape).astype(np.float32)
+    m = rng.uniform(-0.1, 0.1, n_shape).astype(np.float32)
+    v = rng.uniform(0, 0.1, n_shape).astype(np.float32)
+    ref_w, ref_m, ref_v = adam_reference(w, g, m, v, **case)
+    dw, dm, dv = (dev.put(a, misaligned) for a in (w, m, v))
+    K.adam_update(dev.ctx, dw, dev.put(g, misaligned), dm, dv, lr_t=case["lr_t"],
+                  beta1=case["beta1"], beta2=case["beta2"], epsilon=case["eps"], wd=case["wd"],
+                  rescale_grad=case["rescale"], clip_gradient=case["clip"])
+    np.testing.assert_allclose(dev.get(dw), ref_w, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dev.get(dm), ref_m, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(dev.get(dv), ref_v, rtol=1e-5, atol=1e-8)
+
+
+def check_relu(dev, rng, shape, misaligned=False):
+    x = rng.uniform(-1, 1, shape).astype(np.float32)
+    dy = rng.uniform(-1, 1, shape).astype(np.float32)
+    out = dev.nan(shape, misaligned)
+    y = K.relu_forward(dev.ctx, dev.put(x, misaligned), out=out)
+    assert y is out
+    ref_y = np.maximum(x, 0)
+    np.testing.assert_array_equal(dev.get(y), ref_y)
+    gout = dev.nan(shape, misaligned)
+    dx = K.relu_backward(dev.ctx, dev.put(dy, misaligned), dev.put(ref_y, misaligned), out=gout)
+    assert dx is gout
+    np.testing.assert_array_equal(dev.get(dx), dy * (ref_y > 0))
+
+
+# ------------------------------------------------------------------------------------------------
+# Emulated gpu(0)
+
+@pytest.fixture(scope="module")
+def emu():
+    """The emulated gpu(0), with every kernel file compiled once for the module."""
+    pytest.importorskip("gpuparams.emulator")
+    with backend.emulation(True):
+        ctx = gp.gpu(0)
+        for filename in ("dense.cu", "elementwise.cu", "optimizer.cu"):
+            K.get_module(ctx, filename)
+        yield Dev(ctx)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20240611)
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("tile", TILES)
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_dense_forward_emulated(emu, rng, shape, tile, order):
+    with K.emulation_order(order):
+        for bias, relu in ((False, False), (True, False), (False, True), (True, True)):
+            check_forward(emu, rng, shape, bias=bias, relu=relu, tile=tile)
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("tile", TILES)
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_dense_backward_emulated(emu, rng, shape, tile, order):
+    with K.emulation_order(order):
+        for mask in (False, True):
+            check_backward(emu, rng, shape, mask=mask, tile=tile)
+
+
+@pytest.mark.parametrize("tile", TILES)
+def test_dense_misaligned_pointers_emulated(emu, rng, tile):
+    # Every pointer 4 bytes off a 16-byte boundary on a shape whose leading dimensions are all
+    # multiples of 4: only the pointer check keeps the kernels off the float4 path.
+    check_forward(emu, rng, ALIGNED_SHAPE, bias=True, relu=True, tile=tile, misaligned=True)
+    check_backward(emu, rng, ALIGNED_SHAPE, mask=True, tile=tile, misaligned=True)
+
+
+@pytest.mark.parametrize("tile", TILES)
+@pytest.mark.parametrize("shape", [(70, 45, 33), ALIGNED_SHAPE], ids=["70x45x33", "aligned"])
+def test_dense_backward_accumulates_emulated(emu, rng, shape, tile):
+    for mask in (False, True):
+        check_backward(emu, rng, shape, mask=mask, tile=tile, accumulate=True)
+
+
+@pytest.mark.parametrize("need", [(True, False, False), (False, True, False), (False, False, True),
+                                  (False, True, True), (True, False, True)],
+                         ids=["dx", "dw", "db", "dw+db", "dx+db"])
+@pytest.mark.parametrize("tile", TILES)
+def test_dense_backward_skips_unneeded_emulated(emu, rng, need, tile):
+    check_backward(emu, rng, (70, 45, 33), mask=True, tile=tile, need=need)
+    check_backward(emu, rng, (70, 45, 33), mask=False, tile=tile, need=need, accumulate=True)
+
+
+def test_dense_default_plan_emulated(emu, rng):
+    # No forced tile: the wrapper's shape rule (and its split-K workspace) on a small batch.
+    check_forward(emu, rng, (129, 257, 65), bias=True, relu=True, tile=None)
+    check_backward(emu, rng, (129, 257, 65), mask=True, tile=None)
+
+
+def test_dense_split_k_repeated_launches_emulated(emu, rng):
+    # The split-K counters reset themselves; a second and third launch must be as right as the first.
+    for tile in (("s", 4), ("s", 2), ("l", 3)):
+        check_forward(emu, rng, (70, 257, 33), bias=True, relu=False, tile=tile)
+
+
+def test_dense_zero_sizes_emulated(emu):
+    ctx = emu.ctx
+    x = np.ones((0, 5), np.float32)
+    y = K.dense_forward(ctx, x, np.ones((3, 5), np.float32))
+    assert y.shape == (0, 3)
+    # K == 0: y is just the bias (through the ReLU).
+    b = np.array([1.0, -2.0], np.float32)
+    y = K.dense_forward(ctx, np.ones((4, 0), np.float32), np.ones((2, 0), np.float32), b,
+                        activation="relu", out=np.full((4, 2), np.nan, np.float32))
+    np.testing.assert_array_equal(y, [[1.0, 0.0]] * 4)
+    # N == 0: weight and bias gradients are zero.
+    dx, dw, db = K.dense_backward(ctx, np.ones((0, 2), np.float32), np.ones((0, 3), np.float32),
+                                  np.ones((2, 3), np.float32),
+                                  dw=np.full((2, 3), np.nan, np.float32),
+                                  db=np.full((2,), np.nan, np.float32))
+    assert dx.shape == (0, 3)
+    np.testing.assert_array_equal(dw, np.zeros((2, 3)))
+    np.testing.assert_array_equal(db, np.zeros(2))
+
+
+@pytest.mark.parametrize("shape", [(1,), (7,), (3, 5), (1030,), (16, 64)],
+                         ids=lambda s: "x".join(map(str, s)))
+def test_relu_emulated(emu, rng, shape):
+    check_relu(emu, rng, shape)
+    check_relu(emu, rng, shape, misaligned=True)
+
+
+def test_relu_in_place_and_grid_stride_emulated(emu, rng):
+    x = rng.uniform(-1, 1, 2050).astype(np.float32)
+    ref = np.maximum(x, 0)
+    # One block of 256 threads for 2050 elements: every thread goes round the grid-stride loop.
+    K.launch(emu.ctx, "elementwise.cu", "relu_fwd", (1, 1, 1), (256, 1, 1), (x, x, np.int32(x.size)))
+    np.testing.assert_array_equal(x, ref)
+    dy = rng.uniform(-1, 1, 2051).astype(np.float32)
+    y = np.maximum(rng.uniform(-1, 1, 2051), 0).astype(np.float32)
+    out = K.relu_backward(emu.ctx, dy.copy(), y)
+    np.testing.assert_array_equal(out, dy * (y > 0))
+
+
+def test_elementwise_chunking_emulated(emu, rng, monkeypatch):
+    # Arrays past the kernels' int range are processed in chunks; shrink the chunk to test it.
+    monkeypatch.setattr(K, "_ELEMENTWISE_CHUNK", 64)
+    check_relu(emu, rng, (5, 41))
+    check_sgd(emu, rng, (203,), SGD_CASES[3])
+    check_adam(emu, rng, (203,), ADAM_CASES[1])
+
+
+@pytest.mark.parametrize("case", SGD_CASES, ids=["plain", "wd-clip", "momentum", "momentum-wd-clip"])
+@pytest.mark.parametrize("shape", [(1,), (13,), (4, 33), (1024,)], ids=lambda s: "x".join(map(str, s)))
+def test_sgd_emulated(emu, rng, shape, case):
+    check_sgd(emu, rng, shape, case)
+    check_sgd(emu, rng, shape, case, misaligned=True)
+
+
+@pytest.mark.parametrize("case", ADAM_CASES, ids=["plain", "wd-clip"])
+@pytest.mark.parametrize("shape", [(1,), (13,), (4, 33), (1024,)], ids=lambda s: "x".join(map(str, s)))
+def test_adam_emulated(emu, rng, shape, case):
+    check_adam(emu, rng, shape, case)
+    check_adam(emu, rng, shape, case, misaligned=True)
+
+
+def test_optimizer_grid_stride_emulated(emu, rng):
+    n = 3001
+    w = rng.uniform(-1, 1, n).astype(np.float32)
+    g = rng.uniform(-1, 1, n).astype(np.float32)
+    ref, _ = sgd_reference(w, g, None, lr=0.1, momentum=0, wd=0.1, rescale=1.0, clip=0.5)
+    K.launch(emu.ctx, "optimizer.cu", "sgd_update", (2, 1, 1), (256, 1, 1),
+             (w, g, np.int32(n), np.float32(0.1), np.float32(0.1), np.float32(1.0), np.float32(0.5)))
+    np.testing.assert_allclose(w, ref, rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------------
+# Argument checking (emulated: plain NumPy arrays)
+
+def test_dense_forward_rejects_bad_arguments(emu):
+    ctx = emu.ctx
+    x = np.ones((4, 3), np.float32)
+    w = np.ones((5, 3), np.float32)
+    with pytest.raises(ValueError, match=r"w has shape \(5, 4\)"):
+        K.dense_forward(ctx, x, np.ones((5, 4), np.float32))
+    with pytest.raises(ValueError, match="x must be float32, got float64"):
+        K.dense_forward(ctx, x.astype(np.float64), w)
+    with pytest.raises(ValueError, match=r"x with shape \(4, 3\) must be C-contiguous"):
+        K.dense_forward(ctx, np.asfortranarray(x), w)
+    with pytest.raises(ValueError, match=r"b has shape \(4,\), expected \(5,\)"):
+        K.dense_forward(ctx, x, w, np.ones(4, np.float32))
+    with pytest.raises(ValueError, match=r"out has shape \(5, 4\), expected \(4, 5\)"):
+        K.dense_forward(ctx, x, w, out=np.empty((5, 4), np.float32))
+    with pytest.raises(ValueError, match="activation must be None or 'relu'"):
+        K.dense_forward(ctx, x, w, activation="tanh")
+    with pytest.raises(ValueError, match="x must be 2-D"):
+        K.dense_forward(ctx, np.ones(3, np.float32), w)
+    buf = np.ones((4, 5), np.float32)
+    with pytest.raises(ValueError, match="out overlaps x"):
+        K.dense_forward(ctx, buf.reshape(-1)[:12].reshape(4, 3), w, out=buf)
+    with pytest.raises(TypeError, match=r"x must be a numpy.ndarray \(emulated gpu\) on gpu\(0\), got list"):
+        K.dense_forward(ctx, [[1.0]], w)
+    with pytest.raises(ValueError, match="unknown tile configuration"):
+        K.dense_forward(ctx, x, w, tile="xl")
+
+
+def test_dense_backward_rejects_bad_arguments(emu):
+    ctx = emu.ctx
+    dy, x, w = np.ones((4, 5), np.float32), np.ones((4, 3), np.float32), np.ones((5, 3), np.float32)
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        K.dense_backward(ctx, dy, np.ones((4, 2), np.float32), w)
+    with pytest.raises(ValueError, match=r"y has shape \(5, 4\)"):
+        K.dense_backward(ctx, dy, x, w, np.ones((5, 4), np.float32))
+    with pytest.raises(ValueError, match="accumulate_dw=True needs the existing dw"):
+        K.dense_backward(ctx, dy, x, w, accumulate_dw=True)
+    with pytest.raises(ValueError, match=r"db has shape \(4,\), expected \(5,\)"):
+        K.dense_backward(ctx, dy, x, w, db=np.ones(4, np.float32))
+
+
+def test_elementwise_rejects_bad_arguments(emu):
+    ctx = emu.ctx
+    w = np.ones(6, np.float32)
+    with pytest.raises(ValueError, match=r"grad has shape \(5,\), expected \(6,\)"):
+        K.sgd_update(ctx, w, np.ones(5, np.float32), lr=0.1)
+    with pytest.raises(ValueError, match="needs the momentum state"):
+        K.sgd_update(ctx, w, w.copy(), lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match="clip_gradient must be >= 0"):
+        K.sgd_update(ctx, w, w.copy(), lr=0.1, clip_gradient=-1.0)
+    with pytest.raises(ValueError, match="var must be float32"):
+        K.adam_update(ctx, w, w.copy(), w.copy(), w.astype(np.float64), lr_t=0.1, beta1=0.9,
+                      beta2=0.99, epsilon=1e-8)
+    with pytest.raises(ValueError, match=r"y has shape \(2, 3\), expected \(6,\)"):
+        K.relu_backward(ctx, w, np.ones((2, 3), np.float32))
+    with pytest.raises(TypeError, match="x must be a numpy.ndarray"):
+        K.relu_forward(ctx, [1.0, 2.0])
+
+
+# ------------------------------------------------------------------------------------------------
+# Tile plan (pure Python)
+
+def test_plan_fills_an_h100_at_batch_256():
+    # 256×1024→1024 on 132 SMs: the forward and dX GEMMs are 256×1024 outputs (16 large tiles),
+    # so the small tile with split-K must give at least one block per SM.
+    for P, Q, R in ((256, 1024, 1024), (1024, 1024, 256)):
+        plan = K.plan_gemm(P, Q, R, 132)
+        assert plan.blocks >= 132, (P, Q, R, plan)
+    plan = K.plan_gemm(256, 1024, 1024, 132)
+    assert (plan.config.name, plan.splits, plan.grid) == ("s", 5, (4, 16, 5))
+
+
+def test_plan_large_batches_use_the_large_tile():
+    plan = K.plan_gemm(4096, 1024, 1024, 132)
+    assert (plan.config.name, plan.splits, plan.grid) == ("l", 1, (32, 8, 1))
+    # dW of the same layer: 1024×1024 output reduced over the batch: small tile, no split needed.
+    plan = K.plan_gemm(1024, 1024, 4096, 132)
+    assert (plan.config.name, plan.splits) == ("s", 1)
+
+
+def test_plan_limits_split_k():
+    # Never more slices than BK-tiles, never an empty slice; a forced split is clamped the same way.
+    plan = K.plan_gemm(10, 10, 20, 132)
+    assert plan.splits <= -(-20 // plan.config.bk)
+    assert K.plan_gemm(10, 10, 20, 132, tile=("s", 8)).splits == 2
+    assert K.plan_gemm(10, 10, 0, 132, tile=("s", 8)).splits == 1
+    assert K.plan_gemm(8, 8, 4096, 132).splits == K.MAX_SPLITS
+    with pytest.raises(ValueError, match="split count must be >= 1"):
+        K.plan_gemm(8, 8, 8, 132, tile=("s", 0))
+
+
+# ------------------------------------------------------------------------------------------------
+# Loader
+
+def test_kernel_dir_finds_the_checkout_sources():
+    assert (K.kernel_dir() / "dense.cu").is_file()
+
+
+def test_kernel_dir_env_override(tmp_path, monkeypatch):
+    monkeypatch.setenv(K.KERNEL_DIR_ENV, str(tmp_path))
+    assert K.kernel_dir() == tmp_path
+    with pytest.raises(FileNotFoundError, match="missing.cu"):
+        K.kernel_source("missing.cu")
+    monkeypatch.setenv(K.KERNEL_DIR_ENV, str(tmp_path / "nope"))
+    with pytest.raises(FileNotFoundError, match="is not a directory"):
+        K.kernel_dir()
+
+
+def test_compile_error_carries_file_and_log(emu, tmp_path, monkeypatch):
+    (tmp_path / "broken.cu").write_text(
+        'extern "C" __global__ void broken(float* x) { x[0] = undeclared_name; }\n')
+    monkeypatch.setenv(K.KERNEL_DIR_ENV, str(tmp_path))
+    with pytest.raises(K.KernelCompileError) as info:
+        K.get_module(emu.ctx, "broken.cu")
+    assert info.value.filename == "broken.cu"
+    assert "undeclared_name" in info.value.log
+    assert "broken.cu" in str(info.value)
+    assert isinstance(info.value, RuntimeError)
+
+
+def test_modules_are_cached_per_file_and_device(emu):
+    assert K.get_module(emu.ctx, "dense.cu") is K.get_module(emu.ctx, "dense.cu")
+    assert K.get_function(emu.ctx, "dense.cu", "dense_fwd_l") is \
+        K.get_function(emu.ctx, "dense.cu", "dense_fwd_l")
+
+
+def test_emulation_order_rejects_unknown_orders():
+    with pytest.raises(ValueError, match="order must be"):
+        with K.emulation_order("sideways"):
+            pass
+
+
+# ------------------------------------------------------------------------------------------------
+# Real GPU (CuPy): the same checks, larger shapes
+
+@pytest.fixture(scope="module")
+def cuda():
+    with backend.emulation(False):
+        if gp.num_gpus() == 0:
+            pytest.skip("needs a real NVIDIA GPU with CuPy")
+        ctx = gp.gpu(0)
+        for filename in ("dense.cu", "elementwise.cu", "optimizer.cu"):
+            K.get_module(ctx, filename)
+        yield Dev(ctx)
+
+
+GPU_SHAPES = SHAPES + [(256, 1024, 1024), (1000, 333, 515), (4096, 1024, 1024)]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("tile", [None, ("l", 1), ("s", 1), ("s", 4)], ids=["auto", "l", "s", "s4"])
+@pytest.mark.parametrize("shape", GPU_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_dense_gpu(cuda, rng, shape, tile):
+    for bias, relu in ((False, False), (True, True)):
+        check_forward(cuda, rng, shape, bias=bias, relu=relu, tile=tile)
+    for mask in (False, True):
+        check_backward(cuda, rng, shape, mask=mask, tile=tile)
+    check_backward(cuda, rng, shape, mask=True, tile=tile, accumulate=True)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("tile", [None, ("l", 1), ("s", 3)], ids=["auto", "l", "s3"])
+def test_dense_misaligned_and_skipped_gpu(cuda, rng, tile):
+    check_forward(cuda, rng, (258, 132, 68), bias=True, relu=True, tile=tile, misaligned=True)
+    check_backward(cuda, rng, (258, 132, 68), mask=True, tile=tile, misaligned=True)
+    for need in ((True, False, False), (False, True, False), (False, False, True)):
+        check_backward(cuda, rng, (70, 45, 33), mask=True, tile=tile, need=need)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("shape", [(1,), (1030,), (3, 5), (1 << 20,), (3 << 20,)],
+                         ids=lambda s: "x".join(map(str, s)))
+def test_elementwise_and_optimizers_gpu(cuda, rng, shape):
+    for misaligned in (False, True):
+        check_relu(cuda, rng, shape, misaligned)
+        for case in SGD_CASES:
+            check_sgd(cuda, rng, shape, case, misaligned)
+        for case in ADAM_CASES:
+            check_adam(cuda, rng, shape, case, misaligned)

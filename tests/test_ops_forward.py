@@ -1,0 +1,471 @@
+"""Forward values of every operator against float64 NumPy, and the errors for bad operands (issue 2, item 4)."""
+import operator
+
+import numpy as np
+import pytest
+
+import gpuparams as gp
+from gpuparams import nd
+from gpuparams.ops import ContextMismatchError, ShapeError
+
+# float32 results against float64 references computed from the same float32 inputs.
+RTOL, ATOL = 2e-6, 1e-6
+
+
+def _inputs(rng, *shapes, low=-2.0, high=2.0, dtype=np.float32):
+    return [rng.uniform(low, high, size=s).astype(dtype) for s in shapes]
+
+
+def _close(got, want, rtol=RTOL, atol=ATOL):
+    want = np.asarray(want, dtype=np.float64)
+    if want.ndim == 0:
+        want = want.reshape(1)  # full reductions have shape (1,) as in MXNet
+    assert got.shape == want.shape, (got.shape, want.shape)
+    np.testing.assert_allclose(got.asnumpy().astype(np.float64), want, rtol=rtol, atol=atol)
+
+
+BROADCAST_PAIRS = [
+    ((3, 4), (3, 4)),
+    ((3, 1), (1, 4)),
+    ((2, 3, 4), (4,)),
+    ((4,), (2, 3, 4)),
+    ((1,), (2, 3)),
+    ((1, 1, 1), (1, 1, 1)),
+    ((5, 1, 3), (1, 4, 1)),
+    ((2, 1), (2, 1)),
+]
+
+BINARY = [
+    pytest.param(operator.add, np.add, id="add"),
+    pytest.param(operator.sub, np.subtract, id="sub"),
+    pytest.param(operator.mul, np.multiply, id="mul"),
+    pytest.param(operator.truediv, np.divide, id="div"),
+    pytest.param(nd.add, np.add, id="nd.add"),
+    pytest.param(nd.subtract, np.subtract, id="nd.subtract"),
+    pytest.param(nd.multiply, np.multiply, id="nd.multiply"),
+    pytest.param(nd.divide, np.divide, id="nd.divide"),
+    pytest.param(nd.maximum, np.maximum, id="maximum"),
+    pytest.param(nd.minimum, np.minimum, id="minimum"),
+]
+
+
+# ------------------------------------------------------------------------------------------ arithmetic
+@pytest.mark.parametrize("fn, ref", BINARY)
+@pytest.mark.parametrize("shapes", BROADCAST_PAIRS, ids=str)
+def test_binary_broadcasting(ctx, rng, fn, ref, shapes):
+    a, b = _inputs(rng, *shapes)
+    b[np.abs(b) < 0.1] = 0.5  # keep divisors away from zero
+    got = fn(nd.array(a, ctx=ctx), nd.array(b, ctx=ctx))
+    assert got.dtype == np.float32 and got.context is ctx
+    _close(got, ref(a.astype(np.float64), b.astype(np.float64)))
+
+
+def test_power_with_arrays(ctx, rng):
+    a, b = _inputs(rng, (3, 4), (4,), low=0.5, high=2.0)
+    _close(nd.array(a, ctx=ctx) ** nd.array(b, ctx=ctx), np.power(a.astype(np.float64), b), rtol=1e-5)
+    _close(nd.power(nd.array(a, ctx=ctx), nd.array(b, ctx=ctx)), np.power(a.astype(np.float64), b),
+           rtol=1e-5)
+
+
+SCALAR_FORMS = [
+    pytest.param(lambda x: x + 2, lambda a: a + 2, id="x+2"),
+    pytest.param(lambda x: 2 + x, lambda a: 2 + a, id="2+x"),
+    pytest.param(lambda x: x - 1.5, lambda a: a - 1.5, id="x-1.5"),
+    pytest.param(lambda x: 1.5 - x, lambda a: 1.5 - a, id="1.5-x"),
+    pytest.param(lambda x: x * 3, lambda a: a * 3, id="x*3"),
+    pytest.param(lambda x: 3 * x, lambda a: 3 * a, id="3*x"),
+    pytest.param(lambda x: x / 4, lambda a: a / 4, id="x/4"),
+    pytest.param(lambda x: 4 / x, lambda a: 4 / a, id="4/x"),
+    pytest.param(lambda x: x ** 2, lambda a: a ** 2, id="x**2"),
+    pytest.param(lambda x: 2 ** x, lambda a: 2 ** a, id="2**x"),
+    pytest.param(lambda x: -x, lambda a: -a, id="-x"),
+    pytest.param(lambda x: np.float32(2) * x, lambda a: 2 * a, id="np.float32*x"),
+    pytest.param(lambda x: x - np.float64(0.25), lambda a: a - 0.25, id="x-np.float64"),
+    pytest.param(lambda x: nd.maximum(x, 0.5), lambda a: np.maximum(a, 0.5), id="maximum(x,0.5)"),
+    pytest.param(lambda x: nd.maximum(0.5, x), lambda a: np.maximum(0.5, a), id="maximum(0.5,x)"),
+    pytest.param(lambda x: nd.minimum(x, -0.5), lambda a: np.minimum(a, -0.5), id="minimum(x,-0.5)"),
+    pytest.param(lambda x: nd.minimum(-0.5, x), lambda a: np.minimum(-0.5, a), id="minimum(-0.5,x)"),
+]
+
+
+@pytest.mark.parametrize("fn, ref", SCALAR_FORMS)
+def test_python_scalars_on_either_side_keep_float32(ctx, rng, fn, ref):
+    (a,) = _inputs(rng, (3, 5), low=0.5, high=2.0)
+    got = fn(nd.array(a, ctx=ctx))
+    assert got.dtype == np.float32 and got.context is ctx
+    _close(got, ref(a.astype(np.float64)))
+
+
+def test_numpy_arrays_as_operands_are_refused_with_a_hint(ctx):
+    x = nd.ones((2,), ctx=ctx)
+    with pytest.raises(TypeError, match="nd.array"):
+        x + np.ones(2)
+    with pytest.raises(TypeError, match="nd.array"):
+        np.ones(2) + x
+
+
+COMPARISONS = [
+    pytest.param(operator.eq, np.equal, id="=="), pytest.param(operator.ne, np.not_equal, id="!="),
+    pytest.param(operator.gt, np.greater, id=">"), pytest.param(operator.ge, np.greater_equal, id=">="),
+    pytest.param(operator.lt, np.less, id="<"), pytest.param(operator.le, np.less_equal, id="<="),
+    pytest.param(nd.equal, np.equal, id="nd.equal"), pytest.param(nd.not_equal, np.not_equal, id="nd.not_equal"),
+    pytest.param(nd.greater, np.greater, id="nd.greater"),
+    pytest.param(nd.greater_equal, np.greater_equal, id="nd.greater_equal"),
+    pytest.param(nd.lesser, np.less, id="nd.lesser"), pytest.param(nd.lesser_equal, np.less_equal, id="nd.lesser_equal"),
+]
+
+
+@pytest.mark.parametrize("fn, ref", COMPARISONS)
+def test_comparisons_return_zero_one_in_the_operand_dtype(ctx, fn, ref):
+    a = np.array([[1, 2, 3], [3, 2, 1]], np.float32)
+    b = np.array([2, 2, 2], np.float32)
+    x, y = nd.array(a, ctx=ctx), nd.array(b, ctx=ctx)
+    for got, want in ((fn(x, y), ref(a, b)), (fn(x, 2), ref(a, 2)), (fn(2, x), ref(2, a))):
+        assert got.dtype == np.float32 and got.context is ctx
+        np.testing.assert_array_equal(got.asnumpy(), want.astype(np.float32))
+    ints = nd.array([1, 5], ctx=ctx, dtype="int32")
+    got = fn(ints, 3)
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got.asnumpy(), ref(np.array([1, 5]), 3).astype(np.int32))
+
+
+# ------------------------------------------------------------------------------------------ unary math
+UNARY = [
+    pytest.param(lambda x: x.exp(), np.exp, (-3, 3), id="exp"),
+    pytest.param(nd.exp, np.exp, (-3, 3), id="nd.exp"),
+    pytest.param(lambda x: x.log(), np.log, (0.1, 5), id="log"),
+    pytest.param(nd.log, np.log, (0.1, 5), id="nd.log"),
+    pytest.param(lambda x: x.sqrt(), np.sqrt, (0.01, 5), id="sqrt"),
+    pytest.param(nd.sqrt, np.sqrt, (0.01, 5), id="nd.sqrt"),
+    pytest.param(lambda x: x.abs(), np.abs, (-3, 3), id="abs"),
+    pytest.param(abs, np.abs, (-3, 3), id="builtin abs"),
+    pytest.param(nd.abs, np.abs, (-3, 3), id="nd.abs"),
+    pytest.param(nd.square, np.square, (-3, 3), id="square"),
+    pytest.param(nd.sign, np.sign, (-3, 3), id="sign"),
+    pytest.param(nd.negative, np.negative, (-3, 3), id="negative"),
+    pytest.param(lambda x: x.sigmoid(), lambda a: 1 / (1 + np.exp(-a)), (-6, 6), id="sigmoid"),
+    pytest.param(nd.sigmoid, lambda a: 1 / (1 + np.exp(-a)), (-6, 6), id="nd.sigmoid"),
+    pytest.param(lambda x: x.tanh(), np.tanh, (-3, 3), id="tanh"),
+    pytest.param(nd.tanh, np.tanh, (-3, 3), id="nd.tanh"),
+    pytest.param(nd.softrelu, lambda a: np.log1p(np.exp(a)), (-5, 5), id="softrelu"),
+    pytest.param(nd.softsign, lambda a: a / (1 + np.abs(a)), (-5, 5), id="softsign"),
+    pytest.param(lambda x: x.clip(-0.5, 1.0), lambda a: np.clip(a, -0.5, 1.0), (-3, 3), id="clip"),
+    pytest.param(lambda x: nd.clip(x, -1.0, None), lambda a: np.maximum(a, -1.0), (-3, 3), id="clip-low"),
+    pytest.param(lambda x: nd.clip(x, None, 0.25), lambda a: np.minimum(a, 0.25), (-3, 3), id="clip-high"),
+    pytest.param(lambda x: nd.Activation(x, "tanh"), np.tanh, (-3, 3), id="Activation(tanh)"),
+    pytest.param(lambda x: nd.Activation(x, "sigmoid"), lambda a: 1 / (1 + np.exp(-a)), (-3, 3),
+                 id="Activation(sigmoid)"),
+]
+
+
+@pytest.mark.parametrize("shape", [(1,), (1, 1, 1), (7, 5), (70, 45, 3)], ids=str)
+@pytest.mark.parametrize("fn, ref, bounds", UNARY)
+def test_unary(ctx, rng, fn, ref, bounds, shape):
+    (a,) = _inputs(rng, shape, low=bounds[0], high=bounds[1])
+    got = fn(nd.array(a, ctx=ctx))
+    assert got.dtype == np.float32 and got.context is ctx
+    _close(got, ref(a.astype(np.float64)))
+
+
+@pytest.mark.parametrize("shape", [(1,), (1, 1, 1), (7, 5), (70, 45, 3)], ids=str)
+@pytest.mark.parametrize("form", ["method", "nd", "Activation"])
+def test_relu_float32(ctx, rng, shape, form):
+    # On the emulated gpu(0) float32 ReLU runs the custom kernel (gpuparams.backend.kernels).
+    (a,) = _inputs(rng, shape)
+    x = nd.array(a, ctx=ctx)
+    got = {"method": x.relu, "nd": lambda: nd.relu(x), "Activation": lambda: nd.Activation(x, "relu")}[form]()
+    assert got.dtype == np.float32 and got.context is ctx
+    np.testing.assert_array_equal(got.asnumpy(), np.maximum(a, 0))
+
+
+def test_relu_other_dtypes(ctx):
+    a = np.array([[-1.5, 0.0, 2.5]], np.float64)
+    got = nd.relu(nd.array(a, ctx=ctx))
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got.asnumpy(), [[0, 0, 2.5]])
+    ints = nd.relu(nd.array([-3, 4], ctx=ctx, dtype="int32"))
+    assert ints.dtype == np.int32 and ints.asnumpy().tolist() == [0, 4]
+
+
+def test_sigmoid_and_softrelu_do_not_overflow_for_large_inputs(ctx):
+    x = nd.array([-1000.0, -80.0, 0.0, 80.0, 1000.0], ctx=ctx)
+    s = nd.sigmoid(x).asnumpy()  # pytest turns an overflow RuntimeWarning into an error
+    np.testing.assert_allclose(s, [0.0, 1 / (1 + np.exp(80.0)), 0.5, 1.0, 1.0], rtol=1e-6, atol=0)
+    sp = nd.softrelu(x).asnumpy()
+    np.testing.assert_allclose(sp, [0.0, np.log1p(np.exp(-80.0)), np.log(2), 80.0, 1000.0], rtol=1e-6)
+
+
+def test_clip_with_inverted_bounds_is_refused():
+    with pytest.raises(ValueError, match="a_min"):
+        nd.clip(nd.ones((2,)), 1.0, 0.0)
+
+
+def test_unknown_activation_lists_the_choices():
+    with pytest.raises(ValueError, match="relu.*sigmoid|sigmoid.*relu"):
+        nd.Activation(nd.ones((2,)), "gelu")
+
+
+# ------------------------------------------------------------------------------------------ softmax
+@pytest.mark.parametrize("shape, axis", [((4, 7), -1), ((4, 7), 0), ((2, 3, 5), 1), ((1, 1), -1), ((6,), 0)],
+                         ids=str)
+def test_softmax_and_log_softmax(ctx, rng, shape, axis):
+    (a,) = _inputs(rng, shape, low=-5, high=5)
+    a64 = a.astype(np.float64)
+    e = np.exp(a64 - a64.max(axis=axis, keepdims=True))
+    want = e / e.sum(axis=axis, keepdims=True)
+    x = nd.array(a, ctx=ctx)
+    _close(nd.softmax(x, axis=axis), want)
+    _close(x.softmax(axis=axis), want)
+    _close(nd.log_softmax(x, axis=axis), np.log(want), rtol=1e-5, atol=1e-5)
+    _close(x.log_softmax(axis=axis), np.log(want), rtol=1e-5, atol=1e-5)
+
+
+def test_softmax_is_stable_for_large_logits(ctx):
+    x = nd.array([[1000.0, 1000.0, -1000.0], [0.0, 0.0, 0.0]], ctx=ctx)
+    np.testing.assert_allclose(nd.softmax(x).asnumpy(), [[0.5, 0.5, 0.0], [1 / 3] * 3], rtol=1e-6)
+    np.testing.assert_allclose(nd.log_softmax(x).asnumpy()[0], [np.log(0.5), np.log(0.5), -2000 - np.log(2)],
+                               rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------ dot
+DOT_CASES = [
+    ((5,), (5,), {}),
+    ((3, 4), (4, 6), {}),
+    ((3, 4), (4,), {}),
+    ((4,), (4, 6), {}),
+    ((1, 1), (1, 1), {}),
+    ((2, 3, 4), (4, 5), {}),
+    ((3, 4), (4, 2, 5), {}),
+    ((2, 3, 4), (4, 2, 5), {}),
+    ((4, 3), (4, 6), {"transpose_a": True}),
+    ((3, 4), (6, 4), {"transpose_b": True}),
+    ((4, 3), (6, 4), {"transpose_a": True, "transpose_b": True}),
+    ((4, 3, 2), (4, 5), {"transpose_a": True}),
+    ((3, 4), (5, 2, 4), {"transpose_b": True}),
+    ((70, 45), (45, 33), {}),
+]
+
+
+def _ref_t(a, flag):
+    return a.transpose() if flag else a
+
+
+@pytest.mark.parametrize("sa, sb, kw", DOT_CASES, ids=str)
+def test_dot(ctx, rng, sa, sb, kw):
+    a, b = _inputs(rng, sa, sb)
+    a64 = _ref_t(a.astype(np.float64), kw.get("transpose_a"))
+    b64 = _ref_t(b.astype(np.float64), kw.get("transpose_b"))
+    want = np.tensordot(a64, b64, axes=1)
+    got = nd.dot(nd.array(a, ctx=ctx), nd.array(b, ctx=ctx), **kw)
+    assert got.context is ctx and got.dtype == np.float32
+    _close(got, want, rtol=1e-5, atol=1e-5)
+    if not kw:
+        _close(nd.array(a, ctx=ctx).dot(nd.array(b, ctx=ctx)), want, rtol=1e-5, atol=1e-5)
+        _close(nd.array(a, ctx=ctx) @ nd.array(b, ctx=ctx), want, rtol=1e-5, atol=1e-5)
+
+
+def test_dot_of_vectors_has_shape_1(ctx):
+    got = nd.dot(nd.array([1, 2, 3], ctx=ctx), nd.array([4, 5, 6], ctx=ctx))
+    assert got.shape == (1,) and got.asscalar() == 32
+
+
+@pytest.mark.parametrize("sa, sb, kw", [
+    ((2, 3, 4), (2, 4, 5), {}),
+    ((1, 1, 1), (1, 1, 1), {}),
+    ((3, 4, 2), (3, 4, 5), {"transpose_a": True}),
+    ((3, 2, 4), (3, 5, 4), {"transpose_b": True}),
+    ((3, 4, 2), (3, 5, 4), {"transpose_a": True, "transpose_b": True}),
+], ids=str)
+def test_batch_dot(ctx, rng, sa, sb, kw):
+    a, b = _inputs(rng, sa, sb)
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    if kw.get("transpose_a"):
+        a64 = a64.transpose(0, 2, 1)
+    if kw.get("transpose_b"):
+        b64 = b64.transpose(0, 2, 1)
+    got = nd.batch_dot(nd.array(a, ctx=ctx), nd.array(b, ctx=ctx), **kw)
+    _close(got, np.matmul(a64, b64), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("sa, sb, kw", [
+    ((2, 3), (4, 5), {}), ((3,), (4,), {}), ((2, 3, 4), (3, 4), {}), ((2, 3), (2, 3), {"transpose_b": False}),
+    ((3, 2), (3, 2), {"transpose_a": True, "transpose_b": True}),
+], ids=str)
+def test_dot_shape_mismatch_names_both_shapes(ctx, sa, sb, kw):
+    with pytest.raises(ShapeError) as info:
+        nd.dot(nd.ones(sa, ctx=ctx), nd.ones(sb, ctx=ctx), **kw)
+    assert str(sa) in str(info.value) and str(sb) in str(info.value) and "dot" in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("sa, sb", [((2, 3, 4), (2, 5, 6)), ((2, 3, 4), (3, 4, 5)), ((3, 4), (3, 4, 5))])
+def test_batch_dot_shape_mismatch_names_both_shapes(ctx, sa, sb):
+    with pytest.raises(ShapeError) as info:
+        nd.batch_dot(nd.ones(sa, ctx=ctx), nd.ones(sb, ctx=ctx))
+    assert str(sa) in str(info.value) and str(sb) in str(info.value)
+
+
+# ------------------------------------------------------------------------------------------ reductions
+REDUCTIONS = [("sum", np.sum), ("mean", np.mean), ("max", np.max), ("min", np.min)]
+
+
+@pytest.mark.parametrize("name, ref", REDUCTIONS)
+@pytest.mark.parametrize("axis", [None, 0, 1, -1, (0, 2), (2, 0, 1)], ids=str)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_reductions(ctx, rng, name, ref, axis, keepdims):
+    (a,) = _inputs(rng, (4, 3, 5))
+    x = nd.array(a, ctx=ctx)
+    want = ref(a.astype(np.float64), axis=axis, keepdims=keepdims)
+    for got in (getattr(x, name)(axis=axis, keepdims=keepdims),
+                getattr(nd, name)(x, axis=axis, keepdims=keepdims)):
+        assert got.dtype == np.float32 and got.context is ctx
+        _close(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name, ref", REDUCTIONS)
+def test_full_reduction_has_shape_1(ctx, name, ref):
+    x = nd.array([[1.0, 5.0], [-2.0, 4.0]], ctx=ctx)
+    got = getattr(x, name)()
+    assert got.shape == (1,)
+    assert got.asscalar() == ref(np.array([[1.0, 5.0], [-2.0, 4.0]]))
+
+
+@pytest.mark.parametrize("name, ref", REDUCTIONS)
+def test_reduction_exclude(ctx, rng, name, ref):
+    (a,) = _inputs(rng, (2, 3, 4))
+    got = getattr(nd, name)(nd.array(a, ctx=ctx), axis=1, exclude=True)
+    _close(got, ref(a.astype(np.float64), axis=(0, 2)), rtol=1e-5)
+
+
+@pytest.mark.parametrize("axis", [3, -4, (0, 0), 1.0, (1.0,), "0"])
+def test_reduction_bad_axis(axis):
+    with pytest.raises(ValueError, match="axis"):
+        nd.ones((2, 3, 4)).sum(axis=axis)
+
+
+# ------------------------------------------------------------------------------------------ shapes
+@pytest.mark.parametrize("new, want", [
+    ((6, 4), (6, 4)), ((-1,), (24,)), ((4, -1), (4, 6)), ((2, -1, 3), (2, 4, 3)), ((0, -1), (2, 12)),
+    ((1, 24, 1), (1, 24, 1)),
+], ids=str)
+def test_reshape(ctx, rng, new, want):
+    (a,) = _inputs(rng, (2, 3, 4))
+    x = nd.array(a, ctx=ctx)
+    got = x.reshape(new)
+    assert got.shape == want
+    np.testing.assert_array_equal(got.asnumpy(), a.reshape(want))
+    assert x.reshape(*new).shape == want
+    assert x.reshape(shape=new).shape == want
+    assert nd.reshape(x, new).shape == want
+
+
+@pytest.mark.parametrize("new", [(5, 5), (-1, -1), (7, -1), (2, -2, 6)], ids=str)
+def test_reshape_errors_name_the_shapes(new):
+    with pytest.raises(ShapeError) as info:
+        nd.ones((2, 3, 4)).reshape(new)
+    assert str(new) in str(info.value)
+
+
+def test_transpose_and_T(ctx, rng):
+    (a,) = _inputs(rng, (2, 3, 4))
+    x = nd.array(a, ctx=ctx)
+    np.testing.assert_array_equal(x.T.asnumpy(), a.T)
+    np.testing.assert_array_equal(x.transpose().asnumpy(), a.T)
+    np.testing.assert_array_equal(x.transpose((1, 0, 2)).asnumpy(), a.transpose(1, 0, 2))
+    np.testing.assert_array_equal(nd.transpose(x, axes=(2, 0, 1)).asnumpy(), a.transpose(2, 0, 1))
+    np.testing.assert_array_equal(x.swapaxes(0, 2).asnumpy(), a.swapaxes(0, 2))
+    m = nd.array(a[0], ctx=ctx)
+    assert m.T.shape == (4, 3)
+    with pytest.raises(ShapeError, match="permutation"):
+        x.transpose((0, 0, 1))
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2, -1, -3])
+def test_expand_dims(ctx, axis):
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    got = nd.array(a, ctx=ctx).expand_dims(axis)
+    assert got.shape == np.expand_dims(a, axis).shape
+    np.testing.assert_array_equal(got.asnumpy(), np.expand_dims(a, axis))
+    assert nd.expand_dims(nd.array(a, ctx=ctx), axis=axis).shape == np.expand_dims(a, axis).shape
+
+
+def test_expand_dims_out_of_range():
+    with pytest.raises(ValueError, match="axis"):
+        nd.ones((2, 3)).expand_dims(3)
+
+
+def test_squeeze_and_flatten(ctx):
+    x = nd.zeros((2, 1, 3, 1), ctx=ctx)
+    assert x.squeeze().shape == (2, 3)
+    assert x.squeeze(axis=1).shape == (2, 3, 1)
+    assert nd.zeros((1, 1), ctx=ctx).squeeze().shape == (1,)
+    with pytest.raises(ShapeError):
+        x.squeeze(axis=0)
+    assert nd.zeros((2, 3, 4), ctx=ctx).flatten().shape == (2, 12)
+    assert nd.Flatten(nd.zeros((2, 3, 4), ctx=ctx)).shape == (2, 12)
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_concat(ctx, rng, dim):
+    shapes = {0: [(1, 3, 2), (2, 3, 2), (3, 3, 2)], 1: [(2, 1, 2), (2, 2, 2), (2, 4, 2)],
+              -1: [(2, 3, 1), (2, 3, 2), (2, 3, 3)]}[dim]
+    arrays = _inputs(rng, *shapes)
+    want = np.concatenate(arrays, axis=dim)
+    got = nd.concat(*[nd.array(a, ctx=ctx) for a in arrays], dim=dim)
+    assert got.context is ctx
+    np.testing.assert_array_equal(got.asnumpy(), want)
+    assert nd.concat([nd.array(a, ctx=ctx) for a in arrays], dim=dim).shape == want.shape
+
+
+def test_concat_default_dim_is_1(ctx):
+    got = nd.concat(nd.ones((2, 1), ctx=ctx), nd.zeros((2, 3), ctx=ctx))
+    assert got.shape == (2, 4)
+    np.testing.assert_array_equal(got.asnumpy(), [[1, 0, 0, 0], [1, 0, 0, 0]])
+
+
+def test_concat_shape_mismatch_names_the_shapes():
+    with pytest.raises(ShapeError) as info:
+        nd.concat(nd.ones((2, 3)), nd.ones((3, 3)), dim=1)
+    assert "(2, 3)" in str(info.value) and "(3, 3)" in str(info.value)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2, -1])
+def test_stack(ctx, rng, axis):
+    arrays = _inputs(rng, (2, 3), (2, 3), (2, 3))
+    got = nd.stack(*[nd.array(a, ctx=ctx) for a in arrays], axis=axis)
+    np.testing.assert_array_equal(got.asnumpy(), np.stack(arrays, axis=axis))
+    with pytest.raises(ShapeError) as info:
+        nd.stack(nd.ones((2, 3), ctx=ctx), nd.ones((3, 2), ctx=ctx), axis=axis)
+    assert "(2, 3)" in str(info.value) and "(3, 2)" in str(info.value)
+
+
+# ------------------------------------------------------------------------------------------ errors
+@pytest.mark.parametrize("fn", [operator.add, operator.sub, operator.mul, operator.truediv, operator.pow,
+                                nd.maximum, nd.minimum, operator.eq, operator.lt], ids=repr)
+@pytest.mark.parametrize("sa, sb", [((2, 3), (3, 2)), ((4,), (5,)), ((2, 3, 4), (3, 1, 5))], ids=str)
+def test_broadcast_mismatch_names_both_shapes(ctx, fn, sa, sb):
+    with pytest.raises(ShapeError) as info:
+        fn(nd.ones(sa, ctx=ctx), nd.ones(sb, ctx=ctx))
+    assert str(sa) in str(info.value) and str(sb) in str(info.value)
+    assert "broadcast" in str(info.value)
+
+
+MIXED = [
+    pytest.param(operator.add, id="+"), pytest.param(operator.mul, id="*"),
+    pytest.param(operator.truediv, id="/"), pytest.param(operator.sub, id="-"),
+    pytest.param(operator.pow, id="**"), pytest.param(operator.gt, id=">"),
+    pytest.param(nd.maximum, id="maximum"), pytest.param(nd.dot, id="dot"),
+    pytest.param(lambda a, b: nd.batch_dot(a.reshape((1, 2, 2)), b.reshape((1, 2, 2))), id="batch_dot"),
+    pytest.param(lambda a, b: nd.concat(a, b), id="concat"),
+    pytest.param(lambda a, b: nd.stack(a, b), id="stack"),
+]
+
+
+@pytest.mark.parametrize("fn", MIXED)
+def test_mixing_contexts_names_both_and_the_fix(fn):
+    a, b = nd.ones((2, 2), ctx=gp.cpu(0)), nd.ones((2, 2), ctx=gp.cpu(1))
+    with pytest.raises(ContextMismatchError) as info:
+        fn(a, b)
+    message = str(info.value)
+    assert "cpu(0)" in message and "cpu(1)" in message and "as_in_context(" in message
+    assert isinstance(info.value, ValueError)
