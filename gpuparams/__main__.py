@@ -6,6 +6,7 @@ is imported only when it runs (see :mod:`gpuparams.cli`).
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from .cli import COMMANDS, OneLineErrorParser, UsageError
@@ -60,6 +61,14 @@ def main(argv=None):
     except UsageError as exc:
         print(f"gpuparams {name}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly, and keep Python from complaining
+        # again while it flushes stdout at exit.
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 141
     except KeyboardInterrupt:
         print(f"gpuparams {name}: interrupted", file=sys.stderr)
         return 130

@@ -172,7 +172,8 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
 
     if isinstance(heads, NDArray):
         heads = [heads]
-        head_grads = [head_grads] if head_grads is not None else None
+        if head_grads is not None and not isinstance(head_grads, (list, tuple)):
+            head_grads = [head_grads]
     heads = list(heads)
     if head_grads is None:
         head_grads = [None] * len(heads)

@@ -100,7 +100,8 @@ def _as_field(i, data):
     try:
         arr = np.asarray(data)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"ArrayDataset: argument {i} ({type(data).__name__}) is not array-like: {exc}") from None
+        raise TypeError(f"ArrayDataset: argument {i} ({type(data).__name__}) is not array-like: "
+                        f"{exc}") from None
     if arr.ndim == 0 or arr.dtype.hasobject:
         raise TypeError(f"ArrayDataset: argument {i} ({type(data).__name__}) must be a numeric array "
                         "with one entry per example")
@@ -245,7 +246,8 @@ class BatchSampler(Sampler):
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size <= 0:
             raise ValueError(f"BatchSampler: batch_size must be a positive int, got {batch_size!r}")
         if last_batch not in _LAST_BATCH:
-            raise ValueError(f"last_batch must be one of {', '.join(map(repr, _LAST_BATCH))}, got {last_batch!r}")
+            raise ValueError(f"last_batch must be one of {', '.join(map(repr, _LAST_BATCH))}, "
+                             f"got {last_batch!r}")
         self._sampler = sampler
         self._batch_size = int(batch_size)
         self._last_batch = last_batch
@@ -334,7 +336,8 @@ class DataLoader:
     def __init__(self, dataset, batch_size=None, shuffle=False, sampler=None, last_batch=None,
                  batch_sampler=None, batchify_fn=None, num_workers=0):
         if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
-            raise TypeError(f"DataLoader needs a dataset with __getitem__ and __len__, got {type(dataset).__name__}")
+            raise TypeError("DataLoader needs a dataset with __getitem__ and __len__, got "
+                            f"{type(dataset).__name__}")
         if isinstance(num_workers, bool) or not isinstance(num_workers, numbers.Integral) or num_workers < 0:
             raise ValueError(f"DataLoader: num_workers must be a non-negative int, got {num_workers!r}")
         self._dataset = dataset

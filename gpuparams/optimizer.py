@@ -135,8 +135,10 @@ class Optimizer:
                             f"got {type(lr_scheduler).__name__}")
         self.lr_scheduler = lr_scheduler
         self.param_dict = dict(param_dict) if param_dict else {}
-        if isinstance(begin_num_update, bool) or not isinstance(begin_num_update, int) or begin_num_update < 0:
-            raise ValueError(f"{owner}: begin_num_update must be a non-negative int, got {begin_num_update!r}")
+        if (isinstance(begin_num_update, bool) or not isinstance(begin_num_update, int)
+                or begin_num_update < 0):
+            raise ValueError(f"{owner}: begin_num_update must be a non-negative int, "
+                             f"got {begin_num_update!r}")
         self.begin_num_update = begin_num_update
         self.num_update = begin_num_update
         self._index_update_count = {}

@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-from . import autograd
+from . import autograd, backend
 from . import initializer as _initializer
 from .context import Context, cpu, current_context
 from .ndarray import NDArray, _to_context, from_data, normalize_dtype
@@ -86,8 +86,6 @@ def _context_list(ctx, what):
     """``ctx`` (None, a Context, or a list of them) as a list of distinct Contexts."""
     if ctx is None:
         return [current_context()]
-    if isinstance(ctx, Context):
-        return [ctx]
     if isinstance(ctx, (list, tuple)):
         contexts = list(ctx)
         if not contexts:
@@ -97,8 +95,13 @@ def _context_list(ctx, what):
                 raise TypeError(f"{what}: ctx must hold Contexts (gp.cpu(i), gp.gpu(i)), got {c!r}")
         if len(set(contexts)) != len(contexts):
             raise ValueError(f"{what}: ctx lists a context twice: {contexts}")
-        return contexts
-    raise TypeError(f"{what}: ctx must be a Context or a list of Contexts, got {ctx!r}")
+    elif isinstance(ctx, Context):
+        contexts = [ctx]
+    else:
+        raise TypeError(f"{what}: ctx must be a Context or a list of Contexts, got {ctx!r}")
+    for c in contexts:
+        backend.array_module(c)  # an unusable gpu(i) fails here, before anything changes
+    return contexts
 
 
 class _Pending:
@@ -577,6 +580,14 @@ def _indent(text, spaces):
 _MERGEABLE = ("grad_req", "lr_mult", "wd_mult", "init", "differentiable")
 
 
+def _same_setting(a, b):
+    """Equal settings; two initializers count as equal when they are configured alike, so that tied
+    layers may each be given ``weight_initializer=init.Xavier()``."""
+    if isinstance(a, _initializer.Initializer) and isinstance(b, _initializer.Initializer):
+        return a is b or (type(a) is type(b) and a.dumps() == b.dumps())
+    return a == b
+
+
 class ParameterDict:
     """An ordered mapping from full names to :class:`Parameter` objects, with a name prefix.
 
@@ -701,7 +712,7 @@ class ParameterDict:
                 param.allow_deferred_init = param.allow_deferred_init or bool(value)
             elif key in _MERGEABLE:
                 current = getattr(param, key)
-                if value is None or value == current:
+                if value is None or _same_setting(value, current):
                     continue
                 if current is None:
                     setattr(param, key, value)
@@ -850,7 +861,7 @@ def load_checked(entries, loaded, source, ctx, allow_missing, ignore_extra, cast
             wrong_dtype.append(f"{shown}: model {param.dtype.name} vs file {value.dtype.name}")
             continue
         plan.append((param, value))
-    extra = [k for k in loaded if k not in used]
+    extra = [f"{k} (shape {loaded[k].shape})" for k in loaded if k not in used]
     problems = []
     if missing and not allow_missing:
         problems.append(f"missing from the file (pass allow_missing=True to keep them): {', '.join(missing)}")

@@ -95,11 +95,14 @@ def load_arrays(path):
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not hasattr(loaded, "files"):  # a bare .npy file: np.load returned an array, not an archive
-            raise ArrayFileError(f"{path} is a single-array .npy file, not a .npz array file")
-        with loaded as archive:
-            return {name: archive[name] for name in archive.files}
+        # Open the file here rather than handing np.load the path: np.load leaks its own handle when
+        # the zip directory is unreadable.
+        with open(path, "rb") as f:
+            loaded = np.load(f, allow_pickle=False)
+            if not hasattr(loaded, "files"):  # a bare .npy file: an array, not an archive
+                raise ArrayFileError(f"{path} is a single-array .npy file, not a .npz array file")
+            with loaded as archive:
+                return {name: archive[name] for name in archive.files}
     except ArrayFileError:
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, zlib.error) as exc:

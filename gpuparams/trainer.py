@@ -8,8 +8,8 @@
 >>> with autograd.record():
 ...     loss = ((net(nd.ones((4, 2))) - 1) ** 2).sum()
 >>> loss.backward(); trainer.step(4)
->>> net.bias.data().asnumpy().tolist()
-[0.2]
+>>> round(net.bias.data().item(), 6)   # b - lr * (sum of 2*(0 - 1) over 4 examples) / 4
+0.2
 
 What it does at each :meth:`step` (``allreduce_grads`` then ``update``):
 
@@ -82,7 +82,8 @@ class Trainer:
         if optimizer_params is None:
             optimizer_params = {}
         if not isinstance(optimizer_params, Mapping):
-            raise TypeError(f"Trainer: optimizer_params must be a dict, got {type(optimizer_params).__name__}")
+            raise TypeError("Trainer: optimizer_params must be a dict, got "
+                            f"{type(optimizer_params).__name__}")
         param_dict = {i: p for i, p in enumerate(self._params)}
         if isinstance(optimizer, _opt.Optimizer):
             if optimizer_params:
@@ -207,9 +208,11 @@ class Trainer:
             live.append((i, p, datas, p.list_grad()))
         if stale_report:
             p, ctxs = stale_report[0]
-            more = (f" (and {len(stale_report) - 1} more: "
-                    f"{', '.join(q.name for q, _ in stale_report[1:4])}{', ...' if len(stale_report) > 4 else ''})"
-                    if len(stale_report) > 1 else "")
+            others = [q.name for q, _ in stale_report[1:]]
+            more = ""
+            if others:
+                listed = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+                more = f" (and {len(others)} more: {listed})"
             raise StaleGradientError(
                 f"Trainer.step: the gradient of parameter {p.name} on {', '.join(map(str, ctxs))} was not "
                 f"computed by a backward pass since the last step{more}. Either the loss does not depend "
@@ -291,6 +294,10 @@ class Trainer:
 
     def load_states(self, fname):
         """Restore what :meth:`save_states` wrote; the file is fully validated before anything changes.
+
+        As in MXNet, the optimizer's saved learning rate and update counts come back with the states
+        (call :meth:`set_learning_rate` afterwards to train on with another rate). States of
+        parameters that are not initialized yet are kept and applied at their first update.
 
         Raises
         ------
@@ -416,4 +423,3 @@ def _check_contexts(entries):
             raise ValueError(f"Trainer: all parameters must live on the same contexts, but {reference.name} "
                              f"is on {list(ref_ctx)} and {p.name} is on {list(ctxs)}; initialize (or "
                              "reset_ctx) them with the same ctx list")
-

@@ -295,11 +295,13 @@ __device__ __forceinline__ void gemm_tile(const GemmArgs& g) {
         if (tid == 0) {
             int* counter = g.counters + (size_t)blockIdx.y * gridDim.x + blockIdx.x;
             const int arrived = atomicAdd(counter, 1);
-            is_last = arrived == (int)gridDim.z - 1;
-            if (is_last) *counter = 0;  // every slice has arrived: reset for the next launch
+            is_last = arrived == (int)gridDim.z - 1 ? 1 : 0;
+            if (is_last == 1) *counter = 0;  // every slice has arrived: reset for the next launch
         }
         __syncthreads();
-        if (!is_last) return;
+        // `== 1` rather than truthiness: a read that raced ahead of thread 0's write would see
+        // garbage (the emulator's NaN poison is -1), and must not pass for "last".
+        if (is_last != 1) return;
         __threadfence();
         // Sum the partials in slice order (volatile: written by other blocks, must bypass L1).
         const volatile float* vws = g.ws;

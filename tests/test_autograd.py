@@ -120,6 +120,10 @@ def test_explicit_head_gradient(ctx):
         y = x * 3
     autograd.backward(y, head)
     assert x.grad.asnumpy().tolist() == [3.0, 30.0, 300.0]
+    with autograd.record():
+        y = x * 4
+    autograd.backward(y, [head])  # one head, its gradient in a list (MXNet accepts both)
+    assert x.grad.asnumpy().tolist() == [4.0, 40.0, 400.0]
 
 
 def test_head_gradient_errors(ctx):
@@ -420,6 +424,7 @@ VIEW_WRITES = [
     pytest.param(lambda x: nd.relu(x), id="relu"), pytest.param(lambda x: nd.softmax(x), id="softmax"),
     pytest.param(lambda x: nd.log_softmax(x), id="log_softmax"), pytest.param(lambda x: 1 / x, id="rdiv"),
     pytest.param(lambda x: 2 ** x, id="rpow"), pytest.param(lambda x: x.max(axis=0, keepdims=True), id="max"),
+    pytest.param(lambda x: nd.dense(x, x, None, activation="relu"), id="dense-relu"),  # NumPy path (float64)
 ])
 def test_write_through_a_view_of_a_result_that_backward_reads_is_detected(ctx, view, op):
     x = nd.array([[1.0, 2.0], [3.0, 4.0]], ctx=ctx, dtype="float64")

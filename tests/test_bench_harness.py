@@ -1,7 +1,6 @@
 """The benchmark harness on the CPU: statistics, the gate, A/B interleaving, throttle re-runs, the
 results schema and files, roofline lookup, and the ``bench`` command line."""
 import json
-import math
 import os
 import subprocess
 import sys
@@ -18,6 +17,14 @@ from gpuparams.bench.harness import ROW_KEYS
 from gpuparams.cli import bench as bench_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _optional(name):
+    """Import an optional library or skip (any ImportError: absent, or present but broken)."""
+    try:
+        return __import__(name)
+    except ImportError as exc:
+        pytest.skip(f"{name} not usable here: {exc}")
 
 
 # --- statistics ----------------------------------------------------------------------------------
@@ -101,7 +108,7 @@ def test_gate_compares_dicts_by_key_and_converts_ndarray_like_objects():
 
 
 def test_gate_reads_torch_tensors():
-    torch = pytest.importorskip("torch")
+    torch = _optional("torch")
     assert check_close(torch.ones(4, requires_grad=True) * 2, np.full(4, 2.0)).ok
 
 
@@ -473,7 +480,7 @@ def test_markdown_table_has_one_line_per_row_and_the_key_numbers():
 
 
 def test_chart_is_a_png(tmp_path):
-    pytest.importorskip("matplotlib")
+    _optional("matplotlib")
     path = write_chart(_result([_timed_row("a"), _timed_row("b", gp=4.0)]), tmp_path / "c.png")
     with open(path, "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -569,3 +576,140 @@ def test_cpu_suite_end_to_end_writes_a_valid_file_and_prints_the_table_last(tmp_
     assert data["command"].startswith("gpuparams bench --suite cpu")
     last = captured.out.rstrip().splitlines()[-1]
     assert last.startswith("| cpu | overhead dot |")
+
+
+# --- suites on the CPU with the real framework -------------------------------------------------------
+
+def _cpu_env(**shapes):
+    import gpuparams as gp
+    from gpuparams.bench import SuiteEnv
+    return SuiteEnv(kind="cpu", ctx=gp.cpu(0), xp=np, torch_device="cpu", threads=1, shapes=shapes)
+
+
+def _quiet_runner():
+    return Runner({"host": HostTimer(mode="host", target_ms=0.1, max_inner=2)}, reps=1, rounds=2,
+                  warmup=0, log=lambda line: None)
+
+
+def _torch_installed():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_training_step_gate_passes_for_a_correct_step():
+    if not _framework_has("gluon.nn.Dense", "gluon.Trainer", "gluon.loss.SoftmaxCrossEntropyLoss"):
+        pytest.skip("gluon not landed")
+    from gpuparams.bench.suites import _models
+    (row,) = _quiet_runner().run_case(_models.mlp_case(_cpu_env(), "cpu", "mlp", (20, 16, 10), 8,
+                                                       modes=("host",)))
+    assert row["correct"] is True and row["max_rel_err"] < 1e-5, row
+    assert row["gpuparams_ms"] > 0
+    if _torch_installed():
+        assert row["baseline_correct"] is True and row["ratio"] > 0
+    else:
+        assert row["baseline_skipped"].startswith("PyTorch is not installed")
+
+
+def test_without_torch_gpuparams_is_still_gated_and_timed(monkeypatch):
+    if not _framework_has("nd.array", "autograd.record"):
+        pytest.skip("gpuparams.nd / autograd not landed")
+    from gpuparams.bench.suites import cpu
+    monkeypatch.setitem(sys.modules, "torch", None)
+    (row,) = _quiet_runner().run_case(cpu.overhead_case(_cpu_env(), "mul", "torch"))
+    assert row["correct"] is True and row["gpuparams_ms"] > 0
+    assert row["baseline_ms"] is None and row["ratio"] is None
+    assert row["baseline_skipped"].startswith("PyTorch is not installed")
+    assert "ok (no baseline: PyTorch is not installed" in markdown_table([row])
+
+
+def test_training_step_gate_refuses_a_step_with_the_wrong_learning_rate(monkeypatch):
+    if not _framework_has("gluon.nn.Dense", "gluon.Trainer", "gluon.loss.SoftmaxCrossEntropyLoss"):
+        pytest.skip("gluon not landed")
+    from gpuparams.bench.suites import _models
+    real = _models.reference_mlp_step
+    # A reference with a 1 % larger step: both frameworks now look 1 % wrong and must be refused.
+    monkeypatch.setattr(_models, "reference_mlp_step", lambda w, x, y, lr: real(w, x, y, lr * 1.01))
+    (row,) = _quiet_runner().run_case(_models.mlp_case(_cpu_env(), "cpu", "mlp", (20, 16, 10), 8,
+                                                       modes=("host",)))
+    assert row["correct"] is False and "updates" in row["gate"]
+    assert row["max_rel_err"] == pytest.approx(0.01, rel=0.05)
+    assert row["gpuparams_ms"] is None
+
+
+def test_linear_regression_chapter_matches_its_float64_reference():
+    if not _framework_has("gluon.data.DataLoader", "gluon.loss.L2Loss", "init.Normal"):
+        pytest.skip("gluon not landed")
+    from gpuparams.bench.suites import _models
+    (row,) = _quiet_runner().run_case(_models.linreg_case(_cpu_env(), "torch"))
+    assert row["correct"] is True, row
+    assert row["baseline_correct"] is (True if _torch_installed() else None)
+    (mx,) = _quiet_runner().run_case(_models.linreg_case(_cpu_env(), "mxnet"))
+    try:
+        import mxnet  # noqa: F401
+    except ImportError:
+        assert mx["skipped"].startswith("MXNet is not installed")
+
+
+def test_kernels_suite_gates_our_kernels_on_the_emulated_gpu():
+    """The kernels suite's cases, on an awkward small shape, with the emulator standing in for the GPU:
+    checks the suite's wiring (arguments, references, the ReLU-mask backward) without a GPU."""
+    import gpuparams as gp
+    from gpuparams import backend
+    from gpuparams.bench import SuiteEnv
+    from gpuparams.bench.suites import kernels as suite
+    with backend.emulation(True):
+        try:
+            from gpuparams.backend import kernels
+            kernels.dense_forward(gp.gpu(0), np.ones((1, 1), np.float32), np.ones((1, 1), np.float32))
+        except Exception as exc:
+            pytest.skip(f"the emulated gpu(0) cannot run kernels here: {type(exc).__name__}: {exc}")
+        env = SuiteEnv(kind="emulated", ctx=gp.gpu(0), xp=np, torch_device="cpu",
+                       shapes={"kernels": [(33, 70, 45)]})
+        cases = suite.cases(env)
+        rows = _quiet_runner().run(cases)
+    assert [r["name"] for r in rows] == ["forward gemm", "fused dense+bias+relu", "fused dense+bias+relu",
+                                         "backward", "backward relu"]
+    for row in rows:
+        assert row["correct"] is True, (row["name"], row["gate"], row["error"])
+        assert row["gpuparams_ms"] > 0 and row["max_rel_err"] < 1e-5
+
+
+def _numpy_dense_forward(ctx, x, w, b=None, activation=None, out=None):
+    y = x @ w.T
+    if b is not None:
+        y = y + b
+    return np.maximum(y, 0) if activation == "relu" else y
+
+
+def _numpy_dense_backward(ctx, dy, x, w, y=None, *, need_dx=True, need_dw=True, need_db=True):
+    dz = dy * (y > 0) if y is not None else dy
+    return dz @ w, dz.T @ x, dz.sum(axis=0)
+
+
+def test_kernels_suite_wiring_with_numpy_stand_in_kernels(monkeypatch):
+    """The suite calls dense_forward / dense_backward with the documented signatures and compares
+    them with the right references; a backward that forgets the ReLU mask is refused."""
+    import gpuparams as gp
+    from gpuparams.backend import kernels
+    from gpuparams.bench import SuiteEnv
+    from gpuparams.bench.suites import kernels as suite
+    monkeypatch.setattr(kernels, "dense_forward", _numpy_dense_forward)
+    monkeypatch.setattr(kernels, "dense_backward", _numpy_dense_backward)
+    env = SuiteEnv(kind="cpu", ctx=gp.cpu(0), xp=np, torch_device="cpu", threads=1,
+                   shapes={"kernels": [(33, 70, 45)]})
+    rows = _quiet_runner().run(suite.cases(env))
+    assert [(r["name"], r["baseline"]) for r in rows] == [
+        ("forward gemm", "numpy.matmul"), ("fused dense+bias+relu", "numpy chain"),
+        ("fused dense+bias+relu", "torch eager relu(linear)"), ("backward", "numpy backward"),
+        ("backward relu", "numpy backward")]
+    assert all(r["correct"] is True and r["shape"] == "33x70->45" for r in rows), rows
+    assert rows[0]["flops"] == 2.0 * 33 * 70 * 45 and rows[3]["flops"] == 4.0 * 33 * 70 * 45
+
+    def maskless(ctx, dy, x, w, y=None, **kw):
+        return _numpy_dense_backward(ctx, dy, x, w, None, **kw)
+    monkeypatch.setattr(kernels, "dense_backward", maskless)
+    (row,) = _quiet_runner().run([c for c in suite.cases(env) if c.name == "backward relu"])
+    assert row["correct"] is False and row["gpuparams_ms"] is None

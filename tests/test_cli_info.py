@@ -116,3 +116,10 @@ def test_info_runs_as_a_module_with_one_line_usage_errors():
     proc = subprocess.run([sys.executable, "-m", "gpuparams.cli.info"], cwd=ROOT, capture_output=True,
                           text=True)
     assert proc.returncode == 0 and "Usable here" in proc.stdout and proc.stderr == ""
+
+
+def test_emulator_path_needs_the_host_compiler(monkeypatch):
+    monkeypatch.setenv("GPUPARAMS_EMULATOR_CXX", "no-such-compiler-for-gpuparams")
+    ok, detail = info._emulator_status()
+    assert ok is False
+    assert "no-such-compiler-for-gpuparams" in detail or "not in this build" in detail

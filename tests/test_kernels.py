@@ -1,7 +1,7 @@
 """The CUDA kernels in kernels/*.cu and their launch wrappers (gpuparams.backend.kernels).
 
 Emulated tests run every kernel and every tile configuration through gpuparams.emulator on small,
-awkward shapes, in forward and reverse thread order, against float64 NumPy; outputs are poisoned
+awkward shapes, in forward, reverse and random thread order, against float64 NumPy; outputs are poisoned
 with NaN first so an unwritten element fails. The ``gpu`` tests run the same checks with CuPy on a
 real gpu(0), at larger shapes too (skipped without one).
 """
@@ -20,7 +20,7 @@ ALIGNED_SHAPE = (66, 40, 72)
 # Every tile configuration: the large tile, the small tile, and the small tile split three ways.
 TILES = [pytest.param(("l", 1), id="l"), pytest.param(("s", 1), id="s"),
          pytest.param(("s", 3), id="s-split3")]
-ORDERS = ["forward", "reverse"]
+ORDERS = ["forward", "reverse", "random"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -37,7 +37,7 @@ class Dev:
         """Copy host array ``a`` to the device; ``misaligned`` gives a 4-byte-offset view."""
         a = np.ascontiguousarray(a, dtype=np.float32)
         if not misaligned:
-            return self.xp.asarray(a)
+            return self.xp.array(a, copy=True)
         buf = self.xp.empty(a.size + 1, dtype=np.float32)
         view = buf[1:1 + a.size].reshape(a.shape)
         view[...] = self.xp.asarray(a)
@@ -305,8 +305,9 @@ def test_relu_in_place_and_grid_stride_emulated(emu, rng):
     np.testing.assert_array_equal(x, ref)
     dy = rng.uniform(-1, 1, 2051).astype(np.float32)
     y = np.maximum(rng.uniform(-1, 1, 2051), 0).astype(np.float32)
-    out = K.relu_backward(emu.ctx, dy.copy(), y)
-    np.testing.assert_array_equal(out, dy * (y > 0))
+    g = dy.copy()
+    assert K.relu_backward(emu.ctx, g, y, out=g) is g  # in place
+    np.testing.assert_array_equal(g, dy * (y > 0))
 
 
 def test_elementwise_chunking_emulated(emu, rng, monkeypatch):
@@ -449,6 +450,42 @@ def test_kernel_dir_env_override(tmp_path, monkeypatch):
     monkeypatch.setenv(K.KERNEL_DIR_ENV, str(tmp_path / "nope"))
     with pytest.raises(FileNotFoundError, match="is not a directory"):
         K.kernel_dir()
+
+
+def test_kernel_dir_prefers_checkout_then_shipped_copy(tmp_path, monkeypatch):
+    monkeypatch.delenv(K.KERNEL_DIR_ENV, raising=False)
+    package = tmp_path / "site" / "gpuparams"
+    (package / "_kernels").mkdir(parents=True)
+    (tmp_path / "site" / "kernels").mkdir()  # a stray folder next to an installed package
+    monkeypatch.setattr(K, "_PACKAGE_DIR", package)
+    assert K.kernel_dir() == package / "_kernels"
+    (tmp_path / "site" / "pyproject.toml").write_text("")  # now it is a source checkout
+    assert K.kernel_dir() == tmp_path / "site" / "kernels"
+    (tmp_path / "site" / "pyproject.toml").unlink()
+    (package / "_kernels").rmdir()
+    with pytest.raises(FileNotFoundError, match=K.KERNEL_DIR_ENV):
+        K.kernel_dir()
+
+
+def test_launch_opts_in_to_large_dynamic_shared_memory(emu, tmp_path, monkeypatch):
+    (tmp_path / "dynsmem_probe.cu").write_text(
+        'extern "C" __global__ void reverse_via_smem(float* out, int n) {\n'
+        '    extern __shared__ float buf[];\n'
+        '    const int t = threadIdx.x;\n'
+        '    buf[t] = (float)t;\n'
+        '    __syncthreads();\n'
+        '    if (t < n) out[t] = buf[n - 1 - t];\n'
+        '}\n')
+    monkeypatch.setenv(K.KERNEL_DIR_ENV, str(tmp_path))
+    out = np.full(64, np.nan, np.float32)
+    smem = 64 * 1024
+    fn = K.get_function(emu.ctx, "dynsmem_probe.cu", "reverse_via_smem")
+    from gpuparams import emulator
+    with pytest.raises(emulator.LaunchConfigError):
+        fn((1, 1, 1), (64, 1, 1), (out, np.int32(64)), shared_mem=smem)  # no opt-in yet
+    K.launch(emu.ctx, "dynsmem_probe.cu", "reverse_via_smem", (1, 1, 1), (64, 1, 1),
+             (out, np.int32(64)), shared_mem=smem)
+    np.testing.assert_array_equal(out, np.arange(63, -1, -1, dtype=np.float32))
 
 
 def test_compile_error_carries_file_and_log(emu, tmp_path, monkeypatch):

@@ -187,7 +187,8 @@ def test_softmax_ce_class_axis_1_of_3d_predictions(rng):
 def test_softmax_ce_is_stable_for_huge_logits(ctx):
     pred = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4]], dtype=np.float32)
     label = np.array([1, 0], dtype=np.float32)
-    out, g, _ = _value_and_grads(gloss.SoftmaxCrossEntropyLoss(), pred, label, np.ones(2, np.float32), ctx=ctx)
+    out, g, _ = _value_and_grads(gloss.SoftmaxCrossEntropyLoss(), pred, label, np.ones(2, np.float32),
+                                 ctx=ctx)
     np.testing.assert_allclose(out, [2e4, 2e4 + np.log(2)], rtol=1e-6)
     np.testing.assert_allclose(g, [[1, -1, 0], [-1, 0.5, 0.5]], atol=1e-6)
     right = gloss.SoftmaxCrossEntropyLoss()(nd.array(pred, ctx=ctx), nd.array([0, 1], ctx=ctx))

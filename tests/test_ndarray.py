@@ -19,12 +19,18 @@ def test_array_from_lists_is_float32_by_default(ctx):
     np.testing.assert_array_equal(floats.asnumpy(), [0.5, -1.25])
 
 
-def test_array_from_numpy_keeps_its_dtype_unless_told(ctx):
+def test_array_from_numpy_is_float32_unless_told(ctx):
+    # MXNet 1.x: the default dtype is the source's only for NDArray sources, float32 otherwise.
     for dtype in ("float64", "int32", "int64", "uint8", "float16"):
         src = np.arange(6, dtype=dtype).reshape(2, 3)
         x = nd.array(src, ctx=ctx)
-        assert x.dtype == np.dtype(dtype)
-        np.testing.assert_array_equal(x.asnumpy(), src)
+        assert x.dtype == np.float32
+        np.testing.assert_array_equal(x.asnumpy(), src.astype(np.float32))
+        kept = nd.array(src, ctx=ctx, dtype=dtype)
+        assert kept.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(kept.asnumpy(), src)
+    from_nd = nd.array(nd.array(np.arange(3), dtype="int32"), ctx=ctx)
+    assert from_nd.dtype == np.int32
     y = nd.array(np.arange(3, dtype=np.float64), ctx=ctx, dtype="float32")
     assert y.dtype == np.float32
     z = nd.array([1, 2], ctx=ctx, dtype="int32")
@@ -92,7 +98,7 @@ def test_arange_matches_mxnet(ctx):
 
 
 def test_zeros_like_and_ones_like_keep_shape_dtype_context(ctx):
-    x = nd.array(np.arange(6, dtype=np.float64).reshape(3, 2), ctx=ctx)
+    x = nd.array(np.arange(6, dtype=np.float64).reshape(3, 2), ctx=ctx, dtype="float64")
     for fn, value in ((nd.zeros_like, 0.0), (nd.ones_like, 1.0)):
         y = fn(x)
         assert y.shape == (3, 2) and y.dtype == np.float64 and y.context is ctx
@@ -137,7 +143,9 @@ def test_numpy_arrays_of_unsupported_dtype_are_refused():
     with pytest.raises(TypeError, match="complex128 is not supported"):
         nd.array(np.array([1 + 2j]))
     with pytest.raises(TypeError, match="bool is not supported"):
-        nd.array(np.array([True, False]))
+        nd.array(np.array([True, False]), dtype=bool)
+    # Without a dtype, MXNet converts a bool array to float32.
+    assert nd.array(np.array([True, False])).asnumpy().tolist() == [1.0, 0.0]
 
 
 def test_supported_dtypes_are_mxnets():
@@ -398,3 +406,97 @@ def test_detach_shares_data_but_not_the_graph(ctx):
     d = y.detach()
     assert d.asnumpy().tolist() == [3.0, 6.0]
     assert d._node is None and d.grad is None
+
+
+# ------------------------------------------------------------------------------------------ random
+def test_seed_reproduces_draws_bit_identically(ctx):
+    gp.random.seed(7)
+    a = nd.random.uniform(shape=(3, 4), ctx=ctx).asnumpy()
+    b = nd.random.normal(0, 1, shape=(5,), ctx=ctx).asnumpy()
+    gp.random.seed(7)
+    a2 = nd.random.uniform(shape=(3, 4), ctx=ctx).asnumpy()
+    b2 = nd.random.normal(0, 1, shape=(5,), ctx=ctx).asnumpy()
+    assert a.tobytes() == a2.tobytes() and b.tobytes() == b2.tobytes()
+    gp.random.seed(8)
+    assert nd.random.uniform(shape=(3, 4), ctx=ctx).asnumpy().tobytes() != a.tobytes()
+
+
+def test_seeded_draws_are_bit_identical_on_cpu_and_emulated_gpu():
+    draws = {}
+    for name, ctx, emulate in (("cpu", gp.cpu(0), False), ("gpu", gp.gpu(0), True)):
+        with backend.emulation(emulate):
+            gp.random.seed(7)
+            u = nd.random.uniform(-1, 1, shape=(16, 8), ctx=ctx)
+            n = nd.random.normal(0, 2, shape=(33,), ctx=ctx, dtype="float64")
+            assert u.context is ctx
+            draws[name] = (u.asnumpy().tobytes(), n.asnumpy().tobytes())
+    assert draws["cpu"] == draws["gpu"]
+
+
+def test_successive_draws_differ():
+    gp.random.seed(7)
+    assert nd.random.uniform(shape=(8,)).asnumpy().tobytes() != nd.random.uniform(shape=(8,)).asnumpy().tobytes()
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "7", None, True])
+def test_seed_refuses_non_integers(bad):
+    with pytest.raises(ValueError, match="seed"):
+        gp.random.seed(bad)
+
+
+# ------------------------------------------------------------------------------------------ DESIGN.md §2
+def test_design_section_2_ndarray_contract(ctx):
+    with ctx:
+        x = nd.array([[1, 2, 3], [4, 5, 6]])
+        z, o, f, r = nd.zeros((2, 3)), nd.ones((2, 3)), nd.full((2, 3), 2.0), nd.arange(6)
+        u = nd.random.uniform(shape=(2, 3))
+        n = nd.random.normal(shape=(2, 3))
+    assert all(a.context is ctx for a in (x, z, o, f, r, u, n))
+    y = nd.dot(x, x.T)
+    assert y.shape == (2, 2) and y.asnumpy().tolist() == [[14, 32], [32, 77]]
+    assert (x * 2 + 1 - o / f).asnumpy().tolist() == [[2.5, 4.5, 6.5], [8.5, 10.5, 12.5]]
+    assert x.sum().asscalar() == 21 and x.mean(axis=0).asnumpy().tolist() == [2.5, 3.5, 4.5]
+    assert x.max(axis=1).asnumpy().tolist() == [3, 6] and x.min().asscalar() == 1
+    assert x.reshape((3, 2)).shape == (3, 2) and x.T.shape == (3, 2)
+    x[0, 0] = 42
+    x[1:2, :] = 0
+    assert x.asnumpy().tolist() == [[42, 2, 3], [0, 0, 0]]
+    x += 1
+    x -= 1
+    x *= 2
+    x /= 2
+    assert x.asnumpy().tolist() == [[42, 2, 3], [0, 0, 0]]
+    cmp = x >= 3
+    assert cmp.dtype == x.dtype and cmp.asnumpy().tolist() == [[1, 0, 1], [0, 0, 0]]
+    assert (-x).abs().asnumpy().tolist() == x.asnumpy().tolist()
+    assert x.shape == (2, 3) and x.dtype == np.float32 and x.size == 6 and x.context is ctx
+    assert x.as_in_context(gp.cpu(1)).context is gp.cpu(1) and x.copyto(gp.cpu(1)).context is gp.cpu(1)
+    x.attach_grad()
+    with autograd.record():
+        loss = (x * x).sum()
+    loss.backward()
+    assert x.grad.asnumpy().tolist() == [[84, 4, 6], [0, 0, 0]]
+    # last: on the emulated gpu(0) float32 ReLU runs the custom kernel
+    assert nd.relu(x - 3).asnumpy().tolist() == [[39, 0, 0], [0, 0, 0]]
+
+
+def test_docstring_examples():
+    import doctest
+
+    from gpuparams import context, testing
+    for module in (gp, context, autograd, testing):
+        failures, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert failures == 0, module.__name__
+        assert tried > 0, module.__name__
+
+
+def test_single_element_index_is_a_view_too(ctx):
+    # x[i, j] behaves like every other basic index (a view), on NumPy as on CuPy.
+    x = nd.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], ctx=ctx)
+    s = x[1, 2]
+    assert s.shape == (1,) and s.asscalar() == 6.0
+    s[:] = 7
+    assert x.asnumpy()[1, 2] == 7
+    x[1, 2] = 8
+    assert s.asscalar() == 8
+

@@ -180,7 +180,7 @@ def test_relu_float32(ctx, rng, shape, form):
 
 def test_relu_other_dtypes(ctx):
     a = np.array([[-1.5, 0.0, 2.5]], np.float64)
-    got = nd.relu(nd.array(a, ctx=ctx))
+    got = nd.relu(nd.array(a, ctx=ctx, dtype="float64"))
     assert got.dtype == np.float64
     np.testing.assert_array_equal(got.asnumpy(), [[0, 0, 2.5]])
     ints = nd.relu(nd.array([-3, 4], ctx=ctx, dtype="int32"))
@@ -469,3 +469,9 @@ def test_mixing_contexts_names_both_and_the_fix(fn):
     message = str(info.value)
     assert "cpu(0)" in message and "cpu(1)" in message and "as_in_context(" in message
     assert isinstance(info.value, ValueError)
+
+
+def test_reduction_accepts_numpy_integer_axes(ctx):
+    x = nd.array([[1.0, 2.0], [3.0, 4.0]], ctx=ctx)
+    assert x.sum(axis=np.int64(1)).asnumpy().tolist() == [3.0, 7.0]
+    assert x.max(axis=(np.int32(0),)).asnumpy().tolist() == [3.0, 4.0]

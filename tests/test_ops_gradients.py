@@ -403,3 +403,10 @@ def test_dense_cpu_path_gradients(ctx, rng):
         if np.abs(z).min() < 0.05:  # keep pre-activations away from the ReLU kink
             b = b + 0.1
         check_op(fn, [x, w, b], ctx)
+
+
+def test_comparisons_are_constants_in_the_graph(ctx, rng):
+    x = _away_from_zero(rng, (3, 4))
+    check_op(lambda a: a * (a > 0), [x], ctx)  # ReLU written with a mask
+    check_op(lambda a: a * a * (a.abs() >= 1), [x], ctx)
+    check_op(lambda a: (a == a) * a + (a != 0.5), [x], ctx)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import gpuparams as gp
-from gpuparams import autograd, init, nd
+from gpuparams import autograd, backend, init, nd
 from gpuparams.parameter import Constant, DeferredInitializationError, Parameter, ParameterDict
 
 
@@ -93,6 +93,14 @@ def test_initialize_on_several_cpu_contexts_gives_identical_copies():
         p.data(gp.cpu(2))
     with pytest.raises(ValueError, match="twice"):
         Parameter("v", shape=(1,)).initialize(ctx=[gp.cpu(0), gp.cpu(0)])
+
+
+def test_unusable_context_fails_before_anything_changes():
+    p = Parameter("w", shape=(2,))
+    with backend.emulation(True), pytest.raises(backend.GPUUnavailableError, match=r"gpu\(1\)"):
+        p.initialize(ctx=[gp.cpu(0), gp.gpu(1)])
+    with pytest.raises(RuntimeError, match="'w' has not been initialized"):
+        p.data()
 
 
 def test_initialize_on_context(ctx):
@@ -285,6 +293,14 @@ def test_parameter_dict_get_merges_unknown_dims_and_rejects_conflicts():
     assert w.init == "zeros"
     with pytest.raises(ValueError, match=r"init='zeros'.*init='ones'"):
         params.get("w", init="ones")
+
+
+def test_parameter_dict_get_accepts_alike_initializers():
+    params = ParameterDict("p_")
+    w = params.get("w", shape=(2, 2), init=init.Xavier())
+    assert params.get("w", init=init.Xavier()) is w  # another instance, same configuration
+    with pytest.raises(ValueError, match=r"init=Xavier\(.*magnitude=3\).*magnitude=2"):
+        params.get("w", init=init.Xavier(magnitude=2))
 
 
 def test_parameter_dict_shared_lookup():

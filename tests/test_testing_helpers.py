@@ -87,6 +87,15 @@ def test_numeric_gradient_runs_in_float64_for_float32_arrays():
                                                              np.float32(1.3)]
 
 
+def test_numeric_gradient_restores_an_array_listed_twice():
+    x = nd.array([1.5, -0.5], dtype="float32")
+    ga, gb = testing.numeric_gradient(lambda a, b: a * b, [x, x], np.ones(2), eps=1e-6)
+    # both entries are the same array, so each perturbation moves both factors: d(x*x)/dx = 2x
+    np.testing.assert_allclose(ga, 2 * x.asnumpy(), rtol=1e-6)
+    np.testing.assert_allclose(gb, 2 * x.asnumpy(), rtol=1e-6)
+    assert x.dtype == np.float32 and x.asnumpy().tolist() == [1.5, -0.5]
+
+
 def test_numeric_gradient_handles_non_contiguous_arrays():
     base = nd.array(np.arange(6, dtype=np.float64).reshape(2, 3) + 1)
     x = base.T  # a transposed view

@@ -15,7 +15,7 @@ the baseline side and the float64 reference. :class:`Runner` then, per case:
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 from .gate import DEFAULT_TOLERANCE, check_close
@@ -46,6 +46,9 @@ class Bound:
         training step uses this to reset the weights before the checked step.
     close : callable, optional
         Frees the inputs after the case.
+    baseline_skipped : str, optional
+        Why there is no baseline (e.g. PyTorch not installed); gpuparams is still gated and timed, so
+        the row keeps its absolute numbers.
     """
 
     gpuparams: Callable[[], Any]
@@ -54,6 +57,7 @@ class Bound:
     check_gpuparams: Optional[Callable[[], Any]] = None
     check_baseline: Optional[Callable[[], Any]] = None
     close: Optional[Callable[[], None]] = None
+    baseline_skipped: Optional[str] = None
 
 
 @dataclass
@@ -127,7 +131,8 @@ ROW_KEYS = (
     "mode", "gpuparams_p10_ms", "gpuparams_p90_ms", "baseline_p10_ms", "baseline_p90_ms",
     "baseline_tflops", "gpuparams_gbps", "roofline_ms", "roofline_fraction", "flops", "bytes",
     "max_rel_err", "baseline_correct", "baseline_max_rel_err", "gate", "compile_ms",
-    "baseline_first_ms", "reps", "rounds", "inner", "reruns", "skipped", "error", "note",
+    "baseline_first_ms", "reps", "rounds", "inner", "reruns", "skipped", "baseline_skipped", "error",
+    "note",
 )
 
 
@@ -278,6 +283,13 @@ class Runner:
                 bound.close()
 
     def _run_bound(self, case, bound, modes, label):
+        rows = self._run_bound_rows(case, bound, modes, label)
+        if bound.baseline_skipped:
+            for row in rows:
+                row["baseline_skipped"] = bound.baseline_skipped
+        return rows
+
+    def _run_bound_rows(self, case, bound, modes, label):
         first_timer = self.timers[modes[0]]
         try:
             compile_ms = first_timer.first_call(bound.gpuparams)

@@ -204,6 +204,8 @@ def _status_cell(row):
         return f"ok ({row['error']})" if row.get("correct") else f"error: {row['error']}"
     if row.get("baseline_correct") is False:
         return f"ok ({row.get('gate')})"
+    if row.get("baseline_skipped"):
+        return f"ok (no baseline: {row['baseline_skipped']})"
     return "ok" if row.get("correct") else "–"
 
 

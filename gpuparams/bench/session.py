@@ -118,8 +118,13 @@ class BenchOutcome:
 
     @property
     def any_incorrect(self):
-        """Whether a row failed its correctness gate or errored."""
-        return any(row.get("correct") is False for row in self.rows)
+        """Whether a row failed its correctness gate, or its gpuparams side failed to run or be timed.
+
+        A baseline that fails is reported in its row but is not a gpuparams failure.
+        """
+        return any(row.get("correct") is False
+                   or (row.get("error") and row.get("gpuparams_ms") is None and not row.get("skipped"))
+                   for row in self.rows)
 
 
 def _expand_suites(names):
@@ -167,7 +172,7 @@ def _gpu_group(opts, log):
     try:
         cupy = backend.cupy_module(ctx)
     except backend.GPUUnavailableError as exc:
-        return None, str(exc)
+        return None, f"needs a real NVIDIA GPU: {exc}"
     cupy.cuda.Device(opts.device).use()
     info = versions()
     nvml_report = telemetry.query_devices()

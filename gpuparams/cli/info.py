@@ -73,10 +73,13 @@ def _emulator_status():
             if isinstance(answer, tuple):
                 return bool(answer[0]), f"{answer[1]}{suffix}"
             return bool(answer), f"gpuparams.emulator.{name}() says {bool(answer)}{suffix}"
-    # No availability check in the module: the emulator needs a C++ compiler to build its runtime.
-    compiler = shutil.which(os.environ.get("CXX", "g++"))
+    # No availability check in the module: the emulator builds every kernel with the host C++
+    # compiler ($GPUPARAMS_EMULATOR_CXX, default g++), so that is what decides whether it works.
+    wanted = os.environ.get("GPUPARAMS_EMULATOR_CXX", "").strip() or "g++"
+    compiler = shutil.which(wanted)
     if compiler is None:
-        return False, "no C++ compiler (g++) on PATH; the emulator compiles kernels with it"
+        return False, (f"no C++ compiler {wanted!r} on PATH; the emulator compiles kernels with it "
+                       f"(install g++, or set GPUPARAMS_EMULATOR_CXX)")
     return True, f"C++ compiler {compiler}{suffix}"
 
 

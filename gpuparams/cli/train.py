@@ -33,6 +33,8 @@ import re
 import sys
 import tempfile
 import time
+import types
+import warnings
 
 import numpy as np
 
@@ -116,7 +118,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="hidden layer widths of the MLP, e.g. 256,256; 'none' for a linear model "
                             "(default 64,64 for classify, none for linreg)")
     model.add_argument("--epochs", type=_positive_int, metavar="N",
-                       help="epochs to train (default 10 for classify, 3 for linreg)")
+                       help="epochs to train, or with --resume epochs to add (default 10 for "
+                            "classify, 3 for linreg)")
     model.add_argument("--batch-size", type=_positive_int, metavar="N",
                        help="examples per step (default 32 for classify, 10 for linreg)")
     model.add_argument("--lr", type=_positive_float, metavar="LR",
@@ -172,13 +175,15 @@ def parse_context(spec):
 def make_spirals(n, seed, classes=3):
     """Three interleaved noisy spirals in 2-D: ``(X float32 (n, 2), y int64 (n,))``.
 
-    Points of class ``k`` sit at radius ``r`` uniform in ``[0.05, 1]`` and angle
-    ``2*pi*k/classes + 3.5*r`` plus Gaussian noise; no straight line separates the classes.
+    Points of class ``k`` sit at radius ``2r`` with ``r`` uniform in ``[0.05, 1]`` and angle
+    ``2*pi*k/classes + 5*r`` plus Gaussian noise of standard deviation 0.15: each arm turns by
+    about 0.8 of a circle, so no straight line separates the classes (a linear model stays below
+    50 % accuracy; an MLP reaches 100 %).
     """
     rng = np.random.default_rng(seed)
     y = np.arange(n) % classes
     r = rng.uniform(0.05, 1.0, size=n)
-    theta = 2 * np.pi * y / classes + 3.5 * r + rng.normal(0.0, 0.1, size=n)
+    theta = 2 * np.pi * y / classes + 5.0 * r + rng.normal(0.0, 0.15, size=n)
     X = np.stack([r * np.cos(theta), r * np.sin(theta)], axis=1) * 2.0
     order = rng.permutation(n)
     return X[order].astype(np.float32), y[order].astype(np.int64)
@@ -211,8 +216,11 @@ def _read_csv(path):
         raise UsageError(f"cannot read {path}: the file is empty")
     header = 0 if _looks_numeric(first.strip().split(",")) else 1
     try:
-        table = np.loadtxt(path, delimiter=",", skiprows=header, ndmin=2, dtype=np.float64,
-                           encoding="utf-8")
+        with warnings.catch_warnings():
+            # An empty table is reported below as one clear error, not as NumPy's warning.
+            warnings.filterwarnings("ignore", message=".*input contained no data", category=UserWarning)
+            table = np.loadtxt(path, delimiter=",", skiprows=header, ndmin=2, dtype=np.float64,
+                               encoding="utf-8")
     except ValueError as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(f"cannot read {path}: not a table of numbers ({reason})") from None
@@ -244,7 +252,7 @@ def load_data(path):
             try:
                 arrays = load_arrays(path)
             except ArrayFileError as exc:
-                raise UsageError(f"cannot read {path}: {exc}") from None
+                raise UsageError(str(exc)) from None
             missing = [k for k in ("X", "y") if k not in arrays]
             if missing:
                 raise UsageError(f"{path} must hold arrays named X and y (it holds "
@@ -318,12 +326,9 @@ def _read_record(path):
 
 
 # ----------------------------------------------------------------------------- the run
-class _Plan:
-    """Everything a run needs, resolved from the arguments, the data and (with --resume) the record."""
-
-
 def _resolve(args):
-    plan = _Plan()
+    """Everything a run needs, from the arguments, the data and (with --resume) the run record."""
+    plan = types.SimpleNamespace()
     plan.params_path, plan.states_path, plan.record_path = _paths(args.out)
     out_dir = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(out_dir):
@@ -336,6 +341,8 @@ def _resolve(args):
 
     # Data and task.
     if args.data is not None:
+        if args.examples is not None:
+            raise UsageError("--examples sets the size of the synthetic data; it cannot be used with --data")
         X, y = load_data(args.data)
         if args.task is not None:
             task, why = args.task, "--task"
@@ -408,9 +415,9 @@ def _resolve(args):
     plan.source, plan.task_reason = source, why
 
     # Model and optimisation, from the arguments, else the record, else the task defaults.
-    def pick(name, saved_key=None):
+    def pick(name):
         given = getattr(args, name)
-        saved = record.get(saved_key or name) if record is not None else None
+        saved = record.get(name) if record is not None else None
         if given is not None:
             return given
         if saved is not None:
@@ -449,10 +456,12 @@ def _build(plan, ctx):
     from .. import init
     from ..nn import Dense, Sequential
     net = Sequential()
+    widths = (plan.features, *plan.hidden)
     with net.name_scope():
-        for width in plan.hidden:
-            net.add(Dense(width, activation="relu"))
-        net.add(Dense(plan.outputs))
+        # in_units given, so every parameter is created at once (and can be counted and loaded).
+        for in_units, width in zip(widths, plan.hidden):
+            net.add(Dense(width, activation="relu", in_units=in_units))
+        net.add(Dense(plan.outputs, in_units=widths[-1]))
     if plan.hidden:
         net.initialize(init.Xavier(), ctx=ctx)
     else:
@@ -528,9 +537,10 @@ def run(args) -> int:
     shape = " -> ".join(map(str, (plan.features, *plan.hidden, plan.outputs)))
     what = (f"{len(plan.classes)} classes" if classify else
             f"{plan.outputs} target{'s' if plan.outputs > 1 else ''}")
-    reason = "" if plan.task_reason in ("synthetic", "--task") else f", inferred from {plan.task_reason}"
-    print(f"gpuparams train: {plan.task}{reason} on {plan.source} "
-          f"({n:,} examples x {plan.features} features, {what})")
+    reason = ("" if plan.task_reason in ("synthetic", "--task", "the run record")
+              else f"; task inferred from {plan.task_reason}, --task overrides")
+    print(f"gpuparams train: {plan.task} on {plan.source} "
+          f"({n:,} examples x {plan.features} features, {what}{reason})")
     print(f"model {shape} ({_count_parameters(net):,} parameters) | {plan.optimizer} "
           f"lr={trainer.learning_rate:g} | batch {plan.batch_size} | device {ctx}"
           + (f" | resuming after epoch {plan.epochs_done}" if plan.record is not None else ""))

@@ -388,6 +388,54 @@ template <class T> inline void __stcg(T* p, T v) { *p = v; }
 template <class T> inline void __stcs(T* p, T v) { *p = v; }
 template <class T> inline void __stwt(T* p, T v) { *p = v; }
 
+// ---- checked memory accesses ---------------------------------------------------------------------
+// The kernel is compiled with -fsanitize=kernel-address and all checks out of line: every load and
+// store calls one of these with its address (no shadow memory is involved). They are defined here,
+// in the kernel module itself, so the common case (an address far from every argument copy) costs a
+// direct call and two comparisons; anything near an argument copy or past the launch's dynamic
+// shared memory goes to the runtime, which reports an out-of-bounds access with the exact thread.
+#define CUEMU_NO_CHECKS __attribute__((no_sanitize_address, no_sanitize_undefined, visibility("hidden")))
+namespace cuemu {
+CUEMU_NO_CHECKS inline void mem_check(uintptr_t a, size_t n, int write, void* pc) {
+    const uintptr_t* w = ::cuemu_watch;
+    if (__builtin_expect((a + n > w[0] && a < w[1]) || (a + n > w[2] && a < w[3]), 0))
+        ::cuemu_mem_check(a, n, write, pc);
+}
+}  // namespace cuemu
+#define CUEMU_ASAN_CALLBACKS(N)                                                                    \
+    extern "C" CUEMU_NO_CHECKS void __asan_load##N(uintptr_t a) {                                 \
+        cuemu::mem_check(a, N, 0, __builtin_return_address(0));                                    \
+    }                                                                                              \
+    extern "C" CUEMU_NO_CHECKS void __asan_store##N(uintptr_t a) {                                \
+        cuemu::mem_check(a, N, 1, __builtin_return_address(0));                                    \
+    }                                                                                              \
+    extern "C" CUEMU_NO_CHECKS void __asan_load##N##_noabort(uintptr_t a) {                       \
+        cuemu::mem_check(a, N, 0, __builtin_return_address(0));                                    \
+    }                                                                                              \
+    extern "C" CUEMU_NO_CHECKS void __asan_store##N##_noabort(uintptr_t a) {                      \
+        cuemu::mem_check(a, N, 1, __builtin_return_address(0));                                    \
+    }
+#ifndef CUEMU_SCAN
+CUEMU_ASAN_CALLBACKS(1)
+CUEMU_ASAN_CALLBACKS(2)
+CUEMU_ASAN_CALLBACKS(4)
+CUEMU_ASAN_CALLBACKS(8)
+CUEMU_ASAN_CALLBACKS(16)
+extern "C" CUEMU_NO_CHECKS void __asan_loadN(uintptr_t a, size_t n) {
+    cuemu::mem_check(a, n, 0, __builtin_return_address(0));
+}
+extern "C" CUEMU_NO_CHECKS void __asan_storeN(uintptr_t a, size_t n) {
+    cuemu::mem_check(a, n, 1, __builtin_return_address(0));
+}
+extern "C" CUEMU_NO_CHECKS void __asan_loadN_noabort(uintptr_t a, size_t n) {
+    cuemu::mem_check(a, n, 0, __builtin_return_address(0));
+}
+extern "C" CUEMU_NO_CHECKS void __asan_storeN_noabort(uintptr_t a, size_t n) {
+    cuemu::mem_check(a, n, 1, __builtin_return_address(0));
+}
+#endif
+#undef CUEMU_ASAN_CALLBACKS
+
 // The dynamic shared memory of the running block; every `extern __shared__` array of the module is
 // placed at this address by the loader.
 extern thread_local unsigned char cuemu_dynamic_smem[];

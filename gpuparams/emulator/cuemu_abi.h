@@ -73,6 +73,11 @@ enum BlockOp : int32_t { BAR_SYNC = 0, BAR_COUNT, BAR_AND, BAR_OR };
 }  // namespace cuemu
 
 extern "C" {
+// Address ranges the memory-access checks look at closely: [0], [1) the argument copies, [2], [3)
+// the dynamic shared memory past the launch's shared_mem. Empty outside a launch.
+extern CUEMU_EXPORT uintptr_t cuemu_watch[4];
+// The slow path of the memory-access checks (cuda_emu.h): reports an invalid access, or returns.
+CUEMU_EXPORT void cuemu_mem_check(uintptr_t addr, size_t size, int write, void* pc);
 // The running CUDA thread and the launch geometry; set by the runtime before each fiber switch.
 extern CUEMU_EXPORT cuemu::ThreadPub* cuemu_current;
 extern CUEMU_EXPORT uint3 cuemu_block_idx;

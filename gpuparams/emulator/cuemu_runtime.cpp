@@ -83,6 +83,8 @@ struct LaunchResult {
     int64_t offset;    // byte offset of that access from the buffer's data
     int32_t line;
     int32_t pad_;
+    uint64_t pc;       // code address of a faulting access, relative to `object`'s load address
+    char object[512];  // the shared object containing it
     char file[512];
     char message[4096];
 };
@@ -90,6 +92,7 @@ struct LaunchResult {
 // ---- exported state read by kernel code ----------------------------------------------------------
 
 extern "C" {
+CUEMU_EXPORT uintptr_t cuemu_watch[4] = {0, 0, 0, 0};
 CUEMU_EXPORT ThreadPub* cuemu_current = nullptr;
 CUEMU_EXPORT uint3 cuemu_block_idx = {0, 0, 0};
 CUEMU_EXPORT dim3 cuemu_block_dim;
@@ -557,18 +560,23 @@ void report_deadlock() {
 
 // ---- memory: argument mappings, canaries, shared memory poison -----------------------------------
 
+// Guard region on either side of an argument copy: wide enough that a wrong stride of a few
+// thousand elements still lands in it (and is attributed to the right argument).
+const size_t kGuardBytes = 64 * 1024;
+
 bool map_buffer(const BufferSpec* spec, Mapping* m) {
     const size_t page = g_page;
+    const size_t guard = (kGuardBytes + page - 1) / page * page;
     const size_t a = (size_t)(spec->addr % 256);
     const size_t nbytes = (size_t)spec->nbytes;
     const size_t tail_gap = (256 - (a + nbytes) % 256) % 256;
     const size_t mid = (nbytes + tail_gap + page - 1) / page * page;
-    const size_t len = mid + 2 * page;
+    const size_t len = mid + 2 * guard;
     void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return false;
     m->base = (char*)p;
     m->len = len;
-    m->lo = m->base + page;
+    m->lo = m->base + guard;
     m->hi = m->lo + mid;
     m->data = m->hi - tail_gap - nbytes;
     m->nbytes = nbytes;
@@ -576,8 +584,8 @@ bool map_buffer(const BufferSpec* spec, Mapping* m) {
     memset(m->lo, 0xff, (size_t)(m->data - m->lo));
     if (nbytes) memcpy(m->data, (const void*)(uintptr_t)spec->addr, nbytes);
     memset(m->data + nbytes, 0xff, tail_gap);
-    mprotect(m->base, page, PROT_NONE);
-    mprotect(m->hi, page, PROT_NONE);
+    mprotect(m->base, guard, PROT_NONE);
+    mprotect(m->hi, guard, PROT_NONE);
     if (spec->readonly && mid) mprotect(m->lo, mid, PROT_READ);
     return true;
 }
@@ -769,6 +777,45 @@ void describe_signal() {
     fail(ST_FAULT, t, nullptr, 0, "trap (signal %d)", g.sig);
 }
 
+// ---- checked memory accesses ---------------------------------------------------------------------
+
+void set_pc(void* pc) {
+    Dl_info info;
+    if (pc && dladdr(pc, &info) && info.dli_fbase) {
+        g.res->pc = (uint64_t)((uintptr_t)pc - (uintptr_t)info.dli_fbase);
+        snprintf(g.res->object, sizeof g.res->object, "%s", info.dli_fname ? info.dli_fname : "");
+    }
+}
+
+__attribute__((noinline)) void mem_check_slow(uintptr_t a, size_t n, int write, void* pc) {
+    Thread* t = g.running;
+    if (!t || g.failed) return;
+    for (int i = 0; i < g.nmaps; ++i) {
+        Mapping* m = &g.maps[i];
+        const uintptr_t base = (uintptr_t)m->base, data = (uintptr_t)m->data;
+        if (a + n <= base || a >= base + m->len) continue;
+        const bool inside = a >= data && a + n <= data + m->nbytes;
+        if (inside && !(write && m->spec->readonly)) return;
+        if (inside)
+            fail(ST_FAULT, t, nullptr, 0, "write to an array passed as a pointer to const");
+        else
+            fail(ST_FAULT, t, nullptr, 0, "out-of-bounds %s of %zu byte(s)", write ? "write" : "read", n);
+        g.res->buffer = i;
+        g.res->access = write ? ACC_WRITE : ACC_READ;
+        g.res->offset = (int64_t)(a - data);
+        set_pc(pc);
+        to_scheduler_for_good(t);
+    }
+    if (a + n > cuemu_watch[2] && a < cuemu_watch[3]) {
+        fail(ST_FAULT, t, nullptr, 0,
+             "out-of-bounds %s of dynamic shared memory: byte offset %lld, but the launch has "
+             "shared_mem=%llu bytes", write ? "write" : "read", (long long)(a - (uintptr_t)g.dyn),
+             (unsigned long long)g.req->shared_mem);
+        set_pc(pc);
+        to_scheduler_for_good(t);
+    }
+}
+
 // ---- the launch ----------------------------------------------------------------------------------
 
 void fill_order(int n) {
@@ -817,7 +864,6 @@ int run_block(uint32_t bx, uint32_t by, uint32_t bz) {
             g.in_fiber = 0;
             g.running = nullptr;
             if (g.failed) return g.failed;
-            if (!check_canaries(t, false)) return g.failed;
             ++ran;
         }
         if (!ran && g.live > 0) {
@@ -905,6 +951,17 @@ int launch_locked(const LaunchRequest* req, LaunchResult* res) {
             if (req->ptr_buffer[i] >= 0) p = maps[req->ptr_buffer[i]].data + req->ptr_offset[i];
             memcpy(req->args[req->ptr_slot[i]], &p, sizeof p);
         }
+        // The memory-access callbacks look closely only at these ranges.
+        uintptr_t lo_all = ~(uintptr_t)0, hi_all = 0;
+        for (int i = 0; i < g.nmaps; ++i) {
+            const uintptr_t lo = (uintptr_t)maps[i].base, hi = lo + maps[i].len;
+            lo_all = lo < lo_all ? lo : lo_all;
+            hi_all = hi > hi_all ? hi : hi_all;
+        }
+        cuemu_watch[0] = g.nmaps ? lo_all : 0;
+        cuemu_watch[1] = g.nmaps ? hi_all : 0;
+        cuemu_watch[2] = (uintptr_t)g.dyn + req->shared_mem;
+        cuemu_watch[3] = (uintptr_t)g.dyn + req->dyn_capacity;
         g_launch_thread = pthread_self();
         if (!install_handlers()) {
             fail(ST_INTERNAL, nullptr, nullptr, 0, "could not install the fault handlers");
@@ -917,6 +974,9 @@ int launch_locked(const LaunchRequest* req, LaunchResult* res) {
             restore_handlers();
         }
         cuemu_current = nullptr;
+        cuemu_watch[0] = cuemu_watch[1] = cuemu_watch[2] = cuemu_watch[3] = 0;
+        // A safety net behind the access checks: code the compiler did not instrument (a libc
+        // memcpy, inline assembly) could still have written next to an argument.
         if (!g.failed) check_canaries(nullptr, true);
         if (!g.failed)
             for (int i = 0; i < g.nmaps; ++i)
@@ -1087,12 +1147,12 @@ CUEMU_EXPORT void __ubsan_handle_type_mismatch_v1(UbTypeMismatch* d, uintptr_t p
     const uintptr_t align = (uintptr_t)1 << d->log_alignment;
     if (ptr && (ptr & (align - 1)))
         snprintf(msg, sizeof msg,
-                 "misaligned address 0x%llx: %s type '%s' needs %llu-byte alignment (a float4 or "
+                 "misaligned address 0x%llx: %s type %s needs %llu-byte alignment (a float4 or "
                  "other vector access through a pointer that is not suitably aligned?)",
                  (unsigned long long)ptr, ub_check_kind(d->check_kind), d->type->name,
                  (unsigned long long)align);
     else
-        snprintf(msg, sizeof msg, "invalid %s address 0x%llx of type '%s'",
+        snprintf(msg, sizeof msg, "invalid %s address 0x%llx of type %s",
                  ub_check_kind(d->check_kind), (unsigned long long)ptr, d->type->name);
     ub_fail(&d->loc, msg);
 }
@@ -1105,9 +1165,9 @@ CUEMU_EXPORT void __ubsan_handle_out_of_bounds(UbOutOfBounds* d, uintptr_t index
     bool is_signed = false;
     const long long v = ub_int(d->index_type, index, &is_signed);
     if (is_signed)
-        snprintf(msg, sizeof msg, "index %lld out of bounds for type '%s'", v, d->array_type->name);
+        snprintf(msg, sizeof msg, "index %lld out of bounds for type %s", v, d->array_type->name);
     else
-        snprintf(msg, sizeof msg, "index %llu out of bounds for type '%s'", (unsigned long long)v,
+        snprintf(msg, sizeof msg, "index %llu out of bounds for type %s", (unsigned long long)v,
                  d->array_type->name);
     ub_fail(&d->loc, msg);
 }
@@ -1124,6 +1184,15 @@ CUEMU_EXPORT void __ubsan_handle_divrem_overflow(UbOverflow* d, uintptr_t, uintp
 CUEMU_EXPORT void __ubsan_handle_divrem_overflow_abort(UbOverflow* d, uintptr_t l, uintptr_t r) {
     __ubsan_handle_divrem_overflow(d, l, r);
 }
+
+// ---- checked memory accesses (slow path of the callbacks in cuda_emu.h) ---------------------------
+
+CUEMU_EXPORT void cuemu_mem_check(uintptr_t a, size_t n, int write, void* pc) {
+    mem_check_slow(a, n, write, pc);
+}
+CUEMU_EXPORT void __asan_before_dynamic_init(const char*) {}
+CUEMU_EXPORT void __asan_after_dynamic_init(void) {}
+CUEMU_EXPORT void __asan_handle_no_return(void) {}
 
 // ---- API for the Python loader -------------------------------------------------------------------
 

@@ -30,8 +30,14 @@ __all__ = [
 def array(source_array, ctx=None, dtype=None):
     """Create an array from a list, NumPy array, scalar or NDArray (always copies).
 
-    Lists and numbers become float32 by default; NumPy arrays keep their dtype, as in MXNet.
+    As in MXNet 1.x, the dtype defaults to the source's dtype when the source is an NDArray and to
+    float32 for everything else (NumPy arrays included); pass ``dtype`` to keep another one.
     """
+    if dtype is None and not isinstance(source_array, NDArray):
+        kind = getattr(getattr(source_array, "dtype", None), "kind", "f")
+        if kind in "cOSUVMm":  # complex, objects, strings, dates: no sensible float32 value
+            normalize_dtype(source_array.dtype, what="source dtype")
+        dtype = "float32"
     return from_data(source_array, ctx=ctx, dtype=dtype)
 
 

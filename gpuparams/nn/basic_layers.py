@@ -41,6 +41,7 @@ class Sequential(Block):
             self.register_child(block)
 
     def forward(self, x, *args):
+        """Feed ``x`` through the children in order (extra arguments go to the first child only)."""
         for block in self._children.values():
             x = block(x, *args)
             args = ()
@@ -93,6 +94,7 @@ class Activation(Block):
         return self._act_type
 
     def forward(self, x):
+        """Apply the activation to ``x``."""
         return _activation(x, self._act_type)
 
     def __repr__(self):
@@ -162,6 +164,7 @@ class Dense(Block):
             self.act = Activation(activation, prefix=activation + "_") if activation is not None else None
 
     def infer_shape(self, x, *args):
+        """Set ``in_units`` from the first input: its flattened size, or its last axis."""
         if not isinstance(x, NDArray):
             raise TypeError(f"{self.name}: expected an NDArray input, got {type(x).__name__}")
         if self._flatten:
@@ -173,6 +176,7 @@ class Dense(Block):
         self.weight.shape = (self._units, features)
 
     def forward(self, x):
+        """``activation(x·Wᵀ + b)`` through the one dense operator (ReLU fused into it)."""
         if not isinstance(x, NDArray):
             raise TypeError(f"{self.name}: expected an NDArray input, got {type(x).__name__}")
         ctx = x.context
@@ -194,6 +198,7 @@ class Flatten(Block):
     """Reshapes ``(N, ...)`` inputs to ``(N, features)``."""
 
     def forward(self, x):
+        """``x`` reshaped to ``(N, -1)``."""
         return x.reshape((x.shape[0], -1))
 
     def __repr__(self):
@@ -223,6 +228,7 @@ class Dropout(Block):
         self._axes = tuple(axes)
 
     def forward(self, x):
+        """``x`` times a fresh scaled keep-mask in training mode; ``x`` itself otherwise."""
         if not autograd.is_training() or self._rate == 0:
             return x
         shape = list(x.shape)

@@ -425,8 +425,10 @@ class Block:
                 new.shape = merged
             block._reg_params[attr] = new
             object.__setattr__(block, attr, new)
-            block._params._params.pop(old.name, None)
-            block._params._params[new.name] = new
+            # Keep the dict's order (it drives collect_params and repr): swap the entry in place.
+            entries = block._params._params
+            block._params._params = {(new.name if k == old.name else k): (new if k == old.name else v)
+                                     for k, v in entries.items()}
         return self
 
     def _attribute_owners(self, prefix, owners):
@@ -484,19 +486,28 @@ class Block:
 
     # ------------------------------------------------------------------ running
     def __call__(self, *args, **kwargs):
-        for hook in list(self._forward_pre_hooks.values()):
-            hook(self, args)
-        self._finish_deferred(args, kwargs)
+        if self._forward_pre_hooks:
+            for hook in list(self._forward_pre_hooks.values()):
+                hook(self, args)
+        if self._has_pending():
+            self._finish_deferred(args, kwargs)
         out = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            hook(self, args, out)
+        if self._forward_hooks:
+            for hook in list(self._forward_hooks.values()):
+                hook(self, args, out)
         return out
+
+    def _has_pending(self):
+        # Runs on every call (the hot path): a plain scan without allocating anything.
+        for group in (self._params._params, self._reg_params):
+            for p in group.values():
+                if p._data is None and p._pending is not None:
+                    return True
+        return False
 
     def _finish_deferred(self, args, kwargs):
         """Infer unknown parameter shapes from the first inputs and finish their initialization."""
         pending = [p for p in self._own_params() if p._data is None and p._pending is not None]
-        if not pending:
-            return
         if not all(_shape_known(p.shape) for p in pending):
             with autograd.pause():
                 self.infer_shape(*args, **kwargs)

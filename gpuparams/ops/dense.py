@@ -133,7 +133,8 @@ def _dense_kernels(ctx, x, x2, w, b, activation, inputs, out_shape):
         if grads[0] is not None:
             grads[0] = grads[0].reshape(x_shape)
         return tuple(grads)
-    out = result(y.reshape(out_shape), ctx, "dense", inputs, backward, saved=(x, weight))
+    out = result(y.reshape(out_shape), ctx, "dense", inputs, backward, saved=(x, inputs[1]),
+                 save_output=activation == "relu")
     if out._node is not None:
         out._node.accepts_sinks = True
     return out

@@ -193,12 +193,19 @@ def getitem(x, key):
     """``x[key]``: basic indexing returns a view sharing memory; integer-array indexing a copy."""
     data = x._data
     key = backend_key(key, x._ctx)
+    basic = _is_basic(key)
     try:
         out = data[key]
+        if basic and getattr(out, "ndim", 0) == 0:
+            # One element: NumPy returns a scalar copy, CuPy a 0-d view. Index again with a trailing
+            # Ellipsis, which makes NumPy return the 0-d view too, so x[i, j] is a view on every
+            # backend (as every other basic index is) and shares x's version counter truthfully.
+            parts = key if isinstance(key, tuple) else (key,)
+            if Ellipsis not in parts:
+                out = data[parts + (Ellipsis,)]
     except IndexError as exc:
         raise IndexError(f"index {key!r} is out of bounds for an array of shape {x.shape}: {exc}") from None
     out = xp_of(data).asarray(out)
-    basic = _is_basic(key)
     shape, dtype = data.shape, data.dtype
 
     def backward(g, needs):

@@ -199,14 +199,19 @@ def mlp_case(env, suite, name, sizes, batch, lr=0.1, modes=("kernel", "pipelined
     def build():
         x, labels, weights0 = _mlp_data(env, sizes, batch)
         ours = _gluon_mlp(env, sizes, batch, lr, x, labels, weights0)
-        theirs = _torch_mlp(env, sizes, lr, x, labels, weights0)
+        try:
+            theirs = _torch_mlp(env, sizes, lr, x, labels, weights0)
+        except SkipCase as exc:
+            theirs, missing = None, str(exc)
+        else:
+            missing = None
 
         def reference():
             return reference_mlp_step(weights0, x, labels, lr)
-        return Bound(ours[0], theirs[0], reference,
+        return Bound(ours[0], theirs[0] if theirs else None, reference,
                      check_gpuparams=_checked_step(*ours, weights0),
-                     check_baseline=_checked_step(*theirs, weights0),
-                     close=lambda: free_memory(env))
+                     check_baseline=_checked_step(*theirs, weights0) if theirs else None,
+                     close=lambda: free_memory(env), baseline_skipped=missing)
 
     flops, terms = mlp_step_work(sizes, batch)
     shape = f"{'-'.join(map(str, sizes))} batch {batch}"
@@ -322,16 +327,20 @@ def linreg_case(env, baseline):
                                "gluon.data.ArrayDataset", "gluon.data.DataLoader", "gluon.Trainer",
                                "init.Normal")
         features, labels, w0, b0 = linreg_data(env.seed)
+        missing = None
         if baseline == "mxnet":
             mx_modules = (mxnet.nd, mxnet.autograd, mxnet.gluon, mxnet.init)
 
             def theirs():
                 return linreg_chapter(*mx_modules, features, labels, w0, b0, epochs, batch, lr)
         else:
-            torch = require_torch(env)
-
-            def theirs():
-                return _torch_linreg(torch, features, labels, w0, b0, epochs, batch, lr)
+            try:
+                torch = require_torch(env)
+            except SkipCase as exc:
+                theirs, missing = None, str(exc)
+            else:
+                def theirs():
+                    return _torch_linreg(torch, features, labels, w0, b0, epochs, batch, lr)
 
         def ours():
             return linreg_chapter(gp.nd, gp.autograd, gp.gluon, gp.init, features, labels, w0, b0,
@@ -339,7 +348,7 @@ def linreg_case(env, baseline):
 
         def reference():
             return reference_linreg(features, labels, w0, b0, epochs, batch, lr)
-        return Bound(ours, theirs, reference)
+        return Bound(ours, theirs, reference, baseline_skipped=missing)
 
     steps = epochs * math.ceil(1000 / batch)
     flops = steps * (4.0 * batch * 2 + 4.0 * batch + 6) + epochs * 6.0 * 1000

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from ..harness import Bound, Case
+from ..harness import Bound, Case, SkipCase
 from ._common import free_memory, require_kernels, require_torch, to_torch
 
 DEVICE = "gpu"
@@ -110,7 +110,12 @@ def _forward_case(env, n, k, m, *, fused, baseline):
 
     def build():
         kernels = require_kernels()
-        torch = require_torch(env) if baseline == "torch" else None
+        torch = missing = None
+        if baseline == "torch":
+            try:
+                torch = require_torch(env)
+            except SkipCase as exc:
+                missing = str(exc)
         inp = _Inputs(env, n, k, m, salt=(n, k, m))
         holder = [inp]
         ctx, xp = env.ctx, env.xp
@@ -121,7 +126,9 @@ def _forward_case(env, n, k, m, *, fused, baseline):
         else:
             def ours():
                 return kernels.dense_forward(ctx, x, w)
-        if baseline == "torch":
+        if missing:
+            theirs = None
+        elif baseline == "torch":
             tx, tw, tb = (to_torch(torch, a, env.torch_device) for a in (x, w, b))
             functional = torch.nn.functional
 
@@ -134,7 +141,7 @@ def _forward_case(env, n, k, m, *, fused, baseline):
             def theirs():
                 return xp.matmul(x, w.T)
         return Bound(ours, theirs, _forward_reference(inp, fused, fused),
-                     close=_closer(env, holder))
+                     close=_closer(env, holder), baseline_skipped=missing)
 
     return Case("kernels", name, shape_label(n, k, m), base_label, build,
                 flops=2.0 * n * k * m, bytes=_bytes_forward(n, k, m, fused),

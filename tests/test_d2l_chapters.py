@@ -1,0 +1,330 @@
+"""The Dive-into-Deep-Learning (MXNet edition) chapters on model construction, parameter management,
+deferred initialization, custom layers and file I/O, with ``mxnet`` replaced by ``gpuparams`` in the
+imports. They must run unchanged and print the names, shapes and reprs MXNet Gluon 1.x prints.
+
+Each test starts with fresh name counters, as a new notebook kernel would.
+"""
+import numpy as np
+import pytest
+
+import gpuparams as gp
+from gpuparams import gluon, init, nd
+from gpuparams.gluon import nn
+
+
+@pytest.fixture(autouse=True)
+def fresh_names():
+    with nn.NameManager():
+        yield
+
+
+def _mlp_256_10():
+    net = nn.Sequential()
+    net.add(nn.Dense(256, activation="relu"))
+    net.add(nn.Dense(10))
+    net.initialize()
+    x = nd.random.uniform(shape=(2, 20))
+    net(x)
+    return net, x
+
+
+def test_namespaces_are_the_same_objects():
+    assert gp.nn is gluon.nn and gp.init is init
+    assert gluon.Parameter is gp.Parameter and gluon.ParameterDict is gp.ParameterDict
+    assert gluon.Block is nn.Block and gluon.HybridBlock is nn.Block
+
+
+# ------------------------------------------------------------------------------ parameter management
+def test_parameter_access(capsys):
+    net, _ = _mlp_256_10()
+    print(net[0].params)
+    print(net[1].params)
+    print(net[1].bias)
+    print(net.collect_params())
+    print(net.collect_params(".*weight"))
+    assert capsys.readouterr().out == (
+        "dense0_ (\n"
+        "  Parameter dense0_weight (shape=(256, 20), dtype=float32)\n"
+        "  Parameter dense0_bias (shape=(256,), dtype=float32)\n"
+        ")\n"
+        "dense1_ (\n"
+        "  Parameter dense1_weight (shape=(10, 256), dtype=float32)\n"
+        "  Parameter dense1_bias (shape=(10,), dtype=float32)\n"
+        ")\n"
+        "Parameter dense1_bias (shape=(10,), dtype=float32)\n"
+        "sequential0_ (\n"
+        "  Parameter dense0_weight (shape=(256, 20), dtype=float32)\n"
+        "  Parameter dense0_bias (shape=(256,), dtype=float32)\n"
+        "  Parameter dense1_weight (shape=(10, 256), dtype=float32)\n"
+        "  Parameter dense1_bias (shape=(10,), dtype=float32)\n"
+        ")\n"
+        "sequential0_ (\n"
+        "  Parameter dense0_weight (shape=(256, 20), dtype=float32)\n"
+        "  Parameter dense1_weight (shape=(10, 256), dtype=float32)\n"
+        ")\n")
+    np.testing.assert_array_equal(net[1].bias.data().asnumpy(), np.zeros(10))
+    assert net[0].params["dense0_weight"] is net[0].weight
+    w = net[0].params["dense0_weight"].data()
+    assert w.shape == (256, 20) and np.abs(w.asnumpy()).max() <= 0.07
+    np.testing.assert_array_equal(net[0].weight.grad().asnumpy(), np.zeros((256, 20)))
+    assert repr(w).endswith("<NDArray 256x20 @cpu(0)>")
+
+
+def test_nested_blocks_collect_and_print():
+    def block1():
+        net = nn.Sequential()
+        net.add(nn.Dense(32, activation="relu"))
+        net.add(nn.Dense(16, activation="relu"))
+        return net
+
+    def block2():
+        net = nn.Sequential()
+        for _ in range(4):
+            net.add(block1())
+        return net
+
+    rgnet = nn.Sequential()
+    rgnet.add(block2())
+    rgnet.add(nn.Dense(10))
+    rgnet.initialize()
+    rgnet(nd.random.uniform(shape=(2, 20)))
+    inner = ("Sequential(\n"
+             "      (0): Dense({} -> 32, Activation(relu))\n"
+             "      (1): Dense(32 -> 16, Activation(relu))\n"
+             "    )")
+    assert repr(rgnet) == (
+        "Sequential(\n"
+        "  (0): Sequential(\n"
+        f"    (0): {inner.format(20)}\n"
+        f"    (1): {inner.format(16)}\n"
+        f"    (2): {inner.format(16)}\n"
+        f"    (3): {inner.format(16)}\n"
+        "  )\n"
+        "  (1): Dense(16 -> 10, linear)\n"
+        ")")
+    params = rgnet.collect_params()
+    assert params.prefix == "sequential0_" and len(params) == 18
+    assert list(params)[:4] == ["dense0_weight", "dense0_bias", "dense1_weight", "dense1_bias"]
+    assert rgnet[0][1][0].bias.name == "dense2_bias"
+    np.testing.assert_array_equal(rgnet[0][1][0].bias.data().asnumpy(), np.zeros(32))
+
+
+def test_built_in_and_custom_initialization(capsys):
+    net, _ = _mlp_256_10()
+    net.initialize(init=init.Normal(sigma=0.01), force_reinit=True)
+    assert abs(float(net[0].weight.data().asnumpy().std()) - 0.01) < 0.001
+    net.initialize(init=init.Constant(1), force_reinit=True)
+    np.testing.assert_array_equal(net[0].weight.data()[0].asnumpy(), np.ones(20))
+    np.testing.assert_array_equal(net[0].bias.data().asnumpy(), np.zeros(256))
+    net[0].weight.initialize(init=init.Xavier(), force_reinit=True)
+    net[1].initialize(init=init.Constant(42), force_reinit=True)
+    assert np.abs(net[0].weight.data().asnumpy()).max() <= np.sqrt(6 / (20 + 256))
+    np.testing.assert_array_equal(net[1].weight.data()[0].asnumpy(), np.full(256, 42.0))
+
+    class MyInit(init.Initializer):
+        def _init_weight(self, name, data):
+            print("Init", name, data.shape)
+            data[:] = nd.random.uniform(low=-10, high=10, shape=data.shape)
+            data *= data.abs() >= 5
+
+    net.initialize(MyInit(), force_reinit=True)
+    assert capsys.readouterr().out == "Init dense0_weight (256, 20)\nInit dense1_weight (10, 256)\n"
+    w = net[0].weight.data().asnumpy()
+    assert ((w == 0) | (np.abs(w) >= 5)).all() and (w != 0).any()
+
+    before = net[0].weight.data().asnumpy()
+    net[0].weight.set_data(net[0].weight.data() + 1)
+    np.testing.assert_array_equal(net[0].weight.data()[0].asnumpy(), before[0] + 1)
+
+
+def test_tied_parameters(capsys):
+    net = nn.Sequential()
+    shared = nn.Dense(8, activation="relu")
+    net.add(nn.Dense(8, activation="relu"),
+            shared,
+            nn.Dense(8, activation="relu", params=shared.params),
+            nn.Dense(10))
+    net.initialize()
+    x = nd.random.uniform(shape=(2, 20))
+    net(x)
+    print(net[1].weight.data()[0] == net[2].weight.data()[0])
+    net[1].weight.data()[0, 0] = 100
+    print(net[1].weight.data()[0] == net[2].weight.data()[0])
+    same = "\n[1. 1. 1. 1. 1. 1. 1. 1.]\n<NDArray 8 @cpu(0)>\n"
+    assert capsys.readouterr().out == same + same
+    assert net[2].weight.name == "dense0_weight"
+
+
+# ------------------------------------------------------------------------------ deferred initialization
+def test_deferred_initialization(capsys):
+    class MyInit(init.Initializer):
+        def _init_weight(self, name, data):
+            print("Init", name, data.shape)
+
+    net = nn.Sequential()
+    net.add(nn.Dense(256, activation="relu"))
+    net.add(nn.Dense(10))
+    net.initialize(init=MyInit())
+    assert capsys.readouterr().out == ""
+    print(net[0].weight)
+    assert capsys.readouterr().out == "Parameter dense0_weight (shape=(256, 0), dtype=float32)\n"
+    with pytest.raises(gp.DeferredInitializationError, match="dense0_weight"):
+        net[0].weight.data()
+
+    x = nd.random.uniform(shape=(2, 20))
+    net(x)
+    assert capsys.readouterr().out == "Init dense0_weight (256, 20)\nInit dense1_weight (10, 256)\n"
+    net(x)
+    assert capsys.readouterr().out == ""
+    net.initialize(init=MyInit(), force_reinit=True)
+    assert capsys.readouterr().out == "Init dense0_weight (256, 20)\nInit dense1_weight (10, 256)\n"
+
+    net = nn.Sequential()
+    net.add(nn.Dense(256, in_units=20, activation="relu"))
+    net.add(nn.Dense(10, in_units=256))
+    net.initialize(init=MyInit())
+    assert capsys.readouterr().out == "Init dense2_weight (256, 20)\nInit dense3_weight (10, 256)\n"
+
+
+# ------------------------------------------------------------------------------ custom layers
+class CenteredLayer(nn.Block):
+    def __init__(self, **kwargs):
+        super(CenteredLayer, self).__init__(**kwargs)
+
+    def forward(self, x):
+        return x - x.mean()
+
+
+class MyDense(nn.Block):
+    def __init__(self, units, in_units, **kwargs):
+        super(MyDense, self).__init__(**kwargs)
+        self.weight = self.params.get("weight", shape=(in_units, units))
+        self.bias = self.params.get("bias", shape=(units,))
+
+    def forward(self, x):
+        linear = nd.dot(x, self.weight.data()) + self.bias.data()
+        return nd.relu(linear)
+
+
+def test_layer_without_parameters():
+    layer = CenteredLayer()
+    np.testing.assert_array_equal(layer(nd.array([1, 2, 3, 4, 5])).asnumpy(), [-2, -1, 0, 1, 2])
+    net = nn.Sequential()
+    net.add(nn.Dense(128), CenteredLayer())
+    net.initialize()
+    y = net(nd.random.uniform(shape=(4, 8)))
+    assert abs(y.mean().asscalar()) < 1e-6
+
+
+def test_layer_with_parameters():
+    params = gluon.ParameterDict()
+    params.get("param2", shape=(2, 3))
+    assert repr(params) == "(\n  Parameter param2 (shape=(2, 3), dtype=float32)\n)"
+
+    dense = MyDense(units=3, in_units=5)
+    assert repr(dense.params) == ("mydense0_ (\n"
+                                  "  Parameter mydense0_weight (shape=(5, 3), dtype=float32)\n"
+                                  "  Parameter mydense0_bias (shape=(3,), dtype=float32)\n"
+                                  ")")
+    dense.initialize()
+    x = nd.random.uniform(shape=(2, 5))
+    expected = np.maximum(x.asnumpy().astype(np.float64) @ dense.weight.data().asnumpy()
+                          + dense.bias.data().asnumpy(), 0)
+    np.testing.assert_allclose(dense(x).asnumpy(), expected, rtol=1e-5, atol=1e-7)
+
+    net = nn.Sequential()
+    net.add(MyDense(8, in_units=64), MyDense(1, in_units=8))
+    net.initialize()
+    assert net(nd.random.uniform(shape=(2, 64))).shape == (2, 1)
+    assert list(net.collect_params()) == ["mydense1_weight", "mydense1_bias", "mydense2_weight",
+                                          "mydense2_bias"]
+
+
+# ------------------------------------------------------------------------------ model construction
+class MLP(nn.Block):
+    def __init__(self, **kwargs):
+        super(MLP, self).__init__(**kwargs)
+        self.hidden = nn.Dense(256, activation="relu")
+        self.output = nn.Dense(10)
+
+    def forward(self, x):
+        return self.output(self.hidden(x))
+
+
+def test_mlp_block_and_my_sequential():
+    x = nd.random.uniform(shape=(2, 20))
+    net = MLP()
+    net.initialize()
+    assert net(x).shape == (2, 10)
+    assert repr(net) == ("MLP(\n"
+                         "  (hidden): Dense(20 -> 256, Activation(relu))\n"
+                         "  (output): Dense(256 -> 10, linear)\n"
+                         ")")
+
+    class MySequential(nn.Block):
+        def __init__(self, **kwargs):
+            super(MySequential, self).__init__(**kwargs)
+
+        def add(self, block):
+            self._children[block.name] = block
+
+        def forward(self, x):
+            for block in self._children.values():
+                x = block(x)
+            return x
+
+    seq = MySequential()
+    seq.add(nn.Dense(256, activation="relu"))
+    seq.add(nn.Dense(10))
+    seq.initialize()
+    assert seq(x).shape == (2, 10) and len(seq.collect_params()) == 4
+
+
+def test_nested_and_fancy_models():
+    class FancyMLP(nn.Block):
+        def __init__(self, **kwargs):
+            super(FancyMLP, self).__init__(**kwargs)
+            self.rand_weight = self.params.get_constant("rand_weight", nd.random.uniform(shape=(20, 20)))
+            self.dense = nn.Dense(20, activation="relu")
+
+        def forward(self, x):
+            x = self.dense(x)
+            x = nd.relu(nd.dot(x, self.rand_weight.data()) + 1)
+            x = self.dense(x)  # the same layer again: its parameters are used twice
+            # The chapter writes x.norm(); NDArray has no norm() yet, so spell it out.
+            while (x * x).sum().sqrt().asscalar() > 1:
+                x /= 2
+            if (x * x).sum().sqrt().asscalar() < 0.8:
+                x *= 10
+            return x.sum()
+
+    class NestMLP(nn.Block):
+        def __init__(self, **kwargs):
+            super(NestMLP, self).__init__(**kwargs)
+            self.net = nn.Sequential()
+            self.net.add(nn.Dense(64, activation="relu"), nn.Dense(32, activation="relu"))
+            self.dense = nn.Dense(16, activation="relu")
+
+        def forward(self, x):
+            return self.dense(self.net(x))
+
+    net = nn.Sequential()
+    net.add(NestMLP(), nn.Dense(20), FancyMLP())
+    net.initialize()
+    out = net(nd.random.uniform(shape=(2, 20)))
+    assert out.shape == (1,)
+    assert net[2].rand_weight.grad_req == "null"
+    assert "fancymlp0_rand_weight" in net.collect_params()
+
+
+# ------------------------------------------------------------------------------ file I/O
+def test_save_and_load_model_parameters(tmp_path):
+    net = MLP()
+    net.initialize()
+    x = nd.random.uniform(shape=(2, 20))
+    y = net(x)
+    filename = str(tmp_path / "mlp.params")
+    net.save_parameters(filename)
+    clone = MLP()
+    clone.load_parameters(filename)
+    np.testing.assert_array_equal((clone(x) == y).asnumpy(), np.ones((2, 10)))

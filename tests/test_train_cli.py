@@ -1,0 +1,232 @@
+"""``python -m gpuparams train`` end to end in a subprocess, plus its helpers in process."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import REPO, REAL_GPU
+from gpuparams import __main__ as cli_main
+from gpuparams.cli import UsageError
+from gpuparams.cli import train as train_cli
+
+
+def _train(tmp_path, *args, env_extra=None):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("GPUPARAMS_EMULATE_GPU", None)
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "gpuparams", "train", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _epoch_lines(stdout):
+    return [line for line in stdout.splitlines() if line.startswith("epoch ")]
+
+
+def _metric(line, name):
+    return float(re.search(rf"{name} +([0-9.e+-]+)", line).group(1))
+
+
+def _one_line_error(result):
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gpuparams train: error: "), result.stderr
+    return lines[0]
+
+
+# ----------------------------------------------------------------------------- end to end
+def test_default_task_mlp_reaches_95_percent(tmp_path):
+    result = _train(tmp_path, "--ctx", "cpu")
+    assert result.returncode == 0, result.stderr
+    lines = _epoch_lines(result.stdout)
+    assert len(lines) == 10
+    assert _metric(lines[-1], "accuracy") >= 95.0
+    assert "examples/s" in lines[-1] and lines[-1].endswith("cpu(0)")
+    assert "classify on synthetic spirals" in result.stdout
+    for name in ("model.npz", "model.trainer.npz", "model.json"):
+        assert (tmp_path / name).exists()
+    assert result.stderr == ""  # stderr is not a terminal: no progress bar
+
+
+def test_synthetic_classification_is_not_linearly_separable(tmp_path):
+    result = _train(tmp_path, "--hidden", "none", "--epochs", "5", "--out", "linear.npz")
+    assert result.returncode == 0, result.stderr
+    assert _metric(_epoch_lines(result.stdout)[-1], "accuracy") < 70.0
+
+
+def test_linreg_chapter_converges(tmp_path):
+    result = _train(tmp_path, "--task", "linreg", "--out", "lin.npz")
+    assert result.returncode == 0, result.stderr
+    lines = _epoch_lines(result.stdout)
+    assert len(lines) == 3 and "accuracy" not in lines[-1]
+    assert _metric(lines[-1], "loss") < 1e-4
+    with np.load(tmp_path / "lin.npz", allow_pickle=False) as params:
+        weight = [params[k] for k in params.files if k.endswith("weight")][0]
+        bias = [params[k] for k in params.files if k.endswith("bias")][0]
+    np.testing.assert_allclose(weight.reshape(-1), [2.0, -3.4], atol=5e-3)
+    np.testing.assert_allclose(bias, [4.2], atol=5e-3)
+
+
+def test_resume_continues_from_saved_files(tmp_path):
+    first = _train(tmp_path, "--examples", "300", "--epochs", "2", "--hidden", "16")
+    assert first.returncode == 0, first.stderr
+    record = json.loads((tmp_path / "model.json").read_text())
+    assert record["epochs_done"] == 2 and record["hidden"] == [16]
+    with np.load(tmp_path / "model.trainer.npz", allow_pickle=False) as states:
+        updates_after_two = int(states["__num_update__"])
+    assert updates_after_two == 2 * 10  # 300 examples / batch 32 = 10 steps per epoch
+
+    resumed = _train(tmp_path, "--examples", "300", "--epochs", "1", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming after epoch 2" in resumed.stdout
+    lines = _epoch_lines(resumed.stdout)
+    assert len(lines) == 1 and lines[0].startswith("epoch 3/3")
+    # the resumed run starts from the trained model, not from scratch
+    assert _metric(lines[0], "loss") < _metric(_epoch_lines(first.stdout)[0], "loss")
+    record = json.loads((tmp_path / "model.json").read_text())
+    assert record["epochs_done"] == 3 and [h["epoch"] for h in record["history"]] == [1, 2, 3]
+    with np.load(tmp_path / "model.trainer.npz", allow_pickle=False) as states:
+        assert int(states["__num_update__"]) == 30  # the update counts carried on
+
+
+def test_resume_refuses_a_different_architecture(tmp_path):
+    assert _train(tmp_path, "--examples", "100", "--epochs", "1", "--hidden", "8").returncode == 0
+    line = _one_line_error(_train(tmp_path, "--examples", "100", "--resume", "--hidden", "16"))
+    assert "hidden layers 8, not 16" in line
+
+
+def test_resume_without_files(tmp_path):
+    assert "train once without --resume" in _one_line_error(_train(tmp_path, "--resume"))
+
+
+def test_user_csv_with_header_and_arbitrary_labels(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3)) * [1, 100, 0.01]  # standardization makes the scales irrelevant
+    y = np.where(X[:, 0] + X[:, 1] / 100 > 0, 7, 5)
+    np.savetxt(tmp_path / "points.csv", np.column_stack([X, y]), delimiter=",", header="a,b,c,label",
+               comments="")
+    result = _train(tmp_path, "--data", "points.csv", "--epochs", "15", "--hidden", "16")
+    assert result.returncode == 0, result.stderr
+    assert "inferred from whole-number labels" in result.stdout
+    assert _metric(_epoch_lines(result.stdout)[-1], "accuracy") >= 95.0
+    record = json.loads((tmp_path / "model.json").read_text())
+    assert record["classes"] == [5.0, 7.0] and record["features"] == 3
+    np.testing.assert_allclose(record["feature_std"], X.std(axis=0))
+
+
+def test_user_npz_regression(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 4)).astype(np.float32)
+    y = (X @ np.array([1.0, -2.0, 0.5, 3.0]) + 1.0).astype(np.float32)
+    np.savez(tmp_path / "reg.npz", X=X, y=y)
+    result = _train(tmp_path, "--data", "reg.npz", "--epochs", "10")
+    assert result.returncode == 0, result.stderr
+    assert "linreg on reg.npz" in result.stdout and "real-valued labels" in result.stdout
+    assert _metric(_epoch_lines(result.stdout)[-1], "loss") < 1e-3
+
+
+def test_forced_progress_bar_goes_to_stderr(tmp_path):
+    result = _train(tmp_path, "--examples", "64", "--epochs", "1", "--progress")
+    assert result.returncode == 0
+    assert "epoch 1/1" in result.stderr and "batch" in result.stderr
+    assert "epoch 1/1" in result.stdout
+
+
+# ----------------------------------------------------------------------------- errors
+def test_missing_data_file(tmp_path):
+    assert "no-such.csv: no such file" in _one_line_error(_train(tmp_path, "--data", "no-such.csv"))
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("text.csv", "1,2,3\n4,x,6\n", "not a table of numbers"),
+    ("header_only.csv", "a,b\n", "no data rows"),
+    ("one_column.csv", "1\n2\n", "at least two columns"),
+    ("broken.npz", "not a zip", "not a readable .npz"),
+    ("data.txt", "1,2\n", "unsupported file type '.txt'"),
+])
+def test_unreadable_data_files(tmp_path, name, content, message):
+    (tmp_path / name).write_text(content)
+    assert message in _one_line_error(_train(tmp_path, "--data", name))
+
+
+def test_npz_without_x_and_y(tmp_path):
+    np.savez(tmp_path / "other.npz", features=np.zeros((3, 2)))
+    assert "must hold arrays named X and y (it holds features)" in _one_line_error(
+        _train(tmp_path, "--data", "other.npz"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "0"], "--epochs: expected a positive integer"),
+    (["--hidden", "64,x"], "--hidden: expected comma-separated"),
+    (["--optimizer", "rmsprop"], "--optimizer: invalid choice"),
+    (["--lr", "-1"], "--lr: expected a positive number"),
+    (["--ctx", "tpu:0"], "is not a device"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_bad_arguments(tmp_path, args, message):
+    assert message in _one_line_error(_train(tmp_path, *args))
+
+
+@pytest.mark.skipif(REAL_GPU, reason="a GPU is present")
+def test_gpu_requested_without_one(tmp_path):
+    assert "--ctx gpu:0: gpu(0)" in _one_line_error(_train(tmp_path, "--ctx", "gpu:0"))
+
+
+@pytest.mark.gpu
+def test_trains_on_a_real_gpu(tmp_path):
+    result = _train(tmp_path, "--ctx", "gpu:0", "--epochs", "3")
+    assert result.returncode == 0, result.stderr
+    assert _epoch_lines(result.stdout)[-1].endswith("gpu(0)")
+
+
+# ----------------------------------------------------------------------------- in process
+def test_parse_context():
+    import gpuparams as gp
+    assert train_cli.parse_context("cpu") is gp.cpu(0)
+    assert train_cli.parse_context("cpu:1") is gp.cpu(1)
+    assert train_cli.parse_context("CPU(0)") is gp.cpu(0)
+    for bad in ("gpu(0", "cuda", "cpu:-1", ""):
+        with pytest.raises(UsageError):
+            train_cli.parse_context(bad)
+
+
+def test_synthetic_data_sets():
+    X, y = train_cli.make_spirals(300, seed=2)
+    assert X.shape == (300, 2) and X.dtype == np.float32 and sorted(set(y.tolist())) == [0, 1, 2]
+    X2, _ = train_cli.make_spirals(300, seed=2)
+    np.testing.assert_array_equal(X, X2)
+    X, y = train_cli.make_linreg(1000, seed=0)
+    w, *_ = np.linalg.lstsq(np.column_stack([X, np.ones(1000)]), y, rcond=None)
+    np.testing.assert_allclose(w, [2.0, -3.4, 4.2], atol=2e-3)
+
+
+def test_main_dispatch(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli_main.main(["train", "--help"])
+    assert exc.value.code == 0
+    assert "--resume" in capsys.readouterr().out
+    assert cli_main.main([]) == 2
+    with pytest.raises(SystemExit) as exc:
+        cli_main.main(["launch"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'launch'" in capsys.readouterr().err
+
+
+def test_a_broken_command_only_breaks_itself(monkeypatch, capsys):
+    real_import = cli_main.importlib.import_module
+
+    def fake_import(name, *args):
+        if name == "gpuparams.cli.bench":
+            raise ImportError("no module named 'somedep'")
+        return real_import(name, *args)
+    monkeypatch.setattr(cli_main.importlib, "import_module", fake_import)
+    assert cli_main.main(["bench"]) == 2
+    assert "gpuparams bench: error: this command cannot be loaded" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        cli_main.main(["train", "--help"])
+    assert exc.value.code == 0
