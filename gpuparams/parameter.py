@@ -153,7 +153,7 @@ class Parameter:
     >>> p
     Parameter w (shape=(2, 3), dtype=float32)
     >>> p.initialize(init=gp.init.One(), ctx=[gp.cpu(0), gp.cpu(1)])
-    >>> p.data(gp.cpu(1)).asnumpy().sum()
+    >>> float(p.data(gp.cpu(1)).sum().asscalar())
     6.0
     """
 
@@ -266,11 +266,16 @@ class Parameter:
             return
         contexts = _context_list(ctx, f"initialize Parameter {self._name!r}")
         chosen = init if init is not None else (self._init if self._init is not None else default_init)
+        previous = self._pending
         self._pending = _Pending(_initializer.create(chosen), contexts, verbose=verbose)
         if _shape_known(self._shape):
-            self._finish_deferred_init()
+            try:
+                self._finish_deferred_init()
+            except BaseException:  # e.g. Xavier on a vector: leave the parameter as it was
+                self._pending = previous
+                raise
         elif not self.allow_deferred_init:
-            self._pending = None
+            self._pending = previous
             raise ValueError(f"cannot initialize Parameter {self._name!r}: its shape {self._shape} is "
                              "not fully known. Give the full shape, or create it with "
                              "allow_deferred_init=True and let a layer infer it")
@@ -496,7 +501,7 @@ class Parameter:
             value = value.astype(self._dtype, copy=False)
         self._shape = tuple(value.shape)
         if self._data is not None:
-            if ctx is None or ctx == self._ctx_list:
+            if ctx is None or set(ctx) == set(self._ctx_list):
                 self.set_data(value)
             else:
                 self._place(value, ctx)

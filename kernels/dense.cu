@@ -270,7 +270,10 @@ __device__ __forceinline__ void gemm_tile(const GemmArgs& g) {
 
     if (gridDim.z > 1) {
         // ---- split-K: publish this slice's partial, the last slice to arrive finishes the tile.
+        // Partials go through L2 only (st.cg / ld.cg): they are read by another block, possibly on
+        // another SM, whose L1 is not coherent with this one.
         const size_t pq = (size_t)g.P * (size_t)g.Q;
+        const bool vec_ws = aligned16(g.ws) && (g.Q % 4 == 0);
         float* part = g.ws + (size_t)blockIdx.z * pq;
 #pragma unroll
         for (int gm = 0; gm < GM; ++gm)
@@ -278,17 +281,23 @@ __device__ __forceinline__ void gemm_tile(const GemmArgs& g) {
             for (int a4 = 0; a4 < 4; ++a4) {
                 const int i = i0 + ty * 4 + gm * SM_ROW + a4;
                 if (i >= g.P) continue;
+                float* prow = part + (size_t)i * (size_t)g.Q;
 #pragma unroll
-                for (int gn = 0; gn < GN; ++gn)
+                for (int gn = 0; gn < GN; ++gn) {
+                    const int jb = j0 + tx * 4 + gn * SN_COL;
+                    const float* v = acc[gm * 4 + a4] + gn * 4;
+                    if (vec_ws && jb + 3 < g.Q) {
+                        __stcg(reinterpret_cast<float4*>(prow + jb), make_float4(v[0], v[1], v[2], v[3]));
+                    } else {
 #pragma unroll
-                    for (int b4 = 0; b4 < 4; ++b4) {
-                        const int j = j0 + tx * 4 + gn * SN_COL + b4;
-                        if (j < g.Q) part[(size_t)i * g.Q + j] = acc[gm * 4 + a4][gn * 4 + b4];
+                        for (int b4 = 0; b4 < 4; ++b4)
+                            if (jb + b4 < g.Q) __stcg(prow + jb + b4, v[b4]);
                     }
+                }
             }
         float* dpart = g.ws + (size_t)gridDim.z * pq;
         if (do_dsum && tid < BM && i0 + tid < g.P)
-            dpart[(size_t)blockIdx.z * g.P + i0 + tid] = rowsum;
+            __stcg(dpart + (size_t)blockIdx.z * g.P + i0 + tid, rowsum);
         // Make the partial visible device-wide before announcing it (threadFenceReduction pattern).
         __threadfence();
         __syncthreads();
@@ -303,30 +312,41 @@ __device__ __forceinline__ void gemm_tile(const GemmArgs& g) {
         // garbage (the emulator's NaN poison is -1), and must not pass for "last".
         if (is_last != 1) return;
         __threadfence();
-        // Sum the partials in slice order (volatile: written by other blocks, must bypass L1).
-        const volatile float* vws = g.ws;
+        // Sum the partials in slice order, so the result does not depend on which slice came last.
 #pragma unroll
         for (int gm = 0; gm < GM; ++gm)
 #pragma unroll
             for (int a4 = 0; a4 < 4; ++a4) {
                 const int i = i0 + ty * 4 + gm * SM_ROW + a4;
+                if (i >= g.P) continue;
+                const float* prow = g.ws + (size_t)i * (size_t)g.Q;
 #pragma unroll
-                for (int gn = 0; gn < GN; ++gn)
-#pragma unroll
-                    for (int b4 = 0; b4 < 4; ++b4) {
-                        const int j = j0 + tx * 4 + gn * SN_COL + b4;
-                        float s = 0.f;
-                        if (i < g.P && j < g.Q) {
-                            for (int z = 0; z < (int)gridDim.z; ++z)
-                                s += vws[(size_t)z * pq + (size_t)i * g.Q + j];
+                for (int gn = 0; gn < GN; ++gn) {
+                    const int jb = j0 + tx * 4 + gn * SN_COL;
+                    float* v = acc[gm * 4 + a4] + gn * 4;
+                    if (vec_ws && jb + 3 < g.Q) {
+                        float4 t = make_float4(0.f, 0.f, 0.f, 0.f);
+                        for (int z = 0; z < (int)gridDim.z; ++z) {
+                            const float4 p = __ldcg(reinterpret_cast<const float4*>(prow + (size_t)z * pq + jb));
+                            t.x += p.x; t.y += p.y; t.z += p.z; t.w += p.w;
                         }
-                        acc[gm * 4 + a4][gn * 4 + b4] = s;
+                        v[0] = t.x; v[1] = t.y; v[2] = t.z; v[3] = t.w;
+                    } else {
+#pragma unroll
+                        for (int b4 = 0; b4 < 4; ++b4) {
+                            float t = 0.f;
+                            if (jb + b4 < g.Q)
+                                for (int z = 0; z < (int)gridDim.z; ++z)
+                                    t += __ldcg(prow + (size_t)z * pq + jb + b4);
+                            v[b4] = t;
+                        }
                     }
+                }
             }
         if (do_dsum && tid < BM && i0 + tid < g.P) {
-            float s = 0.f;
-            for (int z = 0; z < (int)gridDim.z; ++z) s += vws[gridDim.z * pq + (size_t)z * g.P + i0 + tid];
-            rowsum = s;
+            float t = 0.f;
+            for (int z = 0; z < (int)gridDim.z; ++z) t += __ldcg(dpart + (size_t)z * g.P + i0 + tid);
+            rowsum = t;
         }
     }
 

@@ -419,5 +419,7 @@ def test_share_parameters_from_block_and_dict():
     assert list(c.collect_params()) == ["dense0_weight", "dense4_bias"]
     with pytest.raises(KeyError, match=r"no parameter named 'gamma'.*\['weight', 'bias'\]"):
         c.share_parameters({"gamma": a[0].weight})
+    d = nn.Dense(4, in_units=2)
     with pytest.raises(ValueError, match=r"'weight' has shape \(4, 2\) here.*\(3, 2\)"):
-        nn.Dense(4, in_units=2).share_parameters({"weight": a[0].weight})
+        d.share_parameters({"bias": Parameter("b", shape=(4,)), "weight": a[0].weight})
+    assert d.bias.name == "dense5_bias"  # checked first, so the good entry was not applied either

@@ -87,6 +87,10 @@ def test_xavier_refuses_vectors_naming_the_parameter():
     p = Parameter("mydense0_bias", shape=(3,))
     with pytest.raises(ValueError, match=r"Xavier cannot initialize 'mydense0_bias'.*init='zeros'"):
         p.initialize(init=init.Xavier())
+    with pytest.raises(RuntimeError, match="has not been initialized"):  # left as it was
+        p.data()
+    p.initialize(init="zeros")
+    np.testing.assert_array_equal(p.data().asnumpy(), np.zeros(3))
 
 
 @pytest.mark.parametrize("make, match", [

@@ -237,3 +237,14 @@ def test_sigmoid_bce_is_stable_and_exact_at_zero(ctx):
 def test_loss_accepts_numpy_labels():
     out = gloss.L2Loss()(nd.array([[1.0], [2.0]]), np.array([0.0, 0.0], dtype=np.float32))
     np.testing.assert_allclose(out.asnumpy(), [0.5, 2.0])
+
+
+def test_custom_loss_with_mxnet_style_hybrid_forward():
+    class CubeLoss(gloss.Loss):
+        def __init__(self, **kwargs):
+            super().__init__(weight=None, batch_axis=0, **kwargs)
+
+        def hybrid_forward(self, F, pred, label):  # noqa: N803
+            return F.mean(F.abs(pred - label) ** 3, axis=self._batch_axis, exclude=True)
+    out = CubeLoss()(nd.array([[1.0, -1.0], [2.0, 0.0]]), nd.zeros((2, 2)))
+    np.testing.assert_allclose(out.asnumpy(), [1.0, 4.0])

@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -182,6 +183,18 @@ def test_trains_on_a_real_gpu(tmp_path):
     result = _train(tmp_path, "--ctx", "gpu:0", "--epochs", "3")
     assert result.returncode == 0, result.stderr
     assert _epoch_lines(result.stdout)[-1].endswith("gpu(0)")
+
+
+def test_console_script(tmp_path):
+    # Present where the package is installed (CI installs it with pip install -e); `gpuparams` is
+    # the same main() as `python -m gpuparams`.
+    script = shutil.which("gpuparams", path=os.path.dirname(sys.executable))
+    if script is None:
+        pytest.skip("the gpuparams console script is not installed next to this Python")
+    result = subprocess.run([script, "train", "--task", "linreg", "--epochs", "1"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert _epoch_lines(result.stdout)[0].startswith("epoch 1/1")
 
 
 # ----------------------------------------------------------------------------- in process

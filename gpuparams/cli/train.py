@@ -104,7 +104,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``train``'s options to ``parser``."""
     parser.description = __doc__.split("\n\n")[0].strip("`").replace("``", "")
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = "\n\n".join(__doc__.split("\n\n")[1:4])
+    # The module docstring is the help's epilog, without its reStructuredText markup.
+    parser.epilog = "\n\n".join(__doc__.split("\n\n")[1:]).replace("``", "").replace("::", ":")
     data = parser.add_argument_group("data")
     data.add_argument("--task", choices=sorted(TASK_DEFAULTS), default=None,
                       help="classify (default: synthetic spirals, softmax cross-entropy) or linreg "

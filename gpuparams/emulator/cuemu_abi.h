@@ -63,7 +63,7 @@ enum WarpOp : int32_t {
     OP_SYNCWARP = 0, OP_SHFL_IDX, OP_SHFL_UP, OP_SHFL_DOWN, OP_SHFL_XOR,
     OP_BALLOT, OP_ANY, OP_ALL, OP_WMMA,
     OP_REDUCE_ADD, OP_REDUCE_MIN_U, OP_REDUCE_MAX_U, OP_REDUCE_MIN_I, OP_REDUCE_MAX_I,
-    OP_REDUCE_AND, OP_REDUCE_OR, OP_REDUCE_XOR, OP_MATCH_ANY, OP_MATCH_ALL,
+    OP_REDUCE_AND, OP_REDUCE_OR, OP_REDUCE_XOR, OP_MATCH_ANY, OP_MATCH_ALL, OP_ACTIVEMASK,
     OP_COUNT_
 };
 
@@ -90,6 +90,8 @@ CUEMU_EXPORT int cuemu_sync_block(int op, int pred, const char* file, int line);
 // the source lane / delta / lane mask, `width` the shuffle segment. Returns this lane's result.
 CUEMU_EXPORT uint64_t cuemu_warp(int op, unsigned mask, uint64_t value, int arg, int width,
                                  const char* file, int line);
+// __activemask(): waits until no other live lane of the warp can run, then returns the lanes that
+// are at an __activemask() call (the lanes that would be converged with the caller on a GPU).
 CUEMU_EXPORT unsigned cuemu_activemask(void);
 // Stops the launch with a KernelFault (device-side __trap(), invalid use of an intrinsic, ...).
 CUEMU_EXPORT void cuemu_trap(const char* what, const char* file, int line) __attribute__((noreturn));

@@ -329,6 +329,7 @@ const char* op_name(int op) {
         case OP_WMMA: return "a wmma::*_sync call";
         case OP_MATCH_ANY: return "__match_any_sync";
         case OP_MATCH_ALL: return "__match_all_sync";
+        case OP_ACTIVEMASK: return "__activemask";
         default: return "__reduce_*_sync";
     }
 }
@@ -489,6 +490,24 @@ void complete_collective(int warp, unsigned eff, int op) {
         }
         t->out = out;
         t->state = TS_RUNNABLE;
+    }
+}
+
+// Releases the lanes of `warp` waiting in __activemask() once no other live lane of the warp can
+// run: they are the lanes that reached this point together.
+void try_activemask(int warp) {
+    unsigned waiting = 0;
+    for (int l = 0; l < 32; ++l) {
+        Thread* u = lane_thread(warp, l);
+        if (!u) break;
+        if (u->state == TS_RUNNABLE) return;
+        if (u->state == TS_WARP && u->op == OP_ACTIVEMASK) waiting |= 1u << l;
+    }
+    for (int l = 0; l < 32; ++l) {
+        if (!(waiting >> l & 1u)) continue;
+        Thread* u = lane_thread(warp, l);
+        u->out = waiting;
+        u->state = TS_RUNNABLE;
     }
 }
 
@@ -864,6 +883,7 @@ int run_block(uint32_t bx, uint32_t by, uint32_t bz) {
             g.in_fiber = 0;
             g.running = nullptr;
             if (g.failed) return g.failed;
+            try_activemask(t->warp);
             ++ran;
         }
         if (!ran && g.live > 0) {
@@ -1061,12 +1081,13 @@ CUEMU_EXPORT uint64_t cuemu_warp(int op, unsigned mask, uint64_t value, int arg,
 CUEMU_EXPORT unsigned cuemu_activemask(void) {
     Thread* t = g.running;
     if (!t) return 1u;
-    unsigned m = 0;
-    for (int l = 0; l < 32; ++l) {
-        Thread* u = lane_thread(t->warp, l);
-        if (u && u->state != TS_EXITED) m |= 1u << l;
-    }
-    return m;
+    t->state = TS_WARP;
+    t->op = OP_ACTIVEMASK;
+    t->mask = 0;
+    t->file = nullptr;
+    t->line = 0;
+    to_scheduler(t);  // the scheduler releases it (try_activemask)
+    return (unsigned)t->out;
 }
 
 CUEMU_EXPORT void cuemu_yield(void) {

@@ -15,6 +15,7 @@ from ..ops.linalg import batch_dot, dot
 from ..ops.reduce import max, mean, min, sum
 from ..ops.shape import concat, expand_dims, flatten, reshape, squeeze, stack, swapaxes, transpose
 from . import random
+from .io import load, save
 
 __all__ = [
     "NDArray", "array", "zeros", "ones", "full", "arange", "zeros_like", "ones_like", "empty", "random",
@@ -23,7 +24,7 @@ __all__ = [
     "abs", "sign", "clip", "relu", "sigmoid", "tanh", "softrelu", "softsign", "softmax", "log_softmax",
     "Activation", "dense", "FullyConnected", "dot", "batch_dot", "sum", "mean", "max", "min",
     "reshape", "transpose", "expand_dims", "squeeze", "flatten", "Flatten", "concat", "stack",
-    "swapaxes", "waitall",
+    "swapaxes", "waitall", "norm", "save", "load",
 ]
 
 
@@ -98,6 +99,11 @@ def FullyConnected(data, weight, bias=None, num_hidden=None, no_bias=False, flat
 
 
 Flatten = flatten
+
+
+def norm(data):
+    """The L2 (Frobenius) norm of all elements, shape ``(1,)`` (differentiable)."""
+    return sqrt(sum(data * data))
 
 
 def waitall():

@@ -212,14 +212,14 @@ class Block:
 
     # ------------------------------------------------------------------ registration
     def __setattr__(self, name, value):
+        existing = self.__dict__.get(name)
+        if isinstance(existing, (Block, Parameter)) and not isinstance(value, type(existing)):
+            raise TypeError(f"cannot change attribute {type(self).__name__}.{name} from "
+                            f"{type(existing).__name__} to {type(value).__name__}")
         if isinstance(value, (Block, Parameter)):
             if "_children" not in self.__dict__:
                 raise RuntimeError(f"{type(self).__name__}.{name}: call super().__init__() before "
                                    "assigning child blocks or parameters")
-            existing = self.__dict__.get(name)
-            if isinstance(existing, (Block, Parameter)) and not isinstance(value, type(existing)):
-                raise TypeError(f"cannot change attribute {type(self).__name__}.{name} from "
-                                f"{type(existing).__name__} to {type(value).__name__}")
             if isinstance(value, Block):
                 self.register_child(value, name)
             else:
@@ -229,11 +229,6 @@ class Block:
                                      f"{registered.name!r}; to use another block's parameters, build "
                                      "this block with params=other.params or call share_parameters()")
                 self._reg_params[name] = value
-        else:
-            existing = self.__dict__.get(name)
-            if isinstance(existing, (Block, Parameter)):
-                raise TypeError(f"cannot change attribute {type(self).__name__}.{name} from "
-                                f"{type(existing).__name__} to {type(value).__name__}")
         object.__setattr__(self, name, value)
 
     def register_child(self, block, name=None):
@@ -381,6 +376,9 @@ class Block:
     def share_parameters(self, shared):
         """Use the given Parameter objects in place of this tree's own (tying them).
 
+        From then on the block reads and trains the shared Parameters (their values, contexts and
+        initialization state); its former ones are dropped.
+
         Parameters
         ----------
         shared : Block or dict
@@ -407,13 +405,12 @@ class Block:
         if unknown:
             raise KeyError(f"share_parameters: {type(self).__name__} has no parameter named "
                            f"{', '.join(map(repr, unknown))}; its structural names are {list(owners)}")
-        for key, new in shared.items():
+        plan = []
+        for key, new in shared.items():  # check everything first: a bad entry changes nothing
             if not isinstance(new, Parameter):
                 raise TypeError(f"share_parameters: {key!r} maps to {type(new).__name__}, not a Parameter")
             block, attr = owners[key]
             old = block._reg_params[attr]
-            if old is new:
-                continue
             merged = _merge_shapes(new.shape, old.shape)
             if merged is None:
                 raise ValueError(f"share_parameters: {key!r} has shape {old.shape} here but the shared "
@@ -421,6 +418,9 @@ class Block:
             if old.dtype != new.dtype:
                 raise ValueError(f"share_parameters: {key!r} is {old.dtype.name} here but the shared "
                                  f"Parameter {new.name!r} is {new.dtype.name}")
+            if old is not new:
+                plan.append((block, attr, old, new, merged))
+        for block, attr, old, new, merged in plan:
             if merged != new.shape:
                 new.shape = merged
             block._reg_params[attr] = new

@@ -46,6 +46,12 @@ def _attach():
     }
     for name, fn in {**operators, **methods}.items():
         setattr(NDArray, name, fn)
+    NDArray.norm = _norm
+
+
+def _norm(self):
+    """The L2 (Frobenius) norm of all elements, shape ``(1,)``."""
+    return elementwise.sqrt(reduce.sum(elementwise.multiply(self, self)))
 
 
 _attach()
