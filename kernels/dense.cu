@@ -285,13 +285,14 @@ __device__ __forceinline__ void gemm_tile(const GemmArgs& g) {
 #pragma unroll
                 for (int gn = 0; gn < GN; ++gn) {
                     const int jb = j0 + tx * 4 + gn * SN_COL;
-                    const float* v = acc[gm * 4 + a4] + gn * 4;
+                    const int r = gm * 4 + a4, c = gn * 4;
                     if (vec_ws && jb + 3 < g.Q) {
-                        __stcg(reinterpret_cast<float4*>(prow + jb), make_float4(v[0], v[1], v[2], v[3]));
+                        __stcg(reinterpret_cast<float4*>(prow + jb),
+                               make_float4(acc[r][c], acc[r][c + 1], acc[r][c + 2], acc[r][c + 3]));
                     } else {
 #pragma unroll
                         for (int b4 = 0; b4 < 4; ++b4)
-                            if (jb + b4 < g.Q) __stcg(prow + jb + b4, v[b4]);
+                            if (jb + b4 < g.Q) __stcg(prow + jb + b4, acc[r][c + b4]);
                     }
                 }
             }
@@ -323,14 +324,15 @@ __device__ __forceinline__ void gemm_tile(const GemmArgs& g) {
 #pragma unroll
                 for (int gn = 0; gn < GN; ++gn) {
                     const int jb = j0 + tx * 4 + gn * SN_COL;
-                    float* v = acc[gm * 4 + a4] + gn * 4;
+                    const int r = gm * 4 + a4, c = gn * 4;
                     if (vec_ws && jb + 3 < g.Q) {
                         float4 t = make_float4(0.f, 0.f, 0.f, 0.f);
                         for (int z = 0; z < (int)gridDim.z; ++z) {
-                            const float4 p = __ldcg(reinterpret_cast<const float4*>(prow + (size_t)z * pq + jb));
+                            const float4 p =
+                                __ldcg(reinterpret_cast<const float4*>(prow + (size_t)z * pq + jb));
                             t.x += p.x; t.y += p.y; t.z += p.z; t.w += p.w;
                         }
-                        v[0] = t.x; v[1] = t.y; v[2] = t.z; v[3] = t.w;
+                        acc[r][c] = t.x; acc[r][c + 1] = t.y; acc[r][c + 2] = t.z; acc[r][c + 3] = t.w;
                     } else {
 #pragma unroll
                         for (int b4 = 0; b4 < 4; ++b4) {
@@ -338,7 +340,7 @@ __device__ __forceinline__ void gemm_tile(const GemmArgs& g) {
                             if (jb + b4 < g.Q)
                                 for (int z = 0; z < (int)gridDim.z; ++z)
                                     t += __ldcg(prow + (size_t)z * pq + jb + b4);
-                            v[b4] = t;
+                            acc[r][c + b4] = t;
                         }
                     }
                 }
