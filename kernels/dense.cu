@@ -18,7 +18,7 @@
 // are transposed on the way in; their shared rows are XOR-swizzled in groups of four floats so that
 // transposing store is bank-conflict free without padding and the float4 reads stay aligned.
 //
-// Split-K (gridDim.z > 1): each z-slice reduces a contiguous range of BK-tiles and writes its partial
+// Split-K (small configuration only, gridDim.z > 1): each z-slice reduces a contiguous range of BK-tiles and writes its partial
 // tile to a workspace; the last slice of a tile to finish (found with an atomic counter) sums the
 // partials in slice order — deterministic whatever order the blocks ran in — applies the epilogue and
 // resets the counter to 0 for the next launch. Counters must be zero before the first launch.
@@ -173,7 +173,9 @@ struct GemmArgs {
     bool use_mask, use_bias, relu, accumulate, use_dsum, accumulate_dsum;
 };
 
-template <int BM, int BN, int BK, int TM, int TN, bool A_RCONTIG, bool B_RCONTIG>
+// SPLITK: compile the split-K path (the small configuration only: the large one runs at the
+// register limit of two blocks per SM, and the launcher never splits it).
+template <int BM, int BN, int BK, int TM, int TN, bool A_RCONTIG, bool B_RCONTIG, bool SPLITK>
 __device__ __forceinline__ void gemm_tile(const GemmArgs& g) {
     constexpr int NT = (BM / TM) * (BN / TN);
     constexpr int TXN = BN / TN;       // threads along a tile row
@@ -205,8 +207,13 @@ __device__ __forceinline__ void gemm_tile(const GemmArgs& g) {
     // This slice's range of BK-tiles: as even as possible, every slice non-empty when
     // gridDim.z <= number of tiles (the launcher guarantees it).
     const int ktiles = (g.R + BK - 1) / BK;
-    const int kt_begin = (int)(((long long)ktiles * blockIdx.z) / gridDim.z);
-    const int kt_end = (int)(((long long)ktiles * (blockIdx.z + 1)) / gridDim.z);
+    int kt_begin = 0, kt_end = ktiles;
+    if (SPLITK) {
+        kt_begin = (int)(((long long)ktiles * blockIdx.z) / gridDim.z);
+        kt_end = (int)(((long long)ktiles * (blockIdx.z + 1)) / gridDim.z);
+    } else if (blockIdx.z != 0) {
+        return;  // a configuration without split-K launched with gridDim.z > 1: slice 0 does it all
+    }
 
     float acc[TM][TN];
 #pragma unroll
@@ -268,7 +275,7 @@ __device__ __forceinline__ void gemm_tile(const GemmArgs& g) {
 
     const bool vec_c = aligned16(g.c) && (g.Q % 4 == 0);
 
-    if (gridDim.z > 1) {
+    if (SPLITK && gridDim.z > 1) {
         // ---- split-K: publish this slice's partial, the last slice to arrive finishes the tile.
         // Partials go through L2 only (st.cg / ld.cg): they are read by another block, possibly on
         // another SM, whose L1 is not coherent with this one.
@@ -306,7 +313,7 @@ __device__ __forceinline__ void gemm_tile(const GemmArgs& g) {
             int* counter = g.counters + (size_t)blockIdx.y * gridDim.x + blockIdx.x;
             const int arrived = atomicAdd(counter, 1);
             is_last = arrived == (int)gridDim.z - 1 ? 1 : 0;
-            if (is_last == 1) *counter = 0;  // every slice has arrived: reset for the next launch
+              // every slice has arrived: reset for the next launch
         }
         __syncthreads();
         // `== 1` rather than truthiness: a read that raced ahead of thread 0's write would see
@@ -409,7 +416,7 @@ __device__ __forceinline__ void gemm_tile(const GemmArgs& g) {
 #define GP_S_CFG GP_S_BM, GP_S_BN, GP_S_BK, GP_S_TM, GP_S_TN
 
 // y (N, M) = act(x (N, K) · W (M, K)ᵀ + b); grid (ceil(N/BM), ceil(M/BN), splits).
-#define GP_DENSE_FWD(NAME, CFG, MINB)                                                              \
+#define GP_DENSE_FWD(NAME, CFG, MINB, SPLITK)                                                              \
     extern "C" __global__ void __launch_bounds__(GP_THREADS, MINB)                               \
     NAME(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, \
          float* __restrict__ y, int n, int k, int m, int has_bias, int relu,                      \
@@ -420,11 +427,11 @@ __device__ __forceinline__ void gemm_tile(const GemmArgs& g) {
         g.P = n; g.Q = m; g.R = k; g.lda = k; g.ldb = k;                                           \
         g.use_mask = false; g.use_bias = has_bias != 0; g.relu = relu != 0;                        \
         g.accumulate = false; g.use_dsum = false; g.accumulate_dsum = false;                       \
-        gemm_tile<CFG, true, true>(g);                                                             \
+        gemm_tile<CFG, true, true, SPLITK>(g);                                                             \
     }
 
 // dX (N, K) (+)= (dY ⊙ (y > 0)) (N, M) · W (M, K); grid (ceil(N/BM), ceil(K/BN), splits).
-#define GP_DENSE_BWD_DX(NAME, CFG, MINB)                                                           \
+#define GP_DENSE_BWD_DX(NAME, CFG, MINB, SPLITK)                                                           \
     extern "C" __global__ void __launch_bounds__(GP_THREADS, MINB)                               \
     NAME(const float* __restrict__ dy, const float* __restrict__ yact, const float* __restrict__ w,\
          float* __restrict__ dx, int n, int k, int m, int has_mask, int accumulate,                \
@@ -435,12 +442,12 @@ __device__ __forceinline__ void gemm_tile(const GemmArgs& g) {
         g.P = n; g.Q = k; g.R = m; g.lda = m; g.ldb = k;                                           \
         g.use_mask = has_mask != 0; g.use_bias = false; g.relu = false;                            \
         g.accumulate = accumulate != 0; g.use_dsum = false; g.accumulate_dsum = false;             \
-        gemm_tile<CFG, true, false>(g);                                                            \
+        gemm_tile<CFG, true, false, SPLITK>(g);                                                            \
     }
 
 // dW (M, K) (+)= (dY ⊙ (y > 0))ᵀ · x, and with need_db also db (M,) (+)= Σ_n dY ⊙ (y > 0);
 // grid (ceil(M/BM), ceil(K/BN), splits).
-#define GP_DENSE_BWD_DW(NAME, CFG, MINB)                                                           \
+#define GP_DENSE_BWD_DW(NAME, CFG, MINB, SPLITK)                                                           \
     extern "C" __global__ void __launch_bounds__(GP_THREADS, MINB)                               \
     NAME(const float* __restrict__ dy, const float* __restrict__ yact, const float* __restrict__ x,\
          float* __restrict__ dw, float* __restrict__ db, int n, int k, int m, int has_mask,         \
@@ -452,15 +459,15 @@ __device__ __forceinline__ void gemm_tile(const GemmArgs& g) {
         g.use_mask = has_mask != 0; g.use_bias = false; g.relu = false;                            \
         g.accumulate = accumulate_dw != 0; g.use_dsum = need_db != 0;                              \
         g.accumulate_dsum = accumulate_db != 0;                                                    \
-        gemm_tile<CFG, false, false>(g);                                                           \
+        gemm_tile<CFG, false, false, SPLITK>(g);                                                           \
     }
 
-GP_DENSE_FWD(dense_fwd_l, GP_L_CFG, 2)
-GP_DENSE_FWD(dense_fwd_s, GP_S_CFG, 3)
-GP_DENSE_BWD_DX(dense_bwd_dx_l, GP_L_CFG, 2)
-GP_DENSE_BWD_DX(dense_bwd_dx_s, GP_S_CFG, 3)
-GP_DENSE_BWD_DW(dense_bwd_dw_l, GP_L_CFG, 2)
-GP_DENSE_BWD_DW(dense_bwd_dw_s, GP_S_CFG, 3)
+GP_DENSE_FWD(dense_fwd_l, GP_L_CFG, 2, false)
+GP_DENSE_FWD(dense_fwd_s, GP_S_CFG, 3, true)
+GP_DENSE_BWD_DX(dense_bwd_dx_l, GP_L_CFG, 2, false)
+GP_DENSE_BWD_DX(dense_bwd_dx_s, GP_S_CFG, 3, true)
+GP_DENSE_BWD_DW(dense_bwd_dw_l, GP_L_CFG, 2, false)
+GP_DENSE_BWD_DW(dense_bwd_dw_s, GP_S_CFG, 3, true)
 
 // db (M,) (+)= Σ_n dY[n, :] ⊙ (y[n, :] > 0), for when dW is not needed (otherwise the dW kernel
 // produces db). Block: 32 columns × 8 row lanes; grid (ceil(M/32)). Rows are summed in a fixed

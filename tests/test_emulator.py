@@ -4,6 +4,7 @@ Kernels of our own under tests/kernels/ run on awkward shapes in every thread or
 NumPy references; kernels with planted bugs must be caught with the right error. Modules are compiled
 once per test module (and cached on disk by content hash across runs).
 """
+import os
 import pickle
 from pathlib import Path
 
@@ -22,6 +23,20 @@ SHAPE_IDS = ["x".join(map(str, s)) for s in SHAPES]
 
 def cdiv(a, b):
     return (a + b - 1) // b
+
+
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def host_compiler():
+    """The emulator builds kernels with g++: skip without one, except in CI, which must have it."""
+    try:
+        return emulator.toolchain()
+    except EmulatorError as exc:
+        if IN_CI:
+            pytest.fail(f"CI=true but the emulator cannot run: {exc}")
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="module")
@@ -321,6 +336,17 @@ def test_out_of_bounds_far_read_and_const_write(modules):
     np.testing.assert_array_equal(x, 1)
 
 
+def test_uninstrumented_overrun_is_found_after_the_launch(modules):
+    y = np.ones(70, np.float32)
+    fn = modules["bugs"].get_function("memset_overrun")
+    with pytest.raises(KernelFault, match="found after the launch") as info:
+        fn((1,), (32,), (y, i32(70)))
+    assert info.value.argument == 1 and info.value.offset == 280 and info.value.thread is None
+    np.testing.assert_array_equal(y, 1)
+    fn((1,), (32,), (y, i32(69)))
+    np.testing.assert_array_equal(y, 0)
+
+
 def test_shared_memory_out_of_bounds(modules):
     out = np.zeros(64, np.float32)
     with pytest.raises(KernelFault, match=r"threadIdx \(32, 0, 0\).*index 32 out of bounds"):
@@ -352,6 +378,27 @@ def test_device_assert_and_trap(modules):
     assert "assert `flags[i] == 0` failed" in str(info.value) and info.value.line == 100
     with pytest.raises(KernelFault, match=r"threadIdx \(5, 0, 0\).*__trap"):
         modules["bugs"].get_function("trap_kernel")((1,), (64,), (i32(5),))
+
+
+def test_null_pointer_stack_overflow_and_division_by_zero(modules):
+    # These fault in the hardware (SIGSEGV, SIGFPE-class checks): the process must survive them.
+    with pytest.raises(KernelFault, match=r"threadIdx \(0, 0, 0\).*null pointer") as info:
+        modules["bugs"].get_function("null_write")((1,), (32,), (None,))
+    assert info.value.file.endswith("emu_planted_bugs.cu") and info.value.line == 135
+    out = np.zeros(32, np.float32)
+    with pytest.raises(KernelFault, match="stack overflow"):
+        modules["bugs"].get_function("stack_overflow")((1,), (32,), (out, i32(5)), order="reverse")
+    a = np.arange(32, dtype=np.int32)
+    b = np.ones(32, np.int32)
+    b[9] = 0
+    with pytest.raises(KernelFault, match=r"threadIdx \(9, 0, 0\).*division by zero"):
+        modules["bugs"].get_function("divide")((1,), (32,), (a, b))
+    np.testing.assert_array_equal(b[:9], 1)
+
+
+def test_device_printf(modules, capfd):
+    modules["bugs"].get_function("say")((1,), (32,), (i32(7),))
+    assert capfd.readouterr().out == "hello from thread 1: 7\n"
 
 
 def test_divergent_barrier(modules):
@@ -391,6 +438,15 @@ def test_launch_configurations_a_gpu_rejects(modules, grid, block, match):
     y = np.zeros(70, np.float32)
     with pytest.raises(LaunchConfigError, match=match):
         modules["bugs"].get_function("oob_read")(grid, block, (x, y, i32(70)))
+
+
+def test_launch_bounds_are_enforced(modules):
+    fn = modules["reg"].get_function("sgemm_reg")  # __launch_bounds__(256)
+    assert fn.max_threads_per_block == 256
+    assert modules["tiled"].get_function("sgemm_tiled").max_threads_per_block == 1024
+    a = np.zeros((4, 4), np.float32)
+    with pytest.raises(LaunchConfigError, match=r"__launch_bounds__\(256\)"):
+        fn((1, 1), (32, 32), (a, a, a.copy(), i32(4), i32(4), i32(4)))
 
 
 def test_arguments_cupy_would_marshal_differently(modules):

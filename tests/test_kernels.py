@@ -266,7 +266,7 @@ def test_dense_default_plan_emulated(emu, rng):
 
 def test_dense_split_k_repeated_launches_emulated(emu, rng):
     # The split-K counters reset themselves; a second and third launch must be as right as the first.
-    for tile in (("s", 4), ("s", 2), ("l", 3)):
+    for tile in (("s", 4), ("s", 2), ("s", 7)):
         check_forward(emu, rng, (70, 257, 33), bias=True, relu=False, tile=tile)
 
 
@@ -433,6 +433,20 @@ def test_plan_limits_split_k():
     assert K.plan_gemm(8, 8, 4096, 132).splits == K.MAX_SPLITS
     with pytest.raises(ValueError, match="split count must be >= 1"):
         K.plan_gemm(8, 8, 8, 132, tile=("s", 0))
+    with pytest.raises(ValueError, match="'l' has no split-K"):
+        K.plan_gemm(8, 8, 64, 132, tile=("l", 2))
+
+
+def test_large_tile_launched_with_slices_still_right_emulated(emu, rng):
+    # The large tile has no split-K path; should it ever get gridDim.z > 1, slice 0 does all the work
+    # and the others leave at once (nothing is written twice or left unwritten).
+    N, Kdim, M = 70, 45, 33
+    x, w, b = _inputs(rng, N, Kdim, M)
+    y = np.full((N, M), np.nan, np.float32)
+    ws, cnt = np.empty(1, np.float32), np.zeros(1, np.int32)
+    K.launch(emu.ctx, "dense.cu", "dense_fwd_l", (1, 1, 3), (256, 1, 1),
+             (x, w, b, y, np.int32(N), np.int32(Kdim), np.int32(M), np.int32(1), np.int32(0), ws, cnt))
+    assert_close(y, x.astype(np.float64) @ w.astype(np.float64).T + b, "dense_fwd_l with 3 slices")
 
 
 # ------------------------------------------------------------------------------------------------

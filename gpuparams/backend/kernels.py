@@ -334,11 +334,15 @@ class TileConfig:
     bn: int       # output columns per block
     bk: int       # reduction depth per shared-memory stage
     threads: int  # threads per block
+    split_k: bool  # whether the kernels were compiled with the split-K path
 
 
 TILE_CONFIGS = {
-    "l": TileConfig("l", 128, 128, 8, 256),   # big batches: 8×8 outputs per thread
-    "s": TileConfig("s", 64, 64, 16, 256),    # small batches, usually with split-K: 4×4 per thread
+    # Big batches: 8×8 outputs per thread, at the 128-register limit of two blocks per SM, which is
+    # why it has no split-K path (it is only chosen when it already fills the GPU).
+    "l": TileConfig("l", 128, 128, 8, 256, False),
+    # Small batches, usually with split-K: 4×4 outputs per thread.
+    "s": TileConfig("s", 64, 64, 16, 256, True),
 }
 #: A split-K slice reduces at least this many BK-tiles, so its partial's round trip through the
 #: workspace stays small next to the multiply.
@@ -399,6 +403,8 @@ def plan_gemm(P, Q, R, sms, tile=None):
         cfg = TILE_CONFIGS[name]
         if int(splits) < 1:
             raise ValueError(f"split count must be >= 1, got {splits}")
+        if int(splits) > 1 and not cfg.split_k:
+            raise ValueError(f"tile configuration {name!r} has no split-K; use ('s', {splits})")
     # Every slice must own at least one BK-tile (an empty slice would still be counted, but wastes a
     # block); with R == 0 there is nothing to split.
     splits = max(1, min(int(splits), _cdiv(R, cfg.bk)))

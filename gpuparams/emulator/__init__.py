@@ -33,10 +33,10 @@ arrays untouched. Compiled modules are cached on disk by content hash in
 from ._errors import (ArgumentError, BarrierError, CompileError, EmulatorError, KernelFault,
                       LaunchConfigError)
 from ._module import Function, Module, Param, get_thread_order, set_thread_order
-from ._build import cache_dir
+from ._build import cache_dir, toolchain
 
 __all__ = [
-    "Module", "Function", "Param", "set_thread_order", "get_thread_order", "cache_dir",
+    "Module", "Function", "Param", "set_thread_order", "get_thread_order", "cache_dir", "toolchain",
     "EmulatorError", "CompileError", "KernelFault", "BarrierError", "LaunchConfigError",
     "ArgumentError",
 ]

@@ -22,6 +22,8 @@ expressions and the compiler's version and flags.
 """
 from __future__ import annotations
 
+import ast
+import contextlib
 import functools
 import hashlib
 import json
@@ -41,7 +43,7 @@ __all__ = ["cache_dir", "toolchain", "runtime_library", "build_module", "BuiltMo
            "DYN_SMEM_CAPACITY", "EMULATOR_DIR"]
 
 #: Bumped whenever the layout of what is cached changes.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 EMULATOR_DIR = Path(__file__).resolve().parent
 CACHE_ENV = "GPUPARAMS_EMULATOR_CACHE"
 CXX_ENV = "GPUPARAMS_EMULATOR_CXX"
@@ -125,6 +127,10 @@ def _toolchain(cxx):
     proc = _run([exe, "--version"])
     machine = _run([exe, "-dumpmachine"]).stdout.strip()
     version = (proc.stdout.splitlines() or ["unknown"])[0] + " " + machine
+    # The instrumentation flags and the sanitizer callback ABI below are GCC's.
+    if "clang" in proc.stdout.lower() or proc.returncode != 0:
+        raise EmulatorError(f"the CUDA emulator needs GCC's g++ (8 or newer); {exe} is "
+                            f"{version.strip()!r}. Set ${CXX_ENV} to a g++.")
     common = ["-std=c++17", "-O2", "-fPIC", "-fno-strict-aliasing", "-fno-math-errno",
               "-fno-omit-frame-pointer", "-pipe"]
     kernel = common + [
@@ -136,11 +142,14 @@ def _toolchain(cxx):
         # accesses, indexing past a fixed-size (e.g. __shared__) array, integer division by zero.
         "-fsanitize=alignment,bounds,integer-divide-by-zero",
         "-fno-sanitize-recover=all",
-        # Every load and store calls the runtime with its address (no shadow memory), which
-        # catches an out-of-bounds access in the bytes between an argument's data and its guard
-        # pages, and past the dynamic shared memory of the launch, with the exact thread.
+        # Every load and store calls a check with its address (cuda_emu.h; no shadow memory),
+        # which catches an out-of-bounds access in the bytes between an argument's data and its
+        # guard pages, and past the launch's dynamic shared memory, with the exact thread.
         "-fsanitize=kernel-address", "--param", "asan-instrumentation-with-call-threshold=0",
         "--param", "asan-stack=0", "--param", "asan-globals=0",
+        # A frame larger than a page probes its stack page by page, so a thread that overflows
+        # its stack hits the guard page below it instead of the next thread's stack.
+        "-fstack-clash-protection",
         # Line tables, to name the source line of a faulting access.
         "-g1", "-gdwarf-4",
     ]
@@ -162,7 +171,7 @@ def toolchain():
     Raises
     ------
     EmulatorError
-        If the compiler cannot be found.
+        If the compiler cannot be found or is not GCC.
     """
     return _toolchain(os.environ.get(CXX_ENV, "").strip() or "g++")
 
@@ -174,17 +183,9 @@ def _atomic_write_bytes(path, data):
             f.write(data)
         os.replace(tmp, path)
     except BaseException:
-        with _suppress():
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-class _suppress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return exc[0] is not None and issubclass(exc[0], OSError)
 
 
 def runtime_library():
@@ -275,6 +276,36 @@ class EntryPoint:
     params: list           # parameter names (None where unnamed)
     template: bool
     definition: bool
+    max_threads: int = None  # the first argument of __launch_bounds__, where it is a constant
+
+
+_BINOPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
+           ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a // b,
+           ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b}
+
+
+def _constant(tokens):
+    """The value of an integer constant expression of literals, + - * / % and parentheses, or None."""
+    text = re.sub(r"\b(\d+)[uUlL]+\b", r"\1", " ".join(tokens))
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return None
+
+    def value(node):
+        if isinstance(node, ast.Constant) and type(node.value) is int:
+            return node.value
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            return _BINOPS[type(node.op)](value(node.left), value(node.right))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            v = value(node.operand)
+            return -v if isinstance(node.op, ast.USub) else v
+        raise ValueError("not an integer constant")
+
+    try:
+        return value(tree)
+    except (ValueError, ZeroDivisionError):
+        return None
 
 
 def _main_file_text(preprocessed, main_files):
@@ -357,8 +388,21 @@ def scan_entry_points(text):
             j -= 1
         k = i + 1
         name = None
+        max_threads = None
         while k < len(tokens):
             t = tokens[k]
+            if t == "__cuemu_launch_bounds__" and k + 1 < len(tokens) and tokens[k + 1] == "(":
+                end = _skip_group(tokens, k + 1)
+                args, depth = [], 0
+                for tok in tokens[k + 2:end - 1]:
+                    depth += tok in "([{"
+                    depth -= tok in ")]}"
+                    if tok == "," and depth == 0:
+                        break
+                    args.append(tok)
+                max_threads = _constant(args)
+                k = end
+                continue
             if t in ("__attribute__", "alignas", "__declspec", "decltype") and k + 1 < len(tokens) \
                     and tokens[k + 1] == "(":
                 k = _skip_group(tokens, k + 1)
@@ -377,7 +421,7 @@ def scan_entry_points(text):
         end = _skip_group(tokens, k)
         params = _param_names(tokens[k + 1:end - 1])
         definition = end < len(tokens) and tokens[end] == "{"
-        entries.append(EntryPoint(name, params, template, definition))
+        entries.append(EntryPoint(name, params, template, definition, max_threads))
     return entries
 
 
@@ -506,8 +550,8 @@ def build_module(path=None, code=None, options=(), name_expressions=()):
             if e.definition and not e.template:
                 counts[e.name] = counts.get(e.name, 0) + 1
         entry_names = [n for n, c in counts.items() if c == 1]  # overloads need name expressions
-        templates = {e.name: e.params for e in found if e.template}
-        plain = {e.name: e.params for e in found if not e.template and e.definition}
+        templates = {e.name: e for e in found if e.template}
+        plain = {e.name: e for e in found if not e.template and e.definition}
 
         # 2. compile the source with the registration table appended
         registered = list(dict.fromkeys(entry_names + name_expressions))
@@ -538,13 +582,14 @@ def build_module(path=None, code=None, options=(), name_expressions=()):
         for name in registered:
             if name in name_expressions:
                 base_name = name.split("<", 1)[0].strip().split("::")[-1]
-                params = templates.get(base_name, plain.get(base_name))
+                found_as = templates.get(base_name, plain.get(base_name))
                 by_expression = True
             else:
-                params = plain.get(name)
+                found_as = plain.get(name)
                 by_expression = False
-            entries.append({"name": name, "params": params, "name_expression": by_expression,
-                            "extern_c": name in c_functions})
+            entries.append({"name": name, "params": found_as.params if found_as else None,
+                            "max_threads": found_as.max_threads if found_as else None,
+                            "name_expression": by_expression, "extern_c": name in c_functions})
         meta = {
             "format": FORMAT_VERSION,
             "source": display_name,

@@ -224,7 +224,10 @@ def _source_line(obj, pc):
     m = re.match(r"(.+):(\d+)", (proc.stdout.splitlines() or [""])[0])
     if not m or m.group(1).startswith("??"):
         return None, None
-    return m.group(1), int(m.group(2))
+    file = m.group(1)
+    if "<code>" in file:  # a source given as a string: the build directory means nothing
+        file = "<code>"
+    return file, int(m.group(2))
 
 
 def _dims(what, value):
@@ -335,7 +338,7 @@ class Module:
                 hint = f" `{name}` is a template: pass it in name_expressions when creating the Module."
             raise EmulatorError(f"kernel `{name}` not found in {self.source}.{hint} "
                                 f"Kernels available: {', '.join(known) or '(none)'}")
-        fn = Function(self, name, self._entries[name], info["params"])
+        fn = Function(self, name, self._entries[name], info["params"], info.get("max_threads"))
         self._functions[name] = fn
         return fn
 
@@ -353,11 +356,14 @@ class Function:
         The parameters, as derived from the compiled code.
     max_dynamic_shared_size_bytes : int
         As in CuPy: dynamic shared memory above 48 KiB needs raising this first (up to 227 KiB).
+    max_threads_per_block : int
+        The kernel's ``__launch_bounds__`` (else 1024); larger blocks are refused, as on a GPU.
     """
 
-    def __init__(self, module, name, entry_addr, param_names):
+    def __init__(self, module, name, entry_addr, param_names, launch_bounds=None):
         self.module = module
         self.name = name
+        self._launch_bounds = launch_bounds
         self._entry_addr = entry_addr
         entry = _KernelEntry.from_address(entry_addr)
         names = list(param_names or [])
@@ -366,7 +372,13 @@ class Function:
         self._max_dyn = DEFAULT_DYNAMIC_SMEM_LIMIT
 
     @property
+    def max_threads_per_block(self):
+        """Largest block this kernel launches with: its ``__launch_bounds__``, else 1024."""
+        return self._launch_bounds or MAX_THREADS_PER_BLOCK
+
+    @property
     def max_dynamic_shared_size_bytes(self):
+        """Dynamic shared memory a launch may ask for (48 KiB unless raised, at most 227 KiB)."""
         return self._max_dyn
 
     @max_dynamic_shared_size_bytes.setter
@@ -398,6 +410,10 @@ class Function:
         if nthreads > MAX_THREADS_PER_BLOCK:
             raise LaunchConfigError(f"{where}: block {block} has {nthreads} threads; a GPU allows "
                                     f"at most {MAX_THREADS_PER_BLOCK} per block")
+        if self._launch_bounds and nthreads > self._launch_bounds:
+            raise LaunchConfigError(f"{where}: block {block} has {nthreads} threads, more than its "
+                                    f"__launch_bounds__({self._launch_bounds}); a GPU refuses the "
+                                    f"launch (too many resources requested)")
         for axis, (d, limit) in enumerate(zip(grid, MAX_GRID_DIMS)):
             if d > limit:
                 raise LaunchConfigError(f"{where}: grid dimension {'xyz'[axis]}={d} exceeds the "
@@ -579,9 +595,9 @@ class Function:
             return LaunchConfigError(f"kernel `{self.name}`: {message} (grid {grid}, block {block})")
         if status not in (1, 2):
             return EmulatorError(f"kernel `{self.name}`: emulator error: {message}")
-        blk = tuple(res.block)
+        blk = tuple(res.block) if res.has_thread else None
         thr = tuple(res.thread) if res.has_thread else None
-        where = f" at blockIdx {blk}" + (f" threadIdx {thr}" if thr else "")
+        where = f" at blockIdx {blk} threadIdx {thr}" if res.has_thread else ""
         site = f" ({file}:{line})" if file else ""
         arg_index = offset = None
         detail = ""

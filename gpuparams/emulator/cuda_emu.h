@@ -46,11 +46,13 @@
 
 // ---- keywords and qualifiers ---------------------------------------------------------------------
 #ifdef CUEMU_SCAN
-// The loader's preprocessing pass looks for this token to find entry points (kernel names may be
-// produced by macros, so it reads the preprocessed text, not the source).
+// The loader's preprocessing pass looks for these tokens to find entry points and their launch
+// bounds (kernel names may be produced by macros, so it reads the preprocessed text, not the source).
 #define __global__ __cuemu_global__
+#define __launch_bounds__(...) __cuemu_launch_bounds__(__VA_ARGS__)
 #else
 #define __global__
+#define __launch_bounds__(...)
 #endif
 #define __device__
 #define __host__
@@ -59,7 +61,6 @@
 #define __shared__ thread_local
 #define __forceinline__ inline __attribute__((always_inline))
 #define __noinline__ __attribute__((noinline))
-#define __launch_bounds__(...)
 #define __restrict__ __restrict
 #define __align__(n) __attribute__((aligned(n)))
 #define __builtin_align__(n) __attribute__((aligned(n)))
@@ -357,6 +358,10 @@ inline float min(float a, float b) { return fminf(a, b); }
 inline float max(float a, float b) { return fmaxf(a, b); }
 inline double min(double a, double b) { return fmin(a, b); }
 inline double max(double a, double b) { return fmax(a, b); }
+inline double min(float a, double b) { return fmin(a, b); }
+inline double max(float a, double b) { return fmax(a, b); }
+inline double min(double a, float b) { return fmin(a, b); }
+inline double max(double a, float b) { return fmax(a, b); }
 template <class A, class B,
           class = typename std::enable_if<std::is_integral<A>::value && std::is_integral<B>::value>::type>
 inline typename std::common_type<A, B>::type min(A a, B b) {

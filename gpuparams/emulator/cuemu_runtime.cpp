@@ -8,10 +8,13 @@
 // its mask has arrived with the same operation and mask.
 //
 // What a GPU would hide and the runtime reports instead:
-//   * out-of-bounds global accesses: every pointer argument is copied into a private mapping whose
-//     data ends (within the original address's alignment modulo 256) just before a PROT_NONE page,
-//     with another such page before it; the slack bytes around the data are poisoned and checked
-//     after every fiber switch, which attributes a small overrun to the thread that just ran;
+//   * out-of-bounds global accesses: every pointer argument is copied into a private mapping that
+//     keeps the caller's address modulo 256 (so alignment-dependent code paths are the same) and
+//     whose data ends as close as that allows to 64 KiB of PROT_NONE guard, with as much guard
+//     before it. The kernel module checks every load and store (cuda_emu.h's sanitizer callbacks)
+//     and reports any access between the data and the guards, or in them, with the exact thread
+//     and code address; a real fault in a guard is caught by the signal handler; the poisoned
+//     slack is checked once more after the launch for writes the compiler could not instrument;
 //   * writes through pointers to const (those mappings are read-only);
 //   * uninitialized shared memory: the module's TLS block (its __shared__ variables and the dynamic
 //     shared memory) is filled with 0xFF bytes (NaN as float) at every block start;
@@ -222,6 +225,7 @@ struct State {
     int sig_code;
     void* sig_addr;
     int sig_write;
+    void* sig_pc;
     Thread* sig_thread;
 };
 
@@ -362,6 +366,7 @@ inline void to_scheduler(Thread* t) {
 // ---- block barriers ------------------------------------------------------------------------------
 
 void release_barrier() {
+    if (g.failed) return;
     // Every live thread has arrived at a barrier: they must all be at the same one.
     Thread* first = nullptr;
     Thread* other = nullptr;
@@ -622,19 +627,19 @@ char* first_changed(char* lo, char* hi) {
     return nullptr;
 }
 
-// Checks the poisoned bytes next to every writable argument (the whole slack when `full`, else the
-// 256 bytes on either side of the data) and past the end of the dynamic shared memory in use.
-bool check_canaries(Thread* t, bool full) {
+// After a launch: the poisoned slack next to every writable argument and past the dynamic shared
+// memory in use must be intact. The access checks catch instrumented code writing there as it
+// happens; this catches what the compiler could not instrument (libc's memcpy, inline assembly).
+bool check_canaries() {
     for (int i = 0; i < g.nmaps; ++i) {
         Mapping* m = &g.maps[i];
         if (m->spec->readonly) continue;  // read-only pages fault on the write itself
-        char* front_lo = full ? m->lo : (m->data - m->lo > (long)kCanaryWindow ? m->data - kCanaryWindow : m->lo);
-        char* bad = first_changed(front_lo, m->data);
+        char* bad = first_changed(m->lo, m->data);
         if (!bad) bad = first_changed(m->data + m->nbytes, m->hi);
         if (!bad) continue;
-        fail(ST_FAULT, t, nullptr, 0,
-             "out-of-bounds write: bytes next to an argument array were overwritten%s",
-             t ? " (detected right after this thread ran)" : " (detected after the launch)");
+        fail(ST_FAULT, nullptr, nullptr, 0,
+             "out-of-bounds write: bytes next to an argument array were overwritten (found after "
+             "the launch, so the thread is unknown)");
         g.res->buffer = i;
         g.res->access = ACC_WRITE;
         g.res->offset = (int64_t)(bad - m->data);
@@ -646,9 +651,9 @@ bool check_canaries(Thread* t, bool full) {
         const uint64_t end = used + kCanaryWindow < cap ? used + kCanaryWindow : cap;
         char* bad = first_changed(g.dyn + used, g.dyn + end);
         if (bad) {
-            fail(ST_FAULT, t, nullptr, 0,
+            fail(ST_FAULT, nullptr, nullptr, 0,
                  "out-of-bounds write to dynamic shared memory: byte offset %lld written, but the "
-                 "launch has shared_mem=%llu bytes",
+                 "launch has shared_mem=%llu bytes (found after the launch)",
                  (long long)(bad - g.dyn), (unsigned long long)used);
             return false;
         }
@@ -705,11 +710,11 @@ void on_fault(int sig, siginfo_t* si, void* ucv) {
     g.sig_code = si->si_code;
     g.sig_addr = si->si_addr;
     g.sig_write = -1;
+    g.sig_pc = nullptr;
 #if defined(__x86_64__) && defined(REG_ERR)
-    if (sig == SIGSEGV) {
-        const ucontext_t* uc = (const ucontext_t*)ucv;
-        g.sig_write = (uc->uc_mcontext.gregs[REG_ERR] & 2) ? 1 : 0;  // page-fault error code: W bit
-    }
+    const ucontext_t* uc = (const ucontext_t*)ucv;
+    g.sig_pc = (void*)uc->uc_mcontext.gregs[REG_RIP];
+    if (sig == SIGSEGV) g.sig_write = (uc->uc_mcontext.gregs[REG_ERR] & 2) ? 1 : 0;  // error code W bit
 #else
     (void)ucv;
 #endif
@@ -745,7 +750,16 @@ void restore_handlers() {
     sigaltstack(&g_old_altstack, nullptr);
 }
 
+void describe_signal_kind();
+void set_pc(void* pc);
+
 void describe_signal() {
+    describe_signal_kind();
+    // The faulting instruction, for its source line (the handler itself must not call dladdr).
+    set_pc((char*)g.sig_pc + 1);  // set_pc expects a return address, one past the instruction
+}
+
+void describe_signal_kind() {
     Thread* t = g.sig_thread;
     const uintptr_t a = (uintptr_t)g.sig_addr;
     const char* what = g.sig_write == 1 ? "write" : g.sig_write == 0 ? "read" : "access";
@@ -997,7 +1011,7 @@ int launch_locked(const LaunchRequest* req, LaunchResult* res) {
         cuemu_watch[0] = cuemu_watch[1] = cuemu_watch[2] = cuemu_watch[3] = 0;
         // A safety net behind the access checks: code the compiler did not instrument (a libc
         // memcpy, inline assembly) could still have written next to an argument.
-        if (!g.failed) check_canaries(nullptr, true);
+        if (!g.failed) check_canaries();
         if (!g.failed)
             for (int i = 0; i < g.nmaps; ++i)
                 if (maps[i].spec->copy_back && maps[i].nbytes)
@@ -1226,6 +1240,7 @@ CUEMU_EXPORT size_t cuemu_sizeof_param(void) { return sizeof(ParamInfo); }
 CUEMU_EXPORT int cuemu_launch(const LaunchRequest* req, LaunchResult* res) {
     pthread_mutex_lock(&g_launch_mutex);
     const int status = launch_locked(req, res);
+    fflush(stdout);  // device printf output appears when the launch returns, as after a GPU sync
     pthread_mutex_unlock(&g_launch_mutex);
     return status;
 }

@@ -130,3 +130,29 @@ extern "C" __global__ void dynamic_smem_overrun(float* out, int n) {
 extern "C" __global__ void trap_kernel(int code) {
     if (code == (int)threadIdx.x) __trap();
 }
+
+// Writes through a null pointer (the caller passes None): a real SIGSEGV inside a CUDA thread.
+extern "C" __global__ void null_write(float* p) { p[threadIdx.x] = 1.f; }
+
+// A local array far larger than the emulator's per-thread stack.
+extern "C" __global__ void stack_overflow(float* out, int i) {
+    volatile float big[100000];  // 400 KB
+    big[i % 100000] = 1.f;
+    out[threadIdx.x] = big[(i * 7) % 100000];
+}
+
+// Integer division by zero (garbage on a GPU, a trap on the CPU).
+extern "C" __global__ void divide(const int* __restrict__ a, int* __restrict__ b) {
+    b[threadIdx.x] = a[threadIdx.x] / b[threadIdx.x];
+}
+
+// Device-side printf.
+extern "C" __global__ void say(int v) {
+    if (threadIdx.x == 1) printf("hello from thread %d: %d\n", (int)threadIdx.x, v);
+}
+
+// Clears one element too many with libc's memset, which the access checks cannot see into: the
+// emulator finds the overwritten bytes after the launch.
+extern "C" __global__ void memset_overrun(float* y, int n) {
+    if (threadIdx.x == 0) memset(y, 0, (size_t)(n + 1) * sizeof(float));
+}

@@ -4,6 +4,7 @@
 // @budget axpy<float> registers=32 shared=0
 // @budget axpy<double> registers=32 shared=0
 // @budget scale_rows<float, 4> registers=32 shared=0
+// @budget cxx_linkage_fill registers=32 shared=0
 
 // y = a*x + y
 template <typename T>
