@@ -8,7 +8,7 @@
 on a ``gpu`` context. The Gluon parts (``gluon``, ``nn``, ``loss``, ``data``, ``init``, ``Trainer``) are
 imported on first use.
 """
-import importlib
+from ._lazy import lazy_attributes
 
 from .context import Context, cpu, gpu, current_context, num_gpus
 from . import random
@@ -38,16 +38,4 @@ __all__ = ["Context", "cpu", "gpu", "current_context", "num_gpus", "random", "ND
            "nd", "__version__", *sorted(_LAZY)]
 
 
-def __getattr__(name):
-    try:
-        module_name, attr = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'gpuparams' has no attribute {name!r}") from None
-    module = importlib.import_module(module_name)
-    value = module if attr is None else getattr(module, attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_attributes(globals(), _LAZY)

@@ -14,7 +14,7 @@ import zlib
 
 import numpy as np
 
-__all__ = ["save_arrays", "load_arrays", "ArrayFileError"]
+__all__ = ["save_arrays", "load_arrays", "atomic_write", "ArrayFileError"]
 
 
 class ArrayFileError(ValueError):
@@ -41,10 +41,22 @@ def save_arrays(path, arrays):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot save to {path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+    atomic_write(path, lambda f: _write_npz(f, arrays))
+
+
+def atomic_write(path, write, suffix=".npz"):
+    """Call ``write(binary_file)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    The temporary file is flushed and fsync'ed before the rename (same folder, so the rename is
+    atomic) and the folder is fsync'ed after it. If ``write`` or anything else fails, the previous
+    file at ``path`` is untouched and the temporary file is removed.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
-            _write_npz(f, arrays)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -55,6 +67,7 @@ def save_arrays(path, arrays):
             pass
         raise
     _fsync_folder(folder)
+    return path
 
 
 def _write_npz(f, arrays):

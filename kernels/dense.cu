@@ -27,8 +27,12 @@
 // the argument marshalling is identical on CuPy and in the emulator.
 
 // ---- tile configurations -----------------------------------------------------------------------
-// "l": 128×128 tile, 8×8 per thread, BK=8, 256 threads — large batches.
-// "s":  64×64 tile, 4×4 per thread, BK=16, 256 threads — small batches, usually with split-K.
+// "l": 128×128 tile, 8×8 per thread, BK=8, 256 threads — large batches. __launch_bounds__(256, 2)
+//      caps it at 128 registers (two blocks, 16 warps per SM); it has no split-K path, which would
+//      not fit in that budget, and the launcher only picks it when it already fills the GPU.
+// "s":  64×64 tile, 4×4 per thread, BK=16, 256 threads — small batches, usually with split-K;
+//      __launch_bounds__(256, 3) caps it at 80 registers (three blocks per SM).
+// Both double-buffer 2 × (BK×BM + BK×BN) floats = 16 KiB of static shared memory (plus a flag).
 //
 // @budget dense_fwd_l registers=128 shared=16400
 // @budget dense_bwd_dx_l registers=128 shared=16400
@@ -313,7 +317,7 @@ __device__ __forceinline__ void gemm_tile(const GemmArgs& g) {
             int* counter = g.counters + (size_t)blockIdx.y * gridDim.x + blockIdx.x;
             const int arrived = atomicAdd(counter, 1);
             is_last = arrived == (int)gridDim.z - 1 ? 1 : 0;
-              // every slice has arrived: reset for the next launch
+            if (is_last == 1) *counter = 0;  // every slice has arrived: reset for the next launch
         }
         __syncthreads();
         // `== 1` rather than truthiness: a read that raced ahead of thread 0's write would see

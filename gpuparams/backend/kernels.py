@@ -30,7 +30,8 @@ import numpy as np
 from . import array_module, device_scope, is_emulated
 
 __all__ = [
-    "KernelCompileError", "kernel_dir", "kernel_source", "get_function", "launch", "emulation_order",
+    "KernelCompileError", "kernel_dir", "kernel_source", "get_module", "get_function", "launch",
+    "emulation_order", "clear_cache",
     "TileConfig", "GemmPlan", "TILE_CONFIGS", "plan_gemm", "sm_count",
     "dense_forward", "dense_backward", "relu_forward", "relu_backward", "sgd_update", "adam_update",
 ]
@@ -384,6 +385,12 @@ def plan_gemm(P, Q, R, sms, tile=None):
         SM count of the device.
     tile : None, str or (str, int), optional
         Force a configuration (``'l'`` or ``'s'``) and optionally the split count (tests, benchmarks).
+        Only ``'s'`` can split; the count is clamped to the number of BK-deep stages.
+
+    Returns
+    -------
+    GemmPlan
+        The configuration, the split count and the launch grid ``(ceil(P/bm), ceil(Q/bn), splits)``.
     """
     if tile is None:
         big = TILE_CONFIGS["l"]

@@ -6,8 +6,8 @@ import json
 import math
 import os
 import re
-import tempfile
 
+from ..serialization import atomic_write
 from .harness import ROW_KEYS
 
 __all__ = [
@@ -74,19 +74,7 @@ def write_json_atomic(data, path):
     os.makedirs(directory, exist_ok=True)
     text = json.dumps(_clean(data), indent=2, sort_keys=False, default=_json_default,
                       allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write(path, lambda handle: handle.write(text.encode("utf-8")), suffix=".json")
     return path
 
 

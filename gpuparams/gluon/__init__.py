@@ -5,7 +5,7 @@ Code written for MXNet Gluon runs after ``mxnet`` is replaced by ``gpuparams`` i
 ``gpuparams.nn``, ``gpuparams.loss``, ``gpuparams.data`` and ``gpuparams.Trainer``; they are imported on
 first use so that ``import gpuparams`` stays light.
 """
-import importlib
+from .._lazy import lazy_attributes
 
 _MEMBERS = {
     "nn": ("gpuparams.nn", None),
@@ -18,22 +18,9 @@ _MEMBERS = {
     "DeferredInitializationError": ("gpuparams.parameter", "DeferredInitializationError"),
     "Block": ("gpuparams.nn", "Block"),
     "HybridBlock": ("gpuparams.nn", "HybridBlock"),
-    "utils": ("gpuparams.gluon_utils", None),
 }
 
 __all__ = sorted(_MEMBERS)
 
 
-def __getattr__(name):
-    try:
-        module_name, attr = _MEMBERS[name]
-    except KeyError:
-        raise AttributeError(f"module 'gpuparams.gluon' has no attribute {name!r}") from None
-    module = importlib.import_module(module_name)
-    value = module if attr is None else getattr(module, attr)
-    globals()[name] = value  # cache: later lookups skip __getattr__
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_attributes(globals(), _MEMBERS)
