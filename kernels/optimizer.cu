@@ -38,12 +38,13 @@ struct SgdMom {
     }
 };
 
+// 1 - beta comes from the host, computed in double: in float32, 1 - 0.999f keeps only ~4 digits.
 struct Adam {
-    float lr_t, beta1, beta2, eps, wd, rescale, clip;
+    float lr_t, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, wd, rescale, clip;
     __device__ __forceinline__ void operator()(float& w, float grad, float& m, float& v) const {
         const float g = clip1(rescale * grad + wd * w, clip);
-        m = beta1 * m + (1.f - beta1) * g;
-        v = beta2 * v + (1.f - beta2) * g * g;
+        m = beta1 * m + one_minus_beta1 * g;
+        v = beta2 * v + one_minus_beta2 * g * g;
         w = w - lr_t * m / (sqrtf(v) + eps);
     }
 };
@@ -94,9 +95,11 @@ sgd_mom_update(float* __restrict__ weight, const float* __restrict__ grad, float
 
 extern "C" __global__ void __launch_bounds__(256)
 adam_update(float* __restrict__ weight, const float* __restrict__ grad, float* __restrict__ mean,
-            float* __restrict__ var, int n, float lr_t, float beta1, float beta2, float epsilon,
-            float wd, float rescale_grad, float clip_gradient) {
-    const Adam op{lr_t, beta1, beta2, epsilon, wd, rescale_grad, clip_gradient};
+            float* __restrict__ var, int n, float lr_t, float beta1, float one_minus_beta1,
+            float beta2, float one_minus_beta2, float epsilon, float wd, float rescale_grad,
+            float clip_gradient) {
+    const Adam op{lr_t, beta1, one_minus_beta1, beta2, one_minus_beta2, epsilon, wd, rescale_grad,
+                  clip_gradient};
     GP_GRID_STRIDE_SETUP
     if (aligned16(weight) && aligned16(grad) && aligned16(mean) && aligned16(var)) {
         const size_t n4 = total / 4;

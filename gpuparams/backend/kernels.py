@@ -733,6 +733,7 @@ def adam_update(ctx, weight, grad, mean, var, *, lr_t, beta1, beta2, epsilon, wd
             launch(ctx, "optimizer.cu", "adam_update", _elementwise_grid(ctx, e - s),
                    (_ELEMENTWISE_THREADS, 1, 1),
                    (wf[s:e], gf[s:e], mf[s:e], vf[s:e], np.int32(e - s), np.float32(lr_t),
-                    np.float32(beta1), np.float32(beta2), np.float32(epsilon), np.float32(wd),
+                    np.float32(beta1), np.float32(1.0 - beta1), np.float32(beta2),
+                    np.float32(1.0 - beta2), np.float32(epsilon), np.float32(wd),
                     np.float32(rescale_grad), clip))
     return weight
