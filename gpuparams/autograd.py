@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import threading
 
+from . import backend
+
 __all__ = [
     "record", "pause", "train_mode", "predict_mode", "is_recording", "is_training", "backward",
     "set_recording", "set_training", "AutogradError",
@@ -224,7 +226,11 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
         needs = tuple(_wants_grad(x) for x in inputs)
         if node.accepts_sinks:
             needs = tuple(_sink_for(x, written) if need else need for x, need in zip(inputs, needs))
-        input_grads = node.backward(g, needs)
+        if array._ctx.device_type == "gpu":
+            with backend.device_scope(array._ctx):  # CuPy computes on the current device
+                input_grads = node.backward(g, needs)
+        else:
+            input_grads = node.backward(g, needs)
         for x, need, xg in zip(inputs, needs, input_grads):
             if isinstance(need, GradSink):
                 leaves[id(x)] = x

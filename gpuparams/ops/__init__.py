@@ -5,12 +5,45 @@ and Python operators.
 """
 from __future__ import annotations
 
+import functools
+
+from .. import backend
 from ..ndarray import NDArray
 from . import activation, dense, elementwise, linalg, reduce, shape
 from ._core import ContextMismatchError, ShapeError
 
 __all__ = ["activation", "dense", "elementwise", "linalg", "reduce", "shape", "ContextMismatchError",
            "ShapeError"]
+
+
+def _on_device(fn):
+    """Run ``fn`` with the device of its first NDArray argument current.
+
+    CuPy launches on the current device and refuses arrays of another one, so an operator on
+    ``gpu(1)`` data must run under ``cupy.cuda.Device(1)``. On the CPU this costs one type check.
+    """
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for arg in args:
+            if type(arg) is NDArray:
+                if arg._ctx.device_type == "gpu":
+                    with backend.device_scope(arg._ctx):
+                        return fn(*args, **kwargs)
+                break
+        return fn(*args, **kwargs)
+    wrapper.__wrapped_op__ = fn
+    return wrapper
+
+
+def _wrap_operators():
+    for module in (activation, dense, elementwise, linalg, reduce, shape):
+        for name in module.__all__:
+            fn = getattr(module, name)
+            if callable(fn) and not isinstance(fn, type) and not hasattr(fn, "__wrapped_op__"):
+                setattr(module, name, _on_device(fn))
+
+
+_wrap_operators()
 
 
 def _reflected(fn):

@@ -1,0 +1,27 @@
+"""Operators and their backward run with the array's GPU current (CuPy launches on the current
+device only). Checked on the emulated gpu(0) by recording what enters backend.device_scope."""
+import contextlib
+
+import gpuparams as gp
+from gpuparams import autograd, backend, nd
+
+
+def test_ops_and_backward_enter_the_device_scope(monkeypatch):
+    entered = []
+
+    @contextlib.contextmanager
+    def recording_scope(ctx):
+        entered.append(ctx)
+        yield
+
+    with backend.emulation(True):
+        x = nd.array([[1.0, -2.0], [3.0, 4.0]], ctx=gp.gpu(0))
+        x.attach_grad()
+        monkeypatch.setattr(backend, "device_scope", recording_scope)
+        with autograd.record():
+            y = (nd.exp(x) * 2).sum()
+        forward_entries = len(entered)
+        y.backward()
+    assert forward_entries >= 3 and set(entered) == {gp.gpu(0)}
+    assert len(entered) > forward_entries  # the backward closures ran in the scope too
+
