@@ -328,3 +328,43 @@ def test_save_and_load_model_parameters(tmp_path):
     clone = MLP()
     clone.load_parameters(filename)
     np.testing.assert_array_equal((clone(x) == y).asnumpy(), np.ones((2, 10)))
+
+
+def test_repr_lists_attribute_children_only_like_mxnet():
+    # Output observed with MXNet 1.9.1 for D2L's MySequential (children added to _children by hand,
+    # not held in attributes): the repr lists no children. A Block holding children in attributes
+    # lists them under the attribute names; Sequential lists its children by index.
+    from gpuparams import nd
+    from gpuparams.gluon import nn
+
+    class MySequential(nn.Block):
+        def add(self, block):
+            self._children[block.name] = block
+
+        def forward(self, x):
+            for block in self._children.values():
+                x = block(x)
+            return x
+
+    class MLP(nn.Block):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.hidden = nn.Dense(3, activation="relu")
+            self.output = nn.Dense(2)
+
+        def forward(self, x):
+            return self.output(self.hidden(x))
+
+    s = MySequential()
+    s.add(nn.Dense(4, activation="relu"))
+    s.initialize()
+    assert s(nd.ones((1, 5))).shape == (1, 4)
+    assert repr(s) == "MySequential(\n\n)"
+    m = MLP()
+    assert repr(m) == ("MLP(\n  (hidden): Dense(None -> 3, Activation(relu))\n"
+                       "  (output): Dense(None -> 2, linear)\n)")
+    seq = nn.Sequential()
+    seq.add(nn.Dense(2, in_units=3), m)
+    assert repr(seq) == ("Sequential(\n  (0): Dense(3 -> 2, linear)\n  (1): MLP(\n"
+                         "    (hidden): Dense(None -> 3, Activation(relu))\n"
+                         "    (output): Dense(None -> 2, linear)\n  )\n)")

@@ -10,7 +10,7 @@ from .. import random as _random
 from ..ndarray import NDArray, from_data, normalize_dtype
 from ..ops.activation import ACTIVATIONS, activation as _activation
 from ..ops.dense import DENSE_ACTIVATIONS, dense as _dense
-from .block import Block
+from .block import Block, _indent
 
 __all__ = ["Sequential", "HybridSequential", "Dense", "Activation", "Flatten", "Dropout"]
 
@@ -39,6 +39,10 @@ class Sequential(Block):
             if not isinstance(block, Block):
                 raise TypeError(f"Sequential.add expects Blocks, got {type(block).__name__}")
             self.register_child(block)
+
+    def __repr__(self):
+        lines = "\n".join(f"  ({key}): {_indent(repr(block), 2)}" for key, block in self._children.items())
+        return f"{type(self).__name__}(\n{lines}\n)"
 
     def forward(self, x, *args):
         """Feed ``x`` through the children in order (extra arguments go to the first child only)."""

@@ -583,7 +583,10 @@ class Block:
         print(_summary_table(self, inputs, rows))
 
     def __repr__(self):
-        lines = "\n".join(f"  ({key}): {_indent(repr(block), 2)}" for key, block in self._children.items())
+        # As MXNet: the children held in attributes, under their attribute names. Blocks added to
+        # ``_children`` by hand (D2L's MySequential) are not attributes and are not listed.
+        lines = "\n".join(f"  ({key}): {_indent(repr(value), 2)}" for key, value in vars(self).items()
+                          if isinstance(value, Block))
         return f"{type(self).__name__}(\n{lines}\n)"
 
 
