@@ -19,7 +19,22 @@ __all__ = ["HostTimer", "CudaEventTimer", "FLUSH_BYTES"]
 FLUSH_BYTES = 256 * 2**20
 
 
-class HostTimer:
+class _FirstCallTimer:
+    """What both timers share: the host-clocked first call, which includes compilation."""
+
+    def _sync(self):
+        raise NotImplementedError
+
+    def first_call(self, fn):
+        """Milliseconds (host clock) of one synchronised call of ``fn``."""
+        self._sync()
+        start = time.perf_counter_ns()
+        fn()
+        self._sync()
+        return (time.perf_counter_ns() - start) * 1e-6
+
+
+class HostTimer(_FirstCallTimer):
     """Time ``inner`` back-to-back calls with ``time.perf_counter_ns`` and divide.
 
     With ``sync`` set (a GPU's device synchronise) this is the *pipelined* mode: the host launches calls
@@ -56,14 +71,6 @@ class HostTimer:
         if self.sync is not None:
             self.sync()
 
-    def first_call(self, fn):
-        """Milliseconds of one synchronised call of ``fn``."""
-        self._sync()
-        start = time.perf_counter_ns()
-        fn()
-        self._sync()
-        return (time.perf_counter_ns() - start) * 1e-6
-
     def calibrate(self, *fns):
         """Set :attr:`inner` from the fastest of ``fns`` (one timed call each, after warm-up).
 
@@ -90,7 +97,7 @@ class HostTimer:
         return times
 
 
-class CudaEventTimer:
+class CudaEventTimer(_FirstCallTimer):
     """Kernel mode: CUDA events around each call, with L2 flushed before it.
 
     Each repetition writes :data:`FLUSH_BYTES` to a scratch buffer, records a start event, calls ``fn``
@@ -128,14 +135,6 @@ class CudaEventTimer:
 
     def _sync(self):
         self.cp.cuda.runtime.deviceSynchronize()
-
-    def first_call(self, fn):
-        """Milliseconds (host clock) of one synchronised call of ``fn``."""
-        self._sync()
-        start = time.perf_counter_ns()
-        fn()
-        self._sync()
-        return (time.perf_counter_ns() - start) * 1e-6
 
     def calibrate(self, *fns):
         """Kernel mode times single calls; nothing to calibrate."""

@@ -31,7 +31,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 import time
 import types
 import warnings
@@ -300,17 +299,9 @@ def _paths(out):
 
 
 def _write_json(path, record):
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(record, f, indent=1)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from ..serialization import atomic_write
+    text = json.dumps(record, indent=1) + "\n"
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")), suffix=".json")
 
 
 def _read_record(path):
@@ -501,6 +492,12 @@ def _evaluate(net, loss_fn, X, y, classify):
     return total_loss / n, (correct / n if classify else None)
 
 
+def _device_text(ctx):
+    """The context, marked when it is the CPU emulator standing in for a GPU."""
+    from .. import backend
+    return f"{ctx} (emulated on the CPU)" if backend.is_emulated(ctx) else str(ctx)
+
+
 def _count_parameters(net):
     return sum(int(np.prod(p.shape)) for p in net.collect_params().values())
 
@@ -543,7 +540,7 @@ def run(args) -> int:
     print(f"gpuparams train: {plan.task} on {plan.source} "
           f"({n:,} examples x {plan.features} features, {what}{reason})")
     print(f"model {shape} ({_count_parameters(net):,} parameters) | {plan.optimizer} "
-          f"lr={trainer.learning_rate:g} | batch {plan.batch_size} | device {ctx}"
+          f"lr={trainer.learning_rate:g} | batch {plan.batch_size} | device {_device_text(ctx)}"
           + (f" | resuming after epoch {plan.epochs_done}" if plan.record is not None else ""))
     sys.stdout.flush()
 
