@@ -249,6 +249,35 @@ class NDArray:
         from .ops import shape as _shape_ops
         return _shape_ops.copy(self)
 
+    def zeros_like(self):
+        """Zeros with this array's shape, dtype and context (MXNet's ``x.zeros_like()``).
+
+        Returns
+        -------
+        NDArray
+            A new array, not recorded by autograd (like ``nd.zeros_like(x)``).
+        """
+        return _new(self._zeros_like_data(), self._ctx)
+
+    def ones_like(self):
+        """Ones with this array's shape, dtype and context (MXNet's ``x.ones_like()``).
+
+        Returns
+        -------
+        NDArray
+            A new array, not recorded by autograd (like ``nd.ones_like(x)``).
+        """
+        return _new(self._ones_like_data(), self._ctx)
+
+    def wait_to_read(self):
+        """Block until pending device work that writes this array is done (MXNet's name).
+
+        CPU arrays are always ready; on a GPU this synchronizes the array's device, which is what
+        timing code needs before reading a clock.
+        """
+        if backend.is_cupy_array(self._data):
+            self._data.device.synchronize()
+
     # ----------------------------------------------------------------- autograd
     def attach_grad(self, grad_req="write", stype=None):
         """Allocate a zero gradient buffer and mark this array as a leaf to differentiate.

@@ -321,6 +321,8 @@ class Adam(Optimizer):
     ``g = clip(rescale_grad*grad + wd*w)``, ``m = beta1*m + (1-beta1)*g``,
     ``v = beta2*v + (1-beta2)*g*g``, ``w = w - lr_t*m/(sqrt(v) + epsilon)`` with
     ``lr_t = lr*sqrt(1-beta2**t)/(1-beta1**t)`` and ``t`` the parameter's update count (from 1).
+    float16 parameters are updated with float32 arithmetic (their states stay float16), since
+    half precision rounds ``epsilon`` to 0.
     """
 
     state_names = ("mean", "var")
@@ -347,12 +349,25 @@ class Adam(Optimizer):
             return
         xp = _xp(w)
         with backend.device_scope(weight.context):
-            rg = g * self.rescale_grad + wd * w
-            if clip is not None:
-                rg = xp.clip(rg, -clip, clip)
-            m[...] = b1 * m + (1.0 - b1) * rg
-            v[...] = b2 * v + (1.0 - b2) * rg * rg
-            w -= lr_t * m / (xp.sqrt(v) + eps)
+            if w.dtype == np.float16:
+                # Half precision cannot hold epsilon (1e-8 rounds to 0), so an entry whose moments
+                # are 0 would become 0/0 = NaN: evaluate the same formula in float32 and store the
+                # results back in the parameter's dtype.
+                w32, m32, v32 = (a.astype(np.float32) for a in (w, m, v))
+                self._adam_arrays(xp, w32, g.astype(np.float32), m32, v32, lr_t, wd, clip)
+                m[...], v[...], w[...] = m32, v32, w32
+            else:
+                self._adam_arrays(xp, w, g, m, v, lr_t, wd, clip)
+
+    def _adam_arrays(self, xp, w, g, m, v, lr_t, wd, clip):
+        """The update of :meth:`_apply` on backend arrays, written into ``w``, ``m``, ``v`` in place."""
+        b1, b2, eps = self.beta1, self.beta2, self.epsilon
+        rg = g * self.rescale_grad + wd * w
+        if clip is not None:
+            rg = xp.clip(rg, -clip, clip)
+        m[...] = b1 * m + (1.0 - b1) * rg
+        v[...] = b2 * v + (1.0 - b2) * rg * rg
+        w -= lr_t * m / (xp.sqrt(v) + eps)
 
     def _hyper_repr(self):
         return {"beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}

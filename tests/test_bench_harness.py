@@ -677,6 +677,24 @@ def test_kernels_suite_gates_our_kernels_on_the_emulated_gpu():
         assert row["gpuparams_ms"] > 0 and row["max_rel_err"] < 1e-5
 
 
+def test_train_suite_gates_a_training_step_on_the_emulated_gpu():
+    """The train suite's step (forward, softmax-CE, backward, SGD) with our kernels in the emulator,
+    on a small awkward MLP: its update must pass the float64 gate before anything is timed."""
+    import gpuparams as gp
+    from gpuparams import backend
+    from gpuparams.bench import SuiteEnv
+    from gpuparams.bench.suites import train as suite
+    with backend.emulation(True):
+        env = SuiteEnv(kind="emulated", ctx=gp.gpu(0), xp=np, torch_device="cpu",
+                       shapes={"train": [("mlp train step", (13, 33, 17, 5), 9)]})
+        cases = suite.cases(env)
+        assert [c.modes for c in cases] == [("host",)]
+        (row,) = _quiet_runner().run(cases)
+    assert (row["suite"], row["shape"]) == ("train", "13-33-17-5 batch 9")
+    assert row["correct"] is True and row["max_rel_err"] < 1e-5, (row["gate"], row["error"])
+    assert row["gpuparams_ms"] > 0
+
+
 def _numpy_dense_forward(ctx, x, w, b=None, activation=None, out=None):
     y = x @ w.T
     if b is not None:

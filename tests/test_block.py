@@ -423,3 +423,13 @@ def test_share_parameters_from_block_and_dict():
     with pytest.raises(ValueError, match=r"'weight' has shape \(4, 2\) here.*\(3, 2\)"):
         d.share_parameters({"bias": Parameter("b", shape=(4,)), "weight": a[0].weight})
     assert d.bias.name == "dense5_bias"  # checked first, so the good entry was not applied either
+
+
+def test_share_parameters_with_a_parameter_dict_says_which_forms_work():
+    a = nn.Dense(3, in_units=2)
+    b = nn.Dense(3, in_units=2)
+    with pytest.raises(KeyError, match=r"'dense0_weight'.*pass the other block itself"):
+        b.share_parameters(a.collect_params())
+    assert b.weight is not a.weight  # nothing was tied by the failed call
+    b.share_parameters(a)  # the form the message recommends
+    assert b.weight is a.weight and b.bias is a.bias

@@ -291,10 +291,9 @@ def test_nested_and_fancy_models():
             x = self.dense(x)
             x = nd.relu(nd.dot(x, self.rand_weight.data()) + 1)
             x = self.dense(x)  # the same layer again: its parameters are used twice
-            # The chapter writes x.norm(); NDArray has no norm() yet, so spell it out.
-            while (x * x).sum().sqrt().asscalar() > 1:
+            while x.norm().asscalar() > 1:  # the chapter's control flow, as written
                 x /= 2
-            if (x * x).sum().sqrt().asscalar() < 0.8:
+            if x.norm().asscalar() < 0.8:
                 x *= 10
             return x.sum()
 
@@ -368,3 +367,113 @@ def test_repr_lists_attribute_children_only_like_mxnet():
     assert repr(seq) == ("Sequential(\n  (0): Dense(3 -> 2, linear)\n  (1): MLP(\n"
                          "    (hidden): Dense(None -> 3, Activation(relu))\n"
                          "    (output): Dense(None -> 2, linear)\n  )\n)")
+
+
+# ------------------------------------------------------------------------------ from-scratch chapters
+def test_linear_regression_from_scratch():
+    import random
+
+    from gpuparams import autograd
+
+    gp.random.seed(3)
+    random.seed(3)
+    true_w, true_b = [2, -3.4], 4.2
+    features = nd.random.normal(scale=1, shape=(1000, 2))
+    labels = true_w[0] * features[:, 0] + true_w[1] * features[:, 1] + true_b
+    labels += nd.random.normal(scale=0.01, shape=labels.shape)
+
+    def data_iter(batch_size, features, labels):
+        num_examples = len(features)
+        indices = list(range(num_examples))
+        random.shuffle(indices)
+        for i in range(0, num_examples, batch_size):
+            j = nd.array(indices[i: min(i + batch_size, num_examples)])
+            yield features.take(j), labels.take(j)  # take() with the float indices nd.array makes
+
+    w = nd.random.normal(scale=0.01, shape=(2, 1))
+    b = nd.zeros(shape=(1,))
+    w.attach_grad()
+    b.attach_grad()
+
+    def linreg(X, w, b):
+        return nd.dot(X, w) + b
+
+    def squared_loss(y_hat, y):
+        return (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
+
+    def sgd(params, lr, batch_size):
+        for param in params:
+            param[:] = param - lr * param.grad / batch_size
+
+    for _ in range(3):
+        for X, y in data_iter(10, features, labels):
+            with autograd.record():
+                l = squared_loss(linreg(X, w, b), y)
+            l.backward()
+            sgd([w, b], 0.03, 10)
+    train_l = squared_loss(linreg(features, w, b), labels)
+    assert train_l.mean().asscalar() < 1e-4
+    # the noise (sd 0.01) limits the estimate; starting from w ~ 0 this still needs real training
+    np.testing.assert_allclose(w.asnumpy().ravel(), true_w, atol=5e-3)
+    np.testing.assert_allclose(b.asnumpy(), [true_b], atol=5e-3)
+
+
+def test_softmax_and_mlp_from_scratch_with_accuracy():
+    from gpuparams import autograd
+    from gpuparams.gluon import data as gdata
+    from gpuparams.gluon import loss as gloss
+
+    gp.random.seed(4)
+    rng = np.random.default_rng(4)
+    X_all = rng.normal(size=(300, 20)).astype(np.float32)
+    y_all = (X_all @ rng.normal(size=(20, 3))).argmax(axis=1).astype(np.float32)
+    train_iter = gdata.DataLoader(gdata.ArrayDataset(X_all, y_all), 50, shuffle=True)
+
+    def accuracy(y_hat, y):
+        return (y_hat.argmax(axis=1) == y.astype('float32')).mean().asscalar()
+
+    def sgd(params, lr, batch_size):
+        for param in params:
+            param[:] = param - lr * param.grad / batch_size
+
+    # softmax regression: cross_entropy(y_hat, y) = -nd.pick(y_hat, y).log()
+    W = nd.random.normal(scale=0.01, shape=(20, 3))
+    b = nd.zeros(3)
+    W.attach_grad()
+    b.attach_grad()
+
+    def softmax(X):
+        X_exp = X.exp()
+        return X_exp / X_exp.sum(axis=1, keepdims=True)
+
+    def net(X):
+        return softmax(nd.dot(X.reshape((-1, 20)), W) + b)
+
+    for _ in range(10):
+        for X, y in train_iter:
+            with autograd.record():
+                l = -nd.pick(net(X), y).log()
+            l.backward()
+            sgd([W, b], 0.5, 50)
+    X_nd, y_nd = nd.array(X_all), nd.array(y_all)
+    assert accuracy(net(X_nd), y_nd) > 0.9
+
+    # MLP: relu(X) = nd.maximum(X, 0), SoftmaxCrossEntropyLoss
+    W1, b1 = nd.random.normal(scale=0.1, shape=(20, 32)), nd.zeros(32)
+    W2, b2 = nd.random.normal(scale=0.1, shape=(32, 3)), nd.zeros(3)
+    params = [W1, b1, W2, b2]
+    for param in params:
+        param.attach_grad()
+
+    def mlp(X):
+        H = nd.maximum(nd.dot(X.reshape((-1, 20)), W1) + b1, 0)
+        return nd.dot(H, W2) + b2
+
+    loss = gloss.SoftmaxCrossEntropyLoss()
+    for _ in range(10):
+        for X, y in train_iter:
+            with autograd.record():
+                l = loss(mlp(X), y).sum()
+            l.backward()
+            sgd(params, 0.5, 50)
+    assert accuracy(mlp(X_nd), y_nd) > 0.9

@@ -246,6 +246,21 @@ def test_warp_intrinsics(modules, rng):
     np.testing.assert_array_equal(r[11], 32)
 
 
+@pytest.mark.parametrize("order", ORDERS)
+def test_math_intrinsics_vector_types_and_double_atomics(modules, rng, order):
+    n = 301
+    xy = rng.uniform(-2, 2, (n, 2)).astype(np.float32)
+    out = np.full((n, 4), np.nan, np.float32)
+    total = np.zeros(1, np.float64)
+    modules["misc"].get_function("math_and_vectors")((cdiv(n, 64),), (64,), (xy, out, total, i32(n)),
+                                                     order=order)
+    x = xy[:, 0].astype(np.float64)
+    y = np.abs(xy[:, 1].astype(np.float64)) + 0.5
+    ref = np.stack([np.exp(x), 1 / np.sqrt(y), x * y + 1, np.tanh(x)], axis=1)
+    np.testing.assert_allclose(out, ref, rtol=2e-6, atol=1e-7)
+    np.testing.assert_allclose(total[0], x.sum(), rtol=1e-12)
+
+
 def test_half_conversions_round_to_nearest_even(modules):
     specials = [0.0, -0.0, 1.0, 65504.0, 65519.0, 65520.0, 1e6, -1e6, 6.1e-5, 5.96e-8, 2.98e-8,
                 2.99e-8, 1e-9, np.inf, -np.inf, 1 + 2**-11, 1 + 3 * 2**-11, 0.1, -2.5e-6]
@@ -298,10 +313,42 @@ def test_missing_barrier_is_exposed(modules, rng):
         assert not np.allclose(c, ref, rtol=1e-3, atol=1e-3), order
 
 
+@pytest.mark.parametrize("order", ORDERS)
+def test_planted_bugs_are_caught_in_every_thread_order(modules, order):
+    # Each bug class of issue 5 whatever order the threads (and blocks) run in: the report must not
+    # depend on which thread happened to run first.
+    bugs = modules["bugs"]
+    x = np.ones(70, np.float32)
+    y = np.zeros(70, np.float32)
+    with pytest.raises(KernelFault, match="out-of-bounds read") as info:
+        bugs.get_function("oob_read")((2,), (64,), (x, y, i32(70)), order=order)
+    assert (info.value.block, info.value.thread, info.value.offset) == ((1, 0, 0), (6, 0, 0), 280)
+    np.testing.assert_array_equal(y, 0)
+    with pytest.raises(BarrierError, match="divergent") as info:
+        bugs.get_function("divergent_barrier")((1,), (64,), (np.zeros(64, np.float32),), order=order)
+    assert "emu_planted_bugs.cu:67" in str(info.value) and "emu_planted_bugs.cu:69" in str(info.value)
+    a = np.ones((4, 4), np.float32)
+    tiled = modules["tiled"].get_function("sgemm_tiled")
+    with pytest.raises(ArgumentError, match="argument 4 `int m` got a Python int"):
+        tiled((1, 1), (16, 16), (a, a, a.copy(), 4, i32(4), i32(4)), order=order)
+    with pytest.raises(LaunchConfigError, match="1025"):
+        bugs.get_function("oob_read")((1,), (1025,), (x, y, i32(70)), order=order)
+    with pytest.raises(LaunchConfigError, match=r"__launch_bounds__\(256\)"):
+        modules["reg"].get_function("sgemm_reg")((1, 1), (32, 32), (a, a, a.copy(), i32(4), i32(4),
+                                                                    i32(4)), order=order)
+
+
 def test_uninitialized_shared_memory_reads_nan(modules):
     out = np.zeros(64, np.float32)
     modules["bugs"].get_function("read_unwritten_shared")((1,), (64,), (out, i32(64)))
     assert np.isnan(out[62]) and np.isfinite(np.delete(out, 62)).all()
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_shared_memory_is_poisoned_at_every_block_start(modules, order):
+    out = np.zeros(3, np.float32)
+    modules["bugs"].get_function("shared_from_previous_block")((3,), (32,), (out,), order=order)
+    assert out[0] == 1 and np.isnan(out[1:]).all(), out
 
 
 def test_out_of_bounds_read(modules):

@@ -5,12 +5,15 @@ awkward shapes, in forward, reverse and random thread order, against float64 Num
 with NaN first so an unwritten element fails. The ``gpu`` tests run the same checks with CuPy on a
 real gpu(0), at larger shapes too (skipped without one).
 """
+import types
+
 import numpy as np
 import pytest
 
 import gpuparams as gp
-from gpuparams import backend
+from gpuparams import autograd, backend, gluon, nd
 from gpuparams.backend import kernels as K
+from gpuparams.gluon import nn
 
 # (N, K, M): batch, in features, out features. Odd sizes, a 1×1×1, sizes just past a tile, and
 # one shape whose every dimension is a multiple of 4 so the float4 paths run (the others have
@@ -234,19 +237,53 @@ def test_dense_backward_emulated(emu, rng, shape, tile, order):
             check_backward(emu, rng, shape, mask=mask, tile=tile)
 
 
+@pytest.mark.parametrize("order", ORDERS)
 @pytest.mark.parametrize("tile", TILES)
-def test_dense_misaligned_pointers_emulated(emu, rng, tile):
+def test_dense_misaligned_pointers_emulated(emu, rng, tile, order):
     # Every pointer 4 bytes off a 16-byte boundary on a shape whose leading dimensions are all
     # multiples of 4: only the pointer check keeps the kernels off the float4 path.
-    check_forward(emu, rng, ALIGNED_SHAPE, bias=True, relu=True, tile=tile, misaligned=True)
-    check_backward(emu, rng, ALIGNED_SHAPE, mask=True, tile=tile, misaligned=True)
+    with K.emulation_order(order):
+        check_forward(emu, rng, ALIGNED_SHAPE, bias=True, relu=True, tile=tile, misaligned=True)
+        check_backward(emu, rng, ALIGNED_SHAPE, mask=True, tile=tile, misaligned=True)
+        check_backward(emu, rng, ALIGNED_SHAPE, mask=True, tile=tile, misaligned=True,
+                       accumulate=True)
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("tile", TILES)
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_dense_backward_accumulates_emulated(emu, rng, shape, tile, order):
+    # Accumulate mode (grad_req='add', tied parameters) on every shape, for dX, dW and the fused db.
+    with K.emulation_order(order):
+        for mask in (False, True):
+            check_backward(emu, rng, shape, mask=mask, tile=tile, accumulate=True)
 
 
 @pytest.mark.parametrize("tile", TILES)
-@pytest.mark.parametrize("shape", [(70, 45, 33), ALIGNED_SHAPE], ids=["70x45x33", "aligned"])
-def test_dense_backward_accumulates_emulated(emu, rng, shape, tile):
-    for mask in (False, True):
-        check_backward(emu, rng, shape, mask=mask, tile=tile, accumulate=True)
+def test_dense_exact_tile_multiples_emulated(emu, rng, tile):
+    # No ragged edge anywhere: every row, column and BK stage is full, so only the float4 paths run.
+    for shape in ((128, 64, 128), (256, 48, 64)):
+        with K.emulation_order("reverse"):
+            check_forward(emu, rng, shape, bias=True, relu=True, tile=tile)
+            check_backward(emu, rng, shape, mask=True, tile=tile)
+            check_backward(emu, rng, shape, mask=True, tile=tile, accumulate=True)
+
+
+def test_dense_split_k_is_deterministic_whatever_the_block_order_emulated(emu, rng):
+    # The last slice to arrive sums the partials in slice order, so the result is bit-for-bit the
+    # same whichever slice finishes last (the emulator runs blocks in reverse / shuffled order).
+    N, Kdim, M = 70, 257, 66
+    x, w, b = _inputs(rng, N, Kdim, M)
+    dy = rng.uniform(-1, 1, (N, M)).astype(np.float32)
+    results = []
+    for order in ORDERS:
+        with K.emulation_order(order):
+            y = K.dense_forward(emu.ctx, x, w, b, tile=("s", 5))
+            grads = K.dense_backward(emu.ctx, dy, x, w, tile=("s", 3))
+        results.append((y,) + tuple(grads))
+    for other in results[1:]:
+        for a, c in zip(results[0], other):
+            np.testing.assert_array_equal(a, c)
 
 
 @pytest.mark.parametrize("need", [(True, False, False), (False, True, False), (False, False, True),
@@ -385,6 +422,12 @@ def test_dense_backward_rejects_bad_arguments(emu):
         K.dense_backward(ctx, dy, x, w, db=np.ones(4, np.float32))
 
 
+def test_dimensions_past_int32_are_refused_with_the_fix():
+    K._check_dims(N=2**31 - 1, K=1)
+    with pytest.raises(ValueError, match=r"K=2147483648 exceeds the dense kernels' 32-bit .*chunks"):
+        K._check_dims(N=4, K=2**31)
+
+
 def test_elementwise_rejects_bad_arguments(emu):
     ctx = emu.ctx
     w = np.ones(6, np.float32)
@@ -520,10 +563,235 @@ def test_modules_are_cached_per_file_and_device(emu):
         K.get_function(emu.ctx, "dense.cu", "dense_fwd_l")
 
 
+def test_loader_compiles_once_per_file_and_device(monkeypatch):
+    # The cache key is (file, device): a second device compiles its own module, a second call on
+    # the same device does not compile again.
+    compiled = []
+
+    def fake_compile(ctx, filename):
+        compiled.append((filename, ctx.device_id))
+        return types.SimpleNamespace(filename=filename, device=ctx.device_id)
+
+    monkeypatch.setattr(K, "_compile", fake_compile)
+    monkeypatch.setattr(K, "is_emulated", lambda ctx: False)
+    monkeypatch.setattr(K, "_modules", {})
+    with backend.emulation(False):
+        first = K.get_module(gp.gpu(0), "dense.cu")
+        assert K.get_module(gp.gpu(0), "dense.cu") is first
+        second = K.get_module(gp.gpu(1), "dense.cu")
+        other = K.get_module(gp.gpu(0), "optimizer.cu")
+        assert K.get_module(gp.gpu(1), "dense.cu") is second
+    assert (second.device, other.filename) == (1, "optimizer.cu")
+    assert compiled == [("dense.cu", 0), ("dense.cu", 1), ("optimizer.cu", 0)]
+
+
+def test_cupy_compile_error_becomes_kernel_compile_error(tmp_path, monkeypatch):
+    # The real-GPU path: CuPy's CompileException turns into KernelCompileError naming the file, the
+    # device and carrying NVRTC's log; a failed compile is not cached.
+    compiler = pytest.importorskip("cupy.cuda.compiler")
+    (tmp_path / "broken.cu").write_text(
+        'extern "C" __global__ void broken(float* x) { x[0] = undeclared_name; }\n')
+    monkeypatch.setenv(K.KERNEL_DIR_ENV, str(tmp_path))
+    log = 'broken.cu(1): error: identifier "undeclared_name" is undefined'
+    attempts = []
+
+    class FakeRawModule:
+        def __init__(self, code, options):
+            self.code = code
+
+        def compile(self):
+            attempts.append(self.code)
+            raise compiler.CompileException(log, self.code, "broken.cu", ())
+
+    class FakeDevice:
+        def __init__(self, device_id):
+            self.device_id = device_id
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    fake_cupy = types.SimpleNamespace(RawModule=FakeRawModule,
+                                      cuda=types.SimpleNamespace(Device=FakeDevice))
+    monkeypatch.setattr(K, "array_module", lambda ctx: fake_cupy)
+    monkeypatch.setattr(K, "is_emulated", lambda ctx: False)
+    with backend.emulation(False):
+        for _ in range(2):
+            with pytest.raises(K.KernelCompileError) as info:
+                K.get_module(gp.gpu(0), "broken.cu")
+            assert (info.value.filename, info.value.device) == ("broken.cu", "gpu(0)")
+            assert "undeclared_name" in info.value.log
+            assert "kernels/broken.cu for gpu(0)" in str(info.value)
+    assert len(attempts) == 2 and "undeclared_name" in attempts[0]
+
+
 def test_emulation_order_rejects_unknown_orders():
     with pytest.raises(ValueError, match="order must be"):
         with K.emulation_order("sideways"):
             pass
+
+
+# ------------------------------------------------------------------------------------------------
+# Every kernel is tested here, and its scalars are what the launchers pass
+
+#: Every kernel of kernels/*.cu, each exercised by the emulated tests above. A new kernel fails
+#: test_every_kernel_is_covered until it has tests here and is added to this set.
+COVERED_KERNELS = {
+    "dense.cu": {"dense_fwd_l", "dense_fwd_s", "dense_bwd_dx_l", "dense_bwd_dx_s", "dense_bwd_dw_l",
+                 "dense_bwd_dw_s", "dense_bwd_db"},
+    "elementwise.cu": {"relu_fwd", "relu_bwd"},
+    "optimizer.cu": {"sgd_update", "sgd_mom_update", "adam_update"},
+}
+
+
+def test_every_kernel_is_covered(emu):
+    files = sorted(p.name for p in K.kernel_dir().glob("*.cu"))
+    assert files == sorted(COVERED_KERNELS), "a kernel file without tests in tests/test_kernels.py"
+    for filename, expected in COVERED_KERNELS.items():
+        names = set(K.get_module(emu.ctx, filename).kernel_names)
+        assert names == expected, f"{filename}: kernels {sorted(names ^ expected)} are untested or gone"
+
+
+def test_kernel_scalars_are_exactly_int_or_float(emu):
+    # DESIGN.md §4: scalars are passed as np.int32 / np.float32, so a kernel taking size_t, long,
+    # double or bool would need a marshalling the launchers never do.
+    for filename in COVERED_KERNELS:
+        module = K.get_module(emu.ctx, filename)
+        for name in module.kernel_names:
+            for p in module.get_function(name).params:
+                if p.pointer:
+                    assert p.ctype.replace("const ", "") in ("float*", "int*"), (name, p.describe())
+                else:
+                    assert p.ctype in ("int", "float"), (name, p.describe())
+
+
+# ------------------------------------------------------------------------------------------------
+# The framework runs these kernels on the emulated gpu(0) (issue 5 §3, issue 6), no NumPy fallback
+
+@pytest.fixture
+def launches(emu, monkeypatch):
+    """Every launch through the loader as ``(kernel name, its np.int32 scalars)``, in order."""
+    seen = []
+    real_launch = K.launch
+
+    def recording_launch(ctx, filename, name, grid, block, args, shared_mem=0):
+        seen.append((name, tuple(int(a) for a in args if isinstance(a, np.int32))))
+        return real_launch(ctx, filename, name, grid, block, args, shared_mem)
+
+    monkeypatch.setattr(K, "launch", recording_launch)
+    return seen
+
+
+def _kinds(launches):
+    """Kernel names without the tile suffix."""
+    return [name.rsplit("_", 1)[0] if name.endswith(("_l", "_s")) else name for name, _ in launches]
+
+
+def test_dense_layer_runs_the_fused_kernels_emulated(emu, rng, launches):
+    ctx = emu.ctx
+    layer = nn.Dense(5, activation="relu", in_units=7)
+    layer.initialize(ctx=ctx)
+    xh = rng.uniform(-1, 1, (3, 7)).astype(np.float32)
+    x = nd.array(xh, ctx=ctx)
+    x.attach_grad()
+    with autograd.record():
+        y = layer(x)
+    y.backward()
+    # Forward with bias and ReLU fused; dX, then dW with db fused (scalars: n, k, m, flags).
+    assert _kinds(launches) == ["dense_fwd", "dense_bwd_dx", "dense_bwd_dw"]
+    assert [s for _, s in launches] == [(3, 7, 5, 1, 1), (3, 7, 5, 1, 0), (3, 7, 5, 1, 0, 1, 0)]
+    w = layer.weight.data().asnumpy().astype(np.float64)
+    b = layer.bias.data().asnumpy().astype(np.float64)
+    z = xh.astype(np.float64) @ w.T + b
+    assert_close(y.asnumpy(), np.maximum(z, 0), "Dense(relu) on the emulated gpu(0)")
+    assert_close(x.grad.asnumpy(), (z > 0) @ w, "dX through the ReLU mask")
+
+
+def test_dense_without_input_grad_skips_dx_and_grad_req_add_accumulates_emulated(emu, rng, launches):
+    ctx = emu.ctx
+    layer = nn.Dense(4, in_units=6)
+    layer.initialize(ctx=ctx)
+    x = nd.array(rng.uniform(-1, 1, (5, 6)), ctx=ctx)
+    for p in layer.collect_params().values():
+        p.grad_req = "add"
+    grads = []
+    for _ in range(2):
+        with autograd.record():
+            y = layer(x)
+        y.backward()
+        grads.append(layer.weight.grad().asnumpy().copy())
+    # No dX kernel (x needs no gradient); both passes add dW and db inside the dW kernel.
+    assert _kinds(launches) == ["dense_fwd", "dense_bwd_dw"] * 2
+    assert [s for name, s in launches if "bwd" in name] == [(5, 6, 4, 0, 1, 1, 1)] * 2
+    np.testing.assert_array_equal(grads[1], 2 * grads[0])
+    # grad_req='null' on the weight: no GEMM at all in the backward, db from its own kernel.
+    layer.weight.grad_req = "null"
+    layer.bias.grad_req = "write"
+    del launches[:]
+    with autograd.record():
+        y = layer(x)
+    y.backward()
+    assert _kinds(launches) == ["dense_fwd", "dense_bwd_db"]
+    assert launches[1][1] == (5, 4, 0, 0)  # n, m, has_mask, accumulate
+    np.testing.assert_array_equal(layer.bias.grad().asnumpy(), np.full(4, 5, np.float32))
+
+
+def test_tied_dense_layers_add_into_one_gradient_emulated(emu, rng, launches):
+    ctx = emu.ctx
+    first = nn.Dense(6, in_units=6, activation="relu")
+    second = nn.Dense(6, in_units=6, params=first.params)
+    net = nn.Sequential()
+    net.add(first, second)
+    net.initialize(ctx=ctx)
+    xh = rng.uniform(-1, 1, (4, 6)).astype(np.float32)
+    with autograd.record():
+        y = net(nd.array(xh, ctx=ctx))
+    y.backward()
+    dw = [s for name, s in launches if name.startswith("dense_bwd_dw")]
+    # The second layer's backward runs first and writes; the first layer's adds (flags 1, 1).
+    assert [(s[4], s[6]) for s in dw] == [(0, 0), (1, 1)]
+    w = first.weight.data().asnumpy().astype(np.float64)
+    b = first.bias.data().asnumpy().astype(np.float64)
+    x64 = xh.astype(np.float64)
+    h = np.maximum(x64 @ w.T + b, 0)
+    dz1 = np.ones((4, 6)) @ w * (h > 0)
+    assert_close(first.weight.grad().asnumpy(), np.ones((4, 6)).T @ h + dz1.T @ x64, "tied dW")
+    assert_close(first.bias.grad().asnumpy(), np.ones((4, 6)).sum(0) + dz1.sum(0), "tied db")
+
+
+def test_relu_runs_the_relu_kernels_emulated(emu, rng, launches):
+    ctx = emu.ctx
+    xh = rng.uniform(-1, 1, (3, 5)).astype(np.float32)
+    for op in (nd.relu, nn.Activation("relu")):
+        x = nd.array(xh, ctx=ctx)
+        x.attach_grad()
+        with autograd.record():
+            y = op(x)
+        y.backward()
+        np.testing.assert_array_equal(y.asnumpy(), np.maximum(xh, 0))
+        np.testing.assert_array_equal(x.grad.asnumpy(), (xh > 0).astype(np.float32))
+    assert _kinds(launches) == ["relu_fwd", "relu_bwd"] * 2
+
+
+@pytest.mark.parametrize("optimizer, params, kernel", [
+    ("sgd", {"learning_rate": 0.1}, "sgd_update"),
+    ("sgd", {"learning_rate": 0.1, "momentum": 0.9}, "sgd_mom_update"),
+    ("adam", {"learning_rate": 0.01}, "adam_update"),
+])
+def test_trainer_updates_with_one_kernel_per_parameter_emulated(emu, rng, launches, optimizer,
+                                                                params, kernel):
+    ctx = emu.ctx
+    layer = nn.Dense(3, in_units=4)
+    layer.initialize(ctx=ctx)
+    trainer = gluon.Trainer(layer.collect_params(), optimizer, params)
+    with autograd.record():
+        y = layer(nd.array(rng.uniform(-1, 1, (2, 4)), ctx=ctx))
+    y.backward()
+    del launches[:]
+    trainer.step(2)
+    assert [name for name, _ in launches] == [kernel, kernel]  # weight and bias, nothing else
 
 
 # ------------------------------------------------------------------------------------------------
@@ -561,6 +829,28 @@ def test_dense_misaligned_and_skipped_gpu(cuda, rng, tile):
     check_backward(cuda, rng, (258, 132, 68), mask=True, tile=tile, misaligned=True)
     for need in ((True, False, False), (False, True, False), (False, False, True)):
         check_backward(cuda, rng, (70, 45, 33), mask=True, tile=tile, need=need)
+
+
+@pytest.mark.gpu
+def test_split_k_is_deterministic_and_resets_its_counters_gpu(cuda, rng):
+    # On a GPU the slices of a tile finish in a different order every launch: the sum must still be
+    # bit-for-bit the same, and every launch must find its counters back at zero.
+    N, Kdim, M = 256, 1024, 1024
+    x, w, b = _inputs(rng, N, Kdim, M)
+    dy = rng.uniform(-1, 1, (N, M)).astype(np.float32)
+    y_act = np.maximum(rng.uniform(-1, 1, (N, M)), 0).astype(np.float32)
+    xs, ws_, bs, dys, ys = (cuda.put(a) for a in (x, w, b, dy, y_act))
+    ref = x.astype(np.float64) @ w.astype(np.float64).T + b
+    first = None
+    for _ in range(6):
+        got = [cuda.get(K.dense_forward(cuda.ctx, xs, ws_, bs, tile=("s", 8)))]
+        got += [cuda.get(g) for g in K.dense_backward(cuda.ctx, dys, xs, ws_, ys, tile=("s", 4))]
+        if first is None:
+            first = got
+            assert_close(first[0], ref, "split-K forward")
+        else:
+            for a, c in zip(first, got):
+                np.testing.assert_array_equal(c, a)
 
 
 @pytest.mark.gpu

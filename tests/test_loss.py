@@ -248,3 +248,15 @@ def test_custom_loss_with_mxnet_style_hybrid_forward():
             return F.mean(F.abs(pred - label) ** 3, axis=self._batch_axis, exclude=True)
     out = CubeLoss()(nd.array([[1.0, -1.0], [2.0, 0.0]]), nd.zeros((2, 2)))
     np.testing.assert_allclose(out.asnumpy(), [1.0, 4.0])
+
+
+@pytest.mark.parametrize("loss", [gloss.L2Loss(), gloss.L1Loss(), gloss.HuberLoss(),
+                                  gloss.SigmoidBinaryCrossEntropyLoss(), gloss.SoftmaxCrossEntropyLoss()],
+                         ids=lambda loss: type(loss).__name__)
+def test_label_on_another_context_names_both_and_the_fix(loss):
+    pred = nd.ones((2, 3), ctx=gp.cpu(0))
+    label = nd.zeros((2,) if isinstance(loss, gloss.SoftmaxCrossEntropyLoss) else (2, 3), ctx=gp.cpu(1))
+    with pytest.raises(ValueError, match=r"cpu\(0\).*cpu\(1\).*label\.as_in_context\(cpu\(0\)\)"):
+        loss(pred, label)
+    with pytest.raises(ValueError, match=r"cpu\(0\) and cpu\(1\).*as_in_context"):
+        loss(pred, label.as_in_context(gp.cpu(0)), nd.ones((2, 1), ctx=gp.cpu(1)))  # sample_weight

@@ -475,3 +475,114 @@ def test_reduction_accepts_numpy_integer_axes(ctx):
     x = nd.array([[1.0, 2.0], [3.0, 4.0]], ctx=ctx)
     assert x.sum(axis=np.int64(1)).asnumpy().tolist() == [3.0, 7.0]
     assert x.max(axis=(np.int32(0),)).asnumpy().tolist() == [3.0, 4.0]
+
+
+# ------------------------------------------------------------------------------------------ indices
+# take / pick / one_hot / argmax / argmin: the operators D2L-style code uses to cut mini-batches
+# (features.take(j)), read the true class's score (nd.pick(y_hat, y)) and count hits (argmax).
+@pytest.mark.parametrize("shape, idx_shape, axis", [
+    ((5, 3), (4,), 0), ((5, 3), (2, 2), 0), ((2, 5, 3), (4,), 1), ((2, 3, 5), (3,), -1), ((1,), (3,), 0),
+], ids=str)
+def test_take_matches_numpy(ctx, rng, shape, idx_shape, axis):
+    (a,) = _inputs(rng, shape)
+    idx = rng.integers(0, shape[axis], size=idx_shape)
+    got = nd.take(nd.array(a, ctx=ctx), nd.array(idx, ctx=ctx), axis=axis)
+    _close(got, np.take(a.astype(np.float64), idx, axis=axis))
+    # the method form, with the float indices nd.array makes from a Python list (MXNet's habit)
+    assert nd.array(a, ctx=ctx).take(nd.array(idx.tolist(), ctx=ctx), axis=axis).shape == got.shape
+
+
+def test_take_modes(ctx):
+    a = nd.array([10.0, 11.0, 12.0], ctx=ctx)
+    idx = nd.array([-1, 0, 3, 5], ctx=ctx, dtype="int32")
+    assert nd.take(a, idx).asnumpy().tolist() == [10.0, 10.0, 12.0, 12.0]            # clip (default)
+    assert nd.take(a, idx, mode="wrap").asnumpy().tolist() == [12.0, 10.0, 10.0, 12.0]
+    with pytest.raises(IndexError, match=r"index -1 is out of range for axis 0 of size 3.*mode='clip'"):
+        nd.take(a, idx, mode="raise")
+    with pytest.raises(ValueError, match="mode must be one of 'clip', 'wrap', 'raise'"):
+        nd.take(a, idx, mode="fast")
+
+
+def test_take_and_pick_errors_name_the_problem():
+    a = nd.ones((2, 3))
+    with pytest.raises(TypeError, match=r"indices must be an NDArray.*nd.array"):
+        nd.take(a, [0, 1])
+    with pytest.raises(ContextMismatchError, match=r"cpu\(0\) and cpu\(1\).*as_in_context"):
+        nd.take(a, nd.array([0], ctx=gp.cpu(1)))
+    with pytest.raises(ValueError, match="axis 2 is out of range"):
+        nd.take(a, nd.array([0]), axis=2)
+    with pytest.raises(ShapeError, match=r"index of shape \(3,\) does not fit data of shape \(2, 3\).*\(2,\)"):
+        nd.pick(a, nd.array([0, 1, 2]))
+    with pytest.raises(ContextMismatchError, match="as_in_context"):
+        nd.pick(a, nd.array([0, 1], ctx=gp.cpu(1)))
+
+
+@pytest.mark.parametrize("shape, axis", [((4, 3), -1), ((4, 3), 0), ((2, 3, 4), 1), ((3,), 0)], ids=str)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_pick_matches_numpy(ctx, rng, shape, axis, keepdims):
+    (a,) = _inputs(rng, shape)
+    dropped = tuple(n for i, n in enumerate(shape) if i != axis % len(shape))
+    idx = rng.integers(0, shape[axis], size=dropped)
+    want = np.take_along_axis(a.astype(np.float64), np.expand_dims(idx, axis), axis=axis)
+    if not keepdims:
+        want = want.reshape(dropped)
+    got = nd.pick(nd.array(a, ctx=ctx), nd.array(idx, ctx=ctx), axis=axis, keepdims=keepdims)
+    _close(got, want)
+
+
+def test_pick_accepts_column_labels_and_clips(ctx):
+    y_hat = nd.array([[0.1, 0.3, 0.6], [0.3, 0.2, 0.5]], ctx=ctx)
+    assert y_hat.pick(nd.array([[0], [2]], ctx=ctx)).asnumpy().tolist() == pytest.approx([0.1, 0.5])
+    assert nd.pick(y_hat, nd.array([-4, 7], ctx=ctx)).asnumpy().tolist() == pytest.approx([0.1, 0.5])
+    assert nd.pick(y_hat, nd.array([4, -1], ctx=ctx), mode="wrap").asnumpy().tolist() == \
+        pytest.approx([0.3, 0.5])
+
+
+def test_one_hot(ctx):
+    got = nd.one_hot(nd.array([[0, 2], [1, 5]], ctx=ctx), 3)
+    assert got.shape == (2, 2, 3) and got.dtype == np.float32 and got.context is ctx
+    np.testing.assert_array_equal(got.asnumpy(), [[[1, 0, 0], [0, 0, 1]], [[0, 1, 0], [0, 0, 0]]])
+    custom = nd.array([1, 0], ctx=ctx).one_hot(2, on_value=5, off_value=-1, dtype="int32")
+    assert custom.dtype == np.int32 and custom.asnumpy().tolist() == [[-1, 5], [5, -1]]
+    with pytest.raises(ValueError, match="depth must be a positive int"):
+        nd.one_hot(nd.array([0]), 0)
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+def test_argmax_argmin_match_numpy(ctx, rng, name, axis):
+    a = rng.permutation(24).reshape(4, 6).astype(np.float32)  # no ties
+    x = nd.array(a, ctx=ctx)
+    got = getattr(nd, name)(x, axis=axis)
+    want = getattr(np, name)(a, axis=axis)
+    assert got.dtype == np.float32 and got.context is ctx  # float data: float indices, as MXNet
+    np.testing.assert_array_equal(got.asnumpy(), np.asarray(want, dtype=np.float32).reshape(got.shape))
+    assert got.shape == ((1,) if axis is None else want.shape)
+    if axis is not None:
+        kept = getattr(x, name)(axis=axis, keepdims=True)
+        assert kept.shape == np.expand_dims(want, axis).shape
+    ints = getattr(nd.array(a, ctx=ctx, dtype="int32"), name)(axis=axis)
+    assert ints.dtype == np.int64 and ints.asnumpy().reshape(-1).tolist() == np.ravel(want).tolist()
+
+
+def test_argmax_accuracy_idiom(ctx):
+    # d2l's accuracy(): (y_hat.argmax(axis=1) == y.astype('float32')).sum().asscalar()
+    y_hat = nd.array([[0.1, 0.3, 0.6], [0.3, 0.2, 0.5], [0.9, 0.05, 0.05]], ctx=ctx)
+    y = nd.array([2, 0, 0], ctx=ctx, dtype="int32")
+    assert (y_hat.argmax(axis=1) == y.astype("float32")).sum().asscalar() == 2.0
+
+
+def test_new_arrays_like_an_array(ctx):
+    x = nd.array([[1.0, 2.0]], ctx=ctx, dtype="float64")
+    for made, value in ((x.zeros_like(), 0.0), (x.ones_like(), 1.0)):
+        assert made.shape == x.shape and made.dtype == x.dtype and made.context is ctx
+        assert made.asnumpy().tolist() == [[value, value]]
+    assert x.wait_to_read() is None
+
+
+def test_indexing_docstring_examples():
+    import doctest
+
+    from gpuparams.ops import indexing
+    failures, tried = doctest.testmod(indexing, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert failures == 0 and tried > 0

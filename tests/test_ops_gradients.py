@@ -410,3 +410,42 @@ def test_comparisons_are_constants_in_the_graph(ctx, rng):
     check_op(lambda a: a * (a > 0), [x], ctx)  # ReLU written with a mask
     check_op(lambda a: a * a * (a.abs() >= 1), [x], ctx)
     check_op(lambda a: (a == a) * a + (a != 0.5), [x], ctx)
+
+
+# ------------------------------------------------------------------------------------------ indices
+@pytest.mark.parametrize("shape, idx, axis", [
+    ((4, 3), [2, 0, 2, 3], 0),          # a repeated row: its gradient is the sum of both reads
+    ((2, 4, 3), [[1, 1], [3, 0]], 1),
+    ((2, 3), [2, 2, 0], -1),
+    ((1,), [0, 0], 0),
+], ids=str)
+def test_take_gradients(ctx, rng, shape, idx, axis):
+    check_op(lambda a: nd.take(a, nd.array(idx, ctx=a.context), axis=axis), [rng.uniform(-1, 1, shape)],
+             ctx)
+
+
+@pytest.mark.parametrize("shape, axis", [((4, 3), -1), ((4, 3), 0), ((2, 3, 4), 1), ((1, 1), 1)], ids=str)
+def test_pick_gradients(ctx, rng, shape, axis):
+    dropped = tuple(n for i, n in enumerate(shape) if i != axis % len(shape))
+    idx = np.random.default_rng(7).integers(0, shape[axis], size=dropped)
+    check_op(lambda a: nd.pick(a, nd.array(idx, ctx=a.context), axis=axis), [rng.uniform(-1, 1, shape)], ctx)
+    check_op(lambda a: nd.pick(a, nd.array(idx, ctx=a.context), axis=axis, keepdims=True).exp(),
+             [rng.uniform(-1, 1, shape)], ctx)
+
+
+def test_softmax_regression_from_scratch_loss_gradient(ctx, rng):
+    # d2l's cross_entropy(y_hat, y) = -nd.pick(y_hat, y).log() on softmax(X·W + b)
+    y = nd.array([2, 0, 1, 1], ctx=ctx)
+
+    def fn(x, w, b):
+        return -nd.pick(nd.softmax(nd.dot(x, w) + b), y).log()
+    check_op(fn, [rng.uniform(-1, 1, (4, 3)), rng.uniform(-1, 1, (3, 3)), rng.uniform(-1, 1, (3,))], ctx)
+
+
+def test_argmax_and_one_hot_are_constants(ctx):
+    x = nd.array([[1.0, 3.0], [4.0, 2.0]], ctx=ctx)
+    x.attach_grad()
+    with autograd.record():
+        y = (x * nd.one_hot(x.argmax(axis=1), 2)).sum()
+    y.backward()
+    assert x.grad.asnumpy().tolist() == [[0.0, 1.0], [1.0, 0.0]]

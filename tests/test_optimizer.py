@@ -102,6 +102,21 @@ def test_adam_many_steps_match_float64_reference(ctx, rng):
     assert o._index_update_count[3] == 6 and o.num_update == 6
 
 
+def test_adam_float16_keeps_zero_gradients_finite(ctx):
+    # float16 cannot hold epsilon = 1e-8; an entry with zero moments must stay put, not become 0/0.
+    w0 = np.array([1.0, -0.5, 2.0], dtype=np.float16)
+    grads = [np.array([0.0, 0.25, -1.0], dtype=np.float16)] * 3
+    o = opt.Adam(learning_rate=0.01)
+    w = nd.array(w0, ctx=ctx, dtype="float16")
+    state = o.create_state(0, w)
+    for g in grads:
+        o.update(0, w, nd.array(g, ctx=ctx, dtype="float16"), state)
+    assert w.dtype == np.float16 and state[0].dtype == np.float16
+    assert np.isfinite(w.asnumpy()).all() and w.asnumpy()[0] == 1.0
+    expected = _adam_reference(w0, [g.astype(np.float64) for g in grads], 0.01, 0.9, 0.999, 1e-8, 0.0, 1.0)
+    np.testing.assert_allclose(w.asnumpy().astype(np.float64), expected, rtol=2e-3)
+
+
 def test_update_counts_are_per_parameter():
     o = opt.Adam()
     w1, w2 = nd.ones((2,)), nd.ones((2,))

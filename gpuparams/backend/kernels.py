@@ -293,7 +293,8 @@ def _check_matrix(ctx, name, a):
 def _check_dims(**dims):
     for name, value in dims.items():
         if value > _INT32_MAX:
-            raise ValueError(f"{name}={value} exceeds the kernels' 32-bit dimension limit")
+            raise ValueError(f"{name}={value} exceeds the dense kernels' 32-bit dimension limit "
+                             f"({_INT32_MAX}); split the operation into chunks below it")
 
 
 def _overlap(a, b):

@@ -271,6 +271,9 @@ class Module:
         The compiler's warnings, if any.
     path : pathlib.Path
         The compiled shared library.
+    kernel_names : tuple of str
+        The kernels :meth:`get_function` can return (``extern "C"`` entry points and the name
+        expressions), sorted.
 
     Raises
     ------
@@ -313,6 +316,12 @@ class Module:
         self._runtime = runtime
         self._functions = {}
 
+    @property
+    def kernel_names(self):
+        """The names :meth:`get_function` accepts, sorted."""
+        return tuple(sorted(e["name"] for e in self._meta["entries"]
+                            if e["extern_c"] or e["name_expression"]))
+
     def get_function(self, name):
         """Return the kernel ``name``: an ``extern "C"`` entry point or one of the name expressions.
 
@@ -328,8 +337,7 @@ class Module:
         info = next((e for e in self._meta["entries"] if e["name"] == name), None)
         usable = info is not None and (info["extern_c"] or info["name_expression"])
         if not usable:
-            known = sorted(e["name"] for e in self._meta["entries"]
-                           if e["extern_c"] or e["name_expression"])
+            known = self.kernel_names
             hint = ""
             if name in self._meta.get("cxx_linkage_kernels", ()):
                 hint = (f" `{name}` has C++ linkage, so its symbol is mangled: declare it "

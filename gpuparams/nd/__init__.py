@@ -11,6 +11,7 @@ from ..ops.dense import dense
 from ..ops.elementwise import (abs, add, clip, divide, equal, exp, greater, greater_equal, lesser,
                                lesser_equal, log, maximum, minimum, multiply, negative, not_equal,
                                power, sign, sqrt, square, subtract)
+from ..ops.indexing import argmax, argmin, one_hot, pick, take
 from ..ops.linalg import batch_dot, dot
 from ..ops.reduce import max, mean, min, sum
 from ..ops.shape import concat, expand_dims, flatten, reshape, squeeze, stack, swapaxes, transpose
@@ -24,7 +25,7 @@ __all__ = [
     "abs", "sign", "clip", "relu", "sigmoid", "tanh", "softrelu", "softsign", "softmax", "log_softmax",
     "Activation", "dense", "FullyConnected", "dot", "batch_dot", "sum", "mean", "max", "min",
     "reshape", "transpose", "expand_dims", "squeeze", "flatten", "Flatten", "concat", "stack",
-    "swapaxes", "waitall", "norm", "save", "load",
+    "swapaxes", "waitall", "norm", "save", "load", "take", "pick", "one_hot", "argmax", "argmin",
 ]
 
 

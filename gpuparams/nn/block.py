@@ -403,8 +403,15 @@ class Block:
         self._attribute_owners("", owners)
         unknown = [k for k in shared if k not in owners]
         if unknown:
+            hint = ""
+            if isinstance(shared, ParameterDict):
+                # Gluon 2 code passes other.collect_params(), whose keys are structural there; ours
+                # are full names (dense0_weight), so point at the two forms that work.
+                hint = ("; a ParameterDict is keyed by full names, so pass the other block itself "
+                        "(share_parameters(other_block)) or a dict such as {'weight': other.weight}")
             raise KeyError(f"share_parameters: {type(self).__name__} has no parameter named "
-                           f"{', '.join(map(repr, unknown))}; its structural names are {list(owners)}")
+                           f"{', '.join(map(repr, unknown))}; its structural names are {list(owners)}"
+                           + hint)
         plan = []
         for key, new in shared.items():  # check everything first: a bad entry changes nothing
             if not isinstance(new, Parameter):

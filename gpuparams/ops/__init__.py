@@ -9,11 +9,11 @@ import functools
 
 from .. import backend
 from ..ndarray import NDArray
-from . import activation, dense, elementwise, linalg, reduce, shape
+from . import activation, dense, elementwise, indexing, linalg, reduce, shape
 from ._core import ContextMismatchError, ShapeError
 
-__all__ = ["activation", "dense", "elementwise", "linalg", "reduce", "shape", "ContextMismatchError",
-           "ShapeError"]
+__all__ = ["activation", "dense", "elementwise", "indexing", "linalg", "reduce", "shape",
+           "ContextMismatchError", "ShapeError"]
 
 
 def _on_device(fn):
@@ -36,7 +36,7 @@ def _on_device(fn):
 
 
 def _wrap_operators():
-    for module in (activation, dense, elementwise, linalg, reduce, shape):
+    for module in (activation, dense, elementwise, indexing, linalg, reduce, shape):
         for name in module.__all__:
             fn = getattr(module, name)
             if callable(fn) and not isinstance(fn, type) and not hasattr(fn, "__wrapped_op__"):
@@ -76,6 +76,8 @@ def _attach():
         "reshape": shape.reshape, "transpose": shape.transpose, "expand_dims": shape.expand_dims,
         "squeeze": shape.squeeze, "flatten": shape.flatten, "swapaxes": shape.swapaxes,
         "astype": shape.astype, "dot": linalg.dot,
+        "take": indexing.take, "pick": indexing.pick, "one_hot": indexing.one_hot,
+        "argmax": indexing.argmax, "argmin": indexing.argmin,
     }
     for name, fn in {**operators, **methods}.items():
         setattr(NDArray, name, fn)

@@ -52,3 +52,20 @@ extern "C" __global__ void scale_bias(const float* x, float* y, const float* bia
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) y[i] = x[i] * s + (bias ? bias[i] : 0.f);
 }
+
+// The math functions, intrinsics, vector types and atomics issue 5 lists beyond the GEMM and
+// reduction kernels: float2 loads through __ldg, make_float2, dim3, __expf, rsqrtf, fmaf, tanhf and
+// a double atomicAdd. out[4 i + k] is result k of element i; *total gets the sum of every x.
+extern "C" __global__ void math_and_vectors(const float2* __restrict__ xy, float* __restrict__ out,
+                                            double* __restrict__ total, int n) {
+    const dim3 block = blockDim;
+    const size_t i = (size_t)blockIdx.x * block.x + threadIdx.x;
+    if (i >= (size_t)n) return;
+    const float2 v = __ldg(xy + i);
+    const float2 w = make_float2(v.x, fabsf(v.y) + 0.5f);
+    out[4 * i + 0] = __expf(w.x);
+    out[4 * i + 1] = rsqrtf(w.y);
+    out[4 * i + 2] = fmaf(w.x, w.y, 1.f);
+    out[4 * i + 3] = tanhf(w.x);
+    atomicAdd(total, (double)v.x);
+}

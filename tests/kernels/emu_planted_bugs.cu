@@ -156,3 +156,12 @@ extern "C" __global__ void say(int v) {
 extern "C" __global__ void memset_overrun(float* y, int n) {
     if (threadIdx.x == 0) memset(y, 0, (size_t)(n + 1) * sizeof(float));
 }
+
+// Only block 0 writes the shared slot, every block reads it: on a GPU a later block on the same SM
+// may find block 0's value still there, so the emulator poisons shared memory at every block start.
+extern "C" __global__ void shared_from_previous_block(float* out) {
+    __shared__ float s[1];
+    if (blockIdx.x == 0 && threadIdx.x == 0) s[0] = 1.f;  // BUG: other blocks read s[0] unwritten
+    __syncthreads();
+    if (threadIdx.x == 0) out[blockIdx.x] = s[0];
+}

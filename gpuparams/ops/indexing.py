@@ -1,0 +1,241 @@
+"""Operators driven by integer indices: ``take``, ``pick``, ``one_hot``, ``argmax``, ``argmin``.
+
+These are the MXNet 1.x operators that Gluon-style code reaches for around the model itself: cutting
+a mini-batch out of a data set (``features.take(idx)``), reading the score of the true class
+(``nd.pick(y_hat, y)``) and measuring accuracy (``y_hat.argmax(axis=1) == y``). Indices may be given as
+float arrays of whole numbers, as MXNet allows; they are truncated to integers.
+
+``take`` and ``pick`` are differentiable with respect to the data (the gradient goes back to the
+positions that were read, summed where one position was read several times); ``one_hot``, ``argmax``
+and ``argmin`` return constants.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..ndarray import NDArray, _new, normalize_dtype
+from ._core import ShapeError, result, same_context, xp_of
+
+__all__ = ["take", "pick", "one_hot", "argmax", "argmin"]
+
+_MODES = ("clip", "wrap", "raise")
+
+
+def _axis(axis, ndim, op_name):
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim:
+        raise ValueError(f"{op_name}: axis {axis!r} is out of range for an array with {ndim} dimensions")
+    return int(axis) % ndim
+
+
+def _index_data(op_name, data, indices, size, axis, mode):
+    """The backend int64 index array of NDArray ``indices``, brought into ``[0, size)`` by ``mode``."""
+    if mode not in _MODES:
+        raise ValueError(f"{op_name}: mode must be one of {', '.join(map(repr, _MODES))}, got {mode!r}")
+    if not isinstance(indices, NDArray):
+        raise TypeError(f"{op_name}: indices must be an NDArray, got {type(indices).__name__} "
+                        f"(wrap it with nd.array(..., ctx={data.context}))")
+    same_context(op_name, data, indices)
+    idx = indices._data
+    kind = idx.dtype.kind
+    if kind not in "fiu":
+        raise TypeError(f"{op_name}: indices must be numbers, got dtype {idx.dtype}")
+    idx = idx.astype(np.int64)  # float indices of whole numbers are MXNet's habit; truncate like it
+    if size == 0:
+        raise ShapeError(f"{op_name}: axis {axis} of the data has size 0; there is nothing to index")
+    if mode == "clip":
+        return xp_of(idx).clip(idx, 0, size - 1)
+    if mode == "wrap":
+        return idx % size
+    bad = (idx < 0) | (idx >= size)
+    if bool(bad.any()):  # 'raise' checks on the host (a synchronisation on a GPU, as asked for)
+        first = int(idx[bad].reshape(-1)[0])
+        raise IndexError(f"{op_name}: index {first} is out of range for axis {axis} of size {size}; "
+                         "use mode='clip' or mode='wrap' to map it into range")
+    return idx
+
+
+def _scatter_add(full, key, values):
+    """``full[key] += values`` with repeated positions adding up, on NumPy or CuPy."""
+    if type(full) is np.ndarray:
+        np.add.at(full, key, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(full, key, values)
+
+
+def take(a, indices, axis=0, mode="clip"):
+    """Gather slices of ``a`` along ``axis`` at ``indices`` (MXNet's ``take``).
+
+    Parameters
+    ----------
+    a : NDArray
+        The data.
+    indices : NDArray
+        Positions along ``axis`` (integers, or floats holding whole numbers), on ``a``'s context.
+    axis : int
+        The axis to index (default 0: rows).
+    mode : {'clip', 'wrap', 'raise'}
+        What an index outside ``[0, a.shape[axis])`` does: clipped to the nearest end (default, as in
+        MXNet), wrapped around, or an IndexError.
+
+    Returns
+    -------
+    NDArray
+        Shape ``a.shape[:axis] + indices.shape + a.shape[axis + 1:]``. The gradient with respect to
+        ``a`` adds up where an index repeats.
+
+    Examples
+    --------
+    >>> from gpuparams import nd
+    >>> nd.take(nd.array([[1, 2], [3, 4], [5, 6]]), nd.array([2, 0])).asnumpy().tolist()
+    [[5.0, 6.0], [1.0, 2.0]]
+    """
+    if not isinstance(a, NDArray):
+        raise TypeError(f"take: a must be an NDArray, got {type(a).__name__}")
+    data = a._data
+    axis = _axis(axis, data.ndim, "take")
+    idx = _index_data("take", a, indices, data.shape[axis], axis, mode)
+    out = xp_of(data).take(data, idx, axis=axis)
+    shape, dtype = data.shape, data.dtype
+    key = (slice(None),) * axis + (idx,)
+
+    def backward(g, needs):
+        full = xp_of(g).zeros(shape, dtype=dtype)
+        _scatter_add(full, key, g)
+        return (full, None)
+    return result(out, a._ctx, "take", (a, None), backward)
+
+
+def pick(data, index, axis=-1, keepdims=False, mode="clip"):
+    """Pick one element along ``axis`` for every position of the other axes (MXNet's ``pick``).
+
+    ``nd.pick(y_hat, y)`` reads, for each row of scores ``y_hat`` of shape ``(N, C)``, the score of
+    class ``y[i]``.
+
+    Parameters
+    ----------
+    data : NDArray
+        The data, e.g. ``(N, C)``.
+    index : NDArray
+        One position per element of ``data`` without ``axis`` (shape ``(N,)`` for ``(N, C)`` data;
+        ``(N, 1)`` is accepted too), on ``data``'s context.
+    axis : int
+        The axis to pick along (default -1).
+    keepdims : bool
+        Keep ``axis`` with size 1 in the result.
+    mode : {'clip', 'wrap', 'raise'}
+        What an index outside ``[0, data.shape[axis])`` does (see :func:`take`).
+
+    Returns
+    -------
+    NDArray
+        ``data.shape`` without ``axis`` (or with it as 1 when ``keepdims``); the gradient reaches only
+        the picked elements.
+
+    Examples
+    --------
+    >>> from gpuparams import nd
+    >>> nd.pick(nd.array([[0.25, 0.75], [0.5, 0.125]]), nd.array([1, 0])).asnumpy().tolist()
+    [0.75, 0.5]
+    """
+    if not isinstance(data, NDArray):
+        raise TypeError(f"pick: data must be an NDArray, got {type(data).__name__}")
+    d = data._data
+    axis = _axis(axis, d.ndim, "pick")
+    size = d.shape[axis]
+    kept = tuple(1 if i == axis else n for i, n in enumerate(d.shape))
+    dropped = tuple(n for i, n in enumerate(d.shape) if i != axis)
+    if not isinstance(index, NDArray):
+        raise TypeError(f"pick: index must be an NDArray, got {type(index).__name__} "
+                        f"(wrap it with nd.array(..., ctx={data.context}))")
+    if index.size * size != d.size or index.shape not in (dropped, kept, (index.size,)):
+        raise ShapeError(f"pick: index of shape {index.shape} does not fit data of shape {data.shape} "
+                         f"along axis {axis}; it needs shape {dropped or (1,)}")
+    idx = _index_data("pick", data, index, size, axis, mode).reshape(kept)
+    xp = xp_of(d)
+    out = xp.take_along_axis(d, idx, axis=axis)
+    if not keepdims:
+        out = out.reshape(dropped)
+    mask_shape = tuple(size if i == axis else 1 for i in range(d.ndim))
+
+    def backward(g, needs):
+        hit = xp.arange(size).reshape(mask_shape) == idx
+        return (hit.astype(g.dtype) * g.reshape(kept), None)
+    return result(out, data._ctx, "pick", (data, None), backward)
+
+
+def one_hot(indices, depth, on_value=1.0, off_value=0.0, dtype="float32"):
+    """One-hot encoding: ``out[..., k]`` is ``on_value`` where ``indices == k``, else ``off_value``.
+
+    Parameters
+    ----------
+    indices : NDArray
+        Class indices (integers, or floats holding whole numbers). An index outside ``[0, depth)``
+        gives a row of ``off_value``, as in MXNet.
+    depth : int
+        Number of classes.
+    on_value, off_value : float
+        The two values written.
+    dtype : str
+        Result dtype (default float32).
+
+    Returns
+    -------
+    NDArray
+        Shape ``indices.shape + (depth,)``, on ``indices``' context; a constant for autograd.
+    """
+    if not isinstance(indices, NDArray):
+        raise TypeError(f"one_hot: indices must be an NDArray, got {type(indices).__name__}")
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth <= 0:
+        raise ValueError(f"one_hot: depth must be a positive int, got {depth!r}")
+    dt = normalize_dtype(dtype, what="one_hot: dtype")
+    idx = indices._data
+    if idx.dtype.kind not in "fiu":
+        raise TypeError(f"one_hot: indices must be numbers, got dtype {idx.dtype}")
+    xp = xp_of(idx)
+    with backend.device_scope(indices._ctx):
+        hit = idx.astype(np.int64)[..., None] == xp.arange(int(depth))
+        out = xp.where(hit, on_value, off_value).astype(dt)
+    return _new(out, indices._ctx)
+
+
+def _arg_extremum(op_name, pick_name):
+    def arg_fn(data, axis=None, keepdims=False):
+        if not isinstance(data, NDArray):
+            raise TypeError(f"{op_name}: data must be an NDArray, got {type(data).__name__}")
+        d = data._data
+        # Float inputs give indices of their own dtype (MXNet's rule, so `argmax(...) == label` compares
+        # like with like); integer inputs give int64 indices, which cannot overflow.
+        out_dtype = d.dtype if d.dtype.kind == "f" else np.dtype(np.int64)
+        if axis is None:
+            out = getattr(d.reshape(-1), pick_name)().reshape(1)
+        else:
+            a = _axis(axis, d.ndim, op_name)
+            out = getattr(d, pick_name)(axis=a)
+            if keepdims:
+                out = xp_of(d).expand_dims(out, a)
+        return _new(out.astype(out_dtype), data._ctx)
+    arg_fn.__name__ = op_name
+    arg_fn.__doc__ = f"""Index of the {pick_name[3:]}imum along ``axis`` (of the flattened array if ``axis`` is None).
+
+    Parameters
+    ----------
+    data : NDArray
+    axis : int or None
+        The axis to reduce; None reduces the flattened array to shape ``(1,)``.
+    keepdims : bool
+        Keep ``axis`` with size 1.
+
+    Returns
+    -------
+    NDArray
+        The first index of the {pick_name[3:]}imum, in ``data``'s dtype for float data (as MXNet, so
+        ``y_hat.{op_name}(axis=1) == y`` compares float32 with float32) and int64 for integer data.
+        A constant for autograd.
+    """
+    return arg_fn
+
+
+argmax = _arg_extremum("argmax", "argmax")
+argmin = _arg_extremum("argmin", "argmin")
