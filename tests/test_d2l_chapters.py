@@ -477,3 +477,16 @@ def test_softmax_and_mlp_from_scratch_with_accuracy():
             l.backward()
             sgd(params, 0.5, 50)
     assert accuracy(mlp(X_nd), y_nd) > 0.9
+
+
+def test_hybrid_sequential_prints_and_names_like_mxnet():
+    # Observed with MXNet 1.9.1: "HybridSequential(\n  (0): Dense(None -> 2, linear)\n)",
+    # prefix hybridsequential0_ and the child dense0_ (not nested under the parent's prefix).
+    from gpuparams.gluon import nn
+
+    with nn.NameManager():
+        net = nn.HybridSequential()
+        net.add(nn.Dense(2))
+        assert repr(net) == "HybridSequential(\n  (0): Dense(None -> 2, linear)\n)"
+        assert net.prefix == "hybridsequential0_" and net[0].prefix == "dense0_"
+        assert isinstance(net, nn.Sequential)

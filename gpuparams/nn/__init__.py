@@ -1,6 +1,6 @@
 """Layers and containers (``gluon.nn``): Block, Sequential, Dense, Activation, Flatten, Dropout.
 
-``HybridBlock`` and ``HybridSequential`` are aliases of ``Block`` and ``Sequential`` so that MXNet
+``HybridBlock`` is an alias of ``Block`` and ``HybridSequential`` a ``Sequential`` of its own name, so that MXNet
 code runs; ``hybridize()`` is not available yet and raises NotImplementedError.
 """
 from .block import Block, HybridBlock, NameManager

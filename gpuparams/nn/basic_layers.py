@@ -74,7 +74,10 @@ class Sequential(Block):
         return iter(list(self._children.values()))
 
 
-HybridSequential = Sequential
+class HybridSequential(Sequential):
+    """MXNet's ``HybridSequential``: a :class:`Sequential` under its own name (prefix
+    ``hybridsequential0_``, repr ``HybridSequential(...)``), so MXNet code prints the same.
+    ``hybridize()`` is not available yet."""
 """Alias of :class:`Sequential` for MXNet code."""
 
 
