@@ -274,14 +274,19 @@ class One(Initializer):
         data[:] = 1
 
 
+def _fans(shape):
+    """``(fan_in, fan_out)`` of a weight laid out ``(out, in, *kernel)`` (at least 2-D)."""
+    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    return shape[1] * receptive, shape[0] * receptive
+
+
 def _gluon_fans(name, shape, who):
     """Fans of a weight laid out ``(out, in, *kernel)``, as Xavier defines them."""
     if len(shape) < 2:
         raise ValueError(f"{who} cannot initialize {name!r} of shape {shape}: it needs at least 2 "
                          "dimensions (out, in, ...). Give this parameter its own init, e.g. "
                          "init='zeros' for a bias")
-    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
-    return shape[1] * receptive, shape[0] * receptive
+    return _fans(shape)
 
 
 @register
@@ -399,8 +404,7 @@ def _write(tensor, values):
 def _torch_fans(shape, fn_name):
     if len(shape) < 2:
         raise ValueError(f"{fn_name}: fan in and fan out need at least 2 dimensions, got shape {shape}")
-    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
-    return shape[1] * receptive, shape[0] * receptive
+    return _fans(shape)
 
 
 def uniform_(tensor, a=0.0, b=1.0):

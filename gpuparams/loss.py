@@ -24,7 +24,7 @@ import numpy as np
 from . import nd
 from .ndarray import NDArray, from_data
 from .nn import Block
-from .ops._core import ShapeError, result, xp_of
+from .ops._core import ShapeError, result, stable_sigmoid, xp_of
 
 __all__ = ["Loss", "L2Loss", "L1Loss", "HuberLoss", "SoftmaxCrossEntropyLoss", "SoftmaxCELoss",
            "SigmoidBinaryCrossEntropyLoss", "SigmoidBCELoss"]
@@ -60,15 +60,24 @@ def _same_dtype(label, pred):
     return label if label.dtype == pred.dtype else label.astype(pred.dtype)
 
 
+def _label_like(label, pred, loss_name):
+    """The label as an NDArray with the prediction's shape (step 1 of the module docstring) and dtype."""
+    return _same_dtype(_reshape_like(_as_label(label, pred), pred, loss_name), pred)
+
+
+def _check_label_context(name, pred, label):
+    if pred.context is not label.context:
+        raise ValueError(f"{name}: prediction is on {pred.context} but label is on {label.context}; "
+                         f"move the label with label.as_in_context({pred.context})")
+
+
 def _elementwise(name, pred, label, forward, local_grads):
     """One recorded operator ``loss = forward(p, y)`` with ``d loss = dp * g`` and ``dy * g``.
 
     ``local_grads(p, y, needs)`` returns the elementwise partial derivatives (or None where an input
     needs none); the backward multiplies them by the incoming gradient.
     """
-    if pred.context is not label.context:
-        raise ValueError(f"{name}: prediction is on {pred.context} but label is on {label.context}; "
-                         f"move the label with label.as_in_context({pred.context})")
+    _check_label_context(name, pred, label)
     p, y = pred._data, label._data
     out = forward(p, y, xp_of(p))
 
@@ -153,7 +162,7 @@ class L2Loss(Loss):
         super().__init__(weight, batch_axis, **kwargs)
 
     def hybrid_forward(self, F, pred, label, sample_weight=None):  # noqa: N803
-        label = _same_dtype(_reshape_like(_as_label(label, pred), pred, "L2Loss"), pred)
+        label = _label_like(label, pred, "L2Loss")
         loss = _elementwise("l2_loss", pred, label, _l2_forward, _l2_grads)
         weight = None if self._weight is None else self._weight / 2
         return self._batch_mean(_apply_weighting(loss, weight, sample_weight))
@@ -186,7 +195,7 @@ class L1Loss(Loss):
         super().__init__(weight, batch_axis, **kwargs)
 
     def hybrid_forward(self, F, pred, label, sample_weight=None):  # noqa: N803
-        label = _same_dtype(_reshape_like(_as_label(label, pred), pred, "L1Loss"), pred)
+        label = _label_like(label, pred, "L1Loss")
         loss = _elementwise("l1_loss", pred, label, _l1_forward, _l1_grads)
         return self._batch_mean(_apply_weighting(loss, self._weight, sample_weight))
 
@@ -222,7 +231,7 @@ class HuberLoss(Loss):
         self._rho = float(rho)
 
     def hybrid_forward(self, F, pred, label, sample_weight=None):  # noqa: N803
-        label = _same_dtype(_reshape_like(_as_label(label, pred), pred, "HuberLoss"), pred)
+        label = _label_like(label, pred, "HuberLoss")
         rho = self._rho
 
         def forward(p, y, xp):
@@ -277,9 +286,7 @@ def softmax_cross_entropy(pred, label, axis=-1, sparse_label=True, from_logits=F
     name = "SoftmaxCrossEntropyLoss"
     axis = _normalize_axis(axis, pred.ndim, name)
     label = _as_label(label, pred)
-    if pred.context is not label.context:
-        raise ValueError(f"{name}: prediction is on {pred.context} but label is on {label.context}; "
-                         f"move the label with label.as_in_context({pred.context})")
+    _check_label_context(name, pred, label)
     p = pred._data
     xp = xp_of(p)
     classes = p.shape[axis]
@@ -309,7 +316,7 @@ def softmax_cross_entropy(pred, label, axis=-1, sparse_label=True, from_logits=F
         out = -xp.take_along_axis(logp, idx, axis=axis)
         dense = None
     else:
-        label = _same_dtype(_reshape_like(label, pred, name), pred)
+        label = _label_like(label, pred, name)
         dense = label._data
         onehot = None
         out = -(logp * dense).sum(axis=axis, keepdims=True)
@@ -392,8 +399,7 @@ class SigmoidBinaryCrossEntropyLoss(Loss):
         self._from_sigmoid = bool(from_sigmoid)
 
     def hybrid_forward(self, F, pred, label, sample_weight=None):  # noqa: N803
-        label = _same_dtype(_reshape_like(_as_label(label, pred), pred, "SigmoidBinaryCrossEntropyLoss"),
-                            pred)
+        label = _label_like(label, pred, "SigmoidBinaryCrossEntropyLoss")
         if self._from_sigmoid:
             loss = _elementwise("sigmoid_bce", pred, label, _bce_prob_forward, _bce_prob_grads)
         else:
@@ -410,13 +416,9 @@ def _bce_logit_forward(x, y, xp):
     return xp.maximum(x, 0) - x * y + xp.log1p(xp.exp(-xp.abs(x)))
 
 
-def _stable_sigmoid(x, xp):
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-
-
 def _bce_logit_grads(x, y, xp, needs):
-    return (_stable_sigmoid(x, xp) - y if needs[0] else None, -x if needs[1] else None)
+    dx = stable_sigmoid(x, xp).astype(x.dtype, copy=False) - y if needs[0] else None
+    return (dx, -x if needs[1] else None)
 
 
 def _bce_prob_forward(p, y, xp):

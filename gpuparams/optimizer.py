@@ -27,7 +27,8 @@ import numbers
 import numpy as np
 
 from . import backend
-from .ndarray import NDArray, _new
+from .ndarray import NDArray
+from .ops._core import xp_of
 
 __all__ = ["Optimizer", "SGD", "Adam", "register", "create", "registered"]
 
@@ -233,13 +234,6 @@ def _check_pair(index, weight, grad):
                          f"{weight.context} does not match grad {grad.shape} {grad.dtype} on {grad.context}")
 
 
-def _zeros_like(weight):
-    ctx = weight.context
-    xp = backend.array_module(ctx)
-    with backend.device_scope(ctx):
-        return _new(xp.zeros(weight.shape, dtype=weight.dtype), ctx)
-
-
 def _use_kernel(weight):
     # Our fused kernels are float32 only; other dtypes take the array-expression path.
     return backend.uses_custom_kernels(weight.context) and weight.dtype == np.float32
@@ -275,7 +269,7 @@ class SGD(Optimizer):
     def create_state(self, index, weight):
         if self.momentum == 0.0:
             return None
-        return (_zeros_like(weight),)
+        return (weight.zeros_like(),)
 
     def _apply(self, weight, grad, state, *, lr, wd, t):
         w, g = weight._data, grad._data
@@ -288,7 +282,7 @@ class SGD(Optimizer):
             kernels.sgd_update(weight.context, w, g, mom, lr=lr, momentum=self.momentum, wd=wd,
                                rescale_grad=self.rescale_grad, clip_gradient=clip)
             return
-        xp = _xp(w)
+        xp = xp_of(w)
         with backend.device_scope(weight.context):
             rg = g * self.rescale_grad if clip is None else xp.clip(g * self.rescale_grad, -clip, clip)
             if mom is None:
@@ -334,7 +328,7 @@ class Adam(Optimizer):
         self.epsilon = _check_number("Adam", "epsilon", epsilon, low=0.0, low_open=True)
 
     def create_state(self, index, weight):
-        return (_zeros_like(weight), _zeros_like(weight))
+        return (weight.zeros_like(), weight.zeros_like())
 
     def _apply(self, weight, grad, state, *, lr, wd, t):
         b1, b2, eps = self.beta1, self.beta2, self.epsilon
@@ -347,7 +341,7 @@ class Adam(Optimizer):
             kernels.adam_update(weight.context, w, g, m, v, lr_t=lr_t, beta1=b1, beta2=b2, epsilon=eps,
                                 wd=wd, rescale_grad=self.rescale_grad, clip_gradient=clip)
             return
-        xp = _xp(w)
+        xp = xp_of(w)
         with backend.device_scope(weight.context):
             if w.dtype == np.float16:
                 # Half precision cannot hold epsilon (1e-8 rounds to 0), so an entry whose moments
@@ -371,7 +365,3 @@ class Adam(Optimizer):
 
     def _hyper_repr(self):
         return {"beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}
-
-
-def _xp(data):
-    return np if type(data) is np.ndarray else backend.cupy_module_of(data)

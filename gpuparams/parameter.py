@@ -473,7 +473,7 @@ class Parameter:
         with autograd.pause():
             arrays = []
             for arr in self._data:
-                new = from_data(arr.asnumpy().astype(dtype), ctx=arr._ctx)
+                new = from_data(arr, ctx=arr._ctx, dtype=dtype)  # cast where it lives
                 new.attach_grad(self._grad_req)
                 arrays.append(new)
         self._data = arrays

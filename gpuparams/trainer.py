@@ -31,9 +31,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import optimizer as _opt
-from .context import cpu
 from .ndarray import _to_context
-from .parameter import DeferredInitializationError, Parameter
+from .parameter import DeferredInitializationError, Parameter, _host_to, _shape_known
 from .serialization import ArrayFileError, load_arrays, save_arrays
 
 __all__ = ["Trainer", "StaleGradientError"]
@@ -261,7 +260,7 @@ class Trainer:
                     if value.shape != d.shape:
                         raise ValueError(f"Trainer: the optimizer state {p.name}/{sname} has shape "
                                          f"{value.shape} but the parameter has shape {d.shape}")
-                    state[k]._data[...] = _to_context(value.astype(d.dtype, copy=False), cpu(0), d.context)
+                    state[k]._data[...] = _host_to(value.astype(d.dtype, copy=False), d.context)
         self._states[i] = states
         return states
 
@@ -340,7 +339,7 @@ class Trainer:
             if missing:
                 raise ValueError(f"{fname}: parameter {pname} lacks state(s) {', '.join(sorted(missing))}")
             p = self._params[by_name[pname]]
-            if _shape_known(p):
+            if _shape_known(p.shape):
                 for sname, value in found.items():
                     if tuple(value.shape) != tuple(p.shape):
                         raise ValueError(f"{fname}: state {pname}/{sname} has shape {value.shape} but the "
@@ -364,11 +363,6 @@ class Trainer:
 
     def __repr__(self):
         return f"Trainer({len(self._params)} parameters, {self._optimizer!r})"
-
-
-def _shape_known(p):
-    shape = getattr(p, "shape", None)
-    return shape is not None and all(n > 0 for n in shape)
 
 
 def _states_fit(states, datas):

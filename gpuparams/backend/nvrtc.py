@@ -157,14 +157,19 @@ def _cuda_include_dirs(major):
     return tuple(result)
 
 
+def _nvrtc_major():
+    """The CUDA major version of the NVRTC library (13 when it cannot be asked)."""
+    try:
+        return nvrtc_version()[0]
+    except Exception:
+        return 13
+
+
 def include_dirs():
     """The directories searched for ``#include <...>``, in order (see the module docstring)."""
-    try:
-        major = nvrtc_version()[0]
-    except Exception:
-        major = 13
     cccl, cupy_include = _cupy_include_dirs()
-    return list(cccl) + ([cupy_include] if cupy_include else []) + list(_cuda_include_dirs(major))
+    return (list(cccl) + ([cupy_include] if cupy_include else [])
+            + list(_cuda_include_dirs(_nvrtc_major())))
 
 
 def compile_options(arch=DEFAULT_ARCH, options=()):
@@ -179,16 +184,12 @@ def compile_options(arch=DEFAULT_ARCH, options=()):
     """
     opts = list(options)
     cccl, cupy_include = _cupy_include_dirs()
-    try:
-        major = nvrtc_version()[0]
-    except Exception:
-        major = 13
     if not any(re.match(r"--?std=", o) for o in opts):
         opts.append("--std=c++17")  # CuPy >= 14's default for RawModule
     opts = [f"-I{d}" for d in cccl] + opts
     if cupy_include:
         opts.append(f"-I{cupy_include}")
-    opts += [f"-I{d}" for d in _cuda_include_dirs(major)]
+    opts += [f"-I{d}" for d in _cuda_include_dirs(_nvrtc_major())]
     opts += ["-ftz=true", f"-arch={arch}", "--device-as-default-execution-space", "-Xptxas=-v"]
     return opts
 

@@ -10,6 +10,8 @@ import os
 import platform
 import sys
 
+from .. import telemetry
+
 __all__ = [
     "package_version", "versions", "pin_tf32_off_env", "pin_torch_tf32_off", "host_threads",
     "cpu_name", "cpu_device", "gpu_device",
@@ -29,11 +31,6 @@ def package_version(*distributions):
         except _metadata.PackageNotFoundError:
             continue
     return None
-
-
-def _cuda_version_text(value):
-    # CUDA encodes versions as 1000*major + 10*minor.
-    return f"{value // 1000}.{(value % 1000) // 10}"
 
 
 def versions(import_cupy=True):
@@ -70,7 +67,8 @@ def versions(import_cupy=True):
             import cupy  # noqa: WPS433 (optional, lazy)
             info["cupy"] = cupy.__version__
             try:
-                info["cuda_runtime"] = _cuda_version_text(int(cupy.cuda.runtime.runtimeGetVersion()))
+                runtime = int(cupy.cuda.runtime.runtimeGetVersion())
+                info["cuda_runtime"] = telemetry._cuda_version_text(runtime)
             except Exception as exc:
                 info["cuda_runtime_error"] = f"{type(exc).__name__}: {exc}"
             try:
@@ -195,7 +193,6 @@ def gpu_device(cupy, cuda_index, telemetry_report, versions_info, peaks=None, tf
         name = name.decode()
     device = cupy.cuda.Device(cuda_index)
     bus_id = device.pci_bus_id
-    from .. import telemetry
     wanted = telemetry.normalize_pci_bus_id(bus_id)
     nvml = next((d for d in telemetry_report.get("devices", []) if d.get("pci_bus_id") == wanted), {})
     return {

@@ -293,8 +293,9 @@ class Runner:
         first_timer = self.timers[modes[0]]
         try:
             compile_ms = first_timer.first_call(bound.gpuparams)
-            gate = check_close((bound.check_gpuparams or bound.gpuparams)(), bound.reference(),
-                               case.tolerance)
+            checked = (bound.check_gpuparams or bound.gpuparams)()
+            expected = bound.reference()  # computed once, for both sides' gates
+            gate = check_close(checked, expected, case.tolerance)
         except Exception as exc:
             self.log(f"{label}: gpuparams side failed ({_describe_error(exc)})")
             row = _empty_row(case, modes[0])
@@ -306,7 +307,7 @@ class Runner:
         if baseline is not None:
             try:
                 baseline_first_ms = first_timer.first_call(baseline)
-                baseline_gate = check_close((bound.check_baseline or baseline)(), bound.reference(),
+                baseline_gate = check_close((bound.check_baseline or baseline)(), expected,
                                             case.tolerance)
             except Exception as exc:
                 baseline_error = f"baseline failed: {_describe_error(exc)}"

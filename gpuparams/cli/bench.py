@@ -21,8 +21,6 @@ from . import OneLineErrorParser, UsageError
 
 __all__ = ["add_arguments", "run", "main", "options_from_args"]
 
-_MODES = ("kernel", "pipelined")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``bench``'s options to ``parser``."""
@@ -72,6 +70,7 @@ def options_from_args(args, argv=None):
         For a value argparse cannot check (unknown suite or mode, bad regex, a count below its minimum).
     """
     from ..bench import BenchOptions, SUITES
+    from ..bench.session import GPU_MODES
     suites = []
     for item in args.suite or ["all"]:
         for name in item.split(","):
@@ -90,8 +89,8 @@ def options_from_args(args, argv=None):
         for item in args.mode:
             for mode in item.split(","):
                 mode = mode.strip()
-                if mode not in _MODES:
-                    raise UsageError(f"unknown mode {mode!r}: choose kernel or pipelined")
+                if mode not in GPU_MODES:
+                    raise UsageError(f"unknown mode {mode!r}: choose {' or '.join(GPU_MODES)}")
                 modes.append(mode)
     if args.filter:
         try:

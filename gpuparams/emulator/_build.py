@@ -23,7 +23,6 @@ expressions and the compiler's version and flags.
 from __future__ import annotations
 
 import ast
-import contextlib
 import functools
 import hashlib
 import json
@@ -36,6 +35,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..serialization import atomic_write
 from . import _elf
 from ._errors import ArgumentError, CompileError, EmulatorError
 
@@ -174,18 +174,6 @@ def toolchain():
         If the compiler cannot be found or is not GCC.
     """
     return _toolchain(os.environ.get(CXX_ENV, "").strip() or "g++")
-
-
-def _atomic_write_bytes(path, data):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def runtime_library():
@@ -602,5 +590,6 @@ def build_module(path=None, code=None, options=(), name_expressions=()):
             "name_expressions": name_expressions,
         }
         os.replace(out, so_path)
-        _atomic_write_bytes(meta_path, json.dumps(meta, indent=1).encode("utf-8"))
+        text = json.dumps(meta, indent=1).encode("utf-8")
+        atomic_write(meta_path, lambda f: f.write(text), suffix=".json")
     return BuiltModule(so_path, meta, True)

@@ -13,7 +13,7 @@ from ..ops.elementwise import (abs, add, clip, divide, equal, exp, greater, grea
                                power, sign, sqrt, square, subtract)
 from ..ops.indexing import argmax, argmin, one_hot, pick, take
 from ..ops.linalg import batch_dot, dot
-from ..ops.reduce import max, mean, min, sum
+from ..ops.reduce import max, mean, min, norm, sum
 from ..ops.shape import concat, expand_dims, flatten, reshape, squeeze, stack, swapaxes, transpose
 from . import random
 from .io import load, save
@@ -100,11 +100,6 @@ def FullyConnected(data, weight, bias=None, num_hidden=None, no_bias=False, flat
 
 
 Flatten = flatten
-
-
-def norm(data):
-    """The L2 (Frobenius) norm of all elements, shape ``(1,)`` (differentiable)."""
-    return sqrt(sum(data * data))
 
 
 def waitall():

@@ -30,9 +30,6 @@ class Sequential(Block):
     2
     """
 
-    def __init__(self, prefix=None, params=None):
-        super().__init__(prefix=prefix, params=params)
-
     def add(self, *blocks):
         """Append ``blocks`` (registered as children ``'0'``, ``'1'`` ...)."""
         for block in blocks:
@@ -78,7 +75,6 @@ class HybridSequential(Sequential):
     """MXNet's ``HybridSequential``: a :class:`Sequential` under its own name (prefix
     ``hybridsequential0_``, repr ``HybridSequential(...)``), so MXNet code prints the same.
     ``hybridize()`` is not available yet."""
-"""Alias of :class:`Sequential` for MXNet code."""
 
 
 def _check_activation(name, who):

@@ -26,7 +26,8 @@ import numpy as np
 from .. import autograd
 from .. import initializer as _initializer
 from ..ndarray import NDArray
-from ..parameter import Parameter, ParameterDict, _merge_shapes, _shape_known, load_checked
+from ..parameter import (Parameter, ParameterDict, _indent, _merge_shapes, _shape_known,
+                         load_checked)
 from ..serialization import load_arrays, save_arrays
 
 __all__ = ["Block", "HybridBlock", "NameManager"]
@@ -152,11 +153,6 @@ class HookHandle:
     def __exit__(self, *exc):
         self.detach()
         return False
-
-
-def _indent(text, spaces):
-    lines = text.split("\n")
-    return "\n".join(lines[:1] + [" " * spaces + line for line in lines[1:]])
 
 
 def _hides_block(value, registered):

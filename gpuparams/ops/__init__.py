@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 
 from .. import backend
+from ..context import cpu
 from ..ndarray import NDArray
 from . import activation, dense, elementwise, indexing, linalg, reduce, shape
 from ._core import ContextMismatchError, ShapeError
@@ -16,20 +17,34 @@ __all__ = ["activation", "dense", "elementwise", "indexing", "linalg", "reduce",
            "ContextMismatchError", "ShapeError"]
 
 
+class _NoArray:
+    """What :func:`_on_device` looks at when no argument is an NDArray: the host's context."""
+
+    _ctx = cpu(0)
+
+
 def _on_device(fn):
     """Run ``fn`` with the device of its first NDArray argument current.
 
     CuPy launches on the current device and refuses arrays of another one, so an operator on
     ``gpu(1)`` data must run under ``cupy.cuda.Device(1)``. On the CPU this costs one type check.
+    Keyword arguments are looked at only when no positional argument is an NDArray
+    (``nd.one_hot(indices=x, depth=3)``).
     """
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         for arg in args:
             if type(arg) is NDArray:
-                if arg._ctx.device_type == "gpu":
-                    with backend.device_scope(arg._ctx):
-                        return fn(*args, **kwargs)
                 break
+        else:
+            arg = _NoArray
+            for value in kwargs.values():
+                if type(value) is NDArray:
+                    arg = value
+                    break
+        if arg._ctx.device_type == "gpu":
+            with backend.device_scope(arg._ctx):
+                return fn(*args, **kwargs)
         return fn(*args, **kwargs)
     wrapper.__wrapped_op__ = fn
     return wrapper
@@ -73,6 +88,7 @@ def _attach():
         "relu": activation.relu, "sigmoid": activation.sigmoid, "tanh": activation.tanh,
         "softmax": activation.softmax, "log_softmax": activation.log_softmax,
         "sum": reduce.sum, "mean": reduce.mean, "max": reduce.max, "min": reduce.min,
+        "norm": reduce.norm,
         "reshape": shape.reshape, "transpose": shape.transpose, "expand_dims": shape.expand_dims,
         "squeeze": shape.squeeze, "flatten": shape.flatten, "swapaxes": shape.swapaxes,
         "astype": shape.astype, "dot": linalg.dot,
@@ -81,12 +97,6 @@ def _attach():
     }
     for name, fn in {**operators, **methods}.items():
         setattr(NDArray, name, fn)
-    NDArray.norm = _norm
-
-
-def _norm(self):
-    """The L2 (Frobenius) norm of all elements, shape ``(1,)``."""
-    return elementwise.sqrt(reduce.sum(elementwise.multiply(self, self)))
 
 
 _attach()

@@ -17,7 +17,7 @@ from ..autograd import Node, _state
 from ..ndarray import NDArray, _new
 
 __all__ = ["ContextMismatchError", "result", "same_context", "operand", "unbroadcast", "xp_of",
-           "ShapeError"]
+           "ShapeError", "contiguous", "scatter_add", "stable_sigmoid"]
 
 
 class ContextMismatchError(ValueError):
@@ -33,6 +33,27 @@ def xp_of(data):
     if type(data) is np.ndarray:
         return np
     return backend.cupy_module_of(data)
+
+
+def contiguous(data):
+    """``data`` itself when C-contiguous (what our kernels index), else a C-contiguous copy."""
+    return data if data.flags.c_contiguous else xp_of(data).ascontiguousarray(data)
+
+
+def scatter_add(full, key, values):
+    """``full[key] += values`` with repeated positions adding up, on NumPy or CuPy."""
+    if type(full) is np.ndarray:
+        np.add.at(full, key, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(full, key, values)
+
+
+def stable_sigmoid(data, xp):
+    """``1 / (1 + exp(-data))`` on a backend array, in the form whose ``exp`` never overflows (its
+    argument is ``-|data|``); the caller casts the result to the dtype it needs."""
+    e = xp.exp(-xp.abs(data))
+    return xp.where(data >= 0, 1 / (1 + e), e / (1 + e))
 
 
 def same_context(op_name, a, b):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ._core import result, xp_of
+from ._core import contiguous, result, stable_sigmoid, xp_of
 
 __all__ = ["relu", "sigmoid", "tanh", "softrelu", "softsign", "softmax", "log_softmax", "activation",
            "ACTIVATIONS"]
@@ -24,10 +24,10 @@ def relu(x):
     if _float_kernel_ok(x):
         from ..backend import kernels
         ctx = x._ctx
-        out = kernels.relu_forward(ctx, _contiguous(data))
+        out = kernels.relu_forward(ctx, contiguous(data))
 
         def backward(g, needs):
-            return (kernels.relu_backward(ctx, _contiguous(g), out),)
+            return (kernels.relu_backward(ctx, contiguous(g), out),)
     else:
         out = xp_of(data).maximum(data, 0)
 
@@ -36,17 +36,10 @@ def relu(x):
     return result(out, x._ctx, "relu", (x,), backward, save_output=True)
 
 
-def _contiguous(data):
-    return data if data.flags.c_contiguous else xp_of(data).ascontiguousarray(data)
-
-
 def sigmoid(x):
     """Logistic function ``1 / (1 + exp(-x))``, computed without overflow for large ``|x|``."""
     data = x._data
-    xp = xp_of(data)
-    # exp of a non-positive number never overflows; pick the form accordingly.
-    e = xp.exp(-xp.abs(data))
-    out = xp.where(data >= 0, 1 / (1 + e), e / (1 + e)).astype(data.dtype, copy=False)
+    out = stable_sigmoid(data, xp_of(data)).astype(data.dtype, copy=False)
 
     def backward(g, needs):
         return (g * out * (1 - out),)
@@ -69,9 +62,7 @@ def softrelu(x):
     out = (xp.maximum(data, 0) + xp.log1p(xp.exp(-xp.abs(data)))).astype(data.dtype, copy=False)
 
     def backward(g, needs):
-        e = xp.exp(-xp.abs(data))
-        sig = xp.where(data >= 0, 1 / (1 + e), e / (1 + e))
-        return (g * sig.astype(g.dtype, copy=False),)
+        return (g * stable_sigmoid(data, xp).astype(g.dtype, copy=False),)
     return result(out, x._ctx, "softrelu", (x,), backward, saved=(x,))
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import GradSink
-from ._core import ShapeError, result, same_context, xp_of
+from ._core import ShapeError, contiguous, result, same_context, xp_of
 
 __all__ = ["dense", "DENSE_ACTIVATIONS"]
 
@@ -99,19 +99,15 @@ def dense(x, weight, bias=None, activation=None, flatten=True):
                   save_output=activation == "relu")
 
 
-def _contiguous(data):
-    return data if data.flags.c_contiguous else xp_of(data).ascontiguousarray(data)
-
-
 def _dense_kernels(ctx, x, x2, w, b, activation, inputs, out_shape):
     from ..backend import kernels
-    x2 = _contiguous(x2)
+    x2 = contiguous(x2)
     y = kernels.dense_forward(ctx, x2, w, b, activation=activation)
     x_shape = x.shape
     units = w.shape[0]
 
     def backward(g, needs):
-        dy = _contiguous(g.reshape(-1, units))
+        dy = contiguous(g.reshape(-1, units))
         sinks = [n if isinstance(n, GradSink) else None for n in needs]
         dx_sink, dw_sink, db_sink = sinks
         dx, dw, db = kernels.dense_backward(

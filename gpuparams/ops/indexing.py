@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
 from ..ndarray import NDArray, _new, normalize_dtype
-from ._core import ShapeError, result, same_context, xp_of
+from ._core import ShapeError, result, same_context, scatter_add, xp_of
 
 __all__ = ["take", "pick", "one_hot", "argmax", "argmin"]
 
@@ -53,15 +52,6 @@ def _index_data(op_name, data, indices, size, axis, mode):
         raise IndexError(f"{op_name}: index {first} is out of range for axis {axis} of size {size}; "
                          "use mode='clip' or mode='wrap' to map it into range")
     return idx
-
-
-def _scatter_add(full, key, values):
-    """``full[key] += values`` with repeated positions adding up, on NumPy or CuPy."""
-    if type(full) is np.ndarray:
-        np.add.at(full, key, values)
-    else:
-        import cupyx
-        cupyx.scatter_add(full, key, values)
 
 
 def take(a, indices, axis=0, mode="clip"):
@@ -102,7 +92,7 @@ def take(a, indices, axis=0, mode="clip"):
 
     def backward(g, needs):
         full = xp_of(g).zeros(shape, dtype=dtype)
-        _scatter_add(full, key, g)
+        scatter_add(full, key, g)
         return (full, None)
     return result(out, a._ctx, "take", (a, None), backward)
 
@@ -194,9 +184,8 @@ def one_hot(indices, depth, on_value=1.0, off_value=0.0, dtype="float32"):
     if idx.dtype.kind not in "fiu":
         raise TypeError(f"one_hot: indices must be numbers, got dtype {idx.dtype}")
     xp = xp_of(idx)
-    with backend.device_scope(indices._ctx):
-        hit = idx.astype(np.int64)[..., None] == xp.arange(int(depth))
-        out = xp.where(hit, on_value, off_value).astype(dt)
+    hit = idx.astype(np.int64)[..., None] == xp.arange(int(depth))
+    out = xp.where(hit, on_value, off_value).astype(dt)
     return _new(out, indices._ctx)
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import elementwise
 from ._core import result, xp_of
 
-__all__ = ["sum", "mean", "max", "min"]
+__all__ = ["sum", "mean", "max", "min", "norm"]
 
 
 def _normalize_axes(axis, ndim, op_name):
@@ -100,3 +101,8 @@ def _extremum(op_name, pick):
 
 max = _extremum("max", "max")  # noqa: A001
 min = _extremum("min", "min")  # noqa: A001
+
+
+def norm(x):
+    """The L2 (Frobenius) norm of all elements, shape ``(1,)`` (differentiable)."""
+    return elementwise.sqrt(sum(elementwise.multiply(x, x)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ndarray import NDArray, _to_context, normalize_dtype
-from ._core import ShapeError, result, same_context, xp_of
+from ._core import ShapeError, result, same_context, scatter_add, xp_of
 
 __all__ = ["reshape", "transpose", "expand_dims", "squeeze", "flatten", "concat", "stack",
            "getitem", "astype", "copy", "to_context", "backend_key", "swapaxes"]
@@ -214,11 +214,8 @@ def getitem(x, key):
         g = g.reshape(out.shape)
         if basic:
             full[key] = g
-        elif xp is np:
-            np.add.at(full, key, g)  # repeated indices add up
         else:
-            import cupyx
-            cupyx.scatter_add(full, key, g)
+            scatter_add(full, key, g)  # repeated indices add up
         return (full,)
     res = result(out, x._ctx, "getitem", (x,), backward)
     if basic:

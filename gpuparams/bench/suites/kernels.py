@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from ..gate import to_numpy
 from ..harness import Bound, Case, SkipCase
 from ._common import free_memory, require_kernels, require_torch, to_torch
 
@@ -54,10 +55,6 @@ class _Inputs:
         return getattr(self, name).astype(np.float64)
 
 
-def _host(array):
-    return array.get() if hasattr(array, "get") else np.asarray(array)
-
-
 def _forward_reference(inp, bias, relu):
     xp = inp.env.xp
 
@@ -67,7 +64,7 @@ def _forward_reference(inp, bias, relu):
             z = z + inp.f64("b")
         if relu:
             z = xp.maximum(z, 0)
-        return _host(z)
+        return to_numpy(z)
     return reference
 
 
@@ -78,8 +75,8 @@ def _backward_reference(inp, relu):
         dz = inp.f64("dy")
         if relu:
             dz = dz * (inp.y > 0)
-        return (_host(xp.matmul(dz, inp.f64("w"))), _host(xp.matmul(dz.T, inp.f64("x"))),
-                _host(dz.sum(axis=0)))
+        return (to_numpy(xp.matmul(dz, inp.f64("w"))), to_numpy(xp.matmul(dz.T, inp.f64("x"))),
+                to_numpy(dz.sum(axis=0)))
     return reference
 
 
