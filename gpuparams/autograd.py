@@ -5,6 +5,8 @@ with :meth:`~gpuparams.ndarray.NDArray.attach_grad`, or results of recorded oper
 :class:`Node` to its result: the backward function and references to its inputs. ``backward`` walks
 these nodes from the heads in reverse topological order and **sums** the contributions reaching each
 array, so a value used several times (a tied parameter) gets the sum of all its gradients.
+:func:`grad` runs the same pass but returns the gradients of chosen variables as new arrays and writes
+no gradient buffer.
 
 Each array carries a version counter that in-place writes bump; an operation that keeps an array for
 its backward records the version, and backward refuses to run on an array that was changed since.
@@ -17,7 +19,7 @@ import threading
 from . import backend
 
 __all__ = [
-    "record", "pause", "train_mode", "predict_mode", "is_recording", "is_training", "backward",
+    "record", "pause", "train_mode", "predict_mode", "is_recording", "is_training", "backward", "grad",
     "set_recording", "set_training", "AutogradError",
 ]
 
@@ -170,23 +172,111 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
     train_mode : bool
         Accepted for MXNet compatibility; backward uses the mode recorded in the forward pass.
     """
+    _run_backward(heads, head_grads, retain_graph)
+
+
+def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=False, train_mode=True):
+    """Return the gradients of ``heads`` with respect to ``variables`` without touching ``.grad``.
+
+    The same pass as :func:`backward`, but the gradients come back as new arrays and no gradient
+    buffer is read or written (``grad_req`` does not matter), so it can run beside a training loop.
+
+    Parameters
+    ----------
+    heads : NDArray or list of NDArray
+        Outputs to differentiate, recorded inside ``autograd.record()``.
+    variables : NDArray or list of NDArray
+        Arrays marked with ``attach_grad()`` before the forward pass (as MXNet requires); each must
+        be reachable from the heads.
+    head_grads : NDArray or list, optional
+        Gradients with respect to each head (``None`` entries mean ones).
+    retain_graph : bool or None
+        Keep the graph for another backward; None (default) means ``create_graph``, i.e. free it.
+    create_graph : bool
+        Record the gradient computation for higher-order gradients: not supported yet, raises
+        :class:`NotImplementedError`.
+    train_mode : bool
+        Accepted for MXNet compatibility; the mode recorded in the forward pass is used.
+
+    Returns
+    -------
+    list of NDArray
+        One gradient per variable, with its shape, dtype and context (a list even for one variable,
+        as in MXNet); not recorded.
+
+    Examples
+    --------
+    >>> from gpuparams import nd, autograd
+    >>> x = nd.array([1.0, 2.0, 3.0]); x.attach_grad()
+    >>> with autograd.record():
+    ...     y = (x * x).sum()
+    >>> [g.asnumpy().tolist() for g in autograd.grad(y, [x])], x.grad.asnumpy().tolist()
+    ([[2.0, 4.0, 6.0]], [0.0, 0.0, 0.0])
+    """
+    from .ndarray import NDArray, _new
+
+    if create_graph:
+        raise NotImplementedError(
+            "autograd.grad(create_graph=True): higher-order gradients are not supported yet (the "
+            "backward pass is not recorded); call it with create_graph=False for first-order gradients")
+    variables = [variables] if isinstance(variables, NDArray) else list(variables)
+    if not variables:
+        raise ValueError("autograd.grad: variables is empty; pass the arrays to differentiate "
+                         "with respect to")
+    for i, v in enumerate(variables):
+        if not isinstance(v, NDArray):
+            raise TypeError(f"autograd.grad: variable {i} must be an NDArray, got {type(v).__name__}")
+        if v._node is not None or v._grad_req == "null":
+            raise AutogradError(
+                f"autograd.grad: cannot differentiate with respect to variable {i} (shape {v.shape}) "
+                "because it does not require a gradient; call attach_grad() on it before the forward "
+                "pass in autograd.record() (results of recorded operations cannot be variables)")
+    if retain_graph is None:
+        retain_graph = create_graph
+    grads, reached = _run_backward(heads, head_grads, retain_graph, variables)
+    out = []
+    for i, v in enumerate(variables):
+        if id(v) not in reached:
+            raise AutogradError(
+                f"autograd.grad: cannot differentiate with respect to variable {i} (shape {v.shape}) "
+                "because it is unreachable from the heads; drop it from variables, or check that the "
+                "heads were computed from it inside autograd.record()")
+        g = grads.get(id(v))
+        if g is None:  # reachable only through operations without a gradient for it
+            out.append(v.zeros_like())
+        else:  # always a copy: g may be a head gradient, or shared with another variable
+            with backend.device_scope(v._ctx):
+                out.append(_new(g.reshape(v.shape).astype(v.dtype, copy=True), v._ctx))
+    return out
+
+
+def _run_backward(heads, head_grads, retain_graph, variables=None):
+    """The backward pass shared by :func:`backward` and :func:`grad`.
+
+    Without ``variables``, it stores the gradients of the leaves in their ``.grad`` buffers. With
+    ``variables``, it writes no buffer and returns ``(grads, reached)``: the summed gradients keyed by
+    ``id`` of the leaves and the ``id`` of every array reachable from the heads.
+    """
     from .ndarray import NDArray
 
+    op_name = "backward" if variables is None else "autograd.grad"
     if isinstance(heads, NDArray):
         heads = [heads]
         if head_grads is not None and not isinstance(head_grads, (list, tuple)):
             head_grads = [head_grads]
+    elif isinstance(head_grads, NDArray):
+        head_grads = [head_grads]  # a lone head gradient goes with a list of one head (as in MXNet)
     heads = list(heads)
     if head_grads is None:
         head_grads = [None] * len(heads)
     if len(head_grads) != len(heads):
-        raise ValueError(f"backward: {len(heads)} heads but {len(head_grads)} head gradients")
+        raise ValueError(f"{op_name}: {len(heads)} heads but {len(head_grads)} head gradients")
 
     grads = {}
     for head, head_grad in zip(heads, head_grads):
         if not _wants_grad(head):
             raise AutogradError(
-                "backward() was called on an array that was not computed inside autograd.record() "
+                f"{op_name}() was called on an array that was not computed inside autograd.record() "
                 "from arrays with attach_grad(); record the forward pass with `with autograd.record():` "
                 "and call attach_grad() on the inputs you want gradients for")
         if head._node is not None and head._node.freed:
@@ -195,17 +285,18 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
             g = head._ones_like_data()
         else:
             if isinstance(head_grad, NDArray) and head_grad._ctx is not head._ctx:
-                raise ValueError(f"backward: the head gradient is on {head_grad._ctx} but the head is on "
+                raise ValueError(f"{op_name}: the head gradient is on {head_grad._ctx} but the head is on "
                                  f"{head._ctx}; use head_grad.as_in_context({head._ctx})")
             g = head_grad._data if isinstance(head_grad, NDArray) else head_grad
             if tuple(g.shape) != head.shape:
-                raise ValueError(f"backward: head gradient of shape {tuple(g.shape)} does not match "
+                raise ValueError(f"{op_name}: head gradient of shape {tuple(g.shape)} does not match "
                                  f"the head's shape {head.shape}")
         _accumulate(grads, head, g)
 
     order = _topological_order(heads)
     leaves = {}
     written = set()  # leaves whose gradient buffer an operator already wrote in this pass
+    sinks = variables is None  # autograd.grad must not write into any gradient buffer
     for array in order:  # heads first
         g = grads.get(id(array))
         if g is None:
@@ -224,7 +315,7 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
                     "write to a copy, or make the change outside autograd.record()")
         inputs = node.inputs
         needs = tuple(_wants_grad(x) for x in inputs)
-        if node.accepts_sinks:
+        if node.accepts_sinks and sinks:
             needs = tuple(_sink_for(x, written) if need else need for x, need in zip(inputs, needs))
         if array._ctx.device_type == "gpu":
             with backend.device_scope(array._ctx):  # CuPy computes on the current device
@@ -243,6 +334,8 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
             node.saved = ()
             node.inputs = ()
 
+    if variables is not None:
+        return grads, {id(array) for array in order}
     for leaf in leaves.values():
         g = grads.get(id(leaf))
         if id(leaf) in written:

@@ -8,13 +8,21 @@ from ..context import Context, current_context
 from ..ndarray import NDArray, from_data, normalize_dtype, _new
 from ..ops.activation import activation as Activation, log_softmax, relu, sigmoid, softmax, softrelu, softsign, tanh
 from ..ops.dense import dense
-from ..ops.elementwise import (abs, add, clip, divide, equal, exp, greater, greater_equal, lesser,
-                               lesser_equal, log, maximum, minimum, multiply, negative, not_equal,
-                               power, sign, sqrt, square, subtract)
+from ..ops.elementwise import (abs, add, broadcast_add, broadcast_div, broadcast_equal, broadcast_greater,
+                               broadcast_greater_equal, broadcast_lesser, broadcast_lesser_equal,
+                               broadcast_logical_and, broadcast_logical_or, broadcast_logical_xor,
+                               broadcast_maximum, broadcast_minimum, broadcast_minus, broadcast_mul,
+                               broadcast_not_equal, broadcast_plus, broadcast_power, broadcast_sub, clip,
+                               divide, equal, exp, greater, greater_equal, lesser, lesser_equal, log,
+                               maximum, minimum, multiply, negative, not_equal, power, sign, sqrt, square,
+                               subtract)
 from ..ops.indexing import argmax, argmin, one_hot, pick, take
 from ..ops.linalg import batch_dot, dot
 from ..ops.reduce import max, mean, min, norm, sum
-from ..ops.shape import concat, expand_dims, flatten, reshape, squeeze, stack, swapaxes, transpose
+from ..ops.select import argsort, sort, topk, where
+from ..ops.shape import (SliceChannel, broadcast_axes, broadcast_axis, broadcast_to, concat, expand_dims,
+                         flatten, flip, repeat, reshape, reverse, slice_axis, split, squeeze, stack,
+                         swapaxes, tile, transpose)
 from . import random
 from .io import load, save
 
@@ -26,6 +34,12 @@ __all__ = [
     "Activation", "dense", "FullyConnected", "dot", "batch_dot", "sum", "mean", "max", "min",
     "reshape", "transpose", "expand_dims", "squeeze", "flatten", "Flatten", "concat", "stack",
     "swapaxes", "waitall", "norm", "save", "load", "take", "pick", "one_hot", "argmax", "argmin",
+    "where", "sort", "argsort", "topk", "split", "SliceChannel", "slice_axis", "broadcast_to",
+    "broadcast_axis", "broadcast_axes", "tile", "repeat", "flip", "reverse",
+    "broadcast_add", "broadcast_plus", "broadcast_sub", "broadcast_minus", "broadcast_mul", "broadcast_div",
+    "broadcast_power", "broadcast_maximum", "broadcast_minimum", "broadcast_equal", "broadcast_not_equal",
+    "broadcast_greater", "broadcast_greater_equal", "broadcast_lesser", "broadcast_lesser_equal",
+    "broadcast_logical_and", "broadcast_logical_or", "broadcast_logical_xor",
 ]
 
 

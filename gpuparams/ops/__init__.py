@@ -10,10 +10,10 @@ import functools
 from .. import backend
 from ..context import cpu
 from ..ndarray import NDArray
-from . import activation, dense, elementwise, indexing, linalg, reduce, shape
+from . import activation, dense, elementwise, indexing, linalg, reduce, select, shape
 from ._core import ContextMismatchError, ShapeError
 
-__all__ = ["activation", "dense", "elementwise", "indexing", "linalg", "reduce", "shape",
+__all__ = ["activation", "dense", "elementwise", "indexing", "linalg", "reduce", "select", "shape",
            "ContextMismatchError", "ShapeError"]
 
 
@@ -51,7 +51,7 @@ def _on_device(fn):
 
 
 def _wrap_operators():
-    for module in (activation, dense, elementwise, indexing, linalg, reduce, shape):
+    for module in (activation, dense, elementwise, indexing, linalg, reduce, select, shape):
         for name in module.__all__:
             fn = getattr(module, name)
             if callable(fn) and not isinstance(fn, type) and not hasattr(fn, "__wrapped_op__"):
@@ -94,6 +94,11 @@ def _attach():
         "astype": shape.astype, "dot": linalg.dot,
         "take": indexing.take, "pick": indexing.pick, "one_hot": indexing.one_hot,
         "argmax": indexing.argmax, "argmin": indexing.argmin,
+        # MXNet 1.x has these as methods too (where, reverse, broadcast_axis and the broadcast_*
+        # arithmetic are functions only)
+        "split": shape.split, "slice_axis": shape.slice_axis, "broadcast_to": shape.broadcast_to,
+        "broadcast_axes": shape.broadcast_axes, "tile": shape.tile, "repeat": shape.repeat,
+        "flip": shape.flip, "sort": select.sort, "argsort": select.argsort, "topk": select.topk,
     }
     for name, fn in {**operators, **methods}.items():
         setattr(NDArray, name, fn)

@@ -1,4 +1,8 @@
-"""Elementwise arithmetic, comparisons and unary math, each with its backward."""
+"""Elementwise arithmetic, comparisons and unary math, each with its backward.
+
+The ``broadcast_*`` family (MXNet 1.x's names) is the same arithmetic restricted as MXNet restricts it:
+both operands are NDArrays of one dtype, broadcast NumPy-style.
+"""
 from __future__ import annotations
 
 from ..ndarray import NDArray, _new
@@ -6,7 +10,12 @@ from ._core import broadcast_error, operand, result, same_context, unbroadcast, 
 
 __all__ = ["add", "subtract", "multiply", "divide", "power", "negative", "maximum", "minimum",
            "equal", "not_equal", "greater", "greater_equal", "lesser", "lesser_equal",
-           "exp", "log", "sqrt", "square", "abs", "clip", "sign"]
+           "exp", "log", "sqrt", "square", "abs", "clip", "sign",
+           "broadcast_add", "broadcast_plus", "broadcast_sub", "broadcast_minus", "broadcast_mul",
+           "broadcast_div", "broadcast_power", "broadcast_maximum", "broadcast_minimum", "broadcast_equal",
+           "broadcast_not_equal", "broadcast_greater", "broadcast_greater_equal", "broadcast_lesser",
+           "broadcast_lesser_equal", "broadcast_logical_and", "broadcast_logical_or",
+           "broadcast_logical_xor"]
 
 
 def _binary_prepare(name, a, b):
@@ -237,3 +246,91 @@ def clip(x, a_min, a_max):
             inside &= data <= a_max
         return (g * inside.astype(g.dtype),)
     return result(out, x._ctx, "clip", (x,), backward, saved=(x,))
+
+
+# ----------------------------------------------------------------------------- MXNet's broadcast_* family
+def _broadcast_op(name, fn, what, plain=None):
+    """MXNet's ``broadcast_<op>(lhs, rhs)``: ``fn`` on two NDArrays of one dtype, broadcasting.
+    ``plain`` names the operator that also takes numbers (None when there is none)."""
+    if plain is not None:
+        scalar_hint = f"for a number use {plain}"
+        same_as = f"The same result as ``{plain.split(' ')[0]}``, with its gradient where that has one."
+    else:
+        scalar_hint = "wrap a number as an NDArray first, e.g. nd.full(lhs.shape, value, ctx=lhs.context)"
+        same_as = "Not differentiable (a constant for autograd)."
+
+    def op(lhs, rhs):
+        for side, value in (("lhs", lhs), ("rhs", rhs)):
+            if not isinstance(value, NDArray):
+                raise TypeError(f"{name}: {side} must be an NDArray, got {type(value).__name__}; "
+                                f"{scalar_hint}")
+        if lhs._data.dtype != rhs._data.dtype:
+            raise TypeError(f"{name}: operands have different dtypes, {lhs._data.dtype} (shape {lhs.shape}) "
+                            f"and {rhs._data.dtype} (shape {rhs.shape}); cast one first, e.g. "
+                            f"rhs.astype('{lhs._data.dtype}')")
+        return fn(lhs, rhs)
+    op.__name__ = name
+    op.__qualname__ = name
+    op.__doc__ = f"""{what} of two NDArrays with NumPy broadcasting (MXNet's ``{name}``).
+
+    Parameters
+    ----------
+    lhs, rhs : NDArray
+        Operands of one dtype on one context; their shapes must broadcast together (trailing
+        dimensions equal or 1).
+
+    Returns
+    -------
+    NDArray
+        {same_as}
+
+    Raises
+    ------
+    TypeError
+        When an operand is not an NDArray, or the dtypes differ (MXNet refuses both).
+    ShapeError
+        When the shapes cannot be broadcast together.
+    """
+    return op
+
+
+def _logical(name, fn):
+    def logical(a, b):
+        return fn(a != 0, b != 0)
+    logical.__name__ = name
+    return _comparison(name, logical)
+
+
+logical_and = _logical("logical_and", lambda x, y: x & y)
+logical_or = _logical("logical_or", lambda x, y: x | y)
+logical_xor = _logical("logical_xor", lambda x, y: x ^ y)
+
+broadcast_add = _broadcast_op("broadcast_add", add, "Sum", "nd.add(lhs, rhs) or lhs + rhs")
+broadcast_plus = _broadcast_op("broadcast_plus", add, "Sum", "nd.add(lhs, rhs) or lhs + rhs")
+broadcast_sub = _broadcast_op("broadcast_sub", subtract, "Difference", "nd.subtract(lhs, rhs) or lhs - rhs")
+broadcast_minus = _broadcast_op("broadcast_minus", subtract, "Difference",
+                                "nd.subtract(lhs, rhs) or lhs - rhs")
+broadcast_mul = _broadcast_op("broadcast_mul", multiply, "Product", "nd.multiply(lhs, rhs) or lhs * rhs")
+broadcast_div = _broadcast_op("broadcast_div", divide, "Quotient", "nd.divide(lhs, rhs) or lhs / rhs")
+broadcast_power = _broadcast_op("broadcast_power", power, "``lhs ** rhs``",
+                                "nd.power(lhs, rhs) or lhs ** rhs")
+broadcast_maximum = _broadcast_op("broadcast_maximum", maximum, "Elementwise maximum", "nd.maximum(lhs, rhs)")
+broadcast_minimum = _broadcast_op("broadcast_minimum", minimum, "Elementwise minimum", "nd.minimum(lhs, rhs)")
+broadcast_equal = _broadcast_op("broadcast_equal", equal, "``lhs == rhs`` as 0./1.",
+                                "nd.equal(lhs, rhs) or lhs == rhs")
+broadcast_not_equal = _broadcast_op("broadcast_not_equal", not_equal, "``lhs != rhs`` as 0./1.",
+                                    "nd.not_equal(lhs, rhs) or lhs != rhs")
+broadcast_greater = _broadcast_op("broadcast_greater", greater, "``lhs > rhs`` as 0./1.",
+                                  "nd.greater(lhs, rhs) or lhs > rhs")
+broadcast_greater_equal = _broadcast_op("broadcast_greater_equal", greater_equal, "``lhs >= rhs`` as 0./1.",
+                                        "nd.greater_equal(lhs, rhs) or lhs >= rhs")
+broadcast_lesser = _broadcast_op("broadcast_lesser", lesser, "``lhs < rhs`` as 0./1.",
+                                 "nd.lesser(lhs, rhs) or lhs < rhs")
+broadcast_lesser_equal = _broadcast_op("broadcast_lesser_equal", lesser_equal, "``lhs <= rhs`` as 0./1.",
+                                       "nd.lesser_equal(lhs, rhs) or lhs <= rhs")
+broadcast_logical_and = _broadcast_op("broadcast_logical_and", logical_and,
+                                      "Logical and (nonzero is true) as 0./1.")
+broadcast_logical_or = _broadcast_op("broadcast_logical_or", logical_or,
+                                     "Logical or (nonzero is true) as 0./1.")
+broadcast_logical_xor = _broadcast_op("broadcast_logical_xor", logical_xor,
+                                      "Logical xor (nonzero is true) as 0./1.")

@@ -1,13 +1,16 @@
-"""Shape and layout operators: reshape, transpose, concat/stack, indexing, dtype casts, copies."""
+"""Shape and layout operators: reshape, transpose, concat/stack, split, broadcasting, tiling, slicing,
+flipping, indexing, dtype casts, copies."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..ndarray import NDArray, _to_context, normalize_dtype
-from ._core import ShapeError, result, same_context, scatter_add, xp_of
+from ._core import ShapeError, result, same_context, scatter_add, unbroadcast, xp_of
 
 __all__ = ["reshape", "transpose", "expand_dims", "squeeze", "flatten", "concat", "stack",
-           "getitem", "astype", "copy", "to_context", "backend_key", "swapaxes"]
+           "getitem", "astype", "copy", "to_context", "backend_key", "swapaxes", "split", "SliceChannel",
+           "broadcast_to", "broadcast_axis", "broadcast_axes", "tile", "repeat", "slice_axis", "flip",
+           "reverse"]
 
 
 def _target_shape(shape, new_shape):
@@ -250,3 +253,373 @@ def to_context(x, ctx):
     def backward(g, needs):
         return (_to_context(g, ctx, src),)
     return result(_to_context(x._data, src, ctx), ctx, "as_in_context", (x,), backward)
+
+
+# ----------------------------------------------------------------------------- split, slice, broadcast, tile
+def _int_arg(value, op_name, what):
+    """``value`` as a Python int; bools and non-integers are refused with a TypeError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{op_name}: {what} must be an int, got {value!r}")
+    return int(value)
+
+
+def _axis_of(axis, ndim, op_name):
+    """A non-negative axis for an array of ``ndim`` dimensions (negative axes count from the end)."""
+    axis = _int_arg(axis, op_name, "axis")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{op_name}: axis {axis} is out of range for an array with {ndim} dimensions; "
+                         f"use an axis in [{-ndim}, {ndim})")
+    return axis % ndim
+
+
+def _as_tuple(value):
+    return (value,) if isinstance(value, (int, np.integer)) else tuple(value)
+
+
+def _check_array(op_name, data):
+    if not isinstance(data, NDArray):
+        raise TypeError(f"{op_name}: data must be an NDArray, got {type(data).__name__} "
+                        "(wrap it with nd.array(...))")
+
+
+def _sliced(x, axis, begin, end, op_name, squeeze=False):
+    """``x[begin:end]`` along ``axis`` as a new array (MXNet's slices are copies, not views); the
+    gradient goes back to the sliced positions, zero elsewhere."""
+    data = x._data
+    key = (slice(None),) * axis + (slice(begin, end),)
+    out = data[key].copy()
+    part_shape = out.shape
+    if squeeze:
+        out = out.reshape(part_shape[:axis] + part_shape[axis + 1:])
+    shape, dtype = data.shape, data.dtype
+
+    def backward(g, needs):
+        full = xp_of(g).zeros(shape, dtype=dtype)
+        full[key] = g.reshape(part_shape)
+        return (full,)
+    return result(out, x._ctx, op_name, (x,), backward)
+
+
+def split(data, num_outputs, axis=1, squeeze_axis=False):
+    """Split an array into ``num_outputs`` equal parts along ``axis`` (MXNet's ``split``).
+
+    Parameters
+    ----------
+    data : NDArray
+        The array to split.
+    num_outputs : int
+        Number of parts; it must divide ``data.shape[axis]``.
+    axis : int
+        The axis to split (default 1, as in MXNet; negative axes count from the end).
+    squeeze_axis : bool
+        Drop ``axis`` from every part; needs ``data.shape[axis] == num_outputs``.
+
+    Returns
+    -------
+    list of NDArray or NDArray
+        The parts in order, each a new array of shape ``data.shape`` with ``axis`` divided by
+        ``num_outputs`` (or removed with ``squeeze_axis``). As in MXNet, ``num_outputs=1`` returns the
+        single part itself rather than a list. Each part is differentiable: its gradient reaches the
+        slice of ``data`` it came from.
+
+    Raises
+    ------
+    ShapeError
+        When ``num_outputs`` does not divide the axis, or ``squeeze_axis`` is set and the axis size
+        is not ``num_outputs``.
+
+    Examples
+    --------
+    >>> from gpuparams import nd
+    >>> [p.asnumpy().tolist() for p in nd.split(nd.array([[1, 2, 3, 4]]), 2)]
+    [[[1.0, 2.0]], [[3.0, 4.0]]]
+    """
+    _check_array("split", data)
+    n = _int_arg(num_outputs, "split", "num_outputs")
+    if n < 1:
+        raise ValueError(f"split: num_outputs must be at least 1, got {n}")
+    shape = data.shape
+    ax = _axis_of(axis, data.ndim, "split")
+    size = shape[ax]
+    if size % n:
+        raise ShapeError(f"split: axis {ax} of an array of shape {shape} has size {size}, which "
+                         f"num_outputs={n} does not divide; use a num_outputs that divides {size}, or cut "
+                         "uneven parts with nd.slice_axis or gluon.utils.split_data(..., even_split=False)")
+    if squeeze_axis and size != n:
+        raise ShapeError(f"split: squeeze_axis=True needs axis {ax} of shape {shape} to have size "
+                         f"num_outputs={n}, but it has size {size}; pass squeeze_axis=False, or "
+                         f"num_outputs={size}")
+    step = size // n
+    parts = [_sliced(data, ax, i * step, (i + 1) * step, "split", bool(squeeze_axis)) for i in range(n)]
+    return parts[0] if n == 1 else parts
+
+
+SliceChannel = split
+
+
+def slice_axis(data, axis, begin, end):
+    """The slice ``begin:end`` of ``data`` along one axis (MXNet's ``slice_axis``).
+
+    Parameters
+    ----------
+    data : NDArray
+    axis : int
+        The axis to slice (negative axes count from the end).
+    begin : int
+        First position (negative counts from the end).
+    end : int or None
+        One past the last position (negative counts from the end; None: the end of the axis).
+
+    Returns
+    -------
+    NDArray
+        A new array (not a view); the gradient reaches the sliced positions.
+
+    Raises
+    ------
+    ShapeError
+        Unless ``0 <= begin < end <= data.shape[axis]`` once negative values are resolved (MXNet
+        refuses empty slices too).
+
+    Examples
+    --------
+    >>> from gpuparams import nd
+    >>> nd.slice_axis(nd.array([[1, 2, 3], [4, 5, 6]]), axis=1, begin=1, end=None).asnumpy().tolist()
+    [[2.0, 3.0], [5.0, 6.0]]
+    """
+    _check_array("slice_axis", data)
+    shape = data.shape
+    ax = _axis_of(axis, data.ndim, "slice_axis")
+    n = shape[ax]
+    b = _int_arg(begin, "slice_axis", "begin")
+    e = n if end is None else _int_arg(end, "slice_axis", "end")
+    b = b + n if b < 0 else b
+    e = e + n if e < 0 else e
+    if not 0 <= b < e <= n:
+        raise ShapeError(f"slice_axis: begin={begin}, end={end} do not select a non-empty range of axis "
+                         f"{ax} (size {n}) of an array of shape {shape}; after negative values count from "
+                         f"the end, 0 <= begin < end <= {n} must hold")
+    return _sliced(data, ax, b, e, "slice_axis")
+
+
+def _broadcast(data, target, op_name):
+    d = data._data
+    in_shape = d.shape
+    out = xp_of(d).broadcast_to(d, target).copy()  # a new array as in MXNet, not a read-only view
+
+    def backward(g, needs):
+        return (unbroadcast(g, in_shape),)
+    return result(out, data._ctx, op_name, (data,), backward)
+
+
+def broadcast_to(data, shape):
+    """Broadcast ``data`` to ``shape`` by repeating its size-1 dimensions (MXNet's ``broadcast_to``).
+
+    Parameters
+    ----------
+    data : NDArray
+    shape : tuple of int
+        The target shape, with as many dimensions as ``data`` (as in MXNet; reshape first to add
+        leading ones). A 0 keeps that dimension of ``data``.
+
+    Returns
+    -------
+    NDArray
+        A new array of the target shape; its gradient is summed back over the broadcast dimensions.
+
+    Raises
+    ------
+    ShapeError
+        When the number of dimensions differs, or a dimension that is not 1 would change.
+
+    Examples
+    --------
+    >>> from gpuparams import nd
+    >>> nd.broadcast_to(nd.array([[1], [2]]), (2, 3)).asnumpy().tolist()
+    [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]
+    """
+    _check_array("broadcast_to", data)
+    in_shape = data.shape
+    shape = tuple(_int_arg(n, "broadcast_to", "every dimension of shape") for n in _as_tuple(shape))
+    if len(shape) != len(in_shape):
+        hint = ""
+        if len(shape) > len(in_shape):
+            padded = (1,) * (len(shape) - len(in_shape)) + in_shape
+            hint = f"; reshape first, e.g. x.reshape({padded}).broadcast_to({shape})"
+        raise ShapeError(f"broadcast_to: an array of shape {in_shape} cannot be broadcast to {shape}: "
+                         f"the number of dimensions must match ({len(in_shape)} vs {len(shape)}){hint}")
+    target = tuple(n if s == 0 else s for n, s in zip(in_shape, shape))
+    for i, (n, s) in enumerate(zip(in_shape, target)):
+        if s < 0 or (n != s and n != 1):
+            raise ShapeError(f"broadcast_to: an array of shape {in_shape} cannot be broadcast to {shape}: "
+                             f"dimension {i} has size {n}, and only dimensions of size 1 can grow "
+                             "(a 0 in the target keeps that dimension)")
+    return _broadcast(data, target, "broadcast_to")
+
+
+def broadcast_axis(data, axis=(), size=()):
+    """Broadcast the size-1 ``axis`` (or axes) of ``data`` to ``size`` (MXNet's ``broadcast_axis``).
+
+    Parameters
+    ----------
+    data : NDArray
+    axis : int or tuple of int
+        Axes of size 1 to enlarge. Negative axes count from the end (MXNet 1.9.1 refuses them).
+    size : int or tuple of int
+        The new size of each axis, one per axis.
+
+    Returns
+    -------
+    NDArray
+        A new array; its gradient is summed back over the broadcast axes.
+
+    Examples
+    --------
+    >>> from gpuparams import nd
+    >>> nd.broadcast_axis(nd.array([[1], [2]]), axis=1, size=3).asnumpy().tolist()
+    [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]
+    """
+    _check_array("broadcast_axis", data)
+    axes, sizes = _as_tuple(axis), _as_tuple(size)
+    if len(axes) != len(sizes):
+        raise ValueError(f"broadcast_axis: {len(axes)} axes {axes} but {len(sizes)} sizes {sizes}; give "
+                         "one size per axis")
+    shape = data.shape
+    target = list(shape)
+    for a, s in zip(axes, sizes):
+        a = _axis_of(a, data.ndim, "broadcast_axis")
+        s = _int_arg(s, "broadcast_axis", "size")
+        if shape[a] != 1:
+            raise ShapeError(f"broadcast_axis: axis {a} of an array of shape {shape} has size {shape[a]}; "
+                             "only axes of size 1 can be broadcast (nd.tile or nd.repeat enlarge others)")
+        if s < 1:
+            raise ValueError(f"broadcast_axis: size must be positive, got {s} for axis {a}")
+        target[a] = s
+    return _broadcast(data, tuple(target), "broadcast_axis")
+
+
+broadcast_axes = broadcast_axis
+
+
+def tile(data, reps):
+    """Repeat the whole array ``reps[i]`` times along each axis (MXNet's ``tile``, NumPy's rules).
+
+    Parameters
+    ----------
+    data : NDArray
+    reps : int or tuple of int
+        Positive repetitions per axis. A longer ``reps`` adds leading axes to ``data``; a shorter
+        one is padded with leading 1s.
+
+    Returns
+    -------
+    NDArray
+        The tiled array; the gradient of ``data`` sums the gradients of all its copies.
+
+    Examples
+    --------
+    >>> from gpuparams import nd
+    >>> nd.tile(nd.array([[1, 2]]), reps=(2, 2)).asnumpy().tolist()
+    [[1.0, 2.0, 1.0, 2.0], [1.0, 2.0, 1.0, 2.0]]
+    """
+    _check_array("tile", data)
+    reps = tuple(_int_arg(r, "tile", "every entry of reps") for r in _as_tuple(reps))
+    if any(r < 1 for r in reps):
+        raise ValueError(f"tile: reps must be positive ints, got {reps} (MXNet refuses 0 and negative "
+                         "repetitions)")
+    d = data._data
+    shape = d.shape
+    out = xp_of(d).tile(d, reps)
+    ndim = max(len(shape), len(reps))
+    padded_shape = (1,) * (ndim - len(shape)) + shape
+    padded_reps = (1,) * (ndim - len(reps)) + reps
+    # out viewed as (r0, s0, r1, s1, ...): the copies are the r axes, summed away in backward
+    grouped = tuple(n for pair in zip(padded_reps, padded_shape) for n in pair)
+    copies = tuple(range(0, 2 * ndim, 2))
+
+    def backward(g, needs):
+        return (g.reshape(grouped).sum(axis=copies).reshape(shape),)
+    return result(out, data._ctx, "tile", (data,), backward)
+
+
+def repeat(data, repeats, axis=None):
+    """Repeat each element ``repeats`` times along ``axis`` (MXNet's ``repeat``).
+
+    Parameters
+    ----------
+    data : NDArray
+    repeats : int
+        Non-negative number of repetitions of each element.
+    axis : int or None
+        The axis along which to repeat (negative counts from the end); None repeats the elements of
+        the flattened array and returns a 1-D array.
+
+    Returns
+    -------
+    NDArray
+        The repeated array; the gradient of each element sums the gradients of its copies.
+        With ``repeats=0`` the result has NumPy's empty shape (e.g. ``(2, 0)``), where MXNet 1.9.1
+        returns shape ``(0,)``.
+
+    Examples
+    --------
+    >>> from gpuparams import nd
+    >>> nd.repeat(nd.array([[1, 2], [3, 4]]), repeats=2, axis=1).asnumpy().tolist()
+    [[1.0, 1.0, 2.0, 2.0], [3.0, 3.0, 4.0, 4.0]]
+    """
+    _check_array("repeat", data)
+    repeats = _int_arg(repeats, "repeat", "repeats")
+    if repeats < 0:
+        raise ValueError(f"repeat: repeats must be non-negative, got {repeats}")
+    d = data._data
+    shape = d.shape
+    xp = xp_of(d)
+    if axis is None:
+        out = xp.repeat(d.reshape(-1), repeats)
+        grouped, summed = (d.size, repeats), 1
+    else:
+        ax = _axis_of(axis, d.ndim, "repeat")
+        out = xp.repeat(d, repeats, axis=ax)
+        grouped, summed = shape[:ax] + (shape[ax], repeats) + shape[ax + 1:], ax + 1
+
+    def backward(g, needs):
+        return (g.reshape(grouped).sum(axis=summed).reshape(shape),)
+    return result(out, data._ctx, "repeat", (data,), backward)
+
+
+def flip(data, axis):
+    """Reverse the order of the elements along ``axis`` (MXNet's ``flip``, alias ``reverse``).
+
+    Parameters
+    ----------
+    data : NDArray
+    axis : int or tuple of int
+        The axis or axes to reverse. Negative axes count from the end (MXNet 1.9.1 refuses them).
+
+    Returns
+    -------
+    NDArray
+        A new array; the gradient is the output gradient flipped back.
+
+    Examples
+    --------
+    >>> from gpuparams import nd
+    >>> nd.flip(nd.array([[1, 2, 3], [4, 5, 6]]), axis=1).asnumpy().tolist()
+    [[3.0, 2.0, 1.0], [6.0, 5.0, 4.0]]
+    """
+    _check_array("flip", data)
+    axes = tuple(_axis_of(a, data.ndim, "flip") for a in _as_tuple(axis))
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"flip: axis {axis} names an axis twice")
+    d = data._data
+    xp = xp_of(d)
+
+    def flipped(a):
+        return xp.flip(a, axis=axes) if axes else a
+
+    def backward(g, needs):
+        return (flipped(g),)
+    return result(flipped(d).copy(), data._ctx, "flip", (data,), backward)
+
+
+reverse = flip
