@@ -59,6 +59,19 @@ def ctx(request):
 
 
 @pytest.fixture
+def fresh_names():
+    """Restart Gluon's per-class name counters, so a test sees ``dense0_``, ``sequential0_`` ..."""
+    from gpuparams import nn
+    with nn.NameManager():
+        yield
+
+
+def reference_rng(seed):
+    """A NumPy generator of the same kind as gp.random's, to recompute what initializers draw."""
+    return np.random.Generator(np.random.PCG64(seed))
+
+
+@pytest.fixture
 def rng():
     """A NumPy generator with a fixed seed, for test inputs (independent of gp.random)."""
     return np.random.default_rng(12345)

@@ -8,15 +8,10 @@ from gpuparams import autograd, init, nd
 from gpuparams.gluon import nn
 from gpuparams.parameter import DeferredInitializationError, Parameter
 
-
-@pytest.fixture(autouse=True)
-def fresh_names():
-    with nn.NameManager():
-        yield
+from conftest import reference_rng as _ref
 
 
-def _ref(seed):
-    return np.random.Generator(np.random.PCG64(seed))
+pytestmark = pytest.mark.usefixtures("fresh_names")
 
 
 class MLP(nn.Block):

@@ -12,10 +12,22 @@ from gpuparams import gluon, init, nd
 from gpuparams.gluon import nn
 
 
-@pytest.fixture(autouse=True)
-def fresh_names():
-    with nn.NameManager():
-        yield
+pytestmark = pytest.mark.usefixtures("fresh_names")
+
+
+class MySequential(nn.Block):
+    """D2L's sequential container: children go straight into ``_children``, not into attributes."""
+
+    def __init__(self, **kwargs):
+        super(MySequential, self).__init__(**kwargs)
+
+    def add(self, block):
+        self._children[block.name] = block
+
+    def forward(self, x):
+        for block in self._children.values():
+            x = block(x)
+        return x
 
 
 def _mlp_256_10():
@@ -261,18 +273,6 @@ def test_mlp_block_and_my_sequential():
                          "  (output): Dense(256 -> 10, linear)\n"
                          ")")
 
-    class MySequential(nn.Block):
-        def __init__(self, **kwargs):
-            super(MySequential, self).__init__(**kwargs)
-
-        def add(self, block):
-            self._children[block.name] = block
-
-        def forward(self, x):
-            for block in self._children.values():
-                x = block(x)
-            return x
-
     seq = MySequential()
     seq.add(nn.Dense(256, activation="relu"))
     seq.add(nn.Dense(10))
@@ -335,15 +335,6 @@ def test_repr_lists_attribute_children_only_like_mxnet():
     # lists them under the attribute names; Sequential lists its children by index.
     from gpuparams import nd
     from gpuparams.gluon import nn
-
-    class MySequential(nn.Block):
-        def add(self, block):
-            self._children[block.name] = block
-
-        def forward(self, x):
-            for block in self._children.values():
-                x = block(x)
-            return x
 
     class MLP(nn.Block):
         def __init__(self, **kwargs):

@@ -14,15 +14,10 @@ from gpuparams import init, nd
 from gpuparams.gluon import nn
 from gpuparams.parameter import DeferredInitializationError, Parameter
 
-
-@pytest.fixture(autouse=True)
-def fresh_names():
-    with nn.NameManager():
-        yield
+from conftest import reference_rng as _ref
 
 
-def _ref(seed):
-    return np.random.Generator(np.random.PCG64(seed))
+pytestmark = pytest.mark.usefixtures("fresh_names")
 
 
 def _filled(initializer, shape, seed=0, ctx=None):
