@@ -17,15 +17,12 @@ import contextlib
 import threading
 
 from . import backend
+from .errors import AutogradError
 
 __all__ = [
     "record", "pause", "train_mode", "predict_mode", "is_recording", "is_training", "backward", "grad",
     "set_recording", "set_training", "AutogradError",
 ]
-
-
-class AutogradError(RuntimeError):
-    """Misuse of autograd: backward on an unrecorded value, a freed graph, a modified saved array."""
 
 
 class _State(threading.local):

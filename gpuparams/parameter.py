@@ -23,19 +23,11 @@ from . import initializer as _initializer
 from .context import Context, cpu, current_context
 from .ndarray import NDArray, _to_context, from_data, normalize_dtype
 from .serialization import load_arrays, save_arrays
+from .errors import DeferredInitializationError
 
 __all__ = ["Parameter", "Constant", "ParameterDict", "DeferredInitializationError"]
 
 _GRAD_REQS = ("write", "add", "null")
-
-
-class DeferredInitializationError(RuntimeError):
-    """A parameter's value was asked for while its initialization waits for its shape.
-
-    Raised by ``Parameter.data()`` (and friends) after ``initialize()`` but before the first forward
-    pass has told the layer its input size. Run one batch through the network, or give the layer
-    its input size (``in_units=...``), to initialize it at once.
-    """
 
 
 def _normalize_shape(shape, name):

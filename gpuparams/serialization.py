@@ -13,12 +13,9 @@ import zipfile
 import zlib
 
 import numpy as np
+from .errors import ArrayFileError
 
 __all__ = ["save_arrays", "load_arrays", "atomic_write", "ArrayFileError"]
-
-
-class ArrayFileError(ValueError):
-    """A file that is missing, truncated, corrupt, or not a gpuparams ``.npz`` file."""
 
 
 def save_arrays(path, arrays):

@@ -24,6 +24,7 @@ import contextlib
 import statistics
 import threading
 import time
+from .errors import NVMLUnavailableError
 
 __all__ = [
     "CLOCK_EVENT_REASONS", "THROTTLE_MASK", "NVMLUnavailableError",
@@ -58,10 +59,6 @@ _NVML_CLOCK_MEM = 2
 _NVML_TEMPERATURE_GPU = 0
 
 _INSTALL_HINT = "pip install nvidia-ml-py"
-
-
-class NVMLUnavailableError(RuntimeError):
-    """NVML cannot be used here; the message is the plain reason (e.g. "no NVIDIA driver ...")."""
 
 
 def _import_pynvml():

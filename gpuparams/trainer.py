@@ -34,18 +34,11 @@ from . import optimizer as _opt
 from .ndarray import _to_context
 from .parameter import DeferredInitializationError, Parameter, _host_to, _shape_known
 from .serialization import ArrayFileError, load_arrays, save_arrays
+from .errors import StaleGradientError
 
 __all__ = ["Trainer", "StaleGradientError"]
 
 _STATES_FORMAT = "gpuparams-trainer-states/1"
-
-
-class StaleGradientError(RuntimeError, UserWarning):
-    """A parameter's gradient was not refreshed by a backward pass since the previous ``step``.
-
-    Also a ``UserWarning``, the class MXNet raises in this situation, so code catching that keeps
-    working.
-    """
 
 
 class Trainer:

@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 from ..context import Context
+from ..errors import GPUUnavailableError
 
 __all__ = [
     "GPUUnavailableError", "array_module", "device_scope", "gpu_count", "is_emulated",
@@ -23,10 +24,6 @@ __all__ = [
 
 EMULATE_ENV = "GPUPARAMS_EMULATE_GPU"
 INSTALL_HINT = "pip install 'gpuparams[cuda13]' (CUDA 13 driver) or 'gpuparams[cuda12]' (CUDA 12 driver)"
-
-
-class GPUUnavailableError(RuntimeError):
-    """A ``gpu(i)`` context was used where no such GPU can be reached; the message says why."""
 
 
 _emulation_override = None  # None: read the environment variable

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from . import array_module, device_scope, is_emulated
+from ..errors import KernelCompileError
 
 __all__ = [
     "KernelCompileError", "kernel_dir", "kernel_source", "get_module", "get_function", "launch",
@@ -50,30 +51,6 @@ _ELEMENTWISE_THREADS = 256
 #: Largest element count one elementwise launch handles; bigger arrays are processed in chunks so
 #: the kernels' ``int n`` never overflows. A multiple of 4 keeps every chunk 16-byte aligned.
 _ELEMENTWISE_CHUNK = 2**30
-
-
-class KernelCompileError(RuntimeError):
-    """A kernel source failed to compile; carries the file name and the compiler's log.
-
-    Attributes
-    ----------
-    filename : str
-        The kernel file, e.g. ``'dense.cu'``.
-    log : str
-        The compiler's output (NVRTC's program log, or g++'s messages under the emulator).
-    device : str
-        Where it was being compiled for, e.g. ``'gpu(0)'`` or ``'emulated gpu(0)'``.
-    """
-
-    def __init__(self, filename, log, device=""):
-        self.filename = filename
-        self.log = log
-        self.device = device
-        where = f" for {device}" if device else ""
-        super().__init__(f"compiling kernels/{filename}{where} failed:\n{log}")
-
-    def __reduce__(self):
-        return (type(self), (self.filename, self.log, self.device))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -142,7 +119,7 @@ def _compile(ctx, filename):
             return emulator.Module(path=str(path), options=COMPILE_OPTIONS)
         except Exception as exc:  # g++ errors, or the emulator's own source checks
             raise KernelCompileError(filename, getattr(exc, "log", None) or str(exc),
-                                     _device_label(ctx)) from exc
+                                     _device_label(ctx), source=f"kernels/{filename}") from exc
     cupy = array_module(ctx)
     from cupy.cuda import compiler
     with cupy.cuda.Device(ctx.device_id):
@@ -152,7 +129,8 @@ def _compile(ctx, filename):
             if hasattr(module, "compile"):
                 module.compile()
         except compiler.CompileException as exc:
-            raise KernelCompileError(filename, str(exc), _device_label(ctx)) from exc
+            raise KernelCompileError(filename, str(exc), _device_label(ctx),
+                                     source=f"kernels/{filename}") from exc
     return module
 
 
@@ -191,7 +169,8 @@ def get_function(ctx, filename, name):
                         try:
                             fn = module.get_function(name)
                         except compiler.CompileException as exc:
-                            raise KernelCompileError(filename, str(exc), _device_label(ctx)) from exc
+                            raise KernelCompileError(filename, str(exc), _device_label(ctx),
+                                     source=f"kernels/{filename}") from exc
                 _functions[key] = fn
     return fn
 

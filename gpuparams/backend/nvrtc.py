@@ -36,6 +36,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from ..errors import BudgetError, KernelCompileError as CompileError
 
 __all__ = [
     "CompileError", "BudgetError", "KernelResources", "FunctionResources", "CompileReport", "Budget",
@@ -45,30 +46,6 @@ __all__ = [
 ]
 
 DEFAULT_ARCH = "sm_90"
-
-
-class CompileError(RuntimeError):
-    """NVRTC rejected a source.
-
-    Attributes
-    ----------
-    filename : str
-        The kernel file (or the name given to a source string).
-    log : str
-        NVRTC's program log.
-    """
-
-    def __init__(self, filename, log):
-        self.filename = filename
-        self.log = log
-        super().__init__(f"NVRTC failed to compile {filename}:\n{log}")
-
-    def __reduce__(self):
-        return (type(self), (self.filename, self.log))
-
-
-class BudgetError(ValueError):
-    """A ``// @budget`` line that does not follow the format."""
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -428,7 +405,7 @@ def compile_report(path_or_code, arch=DEFAULT_ARCH, options=(), name_expressions
                 log += ("\n(NVRTC 13's <mma.h> and friends include crt/*.h, which the "
                         "nvidia-cuda-runtime wheel lacks: pip install 'nvidia-cuda-crt>=13,<14', or "
                         "set CUDA_PATH to a CUDA toolkit)")
-            raise CompileError(filename, log) from None
+            raise CompileError(filename, log, compiler="NVRTC") from None
         log = nvrtc.getProgramLog(prog)
         cubin = nvrtc.getCUBIN(prog)
         lowered = {expr: nvrtc.getLoweredName(prog, expr) for expr in name_expressions}

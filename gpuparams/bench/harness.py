@@ -18,15 +18,12 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
+from ..errors import SkipCase
 from .gate import DEFAULT_TOLERANCE, check_close
 from .peaks import roofline_ms
 from .stats import summarize_times
 
 __all__ = ["Case", "Bound", "SkipCase", "Runner", "NullSampler", "build_row", "ROW_KEYS"]
-
-
-class SkipCase(Exception):
-    """Raised by :meth:`Case.build` when the case cannot run here; the message says why."""
 
 
 @dataclass

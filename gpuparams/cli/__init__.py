@@ -11,6 +11,7 @@ file) are printed as one line, ``gpuparams <command>: error: <what and how to fi
 from __future__ import annotations
 
 import argparse
+from ..errors import UsageError
 
 __all__ = ["COMMANDS", "UsageError", "OneLineErrorParser"]
 
@@ -20,10 +21,6 @@ COMMANDS = {
     "bench": "time our kernels against cuBLAS and PyTorch",
     "info": "show versions, devices and which execution paths work here",
 }
-
-
-class UsageError(Exception):
-    """A problem the user can fix; reported on one line with exit code 2."""
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

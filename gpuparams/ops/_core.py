@@ -15,17 +15,10 @@ import numpy as np
 from .. import backend
 from ..autograd import Node, _state
 from ..ndarray import NDArray, _new
+from ..errors import ContextMismatchError, ShapeError
 
 __all__ = ["ContextMismatchError", "result", "same_context", "operand", "unbroadcast", "xp_of",
            "ShapeError", "contiguous", "scatter_add", "stable_sigmoid"]
-
-
-class ContextMismatchError(ValueError):
-    """Operands live on different contexts; the message names both and the fix."""
-
-
-class ShapeError(ValueError):
-    """Operand shapes do not fit the operation; the message names the shapes."""
 
 
 def xp_of(data):

@@ -1,0 +1,180 @@
+"""Every error class of gpuparams, under one base class.
+
+``except gpuparams.errors.GpuparamsError`` catches anything the package raises on purpose. Each class
+also keeps the built-in base it has always had (a :class:`ShapeError` is a ``ValueError``, a
+:class:`DeferredInitializationError` a ``RuntimeError``), so code written against those keeps working.
+The modules that raise an error re-export its class under the old name (``gpuparams.ops.ShapeError``,
+``gpuparams.parameter.DeferredInitializationError``).
+
+>>> from gpuparams.errors import GpuparamsError, ShapeError
+>>> issubclass(ShapeError, GpuparamsError) and issubclass(ShapeError, ValueError)
+True
+"""
+from __future__ import annotations
+
+__all__ = [
+    "GpuparamsError", "ShapeError", "ContextMismatchError", "AutogradError", "GPUUnavailableError",
+    "KernelCompileError", "BudgetError", "DeferredInitializationError", "StaleGradientError",
+    "ArrayFileError", "NVMLUnavailableError", "UsageError", "EmulatorError", "KernelFault",
+    "BarrierError", "LaunchConfigError", "ArgumentError", "EmulatorCompileError", "SkipCase",
+]
+
+
+class GpuparamsError(Exception):
+    """Base class of every error gpuparams raises on purpose."""
+
+
+# ----------------------------------------------------------------------------- arrays and operators
+class ShapeError(GpuparamsError, ValueError):
+    """Operand shapes do not fit the operation; the message names the shapes."""
+
+
+class ContextMismatchError(GpuparamsError, ValueError):
+    """Operands live on different contexts; the message names both and the fix."""
+
+
+class AutogradError(GpuparamsError, RuntimeError):
+    """Misuse of autograd: backward on an unrecorded value, a freed graph, a modified saved array."""
+
+
+# ----------------------------------------------------------------------------- devices and kernels
+class GPUUnavailableError(GpuparamsError, RuntimeError):
+    """A ``gpu(i)`` context was used where no such GPU can be reached; the message says why."""
+
+
+class KernelCompileError(GpuparamsError, RuntimeError):
+    """A kernel source failed to compile; carries the file name and the compiler's log.
+
+    The one compile error of the package: the runtime kernel loader, the NVRTC compile gate and the
+    CPU emulator all raise it (the emulator a subclass that is also an :class:`EmulatorError`).
+
+    Parameters
+    ----------
+    filename : str
+        The kernel file, e.g. ``'dense.cu'`` (``'<code>'`` for a source given as a string).
+    log : str
+        The compiler's output (NVRTC's program log, or g++'s messages under the emulator).
+    device : str, optional
+        Where it was being compiled for, e.g. ``'gpu(0)'`` or ``'emulated gpu(0)'``.
+    compiler : str, optional
+        Who compiled it (``'NVRTC'``, ``'emulator'``), named in the message.
+    source : str, optional
+        How the message names the source (default ``filename``; the loader says ``kernels/dense.cu``).
+    """
+
+    def __init__(self, filename, log, device="", compiler="", source=None):
+        self.filename = filename
+        self.log = log
+        self.device = device
+        self.compiler = compiler
+        self.source = source
+        by = f"{compiler}: " if compiler else ""
+        where = f" for {device}" if device else ""
+        super().__init__(f"{by}compiling {source or filename}{where} failed:\n{log}")
+
+    def __reduce__(self):
+        return (KernelCompileError, (self.filename, self.log, self.device, self.compiler, self.source))
+
+
+class BudgetError(GpuparamsError, ValueError):
+    """A ``// @budget`` line of a kernel file that does not follow the format."""
+
+
+class EmulatorError(GpuparamsError, RuntimeError):
+    """Base class of every error of the CUDA emulator."""
+
+
+class EmulatorCompileError(KernelCompileError, EmulatorError):
+    """A kernel source did not compile with the emulator's host compiler (``emulator.CompileError``)."""
+
+    def __init__(self, filename, log):
+        super().__init__(filename, log, compiler="emulator")
+
+    def __reduce__(self):
+        return (type(self), (self.filename, self.log))
+
+
+class KernelFault(EmulatorError):
+    """A CUDA thread did something that faults (or is undefined) on a GPU.
+
+    Out-of-bounds or misaligned accesses, writes through a pointer to const, device ``assert``,
+    ``__trap()``, integer division by zero, stack overflow. The launch is abandoned and the arrays
+    passed to it are left unmodified.
+
+    Attributes
+    ----------
+    kernel : str
+        The kernel's entry name.
+    block, thread : tuple of int or None
+        ``blockIdx`` and ``threadIdx`` of the faulting CUDA thread, where known.
+    file : str or None
+        Source file of the fault, where known.
+    line : int or None
+        Source line of the fault, where known.
+    argument : int or None
+        1-based index of the pointer argument an invalid access hit, where known.
+    offset : int or None
+        Byte offset of that access from the start of the argument's array.
+    """
+
+    def __init__(self, message, kernel=None, block=None, thread=None, file=None, line=None,
+                 argument=None, offset=None):
+        self.kernel = kernel
+        self.block = block
+        self.thread = thread
+        self.file = file
+        self.line = line
+        self.argument = argument
+        self.offset = offset
+        super().__init__(message)
+
+
+class BarrierError(KernelFault):
+    """Threads of a block wait at different ``__syncthreads`` sites, or no thread can proceed.
+
+    Also raised for a warp collective whose mask names a lane that exited or that never calls it.
+    ``file`` and ``line`` point at one of the barriers involved; the message lists all of them.
+    """
+
+
+class LaunchConfigError(EmulatorError):
+    """A launch configuration a GPU would reject (block or grid size, shared memory)."""
+
+
+class ArgumentError(EmulatorError, TypeError):
+    """Kernel arguments that CuPy would pass differently from what the kernel's signature expects."""
+
+
+# ----------------------------------------------------------------------------- parameters and training
+class DeferredInitializationError(GpuparamsError, RuntimeError):
+    """A parameter's value was asked for while its initialization waits for its shape.
+
+    Raised by ``Parameter.data()`` (and friends) after ``initialize()`` but before the first forward
+    pass has told the layer its input size. Run one batch through the network, or give the layer
+    its input size (``in_units=...``), to initialize it at once.
+    """
+
+
+class StaleGradientError(GpuparamsError, RuntimeError, UserWarning):
+    """``Trainer.step`` found a parameter whose gradient no backward refreshed since the last step.
+
+    Also a ``UserWarning``, the class MXNet raises in this situation, so code catching that keeps
+    working.
+    """
+
+
+# ----------------------------------------------------------------------------- files, telemetry, CLI
+class ArrayFileError(GpuparamsError, ValueError):
+    """A file is not a valid gpuparams array or parameter file; the message names the path."""
+
+
+class NVMLUnavailableError(GpuparamsError, RuntimeError):
+    """NVML (the NVIDIA driver's management library) cannot be used here; the message says why."""
+
+
+class SkipCase(GpuparamsError):
+    """A benchmark case cannot run here (no GPU, no PyTorch); the message says why."""
+
+
+class UsageError(GpuparamsError):
+    """A command-line usage error: printed as one line, exit status 2."""

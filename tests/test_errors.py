@@ -1,0 +1,71 @@
+"""The error hierarchy: every error class of the package is a GpuparamsError and keeps its built-in base."""
+import importlib
+import inspect
+import pickle
+import pkgutil
+
+import pytest
+
+import gpuparams
+from gpuparams import errors
+
+
+def _package_modules():
+    for info in pkgutil.walk_packages(gpuparams.__path__, "gpuparams."):
+        if info.name.startswith("gpuparams.__main__"):
+            continue
+        yield importlib.import_module(info.name)
+
+
+def test_every_exception_class_in_the_package_is_a_gpuparams_error():
+    found = {}
+    for module in _package_modules():
+        for name, value in vars(module).items():
+            if (inspect.isclass(value) and issubclass(value, BaseException)
+                    and value.__module__.startswith("gpuparams")):
+                found[f"{value.__module__}.{value.__qualname__}"] = value
+    assert len(found) >= 15
+    outside = sorted(name for name, cls in found.items() if not issubclass(cls, errors.GpuparamsError))
+    assert outside == []
+    # They are all defined in one module.
+    assert {cls.__module__ for cls in found.values()} == {"gpuparams.errors"}
+
+
+@pytest.mark.parametrize("cls, builtin", [
+    (errors.ShapeError, ValueError), (errors.ContextMismatchError, ValueError),
+    (errors.AutogradError, RuntimeError), (errors.GPUUnavailableError, RuntimeError),
+    (errors.KernelCompileError, RuntimeError), (errors.DeferredInitializationError, RuntimeError),
+    (errors.StaleGradientError, RuntimeError), (errors.StaleGradientError, UserWarning),
+    (errors.ArrayFileError, ValueError), (errors.NVMLUnavailableError, RuntimeError),
+    (errors.BudgetError, ValueError), (errors.ArgumentError, TypeError),
+    (errors.EmulatorError, RuntimeError),
+])
+def test_classes_keep_their_builtin_base(cls, builtin):
+    assert issubclass(cls, builtin) and issubclass(cls, errors.GpuparamsError)
+
+
+def test_old_import_locations_are_the_same_classes():
+    from gpuparams import autograd, backend, emulator, ops, parameter, serialization, trainer
+    from gpuparams.backend import kernels, nvrtc
+    assert ops.ShapeError is errors.ShapeError and ops.ContextMismatchError is errors.ContextMismatchError
+    assert parameter.DeferredInitializationError is errors.DeferredInitializationError
+    assert trainer.StaleGradientError is errors.StaleGradientError
+    assert serialization.ArrayFileError is errors.ArrayFileError
+    assert autograd.AutogradError is errors.AutogradError
+    assert backend.GPUUnavailableError is errors.GPUUnavailableError
+    assert kernels.KernelCompileError is errors.KernelCompileError
+    # One compile error: the gate's is the same class, the emulator's a subclass of it.
+    assert nvrtc.CompileError is errors.KernelCompileError
+    assert issubclass(emulator.CompileError, errors.KernelCompileError)
+    assert issubclass(emulator.CompileError, emulator.EmulatorError)
+
+
+def test_kernel_compile_error_message_and_pickling():
+    err = errors.KernelCompileError("dense.cu", "error: x", device="gpu(1)", compiler="NVRTC",
+                                    source="kernels/dense.cu")
+    assert str(err) == "NVRTC: compiling kernels/dense.cu for gpu(1) failed:\nerror: x"
+    back = pickle.loads(pickle.dumps(err))
+    assert (back.filename, back.log, back.device, back.compiler, str(back)) == (
+        "dense.cu", "error: x", "gpu(1)", "NVRTC", str(err))
+    emu = pickle.loads(pickle.dumps(errors.EmulatorCompileError("k.cu", "log")))
+    assert type(emu) is errors.EmulatorCompileError and "emulator: compiling k.cu failed" in str(emu)
