@@ -242,7 +242,7 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
         if g is None:  # reachable only through operations without a gradient for it
             out.append(v.zeros_like())
         else:  # always a copy: g may be a head gradient, or shared with another variable
-            with backend.device_scope(v._ctx):
+            with backend.device_of(v).scope():
                 out.append(_new(g.reshape(v.shape).astype(v.dtype, copy=True), v._ctx))
     return out
 
@@ -315,7 +315,7 @@ def _run_backward(heads, head_grads, retain_graph, variables=None):
         if node.accepts_sinks and sinks:
             needs = tuple(_sink_for(x, written) if need else need for x, need in zip(inputs, needs))
         if array._ctx.device_type == "gpu":
-            with backend.device_scope(array._ctx):  # CuPy computes on the current device
+            with backend.device_of(array).scope():  # CuPy computes on the current device
                 input_grads = node.backward(g, needs)
         else:
             input_grads = node.backward(g, needs)

@@ -13,7 +13,7 @@ True
 from __future__ import annotations
 
 __all__ = [
-    "GpuparamsError", "ShapeError", "ContextMismatchError", "AutogradError", "GPUUnavailableError",
+    "GpuparamsError", "ShapeError", "AxisError", "ContextMismatchError", "AutogradError", "GPUUnavailableError",
     "KernelCompileError", "BudgetError", "DeferredInitializationError", "StaleGradientError",
     "ArrayFileError", "NVMLUnavailableError", "UsageError", "EmulatorError", "KernelFault",
     "BarrierError", "LaunchConfigError", "ArgumentError", "EmulatorCompileError", "SkipCase",
@@ -27,6 +27,10 @@ class GpuparamsError(Exception):
 # ----------------------------------------------------------------------------- arrays and operators
 class ShapeError(GpuparamsError, ValueError):
     """Operand shapes do not fit the operation; the message names the shapes."""
+
+
+class AxisError(GpuparamsError, ValueError, IndexError):
+    """An axis outside an array's dimensions; a ValueError and an IndexError, like NumPy's."""
 
 
 class ContextMismatchError(GpuparamsError, ValueError):

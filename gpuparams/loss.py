@@ -5,8 +5,9 @@ one follows the same three steps, as Gluon 1.x does:
 
 1. the label is reshaped to the prediction's shape (``label.reshape(pred.shape)``; the sparse
    labels of :class:`SoftmaxCrossEntropyLoss` drop the class axis instead);
-2. an elementwise loss is computed by **one** operator with a hand-written backward (so the
-   numerically delicate parts - log-sum-exp, softplus - never go through autograd piecewise);
+2. an elementwise loss is computed by **one** operator of :mod:`gpuparams.ops.loss` with a
+   hand-written backward (so the numerically delicate parts - log-sum-exp, softplus - never go
+   through autograd piecewise);
 3. the result is multiplied by ``sample_weight`` (broadcast) and by the scalar ``weight``, then
    averaged over every axis except ``batch_axis``, giving shape ``(N,)``.
 
@@ -22,70 +23,13 @@ import numbers
 import numpy as np
 
 from . import nd
+from .errors import ShapeError
 from .ndarray import NDArray, from_data
 from .nn import Block
-from .ops._core import ShapeError, result, stable_sigmoid, xp_of
+from .ops import loss as loss_ops
 
 __all__ = ["Loss", "L2Loss", "L1Loss", "HuberLoss", "SoftmaxCrossEntropyLoss", "SoftmaxCELoss",
            "SigmoidBinaryCrossEntropyLoss", "SigmoidBCELoss"]
-
-#: Added inside the logarithms of the ``from_sigmoid=True`` cross-entropy, as Gluon does, so a
-#: probability of exactly 0 or 1 gives a large finite loss instead of infinity.
-_BCE_EPS = 1e-12
-
-
-# ----------------------------------------------------------------------------- helpers
-def _as_label(label, pred, what="label"):
-    """The label as an NDArray on the prediction's context (NumPy arrays and lists are accepted)."""
-    if isinstance(label, NDArray):
-        return label
-    if isinstance(label, (list, tuple, np.ndarray, numbers.Number)):
-        return from_data(np.asarray(label), ctx=pred.context)
-    raise TypeError(f"{what} must be an NDArray (or a NumPy array), got {type(label).__name__}")
-
-
-def _reshape_like(label, pred, loss_name):
-    """Gluon's rule: the label takes the prediction's shape (same number of elements required)."""
-    if label.shape == pred.shape:
-        return label
-    if label.size != pred.size:
-        raise ShapeError(f"{loss_name}: label of shape {label.shape} cannot be reshaped to the "
-                         f"prediction's shape {pred.shape} ({label.size} vs {pred.size} elements)")
-    return label.reshape(pred.shape)
-
-
-def _same_dtype(label, pred):
-    # A float64 or integer label would otherwise promote the loss (NumPy rules) away from the
-    # prediction's dtype; the prediction's dtype is the one the model trains in.
-    return label if label.dtype == pred.dtype else label.astype(pred.dtype)
-
-
-def _label_like(label, pred, loss_name):
-    """The label as an NDArray with the prediction's shape (step 1 of the module docstring) and dtype."""
-    return _same_dtype(_reshape_like(_as_label(label, pred), pred, loss_name), pred)
-
-
-def _check_label_context(name, pred, label):
-    if pred.context is not label.context:
-        raise ValueError(f"{name}: prediction is on {pred.context} but label is on {label.context}; "
-                         f"move the label with label.as_in_context({pred.context})")
-
-
-def _elementwise(name, pred, label, forward, local_grads):
-    """One recorded operator ``loss = forward(p, y)`` with ``d loss = dp * g`` and ``dy * g``.
-
-    ``local_grads(p, y, needs)`` returns the elementwise partial derivatives (or None where an input
-    needs none); the backward multiplies them by the incoming gradient.
-    """
-    _check_label_context(name, pred, label)
-    p, y = pred._data, label._data
-    out = forward(p, y, xp_of(p))
-
-    def backward(g, needs):
-        dp, dy = local_grads(p, y, xp_of(p), needs)
-        return (g * dp if dp is not None else None, g * dy if dy is not None else None)
-    return result(out, pred.context, name, (pred, label), backward, saved=(pred, label))
-
 
 def _apply_weighting(loss, weight=None, sample_weight=None):
     """Multiply by ``sample_weight`` (broadcast; an NDArray) and by the scalar ``weight``."""
@@ -162,20 +106,10 @@ class L2Loss(Loss):
         super().__init__(weight, batch_axis, **kwargs)
 
     def hybrid_forward(self, F, pred, label, sample_weight=None):  # noqa: N803
-        label = _label_like(label, pred, "L2Loss")
-        loss = _elementwise("l2_loss", pred, label, _l2_forward, _l2_grads)
+        label = loss_ops.label_like(label, pred, "L2Loss")
+        loss = loss_ops.l2_loss(pred, label)
         weight = None if self._weight is None else self._weight / 2
         return self._batch_mean(_apply_weighting(loss, weight, sample_weight))
-
-
-def _l2_forward(p, y, xp):
-    d = p - y
-    return d * d
-
-
-def _l2_grads(p, y, xp, needs):
-    d2 = 2 * (p - y)
-    return (d2 if needs[0] else None, -d2 if needs[1] else None)
 
 
 class L1Loss(Loss):
@@ -195,18 +129,9 @@ class L1Loss(Loss):
         super().__init__(weight, batch_axis, **kwargs)
 
     def hybrid_forward(self, F, pred, label, sample_weight=None):  # noqa: N803
-        label = _label_like(label, pred, "L1Loss")
-        loss = _elementwise("l1_loss", pred, label, _l1_forward, _l1_grads)
+        label = loss_ops.label_like(label, pred, "L1Loss")
+        loss = loss_ops.l1_loss(pred, label)
         return self._batch_mean(_apply_weighting(loss, self._weight, sample_weight))
-
-
-def _l1_forward(p, y, xp):
-    return xp.abs(p - y)
-
-
-def _l1_grads(p, y, xp, needs):
-    s = xp.sign(p - y)
-    return (s if needs[0] else None, -s if needs[1] else None)
 
 
 class HuberLoss(Loss):
@@ -231,18 +156,8 @@ class HuberLoss(Loss):
         self._rho = float(rho)
 
     def hybrid_forward(self, F, pred, label, sample_weight=None):  # noqa: N803
-        label = _label_like(label, pred, "HuberLoss")
-        rho = self._rho
-
-        def forward(p, y, xp):
-            a = xp.abs(p - y)
-            return xp.where(a > rho, a - 0.5 * rho, (0.5 / rho) * a * a).astype(p.dtype, copy=False)
-
-        def grads(p, y, xp, needs):
-            d = p - y
-            dp = xp.where(xp.abs(d) > rho, xp.sign(d), d / rho).astype(p.dtype, copy=False)
-            return (dp if needs[0] else None, -dp if needs[1] else None)
-        loss = _elementwise("huber_loss", pred, label, forward, grads)
+        label = loss_ops.label_like(label, pred, "HuberLoss")
+        loss = loss_ops.huber_loss(pred, label, self._rho)
         return self._batch_mean(_apply_weighting(loss, self._weight, sample_weight))
 
     def __repr__(self):
@@ -250,95 +165,6 @@ class HuberLoss(Loss):
 
 
 # ----------------------------------------------------------------------------- classification
-def _normalize_axis(axis, ndim, name):
-    if isinstance(axis, bool) or not isinstance(axis, int) or not -ndim <= axis < ndim:
-        raise ValueError(f"{name}: axis {axis!r} is out of range for a prediction with {ndim} dimensions")
-    return axis % ndim
-
-
-def softmax_cross_entropy(pred, label, axis=-1, sparse_label=True, from_logits=False):
-    """Elementwise softmax cross-entropy as one operator with a fused, stable backward.
-
-    Parameters
-    ----------
-    pred : NDArray
-        Scores (logits), or log-probabilities when ``from_logits`` is True.
-    label : NDArray
-        Class indices with ``pred``'s shape minus ``axis`` (``sparse_label=True``), or a
-        distribution of ``pred``'s shape.
-    axis : int
-        The class axis.
-    sparse_label, from_logits : bool
-        As in :class:`SoftmaxCrossEntropyLoss`.
-
-    Returns
-    -------
-    NDArray
-        ``-log softmax(pred)[label]`` (or ``-sum(label * log softmax(pred))``), with ``axis`` kept
-        as size 1.
-
-    Notes
-    -----
-    The log-softmax is ``x - max(x) - log(sum(exp(x - max(x))))``, so logits of any magnitude give
-    a finite loss; the backward is ``g * (softmax(x) - onehot(label))`` (dense labels:
-    ``g * (softmax(x) * sum(label) - label)``), never the quotient of two exponentials.
-    """
-    name = "SoftmaxCrossEntropyLoss"
-    axis = _normalize_axis(axis, pred.ndim, name)
-    label = _as_label(label, pred)
-    _check_label_context(name, pred, label)
-    p = pred._data
-    xp = xp_of(p)
-    classes = p.shape[axis]
-    kept = tuple(1 if i == axis else n for i, n in enumerate(p.shape))
-    if from_logits:
-        logp = p
-    else:
-        shifted = p - p.max(axis=axis, keepdims=True)
-        logp = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
-    if sparse_label:
-        if label.size * classes != pred.size:
-            raise ShapeError(f"{name}: sparse label of shape {label.shape} does not match prediction "
-                             f"{pred.shape} without its class axis {axis} (expected {label.size * classes} "
-                             "prediction elements); pass sparse_label=False for one-hot/probability labels")
-        idx = label._data.reshape(kept)
-        if idx.dtype.kind == "f":
-            idx = idx.astype(np.int64)
-        if xp is np and idx.size and (idx.min() < 0 or idx.max() >= classes):
-            # Only checked on the host: on a GPU it would cost a synchronisation every step.
-            bad = idx[(idx < 0) | (idx >= classes)].reshape(-1)[0]
-            raise ValueError(f"{name}: label {int(bad)} is outside the {classes} classes 0..{classes - 1} "
-                             f"of axis {axis}")
-        if xp is not np:
-            idx = xp.clip(idx, 0, classes - 1)  # MXNet's pick(mode='clip') on the device
-        onehot = (xp.arange(classes).reshape(tuple(classes if i == axis else 1 for i in range(p.ndim)))
-                  == idx)
-        out = -xp.take_along_axis(logp, idx, axis=axis)
-        dense = None
-    else:
-        label = _label_like(label, pred, name)
-        dense = label._data
-        onehot = None
-        out = -(logp * dense).sum(axis=axis, keepdims=True)
-
-    def backward(g, needs):
-        dp = dy = None
-        if needs[0]:
-            if from_logits:
-                dp = -g * (onehot.astype(p.dtype) if dense is None else dense)
-            else:
-                prob = xp.exp(logp)
-                if dense is None:
-                    dp = g * (prob - onehot.astype(p.dtype))
-                else:
-                    dp = g * (prob * dense.sum(axis=axis, keepdims=True) - dense)
-        if needs[1] and dense is not None:
-            dy = -g * logp
-        return dp, dy
-    return result(out, pred.context, "softmax_cross_entropy", (pred, label), backward,
-                  saved=(pred, label))
-
-
 class SoftmaxCrossEntropyLoss(Loss):
     r"""Cross-entropy of ``softmax(pred)`` against class labels, averaged over the non-batch axes.
 
@@ -369,7 +195,8 @@ class SoftmaxCrossEntropyLoss(Loss):
         self._from_logits = bool(from_logits)
 
     def hybrid_forward(self, F, pred, label, sample_weight=None):  # noqa: N803
-        loss = softmax_cross_entropy(pred, label, self._axis, self._sparse_label, self._from_logits)
+        loss = loss_ops.softmax_cross_entropy(pred, label, self._axis, self._sparse_label,
+                                              self._from_logits)
         return self._batch_mean(_apply_weighting(loss, self._weight, sample_weight))
 
     def __repr__(self):
@@ -399,36 +226,13 @@ class SigmoidBinaryCrossEntropyLoss(Loss):
         self._from_sigmoid = bool(from_sigmoid)
 
     def hybrid_forward(self, F, pred, label, sample_weight=None):  # noqa: N803
-        label = _label_like(label, pred, "SigmoidBinaryCrossEntropyLoss")
-        if self._from_sigmoid:
-            loss = _elementwise("sigmoid_bce", pred, label, _bce_prob_forward, _bce_prob_grads)
-        else:
-            loss = _elementwise("sigmoid_bce", pred, label, _bce_logit_forward, _bce_logit_grads)
+        label = loss_ops.label_like(label, pred, "SigmoidBinaryCrossEntropyLoss")
+        loss = loss_ops.sigmoid_bce(pred, label, self._from_sigmoid)
         return self._batch_mean(_apply_weighting(loss, self._weight, sample_weight))
 
     def __repr__(self):
         return (f"SigmoidBinaryCrossEntropyLoss(from_sigmoid={self._from_sigmoid}, "
                 f"batch_axis={self._batch_axis}, w={self._weight})")
-
-
-def _bce_logit_forward(x, y, xp):
-    # log(1 + exp(x)) - x*y, with the softplus split so that exp never sees a positive argument.
-    return xp.maximum(x, 0) - x * y + xp.log1p(xp.exp(-xp.abs(x)))
-
-
-def _bce_logit_grads(x, y, xp, needs):
-    dx = stable_sigmoid(x, xp).astype(x.dtype, copy=False) - y if needs[0] else None
-    return (dx, -x if needs[1] else None)
-
-
-def _bce_prob_forward(p, y, xp):
-    return -(y * xp.log(p + _BCE_EPS) + (1 - y) * xp.log(1 - p + _BCE_EPS))
-
-
-def _bce_prob_grads(p, y, xp, needs):
-    dp = -(y / (p + _BCE_EPS) - (1 - y) / (1 - p + _BCE_EPS)) if needs[0] else None
-    dy = -(xp.log(p + _BCE_EPS) - xp.log(1 - p + _BCE_EPS)) if needs[1] else None
-    return dp, dy
 
 
 #: MXNet's short names.

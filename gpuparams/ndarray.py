@@ -227,15 +227,13 @@ class NDArray:
         context = Context(context)
         if context is self._ctx:
             return self
-        from .ops import shape as _shape_ops
-        return _shape_ops.to_context(self, context)
+        return _ops.to_context(self, context)
 
     def copyto(self, other):
         """Copy into ``other``: a Context (returns a new array there) or an NDArray of the same shape
         (written in place; returns it)."""
         if isinstance(other, Context):
-            from .ops import shape as _shape_ops
-            return _shape_ops.to_context(self, other) if other is not self._ctx else self.copy()
+            return _ops.to_context(self, other) if other is not self._ctx else self.copy()
         if not isinstance(other, NDArray):
             raise TypeError(f"copyto() takes a Context or an NDArray, got {type(other).__name__}")
         if other.shape != self.shape:
@@ -246,8 +244,7 @@ class NDArray:
 
     def copy(self):
         """A new array with the same data on the same context (recorded, so it is differentiable)."""
-        from .ops import shape as _shape_ops
-        return _shape_ops.copy(self)
+        return _ops.copy(self)
 
     def zeros_like(self):
         """Zeros with this array's shape, dtype and context (MXNet's ``x.zeros_like()``).
@@ -277,6 +274,260 @@ class NDArray:
         """
         if backend.is_cupy_array(self._data):
             self._data.device.synchronize()
+
+    # ----------------------------------------------------------------- Python operators
+    def __add__(self, other):
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        return _ops.add(other, self)
+
+    def __sub__(self, other):
+        return _ops.subtract(self, other)
+
+    def __rsub__(self, other):
+        return _ops.subtract(other, self)
+
+    def __mul__(self, other):
+        return _ops.multiply(self, other)
+
+    def __rmul__(self, other):
+        return _ops.multiply(other, self)
+
+    def __truediv__(self, other):
+        return _ops.divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.divide(other, self)
+
+    def __pow__(self, other):
+        return _ops.power(self, other)
+
+    def __rpow__(self, other):
+        return _ops.power(other, self)
+
+    def __matmul__(self, other):
+        return _ops.dot(self, other)
+
+    def __neg__(self):
+        return _ops.negative(self)
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    def __eq__(self, other):
+        return _ops.equal(self, other)
+
+    def __ne__(self, other):
+        return _ops.not_equal(self, other)
+
+    def __gt__(self, other):
+        return _ops.greater(self, other)
+
+    def __ge__(self, other):
+        return _ops.greater_equal(self, other)
+
+    def __lt__(self, other):
+        return _ops.lesser(self, other)
+
+    def __le__(self, other):
+        return _ops.lesser_equal(self, other)
+
+    def __getitem__(self, key):
+        return _ops.getitem(self, key)
+
+    # ----------------------------------------------------------------- operators as methods
+    # Each calls its registered operator (gpuparams.ops); tests/test_registry.py checks that every
+    # operator declaring a method has one here and that it calls that operator.
+    def exp(self):
+        """Elementwise ``e**x``: ``nd.exp``."""
+        return _ops.exp(self)
+
+    def log(self):
+        """Elementwise natural logarithm: ``nd.log``."""
+        return _ops.log(self)
+
+    def sqrt(self):
+        """Elementwise square root: ``nd.sqrt``."""
+        return _ops.sqrt(self)
+
+    def square(self):
+        """Elementwise ``x*x``: ``nd.square``."""
+        return _ops.square(self)
+
+    def abs(self):
+        """Elementwise absolute value (gradient 0 at 0): ``nd.abs``."""
+        return _ops.abs(self)
+
+    def sign(self):
+        """Elementwise sign (not differentiable: gradient 0): ``nd.sign``."""
+        return _ops.sign(self)
+
+    def clip(self, a_min, a_max):
+        """Limit values to ``[a_min, a_max]``; the gradient passes where the value was inside:
+        ``nd.clip``.
+        """
+        return _ops.clip(self, a_min, a_max)
+
+    def relu(self):
+        """``max(x, 0)``; the gradient passes where the output is positive: ``nd.relu``."""
+        return _ops.relu(self)
+
+    def sigmoid(self):
+        """Logistic function ``1 / (1 + exp(-x))``, computed without overflow for large ``|x|``:
+        ``nd.sigmoid``.
+        """
+        return _ops.sigmoid(self)
+
+    def tanh(self):
+        """Hyperbolic tangent: ``nd.tanh``."""
+        return _ops.tanh(self)
+
+    def softmax(self, axis=-1):
+        """Softmax along ``axis`` (max-subtracted, so large logits do not overflow): ``nd.softmax``."""
+        return _ops.softmax(self, axis)
+
+    def log_softmax(self, axis=-1):
+        """``log(softmax(x))`` computed as ``x - logsumexp(x)`` for stability: ``nd.log_softmax``."""
+        return _ops.log_softmax(self, axis)
+
+    def sum(self, axis=None, keepdims=False, exclude=False):
+        """Sum over ``axis`` (all axes by default; ``exclude=True`` reduces all *but* ``axis``):
+        ``nd.sum``.
+        """
+        return _ops.sum(self, axis, keepdims, exclude)
+
+    def mean(self, axis=None, keepdims=False, exclude=False):
+        """Mean over ``axis`` (all axes by default): ``nd.mean``."""
+        return _ops.mean(self, axis, keepdims, exclude)
+
+    def max(self, axis=None, keepdims=False, exclude=False):
+        """Maximum over ``axis``; ties share the gradient equally: ``nd.max``."""
+        return _ops.max(self, axis, keepdims, exclude)
+
+    def min(self, axis=None, keepdims=False, exclude=False):
+        """Minimum over ``axis``; ties share the gradient equally: ``nd.min``."""
+        return _ops.min(self, axis, keepdims, exclude)
+
+    def norm(self):
+        """The L2 (Frobenius) norm of all elements, shape ``(1,)`` (differentiable): ``nd.norm``."""
+        return _ops.norm(self)
+
+    def dot(self, b, transpose_a=False, transpose_b=False):
+        """Matrix product. 1-D·1-D is the inner product; N-D arrays contract ``a``'s last axis with:
+        ``nd.dot``.
+        """
+        return _ops.dot(self, b, transpose_a, transpose_b)
+
+    def reshape(self, *shape, **kwargs):
+        """Return ``x`` with a new shape (a view when possible); one dim may be -1: ``nd.reshape``."""
+        return _ops.reshape(self, *shape, **kwargs)
+
+    def transpose(self, axes=None):
+        """Permute the axes (reverse them by default): ``nd.transpose``."""
+        return _ops.transpose(self, axes)
+
+    def expand_dims(self, axis):
+        """Insert a dimension of size 1 at ``axis``: ``nd.expand_dims``."""
+        return _ops.expand_dims(self, axis)
+
+    def squeeze(self, axis=None):
+        """Remove dimensions of size 1 (all of them, or those in ``axis``): ``nd.squeeze``."""
+        return _ops.squeeze(self, axis)
+
+    def flatten(self):
+        """Collapse all axes but the first: ``(N, ...) -> (N, prod(...))``: ``nd.flatten``."""
+        return _ops.flatten(self)
+
+    def swapaxes(self, dim1, dim2):
+        """Swap two axes: ``nd.swapaxes``."""
+        return _ops.swapaxes(self, dim1, dim2)
+
+    def astype(self, dtype, copy=True):
+        """Cast to ``dtype`` (the gradient is cast back to the input's dtype):
+        ``gpuparams.ops.astype``.
+        """
+        return _ops.astype(self, dtype, copy)
+
+    def take(self, indices, axis=0, mode='clip'):
+        """Gather slices of ``a`` along ``axis`` at ``indices`` (MXNet's ``take``): ``nd.take``."""
+        return _ops.take(self, indices, axis, mode)
+
+    def pick(self, index, axis=-1, keepdims=False, mode='clip'):
+        """Pick one element along ``axis`` for every position of the other axes (MXNet's ``pick``):
+        ``nd.pick``.
+        """
+        return _ops.pick(self, index, axis, keepdims, mode)
+
+    def one_hot(self, depth, on_value=1.0, off_value=0.0, dtype='float32'):
+        """One-hot encoding: ``out[..., k]`` is ``on_value`` where ``indices == k``, else
+        ``off_value``: ``nd.one_hot``.
+        """
+        return _ops.one_hot(self, depth, on_value, off_value, dtype)
+
+    def argmax(self, axis=None, keepdims=False):
+        """Index of the maximum along ``axis`` (of the flattened array if ``axis`` is None):
+        ``nd.argmax``.
+        """
+        return _ops.argmax(self, axis, keepdims)
+
+    def argmin(self, axis=None, keepdims=False):
+        """Index of the minimum along ``axis`` (of the flattened array if ``axis`` is None):
+        ``nd.argmin``.
+        """
+        return _ops.argmin(self, axis, keepdims)
+
+    def split(self, num_outputs, axis=1, squeeze_axis=False):
+        """Split an array into ``num_outputs`` equal parts along ``axis`` (MXNet's ``split``):
+        ``nd.split``.
+        """
+        return _ops.split(self, num_outputs, axis, squeeze_axis)
+
+    def slice_axis(self, axis, begin, end):
+        """The slice ``begin:end`` of ``data`` along one axis (MXNet's ``slice_axis``):
+        ``nd.slice_axis``.
+        """
+        return _ops.slice_axis(self, axis, begin, end)
+
+    def broadcast_to(self, shape):
+        """Broadcast ``data`` to ``shape`` by repeating its size-1 dimensions (MXNet's
+        ``broadcast_to``): ``nd.broadcast_to``.
+        """
+        return _ops.broadcast_to(self, shape)
+
+    def broadcast_axes(self, axis=(), size=()):
+        """Broadcast the size-1 ``axis`` (or axes) of ``data`` to ``size`` (MXNet's
+        ``broadcast_axis``): ``nd.broadcast_axis``.
+        """
+        return _ops.broadcast_axis(self, axis, size)
+
+    def tile(self, reps):
+        """Repeat the whole array ``reps[i]`` times along each axis (MXNet's ``tile``, NumPy's
+        rules): ``nd.tile``.
+        """
+        return _ops.tile(self, reps)
+
+    def repeat(self, repeats, axis=None):
+        """Repeat each element ``repeats`` times along ``axis`` (MXNet's ``repeat``): ``nd.repeat``."""
+        return _ops.repeat(self, repeats, axis)
+
+    def flip(self, axis):
+        """Reverse the order of the elements along ``axis`` (MXNet's ``flip``, alias ``reverse``):
+        ``nd.flip``.
+        """
+        return _ops.flip(self, axis)
+
+    def sort(self, axis=-1, is_ascend=True):
+        """Sort along ``axis`` (MXNet's ``sort``): ``nd.sort``."""
+        return _ops.sort(self, axis, is_ascend)
+
+    def argsort(self, axis=-1, is_ascend=True, dtype='float32'):
+        """Indices that sort ``data`` along ``axis`` (MXNet's ``argsort``): ``nd.argsort``."""
+        return _ops.argsort(self, axis, is_ascend, dtype)
+
+    def topk(self, axis=-1, k=1, ret_typ='indices', is_ascend=False, dtype='float32'):
+        """The ``k`` largest (or smallest) elements along ``axis`` (MXNet's ``topk``): ``nd.topk``."""
+        return _ops.topk(self, axis, k, ret_typ, is_ascend, dtype)
 
     # ----------------------------------------------------------------- autograd
     def attach_grad(self, grad_req="write", stype=None):
@@ -322,14 +573,16 @@ class NDArray:
         self._fresh_grad = True
 
     def _zeros_like_data(self):
-        xp = backend.array_module(self._ctx)
-        with backend.device_scope(self._ctx):
-            return xp.zeros(self._data.shape, dtype=self._data.dtype)
+        # The device of this array's data (not of its context now): an array made on the emulated
+        # gpu(0) keeps working after emulation is switched off.
+        device = backend.device_of(self)
+        with device.scope():
+            return device.xp.zeros(self._data.shape, dtype=self._data.dtype)
 
     def _ones_like_data(self):
-        xp = backend.array_module(self._ctx)
-        with backend.device_scope(self._ctx):
-            return xp.ones(self._data.shape, dtype=self._data.dtype)
+        device = backend.device_of(self)
+        with device.scope():
+            return device.xp.ones(self._data.shape, dtype=self._data.dtype)
 
     # ----------------------------------------------------------------- in-place writes
     def _check_writable(self):
@@ -355,8 +608,7 @@ class NDArray:
         self._version[0] += 1
 
     def __setitem__(self, key, value):
-        from .ops import shape as _shape_ops
-        key = _shape_ops.backend_key(key, self._ctx)
+        key = _ops.shape.backend_key(key, self._ctx)
         if isinstance(value, NDArray):
             if value._ctx is not self._ctx:
                 raise ValueError(f"cannot assign an array on {value._ctx} into an array on {self._ctx}; "
@@ -368,12 +620,11 @@ class NDArray:
 
     def _inplace(self, other, op_name, apply):
         self._check_writable()
-        from .ops._core import operand
         if isinstance(other, NDArray) and other._ctx is not self._ctx:
             raise ValueError(f"{op_name}: operands are on different contexts, {self._ctx} and "
                              f"{other._ctx}; use x.as_in_context({self._ctx})")
         try:
-            apply(self._data, operand(other, self._ctx))
+            apply(self._data, _ops._core.operand(other, self._ctx))
         except ValueError as exc:
             other_shape = other.shape if isinstance(other, NDArray) else ()
             raise ValueError(f"{op_name}: cannot update an array of shape {self.shape} in place with "
@@ -416,4 +667,6 @@ def _key_repr(key):
     return repr(key)
 
 
-from . import ops as _ops  # noqa: E402  (the operators attach themselves to NDArray)
+# The operators import this module (they build NDArrays), so the package is bound at the end; the
+# methods above look ``_ops`` up when they run.
+from . import ops as _ops  # noqa: E402

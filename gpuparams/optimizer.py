@@ -234,9 +234,9 @@ def _check_pair(index, weight, grad):
                          f"{weight.context} does not match grad {grad.shape} {grad.dtype} on {grad.context}")
 
 
-def _use_kernel(weight):
+def _use_kernel(device, weight):
     # Our fused kernels are float32 only; other dtypes take the array-expression path.
-    return backend.uses_custom_kernels(weight.context) and weight.dtype == np.float32
+    return device.custom_kernels and weight.dtype == np.float32
 
 
 @register
@@ -277,13 +277,14 @@ class SGD(Optimizer):
         if mom is None and self.momentum != 0.0:
             raise ValueError("SGD with momentum needs the state from create_state()")
         clip = self.clip_gradient
-        if _use_kernel(weight):
+        device = backend.device_of(weight)  # the device its data lives on, resolved once
+        if _use_kernel(device, weight):
             from .backend import kernels
-            kernels.sgd_update(weight.context, w, g, mom, lr=lr, momentum=self.momentum, wd=wd,
+            kernels.sgd_update(device, w, g, mom, lr=lr, momentum=self.momentum, wd=wd,
                                rescale_grad=self.rescale_grad, clip_gradient=clip)
             return
         xp = xp_of(w)
-        with backend.device_scope(weight.context):
+        with device.scope():
             rg = g * self.rescale_grad if clip is None else xp.clip(g * self.rescale_grad, -clip, clip)
             if mom is None:
                 w -= lr * (rg + wd * w)
@@ -336,13 +337,14 @@ class Adam(Optimizer):
         w, g = weight._data, grad._data
         m, v = state[0]._data, state[1]._data
         clip = self.clip_gradient
-        if _use_kernel(weight):
+        device = backend.device_of(weight)
+        if _use_kernel(device, weight):
             from .backend import kernels
-            kernels.adam_update(weight.context, w, g, m, v, lr_t=lr_t, beta1=b1, beta2=b2, epsilon=eps,
+            kernels.adam_update(device, w, g, m, v, lr_t=lr_t, beta1=b1, beta2=b2, epsilon=eps,
                                 wd=wd, rescale_grad=self.rescale_grad, clip_gradient=clip)
             return
         xp = xp_of(w)
-        with backend.device_scope(weight.context):
+        with device.scope():
             if w.dtype == np.float16:
                 # Half precision cannot hold epsilon (1e-8 rounds to 0), so an entry whose moments
                 # are 0 would become 0/0 = NaN: evaluate the same formula in float32 and store the

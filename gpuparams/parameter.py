@@ -14,20 +14,32 @@ context, so copies are identical and a seed reproduces them on any device.
 """
 from __future__ import annotations
 
+import itertools
+import os
 import warnings
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
+from typing import Any
 
 import numpy as np
 
-from . import autograd, backend
+from . import autograd
 from . import initializer as _initializer
+from ._placement import ContextArg, context_list, host_to_context
+from ._shapes import merge_partial_shapes, shape_is_known
+from ._text import indent_continuation
 from .context import Context, cpu, current_context
-from .ndarray import NDArray, _to_context, from_data, normalize_dtype
-from .serialization import load_arrays, save_arrays
 from .errors import DeferredInitializationError
+from .ndarray import NDArray, _to_context, from_data, normalize_dtype
+from .serialization import load_arrays, load_checked_into, save_arrays
 
 __all__ = ["Parameter", "Constant", "ParameterDict", "DeferredInitializationError"]
 
 _GRAD_REQS = ("write", "add", "null")
+
+# Placement versions: every change of where a Parameter lives (new arrays, new contexts, initialization
+# recorded or finished, grad_req) takes a fresh number, so that a Trainer re-checks the contexts of its
+# parameters only when one of these numbers moved. ``next`` on a count is atomic in CPython.
+_PLACEMENT_VERSIONS = itertools.count(1)
 
 
 def _normalize_shape(shape, name):
@@ -54,46 +66,6 @@ def _normalize_shape(shape, name):
     if not out:
         raise ValueError(f"Parameter {name!r}: shape must have at least one dimension, got ()")
     return tuple(out)
-
-
-def _shape_known(shape):
-    return shape is not None and all(d > 0 for d in shape)
-
-
-def _merge_shapes(known, incoming):
-    """Fill the 0 dimensions of each shape from the other; None when they conflict."""
-    if known is None or incoming is None:
-        return incoming if known is None else known
-    if len(known) != len(incoming):
-        return None
-    merged = []
-    for a, b in zip(known, incoming):
-        if a and b and a != b:
-            return None
-        merged.append(a or b)
-    return tuple(merged)
-
-
-def _context_list(ctx, what):
-    """``ctx`` (None, a Context, or a list of them) as a list of distinct Contexts."""
-    if ctx is None:
-        return [current_context()]
-    if isinstance(ctx, (list, tuple)):
-        contexts = list(ctx)
-        if not contexts:
-            raise ValueError(f"{what}: ctx is an empty list; give at least one context, e.g. [gp.cpu(0)]")
-        for c in contexts:
-            if not isinstance(c, Context):
-                raise TypeError(f"{what}: ctx must hold Contexts (gp.cpu(i), gp.gpu(i)), got {c!r}")
-        if len(set(contexts)) != len(contexts):
-            raise ValueError(f"{what}: ctx lists a context twice: {contexts}")
-    elif isinstance(ctx, Context):
-        contexts = [ctx]
-    else:
-        raise TypeError(f"{what}: ctx must be a Context or a list of Contexts, got {ctx!r}")
-    for c in contexts:
-        backend.array_module(c)  # an unusable gpu(i) fails here, before anything changes
-    return contexts
 
 
 class _Pending:
@@ -149,8 +121,11 @@ class Parameter:
     6.0
     """
 
-    def __init__(self, name, grad_req="write", shape=None, dtype="float32", lr_mult=1.0, wd_mult=1.0,
-                 init=None, allow_deferred_init=False, differentiable=True):
+    def __init__(self, name: str, grad_req: str = "write",
+                 shape: int | tuple[int, ...] | None = None, dtype: Any = "float32",
+                 lr_mult: float = 1.0, wd_mult: float = 1.0,
+                 init: _initializer.Initializer | str | None = None,
+                 allow_deferred_init: bool = False, differentiable: bool = True):
         if not isinstance(name, str) or not name:
             raise TypeError(f"a Parameter needs a non-empty str name, got {name!r}")
         self._name = name
@@ -167,51 +142,52 @@ class Parameter:
         self._pending = None       # _Pending while initialization waits for the shape
         self._init_used = None     # the initializer that drew the current values
         self._grad_req = None
+        self._placement_version = next(_PLACEMENT_VERSIONS)
         self.grad_req = grad_req
 
     # ------------------------------------------------------------------ attributes
     @property
-    def name(self):
+    def name(self) -> str:
         """The full name (read-only: ParameterDicts and files are keyed by it)."""
         return self._name
 
     @property
-    def shape(self):
+    def shape(self) -> tuple[int, ...] | None:
         """Tuple of dimensions, 0 for those not known yet (None when nothing is known)."""
         return self._shape
 
     @shape.setter
-    def shape(self, new_shape):
+    def shape(self, new_shape: int | tuple[int, ...]) -> None:
         new_shape = _normalize_shape(new_shape, self._name)
-        merged = _merge_shapes(self._shape, new_shape)
+        merged = merge_partial_shapes(self._shape, new_shape)
         if self._shape is not None and (merged is None or merged != new_shape):
             raise ValueError(f"Parameter {self._name!r}: cannot change shape {self._shape} to "
                              f"{new_shape}; only unknown (0) dimensions can be filled in")
         self._shape = new_shape
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         """NumPy dtype of the values."""
         return self._dtype
 
     @property
-    def init(self):
+    def init(self) -> _initializer.Initializer | str | None:
         """This parameter's own initializer (None: use the one given to ``initialize``)."""
         return self._init
 
     @init.setter
-    def init(self, value):
+    def init(self, value: _initializer.Initializer | str | None) -> None:
         if value is not None:
             _initializer.create(value)  # fail now on an unknown name, not at initialize time
         self._init = value
 
     @property
-    def grad_req(self):
+    def grad_req(self) -> str:
         """'write', 'add' or 'null'; changing it re-attaches (zeroed) gradient buffers."""
         return self._grad_req
 
     @grad_req.setter
-    def grad_req(self, req):
+    def grad_req(self, req: str) -> None:
         if req not in _GRAD_REQS:
             raise ValueError(f"Parameter {self._name!r}: grad_req must be 'write', 'add' or 'null', "
                              f"got {req!r}")
@@ -220,6 +196,7 @@ class Parameter:
         if req == self._grad_req:
             return
         self._grad_req = req
+        self._placement_version = next(_PLACEMENT_VERSIONS)  # 'null' leaves the trained set
         if self._data is not None:
             for arr in self._data:
                 arr.attach_grad(req)
@@ -228,7 +205,9 @@ class Parameter:
         return f"{type(self).__name__} {self._name} (shape={self._shape}, dtype={self._dtype.name})"
 
     # ------------------------------------------------------------------ initialization
-    def initialize(self, init=None, ctx=None, default_init=_initializer.Uniform(), force_reinit=False):
+    def initialize(self, init: _initializer.Initializer | str | None = None, ctx: ContextArg = None,
+                   default_init: _initializer.Initializer | str = _initializer.Uniform(),
+                   force_reinit: bool = False) -> None:
         """Initialize the value on each context in ``ctx`` (default: the current context).
 
         Parameters
@@ -256,11 +235,12 @@ class Parameter:
             warnings.warn(f"Parameter {self._name!r} is already initialized, ignoring; pass "
                           "force_reinit=True to initialize it again", stacklevel=stacklevel)
             return
-        contexts = _context_list(ctx, f"initialize Parameter {self._name!r}")
+        contexts = context_list(ctx, f"initialize Parameter {self._name!r}")
         chosen = init if init is not None else (self._init if self._init is not None else default_init)
         previous = self._pending
         self._pending = _Pending(_initializer.create(chosen), contexts, verbose=verbose)
-        if _shape_known(self._shape):
+        self._placement_version = next(_PLACEMENT_VERSIONS)
+        if shape_is_known(self._shape):
             try:
                 self._finish_deferred_init()
             except BaseException:  # e.g. Xavier on a vector: leave the parameter as it was
@@ -275,7 +255,7 @@ class Parameter:
     def _finish_deferred_init(self):
         """Draw (or take the stored) values now that the shape is known, and place them."""
         pending = self._pending
-        if not _shape_known(self._shape):
+        if not shape_is_known(self._shape):
             raise DeferredInitializationError(self._deferred_message())
         host = pending.data if pending.data is not None else self._draw(pending.init, pending.verbose)
         self._place(host, pending.ctx)
@@ -295,7 +275,7 @@ class Parameter:
         if (self._data is not None and list(contexts) == self._ctx_list
                 and self._data[0].shape == self._shape and self._data[0].dtype == self._dtype):
             for arr in self._data:
-                arr._assign(_host_to(host, arr._ctx))
+                arr._assign(host_to_context(host, arr._ctx))
                 if arr._grad is not None:
                     arr._grad._data.fill(0)
                     arr._grad._version[0] += 1
@@ -309,6 +289,7 @@ class Parameter:
         self._data = arrays
         self._ctx_list = list(contexts)
         self._ctx_index = {c: i for i, c in enumerate(contexts)}
+        self._placement_version = next(_PLACEMENT_VERSIONS)
 
     def _deferred_message(self):
         return (f"Parameter {self._name!r} (shape={self._shape}) is not initialized yet: its "
@@ -321,7 +302,7 @@ class Parameter:
         if self._data is not None:
             return self._data
         if self._pending is not None:
-            if _shape_known(self._shape):  # the shape became known another way (e.g. a tied layer)
+            if shape_is_known(self._shape):  # the shape became known another way (e.g. a tied layer)
                 self._finish_deferred_init()
                 return self._data
             raise DeferredInitializationError(self._deferred_message())
@@ -346,7 +327,7 @@ class Parameter:
         return i
 
     # ------------------------------------------------------------------ access
-    def data(self, ctx=None):
+    def data(self, ctx: Context | None = None) -> NDArray:
         """The value on ``ctx`` (the only copy, or the current context's, when None).
 
         Raises
@@ -359,7 +340,7 @@ class Parameter:
         i = self._position(ctx)  # first: it may finish a deferred initialization
         return self._data[i]
 
-    def list_data(self):
+    def list_data(self) -> list[NDArray]:
         """The values on every context, in the order of :meth:`list_ctx`."""
         return list(self._require_data())
 
@@ -370,17 +351,17 @@ class Parameter:
                                "set param.grad_req = 'write' to compute one")
         return data
 
-    def grad(self, ctx=None):
+    def grad(self, ctx: Context | None = None) -> NDArray:
         """The gradient buffer on ``ctx`` (as :meth:`data`); RuntimeError when grad_req is 'null'."""
         self._require_grad()
         i = self._position(ctx)
         return self._data[i]._grad
 
-    def list_grad(self):
+    def list_grad(self) -> list[NDArray]:
         """The gradient buffers on every context."""
         return [arr._grad for arr in self._require_grad()]
 
-    def list_ctx(self):
+    def list_ctx(self) -> list[Context]:
         """The contexts holding copies (those it will hold, while initialization is deferred)."""
         if self._data is not None:
             return list(self._ctx_list)
@@ -388,12 +369,12 @@ class Parameter:
             return list(self._pending.ctx)
         raise RuntimeError(f"Parameter {self._name!r} has not been initialized; call initialize() first")
 
-    def is_initialized(self):
+    def is_initialized(self) -> bool:
         """Whether values exist (False while initialization is deferred)."""
         return self._data is not None
 
     # ------------------------------------------------------------------ changes
-    def set_data(self, data):
+    def set_data(self, data: Any) -> None:
         """Write ``data`` into every copy (also inside ``autograd.record()``; the write is not recorded).
 
         On a parameter whose initialization is deferred, ``data`` fixes the shape and initializes it.
@@ -406,7 +387,7 @@ class Parameter:
         if isinstance(data, NDArray):
             shape = data.shape
         elif isinstance(data, (int, float, np.number)) and not isinstance(data, bool):
-            if not _shape_known(self._shape):
+            if not shape_is_known(self._shape):
                 raise ValueError(f"Parameter {self._name!r}: a number cannot set_data while the shape "
                                  f"{self._shape} is not known; pass an array")
             shape = self._shape
@@ -417,7 +398,7 @@ class Parameter:
             if self._pending is None:
                 raise RuntimeError(f"Parameter {self._name!r} has not been initialized; call "
                                    "initialize() before set_data()")
-            if _merge_shapes(self._shape, shape) != tuple(shape):
+            if merge_partial_shapes(self._shape, shape) != tuple(shape):
                 raise ValueError(f"Parameter {self._name!r}: set_data got shape {shape}, which does not "
                                  f"fit the parameter's shape {self._shape}")
             self._shape = tuple(shape)
@@ -431,10 +412,10 @@ class Parameter:
             if isinstance(data, NDArray):
                 src = data._data if data._ctx is arr._ctx else _to_context(data._data, data._ctx, arr._ctx)
             else:
-                src = _host_to(np.asarray(data).astype(self._dtype, copy=False), arr._ctx)
+                src = host_to_context(np.asarray(data).astype(self._dtype, copy=False), arr._ctx)
             arr._assign(src)
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         """Set every gradient buffer to zero, in place (nothing to do for grad_req='null')."""
         if self._data is None or self._grad_req == "null":
             return
@@ -442,19 +423,20 @@ class Parameter:
             arr._grad._data.fill(0)
             arr._grad._version[0] += 1
 
-    def reset_ctx(self, ctx):
+    def reset_ctx(self, ctx: ContextArg) -> None:
         """Move the copies to ``ctx`` (a Context or a list); values are kept, gradients start at zero."""
-        contexts = _context_list(ctx, f"reset_ctx of Parameter {self._name!r}")
+        contexts = context_list(ctx, f"reset_ctx of Parameter {self._name!r}")
         if self._data is not None:
             host = self._reduce()
             self._place(host, contexts)
         elif self._pending is not None:
             self._pending.ctx = contexts
+            self._placement_version = next(_PLACEMENT_VERSIONS)
         else:
             raise RuntimeError(f"cannot reset the context of Parameter {self._name!r}: it has not been "
                                "initialized; pass ctx to initialize() instead")
 
-    def cast(self, dtype):
+    def cast(self, dtype: Any) -> None:
         """Convert values (and gradients) to ``dtype``."""
         dtype = normalize_dtype(dtype, what=f"Parameter {self._name!r}: dtype")
         if dtype == self._dtype:
@@ -513,13 +495,6 @@ def _host_values(data, dtype, shape):
     return np.broadcast_to(np.asarray(data), shape).astype(dtype)
 
 
-def _host_to(host, ctx):
-    """Host NumPy values as a backend array on ``ctx`` (the same buffer when ``ctx`` is the host)."""
-    if ctx.device_type == "cpu":
-        return host
-    return _to_context(host, cpu(0), ctx)
-
-
 class _CopyValue(_initializer.Initializer):
     """Initializer of a :class:`Constant`: copies the stored value."""
 
@@ -544,7 +519,7 @@ class Constant(Parameter):
         The value; lists and numbers become float32, arrays keep their dtype.
     """
 
-    def __init__(self, name, value):
+    def __init__(self, name: str, value: Any):
         if isinstance(value, NDArray):
             host = value.asnumpy()
         elif isinstance(value, np.ndarray):
@@ -557,21 +532,16 @@ class Constant(Parameter):
                          init=_CopyValue(host))
 
     @property
-    def grad_req(self):
+    def grad_req(self) -> str:
         """Always 'null'; setting anything else warns and is ignored."""
         return "null"
 
     @grad_req.setter
-    def grad_req(self, req):
+    def grad_req(self, req: str) -> None:
         if req != "null":
             warnings.warn(f"Constant {self._name!r} keeps grad_req='null'; {req!r} is ignored",
                           stacklevel=2)
         self._grad_req = "null"
-
-
-def _indent(text, spaces):
-    lines = text.split("\n")
-    return "\n".join(lines[:1] + [" " * spaces + line for line in lines[1:]])
 
 
 _MERGEABLE = ("grad_req", "lr_mult", "wd_mult", "init", "differentiable")
@@ -607,7 +577,7 @@ class ParameterDict:
     )
     """
 
-    def __init__(self, prefix="", shared=None):
+    def __init__(self, prefix: str = "", shared: ParameterDict | None = None):
         if not isinstance(prefix, str):
             raise TypeError(f"ParameterDict prefix must be a str, got {prefix!r}")
         if shared is not None and not isinstance(shared, ParameterDict):
@@ -618,45 +588,45 @@ class ParameterDict:
         self._shared = shared
 
     @property
-    def prefix(self):
+    def prefix(self) -> str:
         """The prefix of the names this dict creates."""
         return self._prefix
 
     # ------------------------------------------------------------------ mapping API
-    def __getitem__(self, key):
+    def __getitem__(self, key: str) -> Parameter:
         try:
             return self._params[key]
         except KeyError:
             raise KeyError(f"no parameter named {key!r} in this ParameterDict (names are full "
                            f"names, e.g. {self._prefix + 'weight'!r}); it holds {list(self._params)}") from None
 
-    def __contains__(self, key):
+    def __contains__(self, key: object) -> bool:
         return key in self._params
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._params)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._params)
 
-    def keys(self):
+    def keys(self) -> KeysView[str]:
         """Full names, in insertion order."""
         return self._params.keys()
 
-    def values(self):
+    def values(self) -> ValuesView[Parameter]:
         """Parameters, in insertion order."""
         return self._params.values()
 
-    def items(self):
+    def items(self) -> ItemsView[str, Parameter]:
         """(full name, Parameter) pairs."""
         return self._params.items()
 
     def __repr__(self):
         head = self._prefix + " " if self._prefix else ""
-        body = "\n".join("  " + _indent(repr(p), 2) for p in self._params.values())
+        body = "\n".join("  " + indent_continuation(repr(p), 2) for p in self._params.values())
         return f"{head}(\n{body}\n)"
 
-    def update(self, other):
+    def update(self, other: ParameterDict | Mapping[str, Parameter]) -> None:
         """Add the parameters of another ParameterDict (or mapping); a name may only map to one object."""
         for name, param in other.items():
             mine = self._params.get(name)
@@ -675,7 +645,7 @@ class ParameterDict:
                 self._params[name] = param
         return param
 
-    def get(self, name, **kwargs):
+    def get(self, name: str, **kwargs: Any) -> Parameter:
         """Return the parameter ``prefix + name``, creating it with ``kwargs`` if it does not exist.
 
         For an existing one, ``kwargs`` must agree with it: a shape may fill in its unknown (0)
@@ -695,7 +665,7 @@ class ParameterDict:
         for key, value in kwargs.items():
             if key == "shape":
                 wanted = _normalize_shape(value, full)
-                merged = _merge_shapes(param.shape, wanted)
+                merged = merge_partial_shapes(param.shape, wanted)
                 if merged is None:
                     raise ValueError(f"Parameter {full!r} already exists with shape {param.shape}, which "
                                      f"conflicts with the requested shape {wanted}")
@@ -720,7 +690,7 @@ class ParameterDict:
                 raise TypeError(f"ParameterDict.get: unknown Parameter argument {key!r}")
         return param
 
-    def get_constant(self, name, value=None):
+    def get_constant(self, name: str, value: Any = None) -> Constant:
         """Return the :class:`Constant` ``prefix + name``, creating it from ``value`` if needed."""
         full = self._prefix + name
         param = self._lookup(full)
@@ -739,7 +709,8 @@ class ParameterDict:
         return param
 
     # ------------------------------------------------------------------ bulk operations
-    def initialize(self, init=_initializer.Uniform(), ctx=None, verbose=False, force_reinit=False):
+    def initialize(self, init: _initializer.Initializer | str = _initializer.Uniform(),
+                   ctx: ContextArg = None, verbose: bool = False, force_reinit: bool = False) -> None:
         """Initialize every parameter; ``init`` is the default for those without their own.
 
         Parameters
@@ -757,17 +728,17 @@ class ParameterDict:
         for param in self._params.values():
             param._initialize(None, ctx, init, force_reinit, verbose=verbose, stacklevel=4)
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         """Zero every gradient buffer in place."""
         for param in self._params.values():
             param.zero_grad()
 
-    def reset_ctx(self, ctx):
+    def reset_ctx(self, ctx: ContextArg) -> None:
         """Move every parameter to ``ctx``."""
         for param in self._params.values():
             param.reset_ctx(ctx)
 
-    def list_ctx(self):
+    def list_ctx(self) -> list[Context]:
         """Every context some parameter lives on."""
         seen = []
         for param in self._params.values():
@@ -776,12 +747,12 @@ class ParameterDict:
                     seen.append(c)
         return seen
 
-    def setattr(self, name, value):
+    def setattr(self, name: str, value: Any) -> None:
         """Set attribute ``name`` (e.g. ``'grad_req'``, ``'lr_mult'``) on every parameter."""
         for param in self._params.values():
             setattr(param, name, value)
 
-    def save(self, filename, strip_prefix=""):
+    def save(self, filename: str | os.PathLike, strip_prefix: str = "") -> None:
         """Write every parameter to an ``.npz`` file keyed by full name (minus ``strip_prefix``).
 
         The file is written atomically (a crash leaves any previous file intact).
@@ -794,8 +765,8 @@ class ParameterDict:
             arrays[param.name[len(strip_prefix):]] = param._reduce()
         save_arrays(filename, arrays)
 
-    def load(self, filename, ctx=None, allow_missing=False, ignore_extra=False, restore_prefix="",
-             cast_dtype=False):
+    def load(self, filename: str | os.PathLike, ctx: ContextArg = None, allow_missing: bool = False,
+             ignore_extra: bool = False, restore_prefix: str = "", cast_dtype: bool = False) -> None:
         """Load a file written by :meth:`save` (keys are ``restore_prefix`` + stored name).
 
         Everything is validated before anything changes: a missing, extra, shape- or
@@ -823,57 +794,5 @@ class ParameterDict:
                                  f"{name!r}; every name must start with it")
         loaded = load_arrays(filename)
         entries = [(name, param, [name[len(restore_prefix):]]) for name, param in self._params.items()]
-        load_checked(entries, loaded, filename, ctx, allow_missing, ignore_extra, cast_dtype)
-
-
-def load_checked(entries, loaded, source, ctx, allow_missing, ignore_extra, cast_dtype):
-    """Validate every entry of a loaded file against the parameters, then (only then) load them.
-
-    Parameters
-    ----------
-    entries : list of (str, Parameter, list of str)
-        For each distinct Parameter: the name to report, the Parameter, and the file keys that may
-        hold it (a tied parameter has several structural names; the first one present is used).
-    loaded : dict of str to numpy.ndarray
-        What the file holds.
-    source : str
-        The file, for messages.
-    """
-    contexts = None if ctx is None else _context_list(ctx, f"load {source}")
-    used, plan, missing, wrong_shape, wrong_dtype, conflicts = set(), [], [], [], [], []
-    for shown, param, keys in entries:
-        present = [k for k in keys if k in loaded]
-        used.update(present)
-        if not present:
-            missing.append(f"{shown} (shape {param.shape})")
-            continue
-        value = loaded[present[0]]
-        for other in present[1:]:
-            if not np.array_equal(value, loaded[other]):
-                conflicts.append(f"{present[0]} and {other} (one tied parameter, different values)")
-        if param.shape is not None and _merge_shapes(param.shape, value.shape) != value.shape:
-            wrong_shape.append(f"{shown}: model {param.shape} vs file {value.shape}")
-            continue
-        if value.dtype != param.dtype and not cast_dtype:
-            wrong_dtype.append(f"{shown}: model {param.dtype.name} vs file {value.dtype.name}")
-            continue
-        plan.append((param, value))
-    extra = [f"{k} (shape {loaded[k].shape})" for k in loaded if k not in used]
-    problems = []
-    if missing and not allow_missing:
-        problems.append(f"missing from the file (pass allow_missing=True to keep them): {', '.join(missing)}")
-    if extra and not ignore_extra:
-        problems.append(f"in the file but not in the model (pass ignore_extra=True to skip them): "
-                        f"{', '.join(extra)}")
-    if wrong_shape:
-        problems.append(f"shapes differ: {'; '.join(wrong_shape)}")
-    if wrong_dtype:
-        problems.append(f"dtypes differ (pass cast_dtype=True to convert): {'; '.join(wrong_dtype)}")
-    if conflicts:
-        problems.append(f"conflicting entries: {'; '.join(conflicts)}")
-    if problems:
-        raise ValueError(f"cannot load {source}; nothing was changed:\n  " + "\n  ".join(problems))
-    with autograd.pause():
-        for param, value in plan:
-            param._load_init(value, contexts, cast_dtype)
+        load_checked_into(entries, loaded, filename, ctx, allow_missing, ignore_extra, cast_dtype)
 

@@ -1,9 +1,11 @@
-"""Array files: ``.npz`` written atomically and read without pickle.
+"""Array files: ``.npz`` written atomically and read without pickle, and the policy for loading them.
 
 Parameter files and trainer states both go through here. A save writes a temporary file beside the
 target, flushes and fsyncs it, then renames it over the target, so a crash or an exception mid-write
 leaves the previous file intact. A load reads every array into memory before returning, so callers
-can validate everything before they change anything.
+can validate everything before they change anything; :func:`load_checked_into` is that validation
+for parameter files (all problems reported at once, nothing changed unless everything fits), shared by
+``ParameterDict.load`` and ``Block.load_parameters``.
 """
 from __future__ import annotations
 
@@ -11,11 +13,20 @@ import os
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from . import autograd
+from ._placement import ContextArg, context_list
+from ._shapes import merge_partial_shapes
 from .errors import ArrayFileError
 
-__all__ = ["save_arrays", "load_arrays", "atomic_write", "ArrayFileError"]
+if TYPE_CHECKING:
+    from .parameter import Parameter
+
+__all__ = ["save_arrays", "load_arrays", "atomic_write", "load_checked_into", "ArrayFileError"]
 
 
 def save_arrays(path, arrays):
@@ -117,3 +128,66 @@ def load_arrays(path):
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, zlib.error) as exc:
         raise ArrayFileError(f"{path} is not a readable .npz array file (truncated or corrupt?): {exc}") from None
+
+
+def load_checked_into(entries: Sequence[tuple[str, Parameter, Sequence[str]]],
+                      loaded: Mapping[str, np.ndarray], source: str | os.PathLike, ctx: ContextArg,
+                      allow_missing: bool, ignore_extra: bool, cast_dtype: bool) -> None:
+    """Validate every entry of a loaded parameter file against the parameters, then (only then) load.
+
+    Every problem is collected first (missing, extra, shape- and dtype-mismatched entries, tied
+    entries holding different values) and reported in one ValueError; the parameters change only
+    when there is none.
+
+    Parameters
+    ----------
+    entries : list of (str, Parameter, list of str)
+        For each distinct Parameter: the name to report, the Parameter, and the file keys that may
+        hold it (a tied parameter has several structural names; the first one present is used).
+    loaded : dict of str to numpy.ndarray
+        What the file holds (from :func:`load_arrays`).
+    source : str or os.PathLike
+        The file, for messages.
+    ctx : Context or list of Context, optional
+        Where to place the values (None: where each parameter is, or where ``initialize`` said).
+    allow_missing, ignore_extra, cast_dtype : bool
+        Tolerate parameters the file lacks / file entries no parameter takes / another dtype in the
+        file (converted to the parameter's).
+    """
+    contexts = None if ctx is None else context_list(ctx, f"load {source}")
+    used, plan, missing, wrong_shape, wrong_dtype, conflicts = set(), [], [], [], [], []
+    for shown, param, keys in entries:
+        present = [k for k in keys if k in loaded]
+        used.update(present)
+        if not present:
+            missing.append(f"{shown} (shape {param.shape})")
+            continue
+        value = loaded[present[0]]
+        for other in present[1:]:
+            if not np.array_equal(value, loaded[other]):
+                conflicts.append(f"{present[0]} and {other} (one tied parameter, different values)")
+        if param.shape is not None and merge_partial_shapes(param.shape, value.shape) != value.shape:
+            wrong_shape.append(f"{shown}: model {param.shape} vs file {value.shape}")
+            continue
+        if value.dtype != param.dtype and not cast_dtype:
+            wrong_dtype.append(f"{shown}: model {param.dtype.name} vs file {value.dtype.name}")
+            continue
+        plan.append((param, value))
+    extra = [f"{k} (shape {loaded[k].shape})" for k in loaded if k not in used]
+    problems = []
+    if missing and not allow_missing:
+        problems.append(f"missing from the file (pass allow_missing=True to keep them): {', '.join(missing)}")
+    if extra and not ignore_extra:
+        problems.append(f"in the file but not in the model (pass ignore_extra=True to skip them): "
+                        f"{', '.join(extra)}")
+    if wrong_shape:
+        problems.append(f"shapes differ: {'; '.join(wrong_shape)}")
+    if wrong_dtype:
+        problems.append(f"dtypes differ (pass cast_dtype=True to convert): {'; '.join(wrong_dtype)}")
+    if conflicts:
+        problems.append(f"conflicting entries: {'; '.join(conflicts)}")
+    if problems:
+        raise ValueError(f"cannot load {source}; nothing was changed:\n  " + "\n  ".join(problems))
+    with autograd.pause():
+        for param, value in plan:
+            param._load_init(value, contexts, cast_dtype)

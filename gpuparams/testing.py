@@ -1,15 +1,27 @@
-"""Test helpers for users' own code: array comparison and a numerical gradient checker.
+"""Test helpers for users' own code: array comparison and the numerical gradient checker.
 
 >>> from gpuparams import nd, testing
 >>> x = nd.array([[0.5, -1.0], [2.0, 0.25]])
 >>> testing.check_gradient(lambda a: (a * a).sum(), [x])
+
+:func:`check_gradient` is the one gradient checker of the package and of its own test suite: it runs
+on every context (cpu, the emulated ``gpu(0)``, a real GPU) and never touches the caller's arrays.
+Autograd and the finite differences both run on float64 *copies* placed on each array's own context,
+so another thread (or the function itself) still sees the original arrays unchanged.
 """
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
 from . import autograd
-from .ndarray import NDArray, from_data
+from .ndarray import NDArray, from_data, normalize_dtype
+from .parameter import Parameter
+
+Checked = NDArray | Parameter
 
 __all__ = ["assert_almost_equal", "check_gradient", "numeric_gradient"]
 
@@ -80,102 +92,175 @@ def _index(flat, shape):
     return tuple(int(i) for i in np.unravel_index(int(flat), shape)) if shape else ()
 
 
-def numeric_gradient(fn, arrays, head, eps=1e-4):
+def numeric_gradient(fn: Callable[..., NDArray], arrays: Sequence[Checked], head: Any,
+                     eps: float = 1e-4) -> list[np.ndarray]:
     """Central-difference gradient of ``sum(fn(*arrays) * head)`` with respect to each array.
 
-    The arrays are evaluated in float64 (their data is temporarily upcast on the host), so ``eps`` can
-    be small without rounding noise. Returns a list of float64 NumPy arrays.
+    ``fn`` is called with float64 copies of the arrays, each a new NDArray on its array's context,
+    so ``eps`` can be small without rounding noise and the caller's arrays never change. An array
+    listed twice is one copy (a step moves both uses, as it would move the original). A
+    :class:`~gpuparams.Parameter` may stand for its data: while ``fn`` runs it reads the copy
+    (see :func:`check_gradient`). Returns a list of float64 NumPy arrays.
     """
-    for i, a in enumerate(arrays):
-        if not isinstance(a, NDArray) or a.context.device_type != "cpu":
-            raise ValueError(f"numeric_gradient: arrays[{i}] must be a cpu NDArray")
+    inputs = _Copies(arrays, "numeric_gradient")
     head = _host(head).astype(np.float64)
-    originals = [a._data for a in arrays]
-    grads = []
-    try:
-        # Upcast every array at once (each to its own contiguous float64 buffer, so the writes below
-        # reach the data fn reads), then perturb one element at a time.
-        for a in arrays:
-            a._data = np.array(a._data, dtype=np.float64, order="C", copy=True)
-        with autograd.pause():
-            for array in arrays:
-                flat = array._data.reshape(-1)
-                g = np.zeros(flat.size)
-                for i in range(flat.size):
-                    original = flat[i]
-                    flat[i] = original + eps
-                    plus = float((_host(fn(*arrays)).astype(np.float64) * head).sum())
-                    flat[i] = original - eps
-                    minus = float((_host(fn(*arrays)).astype(np.float64) * head).sum())
-                    flat[i] = original
-                    g[i] = (plus - minus) / (2 * eps)
-                grads.append(g.reshape(array.shape))
-    finally:
-        for a, data in reversed(list(zip(arrays, originals))):  # reversed: an array listed twice
-            a._data = data
-    return grads
+    return inputs.finite_differences(fn, head, eps)
 
 
-def check_gradient(fn, arrays, eps=1e-4, rtol=1e-4, atol=1e-6, seed=0):
+def check_gradient(fn: Callable[..., NDArray], arrays: Sequence[Checked], eps: float = 1e-4,
+                   rtol: float = 1e-4, atol: float = 1e-6, seed: int = 0,
+                   dtype: Any = "float64") -> None:
     """Check autograd's gradients of ``fn`` against central differences in float64.
 
     ``fn(*arrays)`` must return an NDArray. The check differentiates ``sum(fn(...) * h)`` for a random
-    head ``h``, so every output element matters. The arrays (inputs, or a block's parameter data from
-    ``param.data()``) must be on the CPU; they are upcast to float64 for the check and restored after.
-    Pass every array that meets another in an operator with a dtype check (a Dense layer's input,
-    weight and bias), so they are upcast together.
+    head ``h``, so every output element matters. ``fn`` is called with copies of the arrays on their
+    own contexts (any context: cpu, gpu, the emulated gpu), never with the arrays themselves: autograd
+    runs on copies in ``dtype``, the finite differences on float64 copies. Pass every array that meets
+    another in an operator with a dtype check (a Dense layer's input, weight and bias), so their copies
+    share a dtype.
+
+    To check a block, pass its Parameters (``[x, net.weight, net.bias]``) and let ``fn`` call the
+    block: while ``fn`` runs, each Parameter's data on that context *is* the copy (the Parameter is
+    rebound, its arrays are not touched, and it is restored afterwards; do not use that Parameter from
+    another thread meanwhile). An NDArray that ``fn`` does not use raises a ValueError rather than
+    passing with zero gradients, which is what passing ``net.weight.data()`` would do.
 
     Parameters
     ----------
     fn : callable
         Function of the arrays, returning an NDArray.
-    arrays : list of NDArray
-        The arrays to differentiate with respect to (cpu contexts).
+    arrays : list of NDArray or Parameter
+        What to differentiate with respect to.
     eps : float
-        Finite-difference step.
+        Finite-difference step (in float64).
     rtol, atol : float
         Tolerances of the comparison.
     seed : int
-        Seed of the random head gradient.
+        Seed of the random head gradient (uniform in [0.5, 1.5), rounded to the output's dtype).
+    dtype : str, numpy dtype or None
+        The dtype autograd runs in (default float64); None keeps each array's own dtype, e.g. to check
+        a float32 kernel against the float64 reference.
 
     Raises
     ------
     AssertionError
-        When a gradient differs, naming the array's position in ``arrays``.
+        When a gradient differs (naming ``gradient of input i (arrays[i])``), or when a gradient
+        buffer does not have its array's shape, dtype and context.
+    ValueError
+        When ``fn`` does not use one of the arrays.
     """
-    for i, a in enumerate(arrays):
-        if not isinstance(a, NDArray):
-            raise TypeError(f"check_gradient: arrays[{i}] is {type(a).__name__}, not an NDArray")
-        if a.context.device_type != "cpu":
-            raise ValueError(f"check_gradient: arrays[{i}] is on {a.context}; finite differences run "
-                             "on the host, so pass cpu arrays (x.as_in_context(gp.cpu()))")
-    saved = [(a._data, a._grad, a._grad_req, a._node) for a in arrays]
-    try:
-        for a in arrays:
-            a._data = a._data.astype(np.float64)
-            a.attach_grad("write")
-        out = _forward(fn, arrays)
-        head = np.random.default_rng(seed).uniform(0.5, 1.5, size=out.shape)
-        out = _forward(fn, arrays, record=True)
-        out.backward(from_data(head, ctx=out.context, dtype=out.dtype))
-        analytic = [a.grad.asnumpy().astype(np.float64) for a in arrays]
-        with autograd.pause():
-            numeric = numeric_gradient(fn, arrays, head, eps)
-        for i, (an, nu) in enumerate(zip(analytic, numeric)):
-            assert_almost_equal(an, nu, rtol=rtol, atol=atol,
-                                names=(f"autograd d/d(arrays[{i}])", "finite differences"))
-    finally:
-        for a, (data, grad, req, node) in zip(arrays, saved):
-            a._data, a._grad, a._grad_req, a._node = data, grad, req, node
+    inputs = _Copies(arrays, "check_gradient")
+    copies = inputs.make(None if dtype is None else normalize_dtype(dtype))
+    unique = inputs.unique_of(copies)
+    for x in unique:
+        x.attach_grad("write")
+    with inputs.bound(copies):
+        out = _forward(fn, copies, record=True)
+    host_head = np.random.default_rng(seed).uniform(0.5, 1.5, size=out.shape)
+    if np.issubdtype(out.dtype, np.floating):
+        host_head = host_head.astype(out.dtype)
+    out.backward(from_data(host_head, ctx=out.context, dtype=out.dtype))
+    for k, x in enumerate(unique):
+        i = inputs.first_position[k]
+        g = x.grad
+        if not x._fresh_grad:
+            raise ValueError(f"check_gradient: fn did not use arrays[{i}] (its copy got no gradient). fn "
+                             "must compute from the arrays it is given; to check a block, pass its "
+                             "Parameters (net.weight), not their data (net.weight.data())")
+        if g.shape != x.shape or g.dtype != x.dtype or g.context != x.context:
+            raise AssertionError(f"the gradient of input {i} (arrays[{i}]) is {g.shape} {g.dtype.name} on "
+                                 f"{g.context}, but the input is {x.shape} {x.dtype.name} on {x.context}")
+    analytic = [_host(copies[i].grad).astype(np.float64) for i in range(len(copies))]
+    numeric = inputs.finite_differences(fn, host_head.astype(np.float64), eps)
+    for i, (an, nu) in enumerate(zip(analytic, numeric, strict=True)):
+        assert_almost_equal(an, nu, rtol=rtol, atol=atol,
+                            names=(f"autograd gradient of input {i} (arrays[{i}])", "finite differences"))
+
+
+class _Copies:
+    """Host float64 copies of the checked values, and the NDArrays built from them for each call.
+
+    One copy per distinct array (an array listed twice stays one array); a Parameter contributes its
+    data on its current context (as ``param.data()`` picks it).
+    """
+
+    def __init__(self, arrays: Sequence[Checked], what: str):
+        self.sources: list[Checked] = list(arrays)
+        self.slot: list[int] = []            # position in ``arrays`` -> distinct value
+        self.first_position: list[int] = []  # distinct value -> its first position
+        self.host: list[np.ndarray] = []
+        self.ctx: list = []
+        self.dtype: list = []
+        self.params: dict[int, tuple[Parameter, int]] = {}  # distinct value -> (Parameter, position)
+        seen: dict[int, int] = {}
+        for i, a in enumerate(self.sources):
+            if not isinstance(a, (NDArray, Parameter)):
+                raise TypeError(f"{what}: arrays[{i}] is {type(a).__name__}, not an NDArray or a Parameter")
+            k = seen.get(id(a))
+            if k is None:
+                k = seen[id(a)] = len(self.host)
+                self.first_position.append(i)
+                data = a
+                if isinstance(a, Parameter):
+                    position = a._position(None)
+                    data = a._data[position]
+                    self.params[k] = (a, position)
+                self.host.append(np.array(_host(data), dtype=np.float64, order="C", copy=True))
+                self.ctx.append(data.context)
+                self.dtype.append(data.dtype)
+            self.slot.append(k)
+
+    def make(self, dtype=None, host=None) -> list[NDArray]:
+        """New NDArrays (one per position, shared by repeated positions) from the host copies."""
+        host = self.host if host is None else host
+        made = [from_data(h, ctx=c, dtype=dtype if dtype is not None else d)
+                for h, c, d in zip(host, self.ctx, self.dtype, strict=True)]
+        return [made[k] for k in self.slot]
+
+    def unique_of(self, copies: list[NDArray]) -> list[NDArray]:
+        return [copies[i] for i in self.first_position]
+
+    @contextlib.contextmanager
+    def bound(self, copies: list[NDArray]) -> Iterator[None]:
+        """Point each checked Parameter at its copy while ``fn`` runs, then restore it."""
+        saved = []
+        try:
+            for k, (param, position) in self.params.items():
+                saved.append((param, param._data))
+                data = list(param._data)
+                data[position] = copies[self.first_position[k]]
+                param._data = data
+            yield
+        finally:
+            for param, data in reversed(saved):
+                param._data = data
+
+    def finite_differences(self, fn, head: np.ndarray, eps: float) -> list[np.ndarray]:
+        """Central differences of ``sum(fn(...) * head)`` in float64, one step per element."""
+        def value(host):
+            copies = self.make(np.float64, host)
+            with self.bound(copies):
+                out = _forward(fn, copies)
+            return float((_host(out).astype(np.float64) * head).sum())
+
+        per_value = []
+        for k, base in enumerate(self.host):
+            g = np.zeros(base.shape)
+            for idx in np.ndindex(*base.shape):
+                host = list(self.host)
+                host[k] = base.copy()
+                host[k][idx] = base[idx] + eps
+                plus = value(host)
+                host[k][idx] = base[idx] - eps
+                minus = value(host)
+                g[idx] = (plus - minus) / (2 * eps)
+            per_value.append(g)
+        return [per_value[k] for k in self.slot]
 
 
 def _forward(fn, arrays, record=False):
-    if record:
-        with autograd.record():
-            out = fn(*arrays)
-    else:
-        with autograd.pause():
-            out = fn(*arrays)
+    with autograd.record() if record else autograd.pause():
+        out = fn(*arrays)
     if not isinstance(out, NDArray):
         raise TypeError(f"check_gradient: fn must return an NDArray, got {type(out).__name__}")
     return out

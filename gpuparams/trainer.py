@@ -14,7 +14,9 @@
 What it does at each :meth:`step` (``allreduce_grads`` then ``update``):
 
 1. every parameter must be initialized, with its shape known (not waiting for deferred
-   initialization), and every parameter must live on the same set of contexts;
+   initialization), and every parameter must live on the same set of contexts (checked again only
+   when some parameter's placement changed since the last check: ``initialize``, ``reset_ctx``,
+   deferred initialization finishing, ``grad_req``);
 2. every gradient must have been written by a backward since the previous step (each per-context
    data array's ``_fresh_grad`` flag); otherwise :class:`StaleGradientError`, or, with
    ``ignore_stale_grad=True``, that parameter is skipped;
@@ -26,15 +28,19 @@ All checks happen before any weight changes, so an error leaves the model as it 
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from . import optimizer as _opt
-from .ndarray import _to_context
-from .parameter import DeferredInitializationError, Parameter, _host_to, _shape_known
-from .serialization import ArrayFileError, load_arrays, save_arrays
+from ._placement import host_to_context
+from ._shapes import shape_is_known
 from .errors import StaleGradientError
+from .ndarray import _to_context
+from .parameter import DeferredInitializationError, Parameter
+from .serialization import ArrayFileError, load_arrays, save_arrays
 
 __all__ = ["Trainer", "StaleGradientError"]
 
@@ -66,7 +72,10 @@ class Trainer:
         contexts, or for bad optimizer arguments.
     """
 
-    def __init__(self, params, optimizer="sgd", optimizer_params=None, kvstore="device"):
+    def __init__(self, params: Mapping[str, Parameter] | Sequence[Parameter] | Parameter,
+                 optimizer: str | _opt.Optimizer = "sgd",
+                 optimizer_params: Mapping[str, Any] | None = None,
+                 kvstore: str | None = "device"):
         if kvstore not in ("device", "local", None):
             raise ValueError(f"Trainer: kvstore must be 'device', 'local' or None, got {kvstore!r} "
                              "(distributed training is not supported)")
@@ -91,6 +100,9 @@ class Trainer:
         self._scale = self._optimizer.rescale_grad
         self._states = {}          # index -> list (one per context) of state tuples (or None)
         self._pending_states = {}  # parameter name -> {state name: numpy array} from load_states
+        # The parameters' placement versions when their contexts were last found consistent; None
+        # until the first step. Checking the contexts every step cost a list and a set per parameter.
+        self._placements_checked = None
         known = [(p, _ctx_list(p)) for p in self._params]
         known = [(p, c) for p, c in known if c is not None]
         if known:
@@ -98,26 +110,26 @@ class Trainer:
 
     # ----------------------------------------------------------------- properties
     @property
-    def optimizer(self):
+    def optimizer(self) -> _opt.Optimizer:
         """The :class:`~gpuparams.optimizer.Optimizer` in use."""
         return self._optimizer
 
     @property
-    def learning_rate(self):
+    def learning_rate(self) -> float:
         """The optimizer's current learning rate (read-only; see :meth:`set_learning_rate`)."""
         return self._optimizer.learning_rate
 
-    def set_learning_rate(self, lr):
+    def set_learning_rate(self, lr: float) -> None:
         """Set the learning rate used from the next step on."""
         self._optimizer.set_learning_rate(lr)
 
     @property
-    def params(self):
+    def params(self) -> list[Parameter]:
         """The trained Parameters, once each, ordered by name (a new list)."""
         return list(self._params)
 
     # ----------------------------------------------------------------- stepping
-    def step(self, batch_size, ignore_stale_grad=False):
+    def step(self, batch_size: float, ignore_stale_grad: bool = False) -> None:
         """Sum gradients across contexts and update every parameter, scaling gradients by ``1/batch_size``.
 
         Parameters
@@ -142,7 +154,7 @@ class Trainer:
         self._allreduce(live)
         self._update(live)
 
-    def allreduce_grads(self):
+    def allreduce_grads(self) -> None:
         """Sum the gradients of multi-context parameters and write the sum into every copy.
 
         ``step`` does this itself; call it directly, followed by :meth:`update`, to inspect or
@@ -150,7 +162,7 @@ class Trainer:
         """
         self._allreduce(self._ready(ignore_stale_grad=True, check_stale=False))
 
-    def update(self, batch_size, ignore_stale_grad=False):
+    def update(self, batch_size: float, ignore_stale_grad: bool = False) -> None:
         """The update half of :meth:`step`, for use after :meth:`allreduce_grads`."""
         self._update(self._prepare(batch_size, ignore_stale_grad))
 
@@ -188,7 +200,10 @@ class Trainer:
                 f"Trainer.step: parameter(s) {names} still wait for deferred initialization: their "
                 "shape is only known after a first forward pass. Run a batch through the network "
                 "before trainer.step(), or give the layers their input sizes (e.g. in_units=...)")
-        _check_contexts([(p, p.list_ctx()) for _, p, _ in entries])
+        placements = [p._placement_version for p in self._params]
+        if placements != self._placements_checked:
+            _check_contexts([(p, p.list_ctx()) for _, p, _ in entries])
+            self._placements_checked = placements
         live = []
         stale_report = []
         for i, p, datas in entries:
@@ -253,12 +268,12 @@ class Trainer:
                     if value.shape != d.shape:
                         raise ValueError(f"Trainer: the optimizer state {p.name}/{sname} has shape "
                                          f"{value.shape} but the parameter has shape {d.shape}")
-                    state[k]._data[...] = _host_to(value.astype(d.dtype, copy=False), d.context)
+                    state[k]._data[...] = host_to_context(value.astype(d.dtype, copy=False), d.context)
         self._states[i] = states
         return states
 
     # ----------------------------------------------------------------- states on disk
-    def save_states(self, fname):
+    def save_states(self, fname: str | os.PathLike) -> None:
         """Write the optimizer's states (momenta, Adam moments, update counts, learning rate) to ``fname``.
 
         The file is an ``.npz`` written atomically and read back without pickle. Arrays are stored
@@ -284,7 +299,7 @@ class Trainer:
                     arrays[f"{p.name}/{sname}"] = value
         save_arrays(fname, arrays)
 
-    def load_states(self, fname):
+    def load_states(self, fname: str | os.PathLike) -> None:
         """Restore what :meth:`save_states` wrote; the file is fully validated before anything changes.
 
         As in MXNet, the optimizer's saved learning rate and update counts come back with the states
@@ -332,7 +347,7 @@ class Trainer:
             if missing:
                 raise ValueError(f"{fname}: parameter {pname} lacks state(s) {', '.join(sorted(missing))}")
             p = self._params[by_name[pname]]
-            if _shape_known(p.shape):
+            if shape_is_known(p.shape):
                 for sname, value in found.items():
                     if tuple(value.shape) != tuple(p.shape):
                         raise ValueError(f"{fname}: state {pname}/{sname} has shape {value.shape} but the "
@@ -403,6 +418,8 @@ def _ctx_list(p):
 
 
 def _check_contexts(entries):
+    if not entries:  # nothing to train (e.g. every parameter has grad_req='null')
+        return
     reference, ref_ctx = entries[0]
     ref_set = set(ref_ctx)
     for p, ctxs in entries[1:]:

@@ -24,6 +24,10 @@ REAL_GPU = _real_gpu_present()
 
 
 def pytest_configure(config):
+    # Every recorded operator in the suite has its backward closure audited against its saved=
+    # declaration (gpuparams.ops._registry), so an operator that forgets one fails loudly.
+    from gpuparams.ops import _registry
+    _registry.set_strict(True)
     config.addinivalue_line("markers", "emulated: runs on the emulated gpu(0)")
 
 

@@ -129,6 +129,47 @@ def test_collect_params_select_uses_re_match_on_full_names():
     assert list(net.collect_params("weight")) == []  # re.match anchors at the start of the name
 
 
+def test_one_walk_feeds_collect_params_files_sharing_and_apply(tmp_path):
+    # Every tree feature reads nn/_traversal.walk; this pins the names and orders each one sees on a
+    # block that mixes attribute, dict-only and attribute-only parameters, a tied layer and nesting.
+    from gpuparams.nn._traversal import walk
+
+    class Odd(nn.Block):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.params.get("scale", shape=(2,))                     # dict only: named by local name
+            self.w = self.params.get("weight", shape=(2, 2))         # attribute name wins
+            self.extra = Parameter("free_standing", shape=(1,))      # attribute only
+            self.inner = nn.Dense(2, in_units=2)
+            self.tied = nn.Dense(2, in_units=2, params=self.inner.params)
+
+    with nn.NameManager():
+        net = Odd()
+    entries = list(walk(net))
+    assert [(e.name, e.owner is net, e.attr) for e in entries if e.param is None] == [
+        ("", True, None), ("inner", False, None), ("tied", False, None)]
+    named = [(e.name, e.attr, e.param.name) for e in entries if e.param is not None]
+    assert named == [
+        ("scale", None, "odd0_scale"), ("w", "w", "odd0_weight"), ("extra", "extra", "free_standing"),
+        ("inner.weight", "weight", "dense0_weight"), ("inner.bias", "bias", "dense0_bias"),
+        ("tied.weight", "weight", "dense0_weight"), ("tied.bias", "bias", "dense0_bias")]
+    # collect_params: each Parameter once, in walk order
+    assert list(net.collect_params()) == ["odd0_scale", "odd0_weight", "free_standing",
+                                          "dense0_weight", "dense0_bias"]
+    # files: structural names, a tied Parameter under its first name only
+    net.initialize()
+    net.save_parameters(tmp_path / "odd.npz")
+    assert sorted(np.load(tmp_path / "odd.npz").files) == sorted(
+        ["scale", "w", "extra", "inner.weight", "inner.bias"])
+    # share_parameters: the attribute names (a dict-only parameter cannot be replaced)
+    with pytest.raises(KeyError, match=r"'w', 'extra', 'inner.weight', 'inner.bias', 'tied.weight'"):
+        net.share_parameters({"scale": net.w})
+    # apply: children first, each block once per place in the tree
+    seen = []
+    net.apply(lambda block: seen.append(block.name))
+    assert seen == ["dense0", "dense1", "odd0"]
+
+
 def test_initialize_warns_once_per_parameter():
     shared = nn.Dense(2, in_units=2)
     net = nn.Sequential()

@@ -1,4 +1,4 @@
-"""The NVRTC compile gate (gpuparams.backend.nvrtc, DESIGN.md §5 layer 1).
+"""The NVRTC compile gate (gpuparams.gate.nvrtc, DESIGN.md §5 layer 1).
 
 Every ``kernels/*.cu`` and every test kernel under ``tests/kernels/`` is compiled for sm_90 with NVRTC,
 as ``cupy.RawModule`` would compile it, and must not spill and must stay within the registers and
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gpuparams.backend import nvrtc
+from gpuparams.gate import nvrtc
 
 REPO = Path(__file__).resolve().parents[1]
 GATED = sorted(REPO.glob("kernels/*.cu")) + sorted((REPO / "tests" / "kernels").glob("*.cu"))

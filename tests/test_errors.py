@@ -46,7 +46,8 @@ def test_classes_keep_their_builtin_base(cls, builtin):
 
 def test_old_import_locations_are_the_same_classes():
     from gpuparams import autograd, backend, emulator, ops, parameter, serialization, trainer
-    from gpuparams.backend import kernels, nvrtc
+    from gpuparams.backend import kernels
+    from gpuparams.gate import nvrtc
     assert ops.ShapeError is errors.ShapeError and ops.ContextMismatchError is errors.ContextMismatchError
     assert parameter.DeferredInitializationError is errors.DeferredInitializationError
     assert trainer.StaleGradientError is errors.StaleGradientError

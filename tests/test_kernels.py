@@ -12,6 +12,7 @@ import pytest
 
 import gpuparams as gp
 from gpuparams import autograd, backend, gluon, nd
+from gpuparams.backend import dense_launch, devices, elementwise_launch, loader
 from gpuparams.backend import kernels as K
 from gpuparams.gluon import nn
 
@@ -349,7 +350,7 @@ def test_relu_in_place_and_grid_stride_emulated(emu, rng):
 
 def test_elementwise_chunking_emulated(emu, rng, monkeypatch):
     # Arrays past the kernels' int range are processed in chunks; shrink the chunk to test it.
-    monkeypatch.setattr(K, "_ELEMENTWISE_CHUNK", 64)
+    monkeypatch.setattr(elementwise_launch, "_ELEMENTWISE_CHUNK", 64)
     check_relu(emu, rng, (5, 41))
     check_sgd(emu, rng, (203,), SGD_CASES[3])
     check_adam(emu, rng, (203,), ADAM_CASES[1])
@@ -423,9 +424,9 @@ def test_dense_backward_rejects_bad_arguments(emu):
 
 
 def test_dimensions_past_int32_are_refused_with_the_fix():
-    K._check_dims(N=2**31 - 1, K=1)
+    dense_launch._check_dims(N=2**31 - 1, K=1)
     with pytest.raises(ValueError, match=r"K=2147483648 exceeds the dense kernels' 32-bit .*chunks"):
-        K._check_dims(N=4, K=2**31)
+        dense_launch._check_dims(N=4, K=2**31)
 
 
 def test_elementwise_rejects_bad_arguments(emu):
@@ -514,7 +515,7 @@ def test_kernel_dir_prefers_checkout_then_shipped_copy(tmp_path, monkeypatch):
     package = tmp_path / "site" / "gpuparams"
     (package / "_kernels").mkdir(parents=True)
     (tmp_path / "site" / "kernels").mkdir()  # a stray folder next to an installed package
-    monkeypatch.setattr(K, "_PACKAGE_DIR", package)
+    monkeypatch.setattr(loader, "_PACKAGE_DIR", package)
     assert K.kernel_dir() == package / "_kernels"
     (tmp_path / "site" / "pyproject.toml").write_text("")  # now it is a source checkout
     assert K.kernel_dir() == tmp_path / "site" / "kernels"
@@ -561,6 +562,9 @@ def test_modules_are_cached_per_file_and_device(emu):
     assert K.get_module(emu.ctx, "dense.cu") is K.get_module(emu.ctx, "dense.cu")
     assert K.get_function(emu.ctx, "dense.cu", "dense_fwd_l") is \
         K.get_function(emu.ctx, "dense.cu", "dense_fwd_l")
+    # The device object's entry points share the loader's cache.
+    assert backend.device(emu.ctx).function("dense.cu", "dense_fwd_l") is \
+        K.get_function(emu.ctx, "dense.cu", "dense_fwd_l")
 
 
 def test_loader_compiles_once_per_file_and_device(monkeypatch):
@@ -568,19 +572,19 @@ def test_loader_compiles_once_per_file_and_device(monkeypatch):
     # the same device does not compile again.
     compiled = []
 
-    def fake_compile(ctx, filename):
-        compiled.append((filename, ctx.device_id))
-        return types.SimpleNamespace(filename=filename, device=ctx.device_id)
+    def fake_compile(dev, filename):
+        compiled.append((filename, dev.device_id))
+        return types.SimpleNamespace(filename=filename, device=dev.device_id)
 
-    monkeypatch.setattr(K, "_compile", fake_compile)
-    monkeypatch.setattr(K, "is_emulated", lambda ctx: False)
-    monkeypatch.setattr(K, "_modules", {})
+    monkeypatch.setattr(loader, "_compile", fake_compile)
+    monkeypatch.setattr(loader, "_modules", {})
+    gpu0, gpu1 = devices.CupyDevice(0, cupy=None), devices.CupyDevice(1, cupy=None)
     with backend.emulation(False):
-        first = K.get_module(gp.gpu(0), "dense.cu")
-        assert K.get_module(gp.gpu(0), "dense.cu") is first
-        second = K.get_module(gp.gpu(1), "dense.cu")
-        other = K.get_module(gp.gpu(0), "optimizer.cu")
-        assert K.get_module(gp.gpu(1), "dense.cu") is second
+        first = K.get_module(gpu0, "dense.cu")
+        assert K.get_module(gpu0, "dense.cu") is first
+        second = K.get_module(gpu1, "dense.cu")
+        other = K.get_module(gpu0, "optimizer.cu")
+        assert K.get_module(devices.CupyDevice(1, cupy=None), "dense.cu") is second
     assert (second.device, other.filename) == (1, "optimizer.cu")
     assert compiled == [("dense.cu", 0), ("dense.cu", 1), ("optimizer.cu", 0)]
 
@@ -615,16 +619,52 @@ def test_cupy_compile_error_becomes_kernel_compile_error(tmp_path, monkeypatch):
 
     fake_cupy = types.SimpleNamespace(RawModule=FakeRawModule,
                                       cuda=types.SimpleNamespace(Device=FakeDevice))
-    monkeypatch.setattr(K, "array_module", lambda ctx: fake_cupy)
-    monkeypatch.setattr(K, "is_emulated", lambda ctx: False)
+    gpu0 = devices.CupyDevice(0, cupy=fake_cupy)
     with backend.emulation(False):
         for _ in range(2):
             with pytest.raises(K.KernelCompileError) as info:
-                K.get_module(gp.gpu(0), "broken.cu")
+                K.get_module(gpu0, "broken.cu")
             assert (info.value.filename, info.value.device) == ("broken.cu", "gpu(0)")
             assert "undeclared_name" in info.value.log
             assert "kernels/broken.cu for gpu(0)" in str(info.value)
     assert len(attempts) == 2 and "undeclared_name" in attempts[0]
+
+
+def test_cpu_runs_no_custom_kernels_and_says_so():
+    with pytest.raises(K.KernelCompileError, match=r"cpu\(0\) runs no custom kernels"):
+        K.get_module(gp.cpu(0), "dense.cu")
+    x = np.ones((2, 3), np.float32)
+    for call in (lambda: K.dense_forward(gp.cpu(0), x, x),
+                 lambda: K.relu_forward(gp.cpu(0), x),
+                 lambda: K.sgd_update(backend.device(gp.cpu(0)), x, x, lr=0.1)):
+        with pytest.raises(ValueError, match=r"cpu\(0\) runs no custom kernels.*gpu context"):
+            call()
+
+
+def test_cupy_device_reads_its_sm_count_once(monkeypatch):
+    asked = []
+
+    class FakeDevice:
+        def __init__(self, device_id):
+            asked.append(device_id)
+            self.attributes = {"MultiProcessorCount": 100 + device_id}
+
+    fake_cupy = types.SimpleNamespace(cuda=types.SimpleNamespace(Device=FakeDevice))
+    dev = devices.CupyDevice(2, cupy=fake_cupy)
+    assert (dev.sm_count, dev.sm_count, K.sm_count(dev)) == (102, 102, 102)
+    assert asked == [2]
+    assert (dev.label, dev.cache_key, dev.ctx) == ("gpu(2)", ("cuda", 2), gp.gpu(2))
+
+
+def test_launchers_follow_the_data_of_an_emulated_array_after_the_flag_flips(emu, rng, launches):
+    x = rng.uniform(-1, 1, (3, 4)).astype(np.float32)
+    w = rng.uniform(-1, 1, (5, 4)).astype(np.float32)
+    with backend.emulation(False):  # gpu(0) now means the real GPU, absent here
+        y = K.dense_forward(gp.gpu(0), x, w, activation="relu")
+        dx, dw, db = K.dense_backward(gp.gpu(0), np.ones_like(y), x, w, y)
+    assert_close(y, np.maximum(x.astype(np.float64) @ w.T, 0), "dense_forward after the flip")
+    assert_close(db, (y > 0).sum(axis=0), "db after the flip")
+    assert _kinds(launches) == ["dense_fwd", "dense_bwd_dx", "dense_bwd_dw"]
 
 
 def test_emulation_order_rejects_unknown_orders():
@@ -674,13 +714,13 @@ def test_kernel_scalars_are_exactly_int_or_float(emu):
 def launches(emu, monkeypatch):
     """Every launch through the loader as ``(kernel name, its np.int32 scalars)``, in order."""
     seen = []
-    real_launch = K.launch
+    real_launch = loader.launch
 
     def recording_launch(ctx, filename, name, grid, block, args, shared_mem=0):
         seen.append((name, tuple(int(a) for a in args if isinstance(a, np.int32))))
         return real_launch(ctx, filename, name, grid, block, args, shared_mem)
 
-    monkeypatch.setattr(K, "launch", recording_launch)
+    monkeypatch.setattr(loader, "launch", recording_launch)
     return seen
 
 

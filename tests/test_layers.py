@@ -60,7 +60,7 @@ def test_dense_gradient_matches_finite_differences(rng):
     net = nn.Dense(3, activation="tanh", in_units=4)
     net.initialize(init.Normal(0.5))
     x = _rand(rng, (2, 4), gp.cpu(0))
-    testing.check_gradient(lambda x, w, b: net(x), [x, net.weight.data(), net.bias.data()])
+    testing.check_gradient(lambda x, w, b: net(x), [x, net.weight, net.bias])
 
 
 def test_dense_flatten_modes(ctx, rng):

@@ -666,7 +666,7 @@ def test_grad_of_a_variable_reached_only_without_a_gradient_is_zero(ctx):
     def no_gradient(x):  # a recorded op whose backward gives its input nothing
         def backward(g, needs):
             return (None,)
-        return result(x._data * 2, x._ctx, "no_gradient", (x,), backward)
+        return result(x._data * 2, x._ctx, "no_gradient", (x,), backward, saved=())
     x = nd.array([1.0, 2.0], ctx=ctx)
     x.attach_grad()
     with autograd.record():

@@ -586,3 +586,49 @@ def test_indexing_docstring_examples():
     from gpuparams.ops import indexing
     failures, tried = doctest.testmod(indexing, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert failures == 0 and tried > 0
+
+
+# ----------------------------------------------------------------------------- one axis normaliser
+def test_squeeze_refuses_an_axis_past_the_dimensions(ctx):
+    # squeeze(axis=3) of a (2, 1) array used to wrap around (3 % 2 = 1) and silently drop axis 1
+    with pytest.raises(ValueError, match=r"squeeze: axis 3 is out of range .*\(2, 1\)"):
+        nd.zeros((2, 1), ctx=ctx).squeeze(axis=3)
+    assert nd.zeros((2, 1), ctx=ctx).squeeze(axis=-1).shape == (2,)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda x: nd.swapaxes(x, 5, 0), r"swapaxes: dim1 5 is out of range .*\(2, 3\).*\[-2, 2\)"),
+    (lambda x: nd.swapaxes(x, 0, -3), r"swapaxes: dim2 -3 is out of range"),
+    (lambda x: nd.transpose(x, (0, 5)), r"transpose: axis 5 is out of range .*\(2, 3\)"),
+    (lambda x: nd.expand_dims(x, 4), r"expand_dims: axis 4 is out of range for an array of 3 dimensions"),
+    (lambda x: nd.softmax(x, axis=2), r"softmax: axis 2 is out of range"),
+    (lambda x: nd.concat(x, x, dim=2), r"concat: dim 2 is out of range"),
+    (lambda x: nd.sum(x, axis=(0, 2)), r"sum: axis 2 is out of range"),
+])
+def test_axis_errors_name_the_operator_axis_and_shape(ctx, call, message):
+    x = nd.zeros((2, 3), ctx=ctx)
+    with pytest.raises(ValueError, match=message) as info:
+        call(x)
+    # One error class for every operator: a ValueError and an IndexError, like NumPy's AxisError.
+    assert isinstance(info.value, IndexError) and type(info.value).__module__ == "gpuparams.errors"
+
+
+def test_an_axis_must_be_an_int():
+    with pytest.raises(ValueError, match=r"swapaxes: dim1 must be an int, got 1.5"):
+        nd.swapaxes(nd.zeros((2, 3)), 1.5, 0)
+
+
+@pytest.mark.parametrize("fn, expected", [
+    (nd.add, 5), (nd.subtract, -1), (nd.multiply, 6), (nd.divide, 2 / 3), (nd.power, 8),
+    (nd.maximum, 3), (nd.minimum, 2), (nd.equal, 0), (nd.not_equal, 1), (nd.greater, 0),
+    (nd.greater_equal, 0), (nd.lesser, 1), (nd.lesser_equal, 1),
+])
+def test_binary_operators_on_two_numbers_give_the_python_result(fn, expected):
+    # MXNet's nd.add(2, 3) is 5 (its scalar path); it used to raise AttributeError about '_ctx'
+    got = fn(2, 3)
+    assert got == expected and type(got) is type(expected)
+
+
+def test_binary_operators_refuse_non_numbers_without_an_array():
+    with pytest.raises(TypeError, match=r"add: needs an NDArray or numbers, got \(list, int\)"):
+        nd.add([1, 2], 3)

@@ -1,8 +1,13 @@
 """Every differentiable operator's backward against central finite differences in float64 (issue 2, item 5).
 
-``fd_gradient`` below is this module's own reference: it never calls autograd, only forward passes on
-float64 copies of the inputs. ``check_op`` differentiates ``sum(fn(*inputs) * head)`` with a random head,
-so every output element matters, and compares autograd's gradients with it.
+The checker is the package's own :func:`gpuparams.testing.check_gradient` (one for the package and
+its tests, on every context): its reference never calls autograd, only forward passes on float64
+copies of the inputs, and it differentiates ``sum(fn(*inputs) * head)`` with a random head, so every
+output element matters. ``fd_gradient``, ``check_op`` and ``check_op_float32`` only put the NumPy
+inputs on ``ctx`` (``fd_gradient`` is also the reference of ``test_mxnet_extras``).
+
+The module-level tables (``BINARY``, ``SCALAR_FORMS``, ``UNARY``, ``DOT_CASES``, ``SHAPE_OPS``,
+``BROADCAST_PAIRS``) are the gradient specs of the operators; keep their names and row formats.
 """
 import operator
 
@@ -10,7 +15,7 @@ import numpy as np
 import pytest
 
 import gpuparams as gp
-from gpuparams import autograd, nd
+from gpuparams import autograd, nd, testing
 from gpuparams.ops._core import result
 
 EPS = 1e-6
@@ -18,58 +23,20 @@ EPS = 1e-6
 
 def fd_gradient(fn, inputs, head, ctx, eps=EPS):
     """Central differences of ``sum(fn(*arrays) * head)`` with respect to each float64 NumPy input."""
-    def value(arrays):
-        with autograd.pause():
-            out = fn(*[nd.array(a, ctx=ctx, dtype="float64") for a in arrays])
-        return float((out.asnumpy().astype(np.float64) * head).sum())
-
-    grads = []
-    for k, a in enumerate(inputs):
-        g = np.zeros(a.shape)
-        for idx in np.ndindex(*a.shape):
-            plus = [x.copy() for x in inputs]
-            minus = [x.copy() for x in inputs]
-            plus[k][idx] += eps
-            minus[k][idx] -= eps
-            g[idx] = (value(plus) - value(minus)) / (2 * eps)
-        grads.append(g)
-    return grads
-
-
-def autograd_gradient(fn, inputs, head, ctx, dtype="float64"):
-    """Gradients of ``sum(fn(*arrays) * head)`` computed by autograd, as float64 NumPy arrays."""
-    arrays = [nd.array(a, ctx=ctx, dtype=dtype) for a in inputs]
-    for x in arrays:
-        x.attach_grad()
-    with autograd.record():
-        out = fn(*arrays)
-    out.backward(nd.array(head, ctx=out.context, dtype=out.dtype))
-    for x in arrays:
-        assert x.grad.shape == x.shape and x.grad.dtype == x.dtype and x.grad.context is ctx
-    return [x.grad.asnumpy().astype(np.float64) for x in arrays]
+    arrays = [nd.array(np.asarray(a, dtype=np.float64), ctx=ctx, dtype="float64") for a in inputs]
+    return testing.numeric_gradient(fn, arrays, head, eps=eps)
 
 
 def check_op(fn, inputs, ctx, rtol=1e-6, atol=1e-8, seed=0):
-    inputs = [np.asarray(a, dtype=np.float64) for a in inputs]
-    with autograd.pause():
-        out_shape = fn(*[nd.array(a, ctx=ctx, dtype="float64") for a in inputs]).shape
-    head = np.random.default_rng(seed).uniform(0.5, 1.5, size=out_shape)
-    got = autograd_gradient(fn, inputs, head, ctx)
-    want = fd_gradient(fn, inputs, head, ctx)
-    for i, (g, w) in enumerate(zip(got, want)):
-        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg=f"gradient of input {i}")
+    """float64 forward and backward on ``ctx`` against the float64 finite-difference reference."""
+    arrays = [nd.array(np.asarray(a, dtype=np.float64), ctx=ctx, dtype="float64") for a in inputs]
+    testing.check_gradient(fn, arrays, eps=EPS, rtol=rtol, atol=atol, seed=seed)
 
 
 def check_op_float32(fn, inputs, ctx, rtol=2e-4, atol=1e-5, seed=0):
-    """float32 forward and backward against the float64 finite-difference reference."""
-    inputs = [np.asarray(a, dtype=np.float32).astype(np.float64) for a in inputs]
-    with autograd.pause():
-        out_shape = fn(*[nd.array(a, ctx=ctx, dtype="float64") for a in inputs]).shape
-    head = np.random.default_rng(seed).uniform(0.5, 1.5, size=out_shape).astype(np.float32)
-    got = autograd_gradient(fn, inputs, head.astype(np.float64), ctx, dtype="float32")
-    want = fd_gradient(fn, inputs, head.astype(np.float64), ctx)
-    for i, (g, w) in enumerate(zip(got, want)):
-        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg=f"gradient of input {i}")
+    """float32 forward and backward on ``ctx`` against the float64 finite-difference reference."""
+    arrays = [nd.array(np.asarray(a, dtype=np.float32), ctx=ctx, dtype="float32") for a in inputs]
+    testing.check_gradient(fn, arrays, eps=EPS, rtol=rtol, atol=atol, seed=seed, dtype=None)
 
 
 def _away_from_zero(rng, shape, low=0.2, high=2.0):

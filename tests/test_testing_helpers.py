@@ -1,4 +1,5 @@
-"""gpuparams.testing: assert_almost_equal and the float64 numerical gradient checker (issue 2, item 6)."""
+"""gpuparams.testing: assert_almost_equal and the float64 numerical gradient checker (issue 2, item 6;
+issue 10: copies instead of in-place swaps, every context)."""
 import numpy as np
 import pytest
 
@@ -103,11 +104,18 @@ def test_numeric_gradient_handles_non_contiguous_arrays():
     np.testing.assert_allclose(g, 2 * x.asnumpy(), rtol=1e-7)
 
 
-def test_numeric_gradient_refuses_gpu_arrays():
+def test_numeric_gradient_runs_on_the_arrays_context():
+    # Formerly cpu only (it swapped the arrays' buffers on the host); now fn gets copies on gpu(0).
     with backend.emulation(True):
-        x = nd.ones((2,), ctx=gp.gpu(0))
-        with pytest.raises(ValueError, match="cpu"):
-            testing.numeric_gradient(lambda a: a * 2, [x], np.ones(2))
+        x = nd.array([1.5, -0.5], ctx=gp.gpu(0))
+        seen = []
+
+        def fn(a):
+            seen.append(a.context)
+            return a * a * 2
+        (g,) = testing.numeric_gradient(fn, [x], np.ones(2), eps=1e-6)
+        np.testing.assert_allclose(g, 4 * x.asnumpy(), rtol=1e-7)
+        assert seen and all(c == gp.gpu(0) for c in seen)
 
 
 # ------------------------------------------------------------------------------------------ check_gradient
@@ -169,8 +177,48 @@ def test_check_gradient_restores_the_arrays():
 def test_check_gradient_refuses_bad_arguments():
     with pytest.raises(TypeError, match=r"arrays\[0\]"):
         testing.check_gradient(lambda a: a, [np.ones(2)])
-    with backend.emulation(True):
-        with pytest.raises(ValueError, match=r"gpu\(0\).*cpu"):
-            testing.check_gradient(lambda a: a, [nd.ones((2,), ctx=gp.gpu(0))])
     with pytest.raises(TypeError, match="NDArray"):
         testing.check_gradient(lambda a: 3.0, [nd.ones((2,))])
+    # an array fn never reads would "pass" with zero gradients on both sides: refused instead
+    x, unused = nd.array([1.0, 2.0]), nd.array([3.0])
+    with pytest.raises(ValueError, match=r"did not use arrays\[1\].*Parameters"):
+        testing.check_gradient(lambda a, b: a * a, [x, unused])
+
+
+def test_check_gradient_runs_on_gpu_contexts():
+    # Formerly refused (cpu only); now autograd and the finite differences both run on gpu(0) copies.
+    with backend.emulation(True):
+        x = nd.array([0.5, -1.0, 2.0], ctx=gp.gpu(0))
+        testing.check_gradient(_cube, [x])
+        testing.check_gradient(lambda a: a.relu() * 3, [x], dtype=None)  # float32: the ReLU kernel
+        with pytest.raises(AssertionError, match=r"gradient of input 0 \(arrays\[0\]\)"):
+            testing.check_gradient(_wrong_op, [x])
+
+
+def test_check_gradient_never_changes_the_callers_arrays():
+    # fn sees the caller's arrays unchanged while the check runs (another thread would too): the
+    # check works on float64 copies instead of swapping the arrays' buffers in place.
+    x = nd.array([1.0, 2.0], dtype="float32")
+    buffer = x._data
+    during = []
+
+    def fn(a):
+        during.append((x.dtype, x._data is buffer, a is x))
+        return a * a
+    testing.check_gradient(fn, [x])
+    testing.numeric_gradient(fn, [x], np.ones(2))
+    assert during and all(d == (np.float32, True, False) for d in during)
+
+
+def test_check_gradient_of_a_block_through_its_parameters():
+    from gpuparams import init
+    from gpuparams.gluon import nn
+    net = nn.Dense(2, activation="tanh", in_units=3)
+    net.initialize(init.Normal(0.5))
+    weight = net.weight.data()
+    x = nd.array([[0.5, -1.0, 0.25]])
+    testing.check_gradient(lambda x_, w_, b_: net(x_), [x, net.weight, net.bias])
+    assert net.weight.data() is weight and weight.dtype == np.float32  # rebound only during the check
+    with pytest.raises(ValueError, match=r"did not use arrays\[1\]"):
+        testing.check_gradient(lambda x_, w_, b_: net(x_), [x, net.weight.data(), net.bias.data()],
+                               dtype=None)

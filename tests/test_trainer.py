@@ -174,6 +174,46 @@ def test_context_mismatch_detected_at_step_after_reset_ctx():
         trainer.step(1)
 
 
+def test_contexts_are_checked_again_only_after_a_placement_change(monkeypatch):
+    import gpuparams.trainer as trainer_module
+    checks = []
+    real_check = trainer_module._check_contexts
+    monkeypatch.setattr(trainer_module, "_check_contexts",
+                        lambda entries: checks.append(len(entries)) or real_check(entries))
+    a, b = _param("a", [1.0]), _param("b", [2.0])
+    trainer = Trainer([a, b], "sgd", {"learning_rate": 0.5})
+    checks.clear()  # the constructor's own check
+
+    def step():
+        _backward([(a, [1.0], None), (b, [1.0], None)])
+        trainer.step(1)
+
+    for _ in range(3):
+        step()
+    assert checks == [2]  # the first step only
+    a.reset_ctx([gp.cpu(0), gp.cpu(1)])
+    b.reset_ctx([gp.cpu(0), gp.cpu(1)])
+    both = [(p, [0.5], c) for p in (a, b) for c in (gp.cpu(0), gp.cpu(1))]
+    _backward(both)
+    trainer.step(1)
+    assert checks == [2, 2]
+    _backward(both)
+    trainer.step(1)
+    assert checks == [2, 2]
+    # the updates still follow SGD: 5 steps of -0.5 * 1 (the two copies' gradients of 0.5 sum to 1)
+    assert a.data(gp.cpu(1)).asnumpy().tolist() == [1.0 - 0.5 * 5]
+    b.grad_req = "null"  # leaves the trained set: checked again, now over one parameter
+    _backward([(a, [0.5], gp.cpu(0)), (a, [0.5], gp.cpu(1))])
+    trainer.step(1)
+    assert checks == [2, 2, 1]
+
+
+def test_all_parameters_frozen_step_does_nothing():
+    a = _param("a", [1.0], grad_req="null")
+    Trainer([a], "sgd").step(1)
+    assert a.data().asnumpy().tolist() == [1.0]
+
+
 def test_stale_gradient_raises_and_changes_nothing():
     p, q = _param("p", [1.0]), _param("q", [1.0])
     trainer = Trainer([p, q], "sgd", {"learning_rate": 1.0})

@@ -32,12 +32,12 @@ def _gpu_status():
         cupy = backend.cupy_module(gpu(0))
     except backend.GPUUnavailableError as exc:
         return False, str(exc)
-    count = backend._real_device_count()
+    count = backend.real_gpu_count()
     return True, f"CuPy {cupy.__version__}, {count} CUDA device(s)"
 
 
 def _nvrtc_status():
-    from ..backend import nvrtc
+    from ..gate import nvrtc
     try:
         ok, reason = nvrtc.nvrtc_available()
     except Exception as exc:  # the check itself must not take `info` down

@@ -532,7 +532,10 @@ class Function:
         """
         grid3, block3 = _dims("grid", grid), _dims("block", block)
         self._check_config(grid3, block3, shared_mem)
-        default_order, default_seed = get_thread_order()
+        if order is None or (seed is None and order == "random"):
+            default_order, default_seed = get_thread_order()
+        else:  # the order is given and needs no seed: no look at the environment on this launch
+            default_order, default_seed = order, 0
         order_name, order_seed = _parse_order(order if order is not None else default_order,
                                               seed if seed is not None else default_seed)
         slots, pointers = self._marshal(args)

@@ -1,4 +1,8 @@
-"""The ``nd`` namespace: creating arrays and the functional form of every operator (MXNet's ``mx.nd``)."""
+"""The ``nd`` namespace: creating arrays and the functional form of every operator (MXNet's ``mx.nd``).
+
+The operators come from the registry (:data:`gpuparams.ops.REGISTRY`); this module adds the
+functions that create arrays.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -6,41 +10,14 @@ import numpy as np
 from .. import backend
 from ..context import Context, current_context
 from ..ndarray import NDArray, from_data, normalize_dtype, _new
-from ..ops.activation import activation as Activation, log_softmax, relu, sigmoid, softmax, softrelu, softsign, tanh
-from ..ops.dense import dense
-from ..ops.elementwise import (abs, add, broadcast_add, broadcast_div, broadcast_equal, broadcast_greater,
-                               broadcast_greater_equal, broadcast_lesser, broadcast_lesser_equal,
-                               broadcast_logical_and, broadcast_logical_or, broadcast_logical_xor,
-                               broadcast_maximum, broadcast_minimum, broadcast_minus, broadcast_mul,
-                               broadcast_not_equal, broadcast_plus, broadcast_power, broadcast_sub, clip,
-                               divide, equal, exp, greater, greater_equal, lesser, lesser_equal, log,
-                               maximum, minimum, multiply, negative, not_equal, power, sign, sqrt, square,
-                               subtract)
-from ..ops.indexing import argmax, argmin, one_hot, pick, take
-from ..ops.linalg import batch_dot, dot
-from ..ops.reduce import max, mean, min, norm, sum
-from ..ops.select import argsort, sort, topk, where
-from ..ops.shape import (SliceChannel, broadcast_axes, broadcast_axis, broadcast_to, concat, expand_dims,
-                         flatten, flip, repeat, reshape, reverse, slice_axis, split, squeeze, stack,
-                         swapaxes, tile, transpose)
 from . import random
 from .io import load, save
 
-__all__ = [
-    "NDArray", "array", "zeros", "ones", "full", "arange", "zeros_like", "ones_like", "empty", "random",
-    "add", "subtract", "multiply", "divide", "power", "negative", "maximum", "minimum", "equal",
-    "not_equal", "greater", "greater_equal", "lesser", "lesser_equal", "exp", "log", "sqrt", "square",
-    "abs", "sign", "clip", "relu", "sigmoid", "tanh", "softrelu", "softsign", "softmax", "log_softmax",
-    "Activation", "dense", "FullyConnected", "dot", "batch_dot", "sum", "mean", "max", "min",
-    "reshape", "transpose", "expand_dims", "squeeze", "flatten", "Flatten", "concat", "stack",
-    "swapaxes", "waitall", "norm", "save", "load", "take", "pick", "one_hot", "argmax", "argmin",
-    "where", "sort", "argsort", "topk", "split", "SliceChannel", "slice_axis", "broadcast_to",
-    "broadcast_axis", "broadcast_axes", "tile", "repeat", "flip", "reverse",
-    "broadcast_add", "broadcast_plus", "broadcast_sub", "broadcast_minus", "broadcast_mul", "broadcast_div",
-    "broadcast_power", "broadcast_maximum", "broadcast_minimum", "broadcast_equal", "broadcast_not_equal",
-    "broadcast_greater", "broadcast_greater_equal", "broadcast_lesser", "broadcast_lesser_equal",
-    "broadcast_logical_and", "broadcast_logical_or", "broadcast_logical_xor",
-]
+from ..ops import public_ops as _public_ops
+
+# The creation functions defined here; every registered public operator is added at the end.
+__all__ = ["NDArray", "array", "zeros", "ones", "full", "arange", "zeros_like", "ones_like", "empty",
+           "random", "waitall", "save", "load"]
 
 
 def array(source_array, ctx=None, dtype=None):
@@ -106,16 +83,6 @@ def ones_like(data):
     return ones(data.shape, ctx=data.context, dtype=data.dtype)
 
 
-def FullyConnected(data, weight, bias=None, num_hidden=None, no_bias=False, flatten=True):
-    """MXNet's functional dense layer: ``data·weightᵀ + bias``."""
-    if num_hidden is not None and weight.shape[0] != num_hidden:
-        raise ValueError(f"FullyConnected: num_hidden={num_hidden} but weight has shape {weight.shape}")
-    return dense(data, weight, None if no_bias else bias, flatten=flatten)
-
-
-Flatten = flatten
-
-
 def waitall():
     """Wait for all pending device work (a no-op on the CPU; synchronizes CuPy devices)."""
     if backend.gpu_count() and not backend.emulation_enabled():
@@ -123,3 +90,9 @@ def waitall():
         for i in range(backend.gpu_count()):
             with cupy.cuda.Device(i):
                 cupy.cuda.Device(i).synchronize()
+
+
+# The operators: one name per registered public operator and alias (gpuparams.ops.REGISTRY), so a
+# newly declared operator is ``nd.<name>`` with nothing to add here.
+globals().update(_public_ops())
+__all__ += sorted(_public_ops())

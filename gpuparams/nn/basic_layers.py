@@ -2,15 +2,21 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from .. import autograd
 from .. import random as _random
+from .._text import indent_continuation
+from ..initializer import Initializer
 from ..ndarray import NDArray, from_data, normalize_dtype
-from ..ops.activation import ACTIVATIONS, activation as _activation
-from ..ops.dense import DENSE_ACTIVATIONS, dense as _dense
-from .block import Block, _indent
+from ..ops.activation import ACTIVATIONS
+from ..ops.activation import activation as _activation
+from ..ops.dense import DENSE_ACTIVATIONS
+from ..ops.dense import dense as _dense
+from .block import Block
 
 __all__ = ["Sequential", "HybridSequential", "Dense", "Activation", "Flatten", "Dropout"]
 
@@ -30,7 +36,7 @@ class Sequential(Block):
     2
     """
 
-    def add(self, *blocks):
+    def add(self, *blocks: Block) -> None:
         """Append ``blocks`` (registered as children ``'0'``, ``'1'`` ...)."""
         for block in blocks:
             if not isinstance(block, Block):
@@ -38,17 +44,17 @@ class Sequential(Block):
             self.register_child(block)
 
     def __repr__(self):
-        lines = "\n".join(f"  ({key}): {_indent(repr(block), 2)}" for key, block in self._children.items())
+        lines = "\n".join(f"  ({key}): {indent_continuation(repr(block), 2)}" for key, block in self._children.items())
         return f"{type(self).__name__}(\n{lines}\n)"
 
-    def forward(self, x, *args):
+    def forward(self, x: Any, *args: Any) -> Any:
         """Feed ``x`` through the children in order (extra arguments go to the first child only)."""
         for block in self._children.values():
             x = block(x, *args)
             args = ()
         return x
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: int | slice) -> Block:
         children = list(self._children.values())
         if isinstance(key, slice):
             net = type(self)(prefix=self._prefix)
@@ -64,10 +70,10 @@ class Sequential(Block):
             raise TypeError(f"{type(self).__name__} indices must be ints or slices, got "
                             f"{type(key).__name__}") from None
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._children)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Block]:
         return iter(list(self._children.values()))
 
 
@@ -88,7 +94,7 @@ class Activation(Block):
     Its automatic prefix is the activation's name (``relu0_``), as in Gluon.
     """
 
-    def __init__(self, activation, **kwargs):
+    def __init__(self, activation: str, **kwargs: Any):
         _check_activation(activation, "Activation")
         self._act_type = activation
         super().__init__(**kwargs)
@@ -96,7 +102,7 @@ class Activation(Block):
     def _alias(self):
         return self._act_type
 
-    def forward(self, x):
+    def forward(self, x: NDArray) -> NDArray:
         """Apply the activation to ``x``."""
         return _activation(x, self._act_type)
 
@@ -144,8 +150,11 @@ class Dense(Block):
     Dense(20 -> 256, Activation(relu))
     """
 
-    def __init__(self, units, activation=None, use_bias=True, flatten=True, dtype="float32",
-                 weight_initializer=None, bias_initializer="zeros", in_units=0, **kwargs):
+    def __init__(self, units: int, activation: str | None = None, use_bias: bool = True,
+                 flatten: bool = True, dtype: Any = "float32",
+                 weight_initializer: Initializer | str | None = None,
+                 bias_initializer: Initializer | str | None = "zeros", in_units: int = 0,
+                 **kwargs: Any):
         units = _check_count(units, "units", allow_zero=False)
         in_units = _check_count(in_units, "in_units", allow_zero=True)
         if activation is not None:
@@ -166,7 +175,7 @@ class Dense(Block):
                 self.bias = None
             self.act = Activation(activation, prefix=activation + "_") if activation is not None else None
 
-    def infer_shape(self, x, *args):
+    def infer_shape(self, x: NDArray, *args: Any) -> None:
         """Set ``in_units`` from the first input: its flattened size, or its last axis."""
         if not isinstance(x, NDArray):
             raise TypeError(f"{self.name}: expected an NDArray input, got {type(x).__name__}")
@@ -178,7 +187,7 @@ class Dense(Block):
             raise ValueError(f"{self.name}: cannot infer in_units from an input of shape {x.shape}")
         self.weight.shape = (self._units, features)
 
-    def forward(self, x):
+    def forward(self, x: NDArray) -> NDArray:
         """``activation(x·Wᵀ + b)`` through the one dense operator (ReLU fused into it)."""
         if not isinstance(x, NDArray):
             raise TypeError(f"{self.name}: expected an NDArray input, got {type(x).__name__}")
@@ -200,7 +209,7 @@ class Dense(Block):
 class Flatten(Block):
     """Reshapes ``(N, ...)`` inputs to ``(N, features)``."""
 
-    def forward(self, x):
+    def forward(self, x: NDArray) -> NDArray:
         """``x`` reshaped to ``(N, -1)``."""
         return x.reshape((x.shape[0], -1))
 
@@ -223,14 +232,14 @@ class Dropout(Block):
         Axes along which one mask value is shared (e.g. ``(1,)`` drops whole features of a sequence).
     """
 
-    def __init__(self, rate, axes=(), **kwargs):
+    def __init__(self, rate: float, axes: tuple[int, ...] = (), **kwargs: Any):
         if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate <= 1:
             raise ValueError(f"Dropout: rate must be a number in [0, 1], got {rate!r}")
         super().__init__(**kwargs)
         self._rate = float(rate)
         self._axes = tuple(axes)
 
-    def forward(self, x):
+    def forward(self, x: NDArray) -> NDArray:
         """``x`` times a fresh scaled keep-mask in training mode; ``x`` itself otherwise."""
         if not autograd.is_training() or self._rate == 0:
             return x

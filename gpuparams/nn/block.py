@@ -8,7 +8,8 @@ inside ``with parent.name_scope():`` gets ``parent.prefix`` plus a counter kept 
 
 Assigning a Block or a Parameter to an attribute registers it, in definition order; that order drives
 ``collect_params``, ``repr`` and the *structural* names used by parameter files (``0.weight``,
-``hidden.bias``), which do not depend on the counters.
+``hidden.bias``), which do not depend on the counters. Every walk over the tree (``collect_params``,
+files, ``share_parameters``, ``summary``, ``apply``) is the one generator in ``nn/_traversal.py``.
 
 Deferred initialization: before ``forward`` runs, a block whose own parameters wait for their shape
 calls its :meth:`Block.infer_shape` hook with the inputs, then initializes the parameters whose shape
@@ -16,19 +17,25 @@ became known.
 """
 from __future__ import annotations
 
+import os
 import re
 import threading
 import warnings
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
 from .. import autograd
 from .. import initializer as _initializer
+from .._placement import ContextArg
+from .._shapes import merge_partial_shapes, shape_is_known
+from .._text import indent_continuation
 from ..ndarray import NDArray
-from ..parameter import (Parameter, ParameterDict, _indent, _merge_shapes, _shape_known,
-                         load_checked)
-from ..serialization import load_arrays, save_arrays
+from ..parameter import Parameter, ParameterDict
+from ..serialization import load_arrays, load_checked_into, save_arrays
+from ._traversal import own_params, walk
 
 __all__ = ["Block", "HybridBlock", "NameManager"]
 
@@ -54,7 +61,7 @@ class NameManager:
         self._counters = {}
         self._lock = threading.Lock()
 
-    def next_prefix(self, hint):
+    def next_prefix(self, hint: str) -> str:
         """Return ``hint<n>_`` and advance the counter of ``hint``."""
         with self._lock:
             count = self._counters.get(hint, 0)
@@ -62,7 +69,7 @@ class NameManager:
         return f"{hint}{count}_"
 
     @classmethod
-    def current(cls):
+    def current(cls) -> NameManager:
         """The manager in effect in this thread."""
         stack = getattr(cls._local, "stack", None)
         return stack[-1] if stack else _DEFAULT_NAMES
@@ -143,7 +150,7 @@ class HookHandle:
         self._hooks = hooks
         hooks[self._id] = hook
 
-    def detach(self):
+    def detach(self) -> None:
         """Remove the hook (idempotent)."""
         self._hooks.pop(self._id, None)
 
@@ -192,7 +199,7 @@ class Block:
     ...         return self.output(self.hidden(x))
     """
 
-    def __init__(self, prefix=None, params=None):
+    def __init__(self, prefix: str | None = None, params: ParameterDict | None = None):
         self._empty_prefix = prefix == ""
         self._prefix, self._params = _BlockScope.create(prefix, params, self._alias())
         self._name = self._prefix[:-1] if self._prefix.endswith("_") else self._prefix
@@ -227,7 +234,7 @@ class Block:
                 self._reg_params[name] = value
         object.__setattr__(self, name, value)
 
-    def register_child(self, block, name=None):
+    def register_child(self, block: Block, name: str | None = None) -> None:
         """Register ``block`` as a child under ``name`` (default: its position, ``'0'``, ``'1'`` ...)."""
         if not isinstance(block, Block):
             raise TypeError(f"register_child expects a Block, got {type(block).__name__}")
@@ -235,41 +242,38 @@ class Block:
             name = str(len(self._children))
         self._children[name] = block
 
-    def register_forward_pre_hook(self, hook):
+    def register_forward_pre_hook(self, hook: Callable[[Block, tuple], None]) -> HookHandle:
         """Call ``hook(block, inputs)`` before each forward; returns a :class:`HookHandle`."""
         return HookHandle(self._forward_pre_hooks, hook)
 
-    def register_forward_hook(self, hook):
+    def register_forward_hook(self, hook: Callable[[Block, tuple, Any], None]) -> HookHandle:
         """Call ``hook(block, inputs, output)`` after each forward; returns a :class:`HookHandle`."""
         return HookHandle(self._forward_hooks, hook)
 
     # ------------------------------------------------------------------ names
     @property
-    def prefix(self):
+    def prefix(self) -> str:
         """Prefix of this block's name and (unless shared) of its parameters' names."""
         return self._prefix
 
     @property
-    def name(self):
+    def name(self) -> str:
         """The prefix without its trailing underscore (``dense0``)."""
         return self._name
 
     @property
-    def params(self):
+    def params(self) -> ParameterDict:
         """This block's own ParameterDict (without its children's; see :meth:`collect_params`)."""
         return self._params
 
-    def name_scope(self):
+    def name_scope(self) -> _BlockScope:
         """A ``with`` block in which child blocks get this block's prefix (``mlp0_dense0_``)."""
         return self._scope
 
     # ------------------------------------------------------------------ parameters
     def _own_params(self):
         """This block's own Parameters, each once: its params dict, then attribute-only ones."""
-        own = {id(p): p for p in self._params.values()}
-        for p in self._reg_params.values():
-            own.setdefault(id(p), p)
-        return list(own.values())
+        return own_params(self)
 
     def _check_container_with_block(self):
         registered = {id(b) for b in self._children.values()}
@@ -282,7 +286,7 @@ class Block:
                     "registered: their parameters are not collected, initialized or saved. Use "
                     "nn.Sequential, or call register_child() for each of them", stacklevel=4)
 
-    def collect_params(self, select=None):
+    def collect_params(self, select: str | None = None) -> ParameterDict:
         """A ParameterDict of this block's and all descendants' parameters, each listed once.
 
         Parameters
@@ -293,29 +297,20 @@ class Block:
         """
         pattern = re.compile(select) if select else None
         result = ParameterDict(self._params.prefix)
-        self._collect_into(result, pattern)
+        for entry in walk(self):
+            p = entry.param
+            if p is None:
+                entry.owner._check_container_with_block()
+            elif pattern is None or pattern.match(p.name):
+                result.update({p.name: p})  # refuses a second, different Parameter of that name
         return result
 
-    def _collect_into(self, result, pattern):
-        self._check_container_with_block()
-        result.update({p.name: p for p in self._own_params()
-                       if pattern is None or pattern.match(p.name)})
-        for child in self._children.values():
-            child._collect_into(result, pattern)
-
-    def _structural_params(self, prefix=""):
+    def _structural_params(self):
         """``{structural name: Parameter}`` over the tree (a tied Parameter appears under each name)."""
         out = OrderedDict()
-        dotted = prefix + "." if prefix else ""
-        for attr, p in self._reg_params.items():
-            out[dotted + attr] = p
-        attributes = {id(p) for p in self._reg_params.values()}
-        for p in self._params.values():
-            if id(p) not in attributes:
-                local = p.name[len(self._params.prefix):] if p.name.startswith(self._params.prefix) else p.name
-                out.setdefault(dotted + local, p)
-        for child_name, child in self._children.items():
-            out.update(child._structural_params(dotted + child_name))
+        for entry in walk(self):
+            if entry.param is not None and entry.name is not None:
+                out.setdefault(entry.name, entry.param)
         return out
 
     def _grouped_structural_params(self):
@@ -328,7 +323,8 @@ class Block:
                 groups[id(p)] = (key, p, [key])
         return list(groups.values())
 
-    def initialize(self, init=_initializer.Uniform(), ctx=None, verbose=False, force_reinit=False):
+    def initialize(self, init: _initializer.Initializer | str = _initializer.Uniform(),
+                   ctx: ContextArg = None, verbose: bool = False, force_reinit: bool = False) -> None:
         """Initialize every parameter of the tree (see ``ParameterDict.initialize``).
 
         Precedence: ``param.initialize(init=...)`` > a parameter's own ``init`` (e.g. Dense's bias
@@ -337,7 +333,7 @@ class Block:
         """
         self.collect_params().initialize(init, ctx, verbose, force_reinit)
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         """Draw this block's own parameters again with the initializers that drew them first.
 
         Only the block's own parameters change (not its children's); to reset a whole model use
@@ -349,27 +345,26 @@ class Block:
                 continue
             p._reinitialize()
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         """Zero the gradient buffers of every parameter of the tree, in place."""
         self.collect_params().zero_grad()
 
-    def reset_ctx(self, ctx):
+    def reset_ctx(self, ctx: ContextArg) -> None:
         """Move every parameter of the tree to ``ctx`` (a Context or a list of them)."""
         self.collect_params().reset_ctx(ctx)
 
-    def cast(self, dtype):
+    def cast(self, dtype: Any) -> None:
         """Convert every parameter of the tree to ``dtype``."""
         for p in self.collect_params().values():
             p.cast(dtype)
 
-    def apply(self, fn):
+    def apply(self, fn: Callable[[Block], Any]) -> Block:
         """Call ``fn(block)`` on every descendant (children first) and on this block; returns self."""
-        for child in self._children.values():
-            child.apply(fn)
-        fn(self)
+        for entry in walk(self, children_first=True, with_params=False):
+            fn(entry.owner)
         return self
 
-    def share_parameters(self, shared):
+    def share_parameters(self, shared: Block | Mapping[str, Parameter]) -> Block:
         """Use the given Parameter objects in place of this tree's own (tying them).
 
         From then on the block reads and trains the shared Parameters (their values, contexts and
@@ -396,7 +391,9 @@ class Block:
         if isinstance(shared, Block):
             shared = shared._structural_params()
         owners = {}
-        self._attribute_owners("", owners)
+        for entry in walk(self):
+            if entry.attr is not None:
+                owners.setdefault(entry.name, (entry.owner, entry.attr))
         unknown = [k for k in shared if k not in owners]
         if unknown:
             hint = ""
@@ -414,7 +411,7 @@ class Block:
                 raise TypeError(f"share_parameters: {key!r} maps to {type(new).__name__}, not a Parameter")
             block, attr = owners[key]
             old = block._reg_params[attr]
-            merged = _merge_shapes(new.shape, old.shape)
+            merged = merge_partial_shapes(new.shape, old.shape)
             if merged is None:
                 raise ValueError(f"share_parameters: {key!r} has shape {old.shape} here but the shared "
                                  f"Parameter {new.name!r} has shape {new.shape}")
@@ -434,15 +431,8 @@ class Block:
                                      for k, v in entries.items()}
         return self
 
-    def _attribute_owners(self, prefix, owners):
-        dotted = prefix + "." if prefix else ""
-        for attr in self._reg_params:
-            owners.setdefault(dotted + attr, (self, attr))
-        for child_name, child in self._children.items():
-            child._attribute_owners(dotted + child_name, owners)
-
     # ------------------------------------------------------------------ files
-    def save_parameters(self, filename):
+    def save_parameters(self, filename: str | os.PathLike) -> None:
         """Write every parameter to an ``.npz`` file keyed by structural name (``0.weight``).
 
         A tied parameter is written once, under its first name. The write is atomic: a crash or an
@@ -456,8 +446,9 @@ class Block:
                 raise type(exc)(f"cannot save {key}: {exc}") from None
         save_arrays(filename, arrays)
 
-    def load_parameters(self, filename, ctx=None, allow_missing=False, ignore_extra=False,
-                        cast_dtype=False):
+    def load_parameters(self, filename: str | os.PathLike, ctx: ContextArg = None,
+                        allow_missing: bool = False, ignore_extra: bool = False,
+                        cast_dtype: bool = False) -> None:
         """Load a file written by :meth:`save_parameters` into this model's existing parameters.
 
         The whole file is read and checked first; any missing, extra, shape- or dtype-mismatched
@@ -485,10 +476,10 @@ class Block:
                         else [name]) for name, p in named.items()]
         else:
             entries = groups
-        load_checked(entries, loaded, filename, ctx, allow_missing, ignore_extra, cast_dtype)
+        load_checked_into(entries, loaded, filename, ctx, allow_missing, ignore_extra, cast_dtype)
 
     # ------------------------------------------------------------------ running
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._forward_pre_hooks:
             for hook in list(self._forward_pre_hooks.values()):
                 hook(self, args)
@@ -511,15 +502,15 @@ class Block:
     def _finish_deferred(self, args, kwargs):
         """Infer unknown parameter shapes from the first inputs and finish their initialization."""
         pending = [p for p in self._own_params() if p._data is None and p._pending is not None]
-        if not all(_shape_known(p.shape) for p in pending):
+        if not all(shape_is_known(p.shape) for p in pending):
             with autograd.pause():
                 self.infer_shape(*args, **kwargs)
         for p in pending:
-            if _shape_known(p.shape):
+            if shape_is_known(p.shape):
                 p._finish_deferred_init()
         # Parameters still unknown stay deferred: forward's data() raises the error that says why.
 
-    def infer_shape(self, *args, **kwargs):
+    def infer_shape(self, *args: Any, **kwargs: Any) -> None:
         """Set the unknown (0) dimensions of this block's parameters from its inputs.
 
         Called once, before the first forward pass, when a parameter's initialization is waiting for
@@ -527,7 +518,7 @@ class Block:
         blocks that create parameters with unknown dimensions must too. The default does nothing.
         """
 
-    def forward(self, *args):
+    def forward(self, *args: Any) -> Any:
         """Compute the output; subclasses implement this (or MXNet's ``hybrid_forward``)."""
         if getattr(type(self), "hybrid_forward", None) is None:
             raise NotImplementedError(f"{type(self).__name__} must implement forward(self, x, ...)")
@@ -537,7 +528,7 @@ class Block:
         params = {attr: p.data(ctx) for attr, p in self._reg_params.items()}
         return self.hybrid_forward(nd, *args, **params)
 
-    def hybridize(self, active=True, **kwargs):
+    def hybridize(self, active: bool = True, **kwargs: Any) -> None:
         """Not available yet.
 
         Planned: capture a whole training step as one CUDA graph on a GPU (DESIGN.md §2). Until it
@@ -548,7 +539,7 @@ class Block:
             "whole training step as a CUDA graph behind it. Remove the call; the model runs the same "
             "without it")
 
-    def summary(self, *inputs):
+    def summary(self, *inputs: Any) -> None:
         """Run ``inputs`` through the model and print each layer's output shape and parameter count.
 
         Layers are listed in the order they are called; a layer called again, or using parameters
@@ -576,7 +567,7 @@ class Block:
                 handles.append(block.register_forward_pre_hook(before))
                 handles.append(block.register_forward_hook(after))
 
-        self.apply(attach)
+        self.apply(attach)  # the one tree walk, blocks only
         try:
             with autograd.pause(train_mode=False):
                 self(*inputs)
@@ -588,7 +579,7 @@ class Block:
     def __repr__(self):
         # As MXNet: the children held in attributes, under their attribute names. Blocks added to
         # ``_children`` by hand (D2L's MySequential) are not attributes and are not listed.
-        lines = "\n".join(f"  ({key}): {_indent(repr(value), 2)}" for key, value in vars(self).items()
+        lines = "\n".join(f"  ({key}): {indent_continuation(repr(value), 2)}" for key, value in vars(self).items()
                           if isinstance(value, Block))
         return f"{type(self).__name__}(\n{lines}\n)"
 

@@ -15,10 +15,11 @@ import numpy as np
 from .. import backend
 from ..autograd import Node, _state
 from ..ndarray import NDArray, _new
-from ..errors import ContextMismatchError, ShapeError
+from ._registry import _strict
+from ..errors import AxisError, ContextMismatchError, ShapeError
 
-__all__ = ["ContextMismatchError", "result", "same_context", "operand", "unbroadcast", "xp_of",
-           "ShapeError", "contiguous", "scatter_add", "stable_sigmoid"]
+__all__ = ["ContextMismatchError", "normalize_axis", "normalize_axes", "result", "same_context",
+           "operand", "unbroadcast", "xp_of", "ShapeError", "contiguous", "scatter_add", "stable_sigmoid"]
 
 
 def xp_of(data):
@@ -47,6 +48,36 @@ def stable_sigmoid(data, xp):
     argument is ``-|data|``); the caller casts the result to the dtype it needs."""
     e = xp.exp(-xp.abs(data))
     return xp.where(data >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def normalize_axis(axis, shape, op_name, what="axis"):
+    """``axis`` as a non-negative int for an array of ``shape`` (negative axes count from the end).
+
+    The one axis check of every operator. ``shape`` may be an int (the number of dimensions, for an
+    axis of a result that does not exist yet, as in ``expand_dims``).
+
+    Raises
+    ------
+    AxisError
+        (a ValueError and an IndexError, like NumPy's) when ``axis`` is not an int (bools are
+        refused too) or is outside ``[-ndim, ndim)``.
+    """
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise AxisError(f"{op_name}: {what} must be an int, got {axis!r}")
+    ndim = shape if isinstance(shape, int) else len(shape)
+    if not -ndim <= axis < ndim:
+        where = f"{ndim} dimensions" if isinstance(shape, int) else f"shape {tuple(shape)} ({ndim} dimensions)"
+        raise AxisError(f"{op_name}: {what} {int(axis)} is out of range for an array of {where}; "
+                        f"use an axis in [{-ndim}, {ndim})")
+    return int(axis) % ndim
+
+
+def normalize_axes(axes, shape, op_name, what="axis"):
+    """A tuple of distinct non-negative axes (each checked by :func:`normalize_axis`), in the given order."""
+    out = tuple(normalize_axis(a, shape, op_name, what) for a in axes)
+    if len(set(out)) != len(out):
+        raise AxisError(f"{op_name}: repeated {what} in {tuple(axes)!r}")
+    return out
 
 
 def same_context(op_name, a, b):
@@ -82,22 +113,78 @@ class _OutputRef:
         self.shape = out.shape
 
 
-def result(data, ctx, name, inputs, backward_fn, saved=(), save_output=False):
+def result(data, ctx, name, inputs, backward_fn, *, saved, save_output=False):
     """Wrap backend ``data`` as an NDArray and, while recording, attach its autograd node.
 
-    ``saved`` lists the inputs whose values ``backward_fn`` reads; ``save_output=True`` says that it
-    reads the result too. Backward refuses to run when any of them was written in place since.
+    Parameters
+    ----------
+    data : backend array
+        The operator's result.
+    ctx : Context
+        Where it lives.
+    name : str
+        The operator's name (for error messages).
+    inputs : tuple
+        The NDArray inputs (``None`` for constants), in the order ``backward_fn`` returns gradients.
+    backward_fn : callable
+        ``backward_fn(grad, needs) -> tuple`` of input gradients.
+    saved : tuple of NDArray
+        Required: the inputs whose *values* ``backward_fn`` reads (``()`` when it reads none).
+        Backward refuses to run when any of them was written in place since.
+    save_output : bool
+        Whether ``backward_fn`` reads the result too.
     """
     out = _new(data, ctx)
     if _state.recording:
         for x in inputs:
             if x is not None and (x._node is not None or x._grad_req != "null"):
+                if _strict[0]:
+                    _audit_saved(name, backward_fn, inputs, saved, save_output, data)
                 saved = tuple((s, s._version[0]) for s in saved if s is not None)
                 if save_output:
                     saved += ((_OutputRef(out), out._version[0]),)
                 out._node = Node(name, inputs, backward_fn, saved)
                 break
     return out
+
+
+def _closure_arrays(fn, depth=0):
+    """NumPy arrays captured by ``fn``'s closure (and by functions it captures, two levels deep)."""
+    found = []
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if isinstance(value, np.ndarray):
+            found.append(value)
+        elif isinstance(value, NDArray):
+            found.append(value._data)
+        elif isinstance(value, (tuple, list)):
+            found.extend(v if isinstance(v, np.ndarray) else v._data for v in value
+                         if isinstance(v, (np.ndarray, NDArray)))
+        elif callable(value) and depth < 2 and getattr(value, "__closure__", None):
+            found.extend(_closure_arrays(value, depth + 1))
+    return found
+
+
+def _audit_saved(name, backward_fn, inputs, saved, save_output, out_data):
+    """Raise when ``backward_fn`` captures a buffer that ``saved``/``save_output`` do not declare."""
+    captured = _closure_arrays(backward_fn)
+    if not captured:
+        return
+    declared = {id(s) for s in saved if s is not None}
+    for i, x in enumerate(inputs):
+        if x is None or id(x) in declared or type(x._data) is not np.ndarray:
+            continue
+        if any(np.may_share_memory(c, x._data) for c in captured):
+            raise AssertionError(
+                f"operator {name!r}: its backward reads input {i} (shape {x.shape}) but result() does "
+                "not list it in saved=; add it, or in-place writes to it would go undetected")
+    if not save_output and type(out_data) is np.ndarray and any(
+            np.may_share_memory(c, out_data) for c in captured):
+        raise AssertionError(f"operator {name!r}: its backward reads its own result but result() was "
+                             "called without save_output=True")
 
 
 def unbroadcast(g, shape):

@@ -5,37 +5,36 @@ elementwise expressions that CuPy fuses well enough.
 """
 from __future__ import annotations
 
-import numpy as np
-
-from .. import backend
-from ._core import contiguous, result, stable_sigmoid, xp_of
+from ._core import contiguous, normalize_axis, result, stable_sigmoid, xp_of
+from ._registry import register
 
 __all__ = ["relu", "sigmoid", "tanh", "softrelu", "softsign", "softmax", "log_softmax", "activation",
            "ACTIVATIONS"]
 
 
-def _float_kernel_ok(x):
-    return backend.uses_custom_kernels(x._ctx) and x._data.dtype == np.float32
+def _relu_kernel(x):
+    """:func:`relu` on a device with our kernels (float32 data)."""
+    from ..backend import kernels
+    ctx = x._ctx
+    out = kernels.relu_forward(ctx, contiguous(x._data))
+
+    def backward(g, needs):
+        return (kernels.relu_backward(ctx, contiguous(g), out),)
+    return result(out, ctx, "relu", (x,), backward, save_output=True, saved=())
 
 
+@register(method=True, kernel=_relu_kernel)
 def relu(x):
     """``max(x, 0)``; the gradient passes where the output is positive."""
     data = x._data
-    if _float_kernel_ok(x):
-        from ..backend import kernels
-        ctx = x._ctx
-        out = kernels.relu_forward(ctx, contiguous(data))
+    out = xp_of(data).maximum(data, 0)
 
-        def backward(g, needs):
-            return (kernels.relu_backward(ctx, contiguous(g), out),)
-    else:
-        out = xp_of(data).maximum(data, 0)
-
-        def backward(g, needs):
-            return (g * (out > 0).astype(g.dtype),)
-    return result(out, x._ctx, "relu", (x,), backward, save_output=True)
+    def backward(g, needs):
+        return (g * (out > 0).astype(g.dtype),)
+    return result(out, x._ctx, "relu", (x,), backward, save_output=True, saved=())
 
 
+@register(method=True)
 def sigmoid(x):
     """Logistic function ``1 / (1 + exp(-x))``, computed without overflow for large ``|x|``."""
     data = x._data
@@ -43,18 +42,20 @@ def sigmoid(x):
 
     def backward(g, needs):
         return (g * out * (1 - out),)
-    return result(out, x._ctx, "sigmoid", (x,), backward, save_output=True)
+    return result(out, x._ctx, "sigmoid", (x,), backward, save_output=True, saved=())
 
 
+@register(method=True)
 def tanh(x):
     """Hyperbolic tangent."""
     out = xp_of(x._data).tanh(x._data)
 
     def backward(g, needs):
         return (g * (1 - out * out),)
-    return result(out, x._ctx, "tanh", (x,), backward, save_output=True)
+    return result(out, x._ctx, "tanh", (x,), backward, save_output=True, saved=())
 
 
+@register()
 def softrelu(x):
     """Softplus ``log(1 + exp(x))``, stable for large ``|x|``."""
     data = x._data
@@ -66,6 +67,7 @@ def softrelu(x):
     return result(out, x._ctx, "softrelu", (x,), backward, saved=(x,))
 
 
+@register()
 def softsign(x):
     """``x / (1 + |x|)``."""
     data = x._data
@@ -74,11 +76,13 @@ def softsign(x):
 
     def backward(g, needs):
         return (g / (denom * denom),)
-    return result(data / denom, x._ctx, "softsign", (x,), backward)
+    return result(data / denom, x._ctx, "softsign", (x,), backward, saved=())
 
 
+@register(method=True)
 def softmax(x, axis=-1):
     """Softmax along ``axis`` (max-subtracted, so large logits do not overflow)."""
+    axis = normalize_axis(axis, x.shape, "softmax")
     data = x._data
     xp = xp_of(data)
     shifted = data - data.max(axis=axis, keepdims=True)
@@ -87,11 +91,13 @@ def softmax(x, axis=-1):
 
     def backward(g, needs):
         return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
-    return result(out, x._ctx, "softmax", (x,), backward, save_output=True)
+    return result(out, x._ctx, "softmax", (x,), backward, save_output=True, saved=())
 
 
+@register(method=True)
 def log_softmax(x, axis=-1):
     """``log(softmax(x))`` computed as ``x - logsumexp(x)`` for stability."""
+    axis = normalize_axis(axis, x.shape, "log_softmax")
     data = x._data
     xp = xp_of(data)
     shifted = data - data.max(axis=axis, keepdims=True)
@@ -99,7 +105,7 @@ def log_softmax(x, axis=-1):
 
     def backward(g, needs):
         return (g - xp.exp(out) * g.sum(axis=axis, keepdims=True),)
-    return result(out, x._ctx, "log_softmax", (x,), backward, save_output=True)
+    return result(out, x._ctx, "log_softmax", (x,), backward, save_output=True, saved=())
 
 
 #: Activation names accepted by ``nn.Activation`` and ``nn.Dense(activation=...)``.
@@ -107,6 +113,7 @@ ACTIVATIONS = {"relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softrelu": softr
                "softsign": softsign}
 
 
+@register("Activation")
 def activation(x, act_type):
     """Apply the activation named ``act_type`` (MXNet's ``nd.Activation``)."""
     try:

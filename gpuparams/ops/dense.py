@@ -8,13 +8,11 @@ buffers. On ``cpu`` the same maths runs through NumPy.
 """
 from __future__ import annotations
 
-import numpy as np
-
-from .. import backend
 from ..autograd import GradSink
 from ._core import ShapeError, contiguous, result, same_context, xp_of
+from ._registry import register
 
-__all__ = ["dense", "DENSE_ACTIVATIONS"]
+__all__ = ["dense", "FullyConnected", "DENSE_ACTIVATIONS"]
 
 #: Activations fused into the dense operator itself; others are applied by a separate operator.
 DENSE_ACTIVATIONS = (None, "relu")
@@ -49,6 +47,51 @@ def _check(x, weight, bias, activation, flatten):
     return ctx, lead, in_units, units
 
 
+def _dense_kernel(x, weight, bias=None, activation=None, flatten=True):
+    """:func:`dense` on a device with our kernels (float32 data): one fused GEMM + bias + ReLU
+    launch forward; backward writes parameter gradients straight into their buffers."""
+    from ..backend import kernels
+    ctx, lead, in_units, units = _check(x, weight, bias, activation, flatten)
+    out_shape = lead + (units,)
+    w = weight._data
+    b = bias._data if bias is not None else None
+    inputs = (x, weight, bias)
+    x2 = contiguous(x._data.reshape(-1, in_units))
+    y = kernels.dense_forward(ctx, x2, w, b, activation=activation)
+    x_shape = x.shape
+    relu_out = y if activation == "relu" else None  # the mask is read only with a fused ReLU
+
+    def backward(g, needs):
+        dy = contiguous(g.reshape(-1, units))
+        sinks = [n if isinstance(n, GradSink) else None for n in needs]
+        dx_sink, dw_sink, db_sink = sinks
+        dx, dw, db = kernels.dense_backward(
+            ctx, dy, x2, w, relu_out,
+            need_dx=bool(needs[0]), need_dw=bool(needs[1]), need_db=bool(needs[2]),
+            dx=dx_sink.buffer.reshape(-1, x2.shape[1]) if dx_sink else None,
+            dw=dw_sink.buffer if dw_sink else None,
+            db=db_sink.buffer if db_sink else None,
+            accumulate_dx=bool(dx_sink and dx_sink.accumulate),
+            accumulate_dw=bool(dw_sink and dw_sink.accumulate),
+            accumulate_db=bool(db_sink and db_sink.accumulate))
+        grads = []
+        for sink, grad in zip(sinks, (dx, dw, db)):
+            if sink is not None:
+                sink.written()
+                grads.append(None)
+            else:
+                grads.append(grad)
+        if grads[0] is not None:
+            grads[0] = grads[0].reshape(x_shape)
+        return tuple(grads)
+    out = result(y.reshape(out_shape), ctx, "dense", inputs, backward, saved=(x, inputs[1]),
+                 save_output=activation == "relu")
+    if out._node is not None:
+        out._node.accepts_sinks = True
+    return out
+
+
+@register(kernel=_dense_kernel)
 def dense(x, weight, bias=None, activation=None, flatten=True):
     """Fully connected layer ``act(x·Wᵀ + b)`` with ``weight`` of shape ``(units, in_units)``.
 
@@ -77,20 +120,18 @@ def dense(x, weight, bias=None, activation=None, flatten=True):
     w = weight._data
     b = bias._data if bias is not None else None
     inputs = (x, weight, bias)
-    if backend.uses_custom_kernels(ctx) and w.dtype == np.float32:
-        return _dense_kernels(ctx, x, x2, w, b, activation, inputs, out_shape)
-
     y = x2 @ w.T
     if b is not None:
         y += b
     if activation == "relu":
         xp_of(y).maximum(y, 0, out=y)
     x_shape = x.shape
+    relu_out = y if activation == "relu" else None  # the mask is read only with a fused ReLU
 
     def backward(g, needs):
         dz = g.reshape(-1, units)
-        if activation == "relu":
-            dz = dz * (y > 0)
+        if relu_out is not None:
+            dz = dz * (relu_out > 0)
         dx = (dz @ w).reshape(x_shape) if needs[0] else None
         dw = dz.T @ x2 if needs[1] else None
         db = dz.sum(axis=0) if needs[2] else None
@@ -99,39 +140,21 @@ def dense(x, weight, bias=None, activation=None, flatten=True):
                   save_output=activation == "relu")
 
 
-def _dense_kernels(ctx, x, x2, w, b, activation, inputs, out_shape):
-    from ..backend import kernels
-    x2 = contiguous(x2)
-    y = kernels.dense_forward(ctx, x2, w, b, activation=activation)
-    x_shape = x.shape
-    units = w.shape[0]
+@register()
+def FullyConnected(data, weight, bias=None, num_hidden=None, no_bias=False, flatten=True):
+    """MXNet's functional dense layer: ``data·weightᵀ + bias``.
 
-    def backward(g, needs):
-        dy = contiguous(g.reshape(-1, units))
-        sinks = [n if isinstance(n, GradSink) else None for n in needs]
-        dx_sink, dw_sink, db_sink = sinks
-        dx, dw, db = kernels.dense_backward(
-            ctx, dy, x2, w, y if activation == "relu" else None,
-            need_dx=bool(needs[0]), need_dw=bool(needs[1]), need_db=bool(needs[2]),
-            dx=dx_sink.buffer.reshape(-1, x2.shape[1]) if dx_sink else None,
-            dw=dw_sink.buffer if dw_sink else None,
-            db=db_sink.buffer if db_sink else None,
-            accumulate_dx=bool(dx_sink and dx_sink.accumulate),
-            accumulate_dw=bool(dw_sink and dw_sink.accumulate),
-            accumulate_db=bool(db_sink and db_sink.accumulate))
-        grads = []
-        for sink, grad in zip(sinks, (dx, dw, db)):
-            if sink is not None:
-                sink.written()
-                grads.append(None)
-            else:
-                grads.append(grad)
-        if grads[0] is not None:
-            grads[0] = grads[0].reshape(x_shape)
-        return tuple(grads)
-    out = result(y.reshape(out_shape), ctx, "dense", inputs, backward, saved=(x, inputs[1]),
-                 save_output=activation == "relu")
-    if out._node is not None:
-        out._node.accepts_sinks = True
-    return out
-
+    Parameters
+    ----------
+    data, weight, bias : NDArray
+        As :func:`dense`'s ``x``, ``weight``, ``bias``.
+    num_hidden : int, optional
+        When given, must equal ``weight.shape[0]``.
+    no_bias : bool
+        Ignore ``bias``.
+    flatten : bool
+        See :func:`dense`.
+    """
+    if num_hidden is not None and weight.shape[0] != num_hidden:
+        raise ValueError(f"FullyConnected: num_hidden={num_hidden} but weight has shape {weight.shape}")
+    return dense(data, weight, None if no_bias else bias, flatten=flatten)

@@ -5,8 +5,12 @@ both operands are NDArrays of one dtype, broadcast NumPy-style.
 """
 from __future__ import annotations
 
+import builtins
+import operator
+
 from ..ndarray import NDArray, _new
 from ._core import broadcast_error, operand, result, same_context, unbroadcast, xp_of
+from ._registry import register
 
 __all__ = ["add", "subtract", "multiply", "divide", "power", "negative", "maximum", "minimum",
            "equal", "not_equal", "greater", "greater_equal", "lesser", "lesser_equal",
@@ -38,6 +42,7 @@ def _compute(name, fn, ad, bd):
         raise broadcast_error(name, tuple(_shape_of(ad)), tuple(_shape_of(bd))) from None
 
 
+@register(scalar=operator.add)
 def add(a, b):
     """``a + b`` with broadcasting."""
     ctx, ad, bd, an, bn = _binary_prepare("add", a, b)
@@ -47,9 +52,10 @@ def add(a, b):
     def backward(g, needs):
         return (unbroadcast(g, a_shape) if needs[0] else None,
                 unbroadcast(g, b_shape) if needs[1] else None)
-    return result(out, ctx, "add", (an, bn), backward)
+    return result(out, ctx, "add", (an, bn), backward, saved=())
 
 
+@register(scalar=operator.sub)
 def subtract(a, b):
     """``a - b`` with broadcasting."""
     ctx, ad, bd, an, bn = _binary_prepare("subtract", a, b)
@@ -59,9 +65,10 @@ def subtract(a, b):
     def backward(g, needs):
         return (unbroadcast(g, a_shape) if needs[0] else None,
                 unbroadcast(-g, b_shape) if needs[1] else None)
-    return result(out, ctx, "subtract", (an, bn), backward)
+    return result(out, ctx, "subtract", (an, bn), backward, saved=())
 
 
+@register(scalar=operator.mul)
 def multiply(a, b):
     """``a * b`` with broadcasting."""
     ctx, ad, bd, an, bn = _binary_prepare("multiply", a, b)
@@ -73,18 +80,21 @@ def multiply(a, b):
     return result(out, ctx, "multiply", (an, bn), backward, saved=(an, bn))
 
 
+@register(scalar=operator.truediv)
 def divide(a, b):
     """``a / b`` with broadcasting."""
     ctx, ad, bd, an, bn = _binary_prepare("divide", a, b)
     out = _compute("divide", _div, ad, bd)
+    a_shape = _shape_of(ad)  # the backward reads b and the result, only the shape of a
 
     def backward(g, needs):
-        ga = unbroadcast(g / bd, _shape_of(ad)) if needs[0] else None
+        ga = unbroadcast(g / bd, a_shape) if needs[0] else None
         gb = unbroadcast(-g * out / bd, _shape_of(bd)) if needs[1] else None
         return ga, gb
     return result(out, ctx, "divide", (an, bn), backward, saved=(bn,), save_output=True)
 
 
+@register(scalar=operator.pow)
 def power(a, b):
     """``a ** b`` with broadcasting (gradient w.r.t. the exponent uses ``log(a)``)."""
     ctx, ad, bd, an, bn = _binary_prepare("power", a, b)
@@ -103,11 +113,12 @@ def power(a, b):
     return result(out, ctx, "power", (an, bn), backward, saved=(an, bn), save_output=True)
 
 
+@register()
 def negative(a):
     """``-a``."""
     def backward(g, needs):
         return (-g,)
-    return result(-a._data, a._ctx, "negative", (a,), backward)
+    return result(-a._data, a._ctx, "negative", (a,), backward, saved=())
 
 
 def _extremum(name, pick_first, a, b):
@@ -124,11 +135,13 @@ def _extremum(name, pick_first, a, b):
     return result(out, ctx, name, (an, bn), backward, saved=(an, bn))
 
 
+@register(scalar=builtins.max)
 def maximum(a, b):
     """Elementwise maximum of two arrays or an array and a scalar."""
     return _extremum("maximum", "max", a, b)
 
 
+@register(scalar=builtins.min)
 def minimum(a, b):
     """Elementwise minimum of two arrays or an array and a scalar."""
     return _extremum("minimum", "min", a, b)
@@ -143,6 +156,11 @@ def _comparison(name, fn):
     compare.__name__ = name
     compare.__doc__ = f"Elementwise ``{name}`` returning 0./1. in the operands' dtype (not differentiable)."
     return compare
+
+
+def _as_int(compare):
+    """MXNet's comparison of two Python numbers: 1 or 0."""
+    return lambda a, b: int(compare(a, b))
 
 
 def _add(x, y):
@@ -165,24 +183,26 @@ def _pow(x, y):
     return x ** y
 
 
-equal = _comparison("equal", lambda x, y: x == y)
-not_equal = _comparison("not_equal", lambda x, y: x != y)
-greater = _comparison("greater", lambda x, y: x > y)
-greater_equal = _comparison("greater_equal", lambda x, y: x >= y)
-lesser = _comparison("lesser", lambda x, y: x < y)
-lesser_equal = _comparison("lesser_equal", lambda x, y: x <= y)
+equal = register("equal", differentiable=False, scalar=_as_int(operator.eq))(_comparison("equal", lambda x, y: x == y))
+not_equal = register("not_equal", differentiable=False, scalar=_as_int(operator.ne))(_comparison("not_equal", lambda x, y: x != y))
+greater = register("greater", differentiable=False, scalar=_as_int(operator.gt))(_comparison("greater", lambda x, y: x > y))
+greater_equal = register("greater_equal", differentiable=False, scalar=_as_int(operator.ge))(_comparison("greater_equal", lambda x, y: x >= y))
+lesser = register("lesser", differentiable=False, scalar=_as_int(operator.lt))(_comparison("lesser", lambda x, y: x < y))
+lesser_equal = register("lesser_equal", differentiable=False, scalar=_as_int(operator.le))(_comparison("lesser_equal", lambda x, y: x <= y))
 
 
 # ----------------------------------------------------------------------------- unary math
+@register(method=True)
 def exp(x):
     """Elementwise ``e**x``."""
     out = xp_of(x._data).exp(x._data)
 
     def backward(g, needs):
         return (g * out,)
-    return result(out, x._ctx, "exp", (x,), backward, save_output=True)
+    return result(out, x._ctx, "exp", (x,), backward, save_output=True, saved=())
 
 
+@register(method=True)
 def log(x):
     """Elementwise natural logarithm."""
     data = x._data
@@ -192,15 +212,17 @@ def log(x):
     return result(xp_of(data).log(data), x._ctx, "log", (x,), backward, saved=(x,))
 
 
+@register(method=True)
 def sqrt(x):
     """Elementwise square root."""
     out = xp_of(x._data).sqrt(x._data)
 
     def backward(g, needs):
         return (g / (2 * out),)
-    return result(out, x._ctx, "sqrt", (x,), backward, save_output=True)
+    return result(out, x._ctx, "sqrt", (x,), backward, save_output=True, saved=())
 
 
+@register(method=True)
 def square(x):
     """Elementwise ``x*x``."""
     data = x._data
@@ -210,6 +232,7 @@ def square(x):
     return result(data * data, x._ctx, "square", (x,), backward, saved=(x,))
 
 
+@register(method=True)
 def abs(x):  # noqa: A001 (MXNet's name)
     """Elementwise absolute value (gradient 0 at 0)."""
     data = x._data
@@ -220,6 +243,7 @@ def abs(x):  # noqa: A001 (MXNet's name)
     return result(xp.abs(data), x._ctx, "abs", (x,), backward, saved=(x,))
 
 
+@register(method=True)
 def sign(x):
     """Elementwise sign (not differentiable: gradient 0)."""
     data = x._data
@@ -227,9 +251,10 @@ def sign(x):
 
     def backward(g, needs):
         return (xp.zeros_like(g),)
-    return result(xp.sign(data), x._ctx, "sign", (x,), backward)
+    return result(xp.sign(data), x._ctx, "sign", (x,), backward, saved=())
 
 
+@register(method=True)
 def clip(x, a_min, a_max):
     """Limit values to ``[a_min, a_max]``; the gradient passes where the value was inside."""
     if a_min is not None and a_max is not None and a_min > a_max:
@@ -305,32 +330,32 @@ logical_and = _logical("logical_and", lambda x, y: x & y)
 logical_or = _logical("logical_or", lambda x, y: x | y)
 logical_xor = _logical("logical_xor", lambda x, y: x ^ y)
 
-broadcast_add = _broadcast_op("broadcast_add", add, "Sum", "nd.add(lhs, rhs) or lhs + rhs")
-broadcast_plus = _broadcast_op("broadcast_plus", add, "Sum", "nd.add(lhs, rhs) or lhs + rhs")
-broadcast_sub = _broadcast_op("broadcast_sub", subtract, "Difference", "nd.subtract(lhs, rhs) or lhs - rhs")
-broadcast_minus = _broadcast_op("broadcast_minus", subtract, "Difference",
-                                "nd.subtract(lhs, rhs) or lhs - rhs")
-broadcast_mul = _broadcast_op("broadcast_mul", multiply, "Product", "nd.multiply(lhs, rhs) or lhs * rhs")
-broadcast_div = _broadcast_op("broadcast_div", divide, "Quotient", "nd.divide(lhs, rhs) or lhs / rhs")
-broadcast_power = _broadcast_op("broadcast_power", power, "``lhs ** rhs``",
-                                "nd.power(lhs, rhs) or lhs ** rhs")
-broadcast_maximum = _broadcast_op("broadcast_maximum", maximum, "Elementwise maximum", "nd.maximum(lhs, rhs)")
-broadcast_minimum = _broadcast_op("broadcast_minimum", minimum, "Elementwise minimum", "nd.minimum(lhs, rhs)")
-broadcast_equal = _broadcast_op("broadcast_equal", equal, "``lhs == rhs`` as 0./1.",
-                                "nd.equal(lhs, rhs) or lhs == rhs")
-broadcast_not_equal = _broadcast_op("broadcast_not_equal", not_equal, "``lhs != rhs`` as 0./1.",
-                                    "nd.not_equal(lhs, rhs) or lhs != rhs")
-broadcast_greater = _broadcast_op("broadcast_greater", greater, "``lhs > rhs`` as 0./1.",
-                                  "nd.greater(lhs, rhs) or lhs > rhs")
-broadcast_greater_equal = _broadcast_op("broadcast_greater_equal", greater_equal, "``lhs >= rhs`` as 0./1.",
-                                        "nd.greater_equal(lhs, rhs) or lhs >= rhs")
-broadcast_lesser = _broadcast_op("broadcast_lesser", lesser, "``lhs < rhs`` as 0./1.",
-                                 "nd.lesser(lhs, rhs) or lhs < rhs")
-broadcast_lesser_equal = _broadcast_op("broadcast_lesser_equal", lesser_equal, "``lhs <= rhs`` as 0./1.",
-                                       "nd.lesser_equal(lhs, rhs) or lhs <= rhs")
-broadcast_logical_and = _broadcast_op("broadcast_logical_and", logical_and,
-                                      "Logical and (nonzero is true) as 0./1.")
-broadcast_logical_or = _broadcast_op("broadcast_logical_or", logical_or,
-                                     "Logical or (nonzero is true) as 0./1.")
-broadcast_logical_xor = _broadcast_op("broadcast_logical_xor", logical_xor,
-                                      "Logical xor (nonzero is true) as 0./1.")
+broadcast_add = register("broadcast_add")(_broadcast_op("broadcast_add", add, "Sum", "nd.add(lhs, rhs) or lhs + rhs"))
+broadcast_plus = register("broadcast_plus")(_broadcast_op("broadcast_plus", add, "Sum", "nd.add(lhs, rhs) or lhs + rhs"))
+broadcast_sub = register("broadcast_sub")(_broadcast_op("broadcast_sub", subtract, "Difference", "nd.subtract(lhs, rhs) or lhs - rhs"))
+broadcast_minus = register("broadcast_minus")(_broadcast_op("broadcast_minus", subtract, "Difference",
+                                "nd.subtract(lhs, rhs) or lhs - rhs"))
+broadcast_mul = register("broadcast_mul")(_broadcast_op("broadcast_mul", multiply, "Product", "nd.multiply(lhs, rhs) or lhs * rhs"))
+broadcast_div = register("broadcast_div")(_broadcast_op("broadcast_div", divide, "Quotient", "nd.divide(lhs, rhs) or lhs / rhs"))
+broadcast_power = register("broadcast_power")(_broadcast_op("broadcast_power", power, "``lhs ** rhs``",
+                                "nd.power(lhs, rhs) or lhs ** rhs"))
+broadcast_maximum = register("broadcast_maximum")(_broadcast_op("broadcast_maximum", maximum, "Elementwise maximum", "nd.maximum(lhs, rhs)"))
+broadcast_minimum = register("broadcast_minimum")(_broadcast_op("broadcast_minimum", minimum, "Elementwise minimum", "nd.minimum(lhs, rhs)"))
+broadcast_equal = register("broadcast_equal", differentiable=False)(_broadcast_op("broadcast_equal", equal, "``lhs == rhs`` as 0./1.",
+                                "nd.equal(lhs, rhs) or lhs == rhs"))
+broadcast_not_equal = register("broadcast_not_equal", differentiable=False)(_broadcast_op("broadcast_not_equal", not_equal, "``lhs != rhs`` as 0./1.",
+                                    "nd.not_equal(lhs, rhs) or lhs != rhs"))
+broadcast_greater = register("broadcast_greater", differentiable=False)(_broadcast_op("broadcast_greater", greater, "``lhs > rhs`` as 0./1.",
+                                  "nd.greater(lhs, rhs) or lhs > rhs"))
+broadcast_greater_equal = register("broadcast_greater_equal", differentiable=False)(_broadcast_op("broadcast_greater_equal", greater_equal, "``lhs >= rhs`` as 0./1.",
+                                        "nd.greater_equal(lhs, rhs) or lhs >= rhs"))
+broadcast_lesser = register("broadcast_lesser", differentiable=False)(_broadcast_op("broadcast_lesser", lesser, "``lhs < rhs`` as 0./1.",
+                                 "nd.lesser(lhs, rhs) or lhs < rhs"))
+broadcast_lesser_equal = register("broadcast_lesser_equal", differentiable=False)(_broadcast_op("broadcast_lesser_equal", lesser_equal, "``lhs <= rhs`` as 0./1.",
+                                       "nd.lesser_equal(lhs, rhs) or lhs <= rhs"))
+broadcast_logical_and = register("broadcast_logical_and", differentiable=False)(_broadcast_op("broadcast_logical_and", logical_and,
+                                      "Logical and (nonzero is true) as 0./1."))
+broadcast_logical_or = register("broadcast_logical_or", differentiable=False)(_broadcast_op("broadcast_logical_or", logical_or,
+                                     "Logical or (nonzero is true) as 0./1."))
+broadcast_logical_xor = register("broadcast_logical_xor", differentiable=False)(_broadcast_op("broadcast_logical_xor", logical_xor,
+                                      "Logical xor (nonzero is true) as 0./1."))

@@ -14,17 +14,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..ndarray import NDArray, _new, normalize_dtype
-from ._core import ShapeError, result, same_context, scatter_add, xp_of
+from ._core import normalize_axis, ShapeError, result, same_context, scatter_add, xp_of
+from ._registry import register
 
 __all__ = ["take", "pick", "one_hot", "argmax", "argmin"]
 
 _MODES = ("clip", "wrap", "raise")
-
-
-def _axis(axis, ndim, op_name):
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim:
-        raise ValueError(f"{op_name}: axis {axis!r} is out of range for an array with {ndim} dimensions")
-    return int(axis) % ndim
 
 
 def _index_data(op_name, data, indices, size, axis, mode):
@@ -54,6 +49,7 @@ def _index_data(op_name, data, indices, size, axis, mode):
     return idx
 
 
+@register(method=True)
 def take(a, indices, axis=0, mode="clip"):
     """Gather slices of ``a`` along ``axis`` at ``indices`` (MXNet's ``take``).
 
@@ -84,7 +80,7 @@ def take(a, indices, axis=0, mode="clip"):
     if not isinstance(a, NDArray):
         raise TypeError(f"take: a must be an NDArray, got {type(a).__name__}")
     data = a._data
-    axis = _axis(axis, data.ndim, "take")
+    axis = normalize_axis(axis, data.shape, "take")
     idx = _index_data("take", a, indices, data.shape[axis], axis, mode)
     out = xp_of(data).take(data, idx, axis=axis)
     shape, dtype = data.shape, data.dtype
@@ -94,9 +90,10 @@ def take(a, indices, axis=0, mode="clip"):
         full = xp_of(g).zeros(shape, dtype=dtype)
         scatter_add(full, key, g)
         return (full, None)
-    return result(out, a._ctx, "take", (a, None), backward)
+    return result(out, a._ctx, "take", (a, None), backward, saved=())
 
 
+@register(method=True)
 def pick(data, index, axis=-1, keepdims=False, mode="clip"):
     """Pick one element along ``axis`` for every position of the other axes (MXNet's ``pick``).
 
@@ -132,7 +129,7 @@ def pick(data, index, axis=-1, keepdims=False, mode="clip"):
     if not isinstance(data, NDArray):
         raise TypeError(f"pick: data must be an NDArray, got {type(data).__name__}")
     d = data._data
-    axis = _axis(axis, d.ndim, "pick")
+    axis = normalize_axis(axis, d.shape, "pick")
     size = d.shape[axis]
     kept = tuple(1 if i == axis else n for i, n in enumerate(d.shape))
     dropped = tuple(n for i, n in enumerate(d.shape) if i != axis)
@@ -152,9 +149,10 @@ def pick(data, index, axis=-1, keepdims=False, mode="clip"):
     def backward(g, needs):
         hit = xp.arange(size).reshape(mask_shape) == idx
         return (hit.astype(g.dtype) * g.reshape(kept), None)
-    return result(out, data._ctx, "pick", (data, None), backward)
+    return result(out, data._ctx, "pick", (data, None), backward, saved=())
 
 
+@register(method=True, differentiable=False)
 def one_hot(indices, depth, on_value=1.0, off_value=0.0, dtype="float32"):
     """One-hot encoding: ``out[..., k]`` is ``on_value`` where ``indices == k``, else ``off_value``.
 
@@ -200,7 +198,7 @@ def _arg_extremum(op_name, pick_name):
         if axis is None:
             out = getattr(d.reshape(-1), pick_name)().reshape(1)
         else:
-            a = _axis(axis, d.ndim, op_name)
+            a = normalize_axis(axis, d.shape, op_name)
             out = getattr(d, pick_name)(axis=a)
             if keepdims:
                 out = xp_of(d).expand_dims(out, a)
@@ -226,5 +224,5 @@ def _arg_extremum(op_name, pick_name):
     return arg_fn
 
 
-argmax = _arg_extremum("argmax", "argmax")
-argmin = _arg_extremum("argmin", "argmin")
+argmax = register("argmax", method=True, differentiable=False)(_arg_extremum("argmax", "argmax"))
+argmin = register("argmin", method=True, differentiable=False)(_arg_extremum("argmin", "argmin"))

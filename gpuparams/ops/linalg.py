@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ._core import ShapeError, result, same_context, xp_of
+from ._registry import register
 
 __all__ = ["dot", "batch_dot"]
 
@@ -17,6 +18,7 @@ def _maybe_t(data, flag):
     return data.transpose()
 
 
+@register(method=True)
 def dot(a, b, transpose_a=False, transpose_b=False):
     """Matrix product. 1-D·1-D is the inner product; N-D arrays contract ``a``'s last axis with
     ``b``'s first (MXNet's rule); ``transpose_a/b`` transpose the operands first."""
@@ -53,6 +55,7 @@ def dot(a, b, transpose_a=False, transpose_b=False):
     return result(out, ctx, "dot", (a, b), backward, saved=(a, b))
 
 
+@register()
 def batch_dot(a, b, transpose_a=False, transpose_b=False):
     """Batched matrix product of ``(B, n, k)`` and ``(B, k, m)`` arrays."""
     ctx = same_context("batch_dot", a, b)

@@ -7,30 +7,22 @@ from __future__ import annotations
 import numpy as np
 
 from . import elementwise
-from ._core import result, xp_of
+from ._core import normalize_axes, result, xp_of
+from ._registry import register
 
 __all__ = ["sum", "mean", "max", "min", "norm"]
 
 
-def _normalize_axes(axis, ndim, op_name):
+def _normalize_axes(axis, shape, op_name):
     if axis is None:
-        return tuple(range(ndim))
+        return tuple(range(len(shape)))
     if isinstance(axis, (int, np.integer)):
         axes = (axis,)
     elif isinstance(axis, (tuple, list)):
         axes = tuple(axis)
     else:
         raise ValueError(f"{op_name}: axis must be an int or a tuple of ints, got {axis!r}")
-    normalized = []
-    for a in axes:
-        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
-            raise ValueError(f"{op_name}: axis must be an int or a tuple of ints, got {axis!r}")
-        if not -ndim <= a < ndim:
-            raise ValueError(f"{op_name}: axis {a!r} is out of range for an array with {ndim} dimensions")
-        normalized.append(int(a) % ndim)
-    if len(set(normalized)) != len(normalized):
-        raise ValueError(f"{op_name}: repeated axis in {axis!r}")
-    return tuple(sorted(normalized))
+    return tuple(sorted(normalize_axes(axes, shape, op_name)))
 
 
 def _kept_shape(shape, axes):
@@ -41,7 +33,7 @@ def _kept_shape(shape, axes):
 def _reduce(op_name, x, axis, keepdims, exclude, compute, make_backward, save_input=True):
     # save_input: max/min read both the input and their own result in backward; sum/mean neither.
     data = x._data
-    axes = _normalize_axes(axis, data.ndim, op_name)
+    axes = _normalize_axes(axis, data.shape, op_name)
     if exclude:
         axes = tuple(i for i in range(data.ndim) if i not in axes)
     out = compute(data, axes, keepdims)
@@ -50,6 +42,7 @@ def _reduce(op_name, x, axis, keepdims, exclude, compute, make_backward, save_in
                   saved=(x,) if save_input else (), save_output=save_input)
 
 
+@register(method=True)
 def sum(x, axis=None, keepdims=False, exclude=False):  # noqa: A001 (MXNet's name)
     """Sum over ``axis`` (all axes by default; ``exclude=True`` reduces all *but* ``axis``)."""
     def compute(data, axes, keepdims):
@@ -64,6 +57,7 @@ def sum(x, axis=None, keepdims=False, exclude=False):  # noqa: A001 (MXNet's nam
     return _reduce("sum", x, axis, keepdims, exclude, compute, make_backward, save_input=False)
 
 
+@register(method=True)
 def mean(x, axis=None, keepdims=False, exclude=False):
     """Mean over ``axis`` (all axes by default)."""
     def compute(data, axes, keepdims):
@@ -99,10 +93,11 @@ def _extremum(op_name, pick):
     return reduce_fn
 
 
-max = _extremum("max", "max")  # noqa: A001
-min = _extremum("min", "min")  # noqa: A001
+max = register("max", method=True)(_extremum("max", "max"))  # noqa: A001
+min = register("min", method=True)(_extremum("min", "min"))  # noqa: A001
 
 
+@register(method=True)
 def norm(x):
     """The L2 (Frobenius) norm of all elements, shape ``(1,)`` (differentiable)."""
     return elementwise.sqrt(sum(elementwise.multiply(x, x)))

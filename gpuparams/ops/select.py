@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..ndarray import NDArray, _new, normalize_dtype
-from ._core import ShapeError, result, same_context, xp_of
+from ._core import normalize_axis, ShapeError, result, same_context, xp_of
+from ._registry import register
 
 __all__ = ["where", "sort", "argsort", "topk"]
 
@@ -26,6 +27,7 @@ def _check_array(op_name, what, value):
                         "(wrap it with nd.array(...))")
 
 
+@register()
 def where(condition, x, y):
     """Elementwise ``x`` where ``condition`` is nonzero, else ``y`` (MXNet's ``where``).
 
@@ -82,7 +84,7 @@ def where(condition, x, y):
         return (None,
                 xp.where(mask, g, zero) if needs[1] else None,
                 xp.where(mask, zero, g) if needs[2] else None)
-    return result(out, ctx, "where", (None, x, y), backward)
+    return result(out, ctx, "where", (None, x, y), backward, saved=())
 
 
 def _order(data, axis, is_ascend):
@@ -102,10 +104,7 @@ def _sort_axis(op_name, data, axis):
     d = data._data
     if axis is None:
         return d.reshape(-1), 0
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -d.ndim <= axis < d.ndim:
-        raise ValueError(f"{op_name}: axis {axis!r} is out of range for an array of shape {data.shape}; use "
-                         f"an int in [{-d.ndim}, {d.ndim}) or None for the flattened array")
-    return d, int(axis) % d.ndim
+    return d, normalize_axis(axis, data.shape, op_name)
 
 
 def _scatter_back(g, idx, axis, shape, dtype):
@@ -120,6 +119,7 @@ def _scatter_back(g, idx, axis, shape, dtype):
     return xp.moveaxis(full.reshape(moved), -1, axis)
 
 
+@register(method=True)
 def sort(data, axis=-1, is_ascend=True):
     """Sort along ``axis`` (MXNet's ``sort``).
 
@@ -151,9 +151,10 @@ def sort(data, axis=-1, is_ascend=True):
 
     def backward(g, needs):
         return (_scatter_back(g.reshape(sorted_shape), idx, ax, sorted_shape, dtype).reshape(shape),)
-    return result(out, data._ctx, "sort", (data,), backward)
+    return result(out, data._ctx, "sort", (data,), backward, saved=())
 
 
+@register(method=True, differentiable=False)
 def argsort(data, axis=-1, is_ascend=True, dtype="float32"):
     """Indices that sort ``data`` along ``axis`` (MXNet's ``argsort``).
 
@@ -184,6 +185,7 @@ def argsort(data, axis=-1, is_ascend=True, dtype="float32"):
     return _new(_order(d, ax, bool(is_ascend)).astype(dt), data._ctx)
 
 
+@register(method=True)
 def topk(data, axis=-1, k=1, ret_typ="indices", is_ascend=False, dtype="float32"):
     """The ``k`` largest (or smallest) elements along ``axis`` (MXNet's ``topk``).
 
@@ -238,5 +240,5 @@ def topk(data, axis=-1, k=1, ret_typ="indices", is_ascend=False, dtype="float32"
 
     def backward(g, needs):
         return (_scatter_back(g.reshape(picked_shape), idx, ax, flat_shape, dtype_).reshape(shape),)
-    values = result(xp.take_along_axis(d, idx, axis=ax), data._ctx, "topk", (data,), backward)
+    values = result(xp.take_along_axis(d, idx, axis=ax), data._ctx, "topk", (data,), backward, saved=())
     return values if ret_typ == "value" else [values, indices]

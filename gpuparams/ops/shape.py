@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..ndarray import NDArray, _to_context, normalize_dtype
-from ._core import ShapeError, result, same_context, scatter_add, unbroadcast, xp_of
+from ._core import normalize_axis, normalize_axes, ShapeError, result, same_context, scatter_add, unbroadcast, xp_of
+from ._registry import register
 
 __all__ = ["reshape", "transpose", "expand_dims", "squeeze", "flatten", "concat", "stack",
            "getitem", "astype", "copy", "to_context", "backend_key", "swapaxes", "split", "SliceChannel",
@@ -48,6 +49,7 @@ def _target_shape(shape, new_shape):
     return tuple(resolved)
 
 
+@register(method=True)
 def reshape(x, *shape, **kwargs):
     """Return ``x`` with a new shape (a view when possible); one dim may be -1.
 
@@ -66,7 +68,7 @@ def reshape(x, *shape, **kwargs):
     def backward(g, needs):
         return (g.reshape(in_shape),)
     out = data.reshape(target)
-    return _share_version(result(out, x._ctx, "reshape", (x,), backward), x, out, data)
+    return _share_version(result(out, x._ctx, "reshape", (x,), backward, saved=()), x, out, data)
 
 
 def _share_version(out, x, out_data, in_data):
@@ -76,45 +78,53 @@ def _share_version(out, x, out_data, in_data):
     return out
 
 
+@register(method=True)
 def transpose(x, axes=None):
     """Permute the axes (reverse them by default)."""
     data = x._data
     if axes is not None:
-        axes = tuple(axes)
-        if sorted(a % data.ndim for a in axes) != list(range(data.ndim)):
-            raise ShapeError(f"transpose: axes {axes} are not a permutation of {data.ndim} dimensions")
+        axes = tuple(normalize_axis(a, data.shape, "transpose") for a in axes)
+        if sorted(axes) != list(range(data.ndim)):
+            raise ShapeError(f"transpose: axes {axes} are not a permutation of the {data.ndim} "
+                             f"dimensions of shape {x.shape}")
     out = data.transpose(axes)
-    inverse = None if axes is None else tuple(np.argsort([a % data.ndim for a in axes]))
+    inverse = None if axes is None else tuple(np.argsort(axes))
 
     def backward(g, needs):
         return (g.transpose(inverse),)
-    return _share_version(result(out, x._ctx, "transpose", (x,), backward), x, out, data)
+    return _share_version(result(out, x._ctx, "transpose", (x,), backward, saved=()), x, out, data)
 
 
+@register(method=True)
 def swapaxes(x, dim1, dim2):
     """Swap two axes."""
+    dim1 = normalize_axis(dim1, x.shape, "swapaxes", "dim1")
+    dim2 = normalize_axis(dim2, x.shape, "swapaxes", "dim2")
     axes = list(range(x.ndim))
     axes[dim1], axes[dim2] = axes[dim2], axes[dim1]
     return transpose(x, axes)
 
 
+@register(method=True)
 def expand_dims(x, axis):
     """Insert a dimension of size 1 at ``axis``."""
-    ndim = x.ndim + 1
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"expand_dims: axis {axis} out of range for a result with {ndim} dimensions")
+    axis = normalize_axis(axis, x.ndim + 1, "expand_dims")  # an axis of the result
     shape = list(x.shape)
-    shape.insert(axis % ndim, 1)
+    shape.insert(axis, 1)
     return reshape(x, tuple(shape))
 
 
+@register(method=True)
 def squeeze(x, axis=None):
     """Remove dimensions of size 1 (all of them, or those in ``axis``)."""
     shape = x.shape
-    axes = range(len(shape)) if axis is None else ([axis] if isinstance(axis, int) else axis)
+    if axis is None:
+        axes = range(len(shape))
+    else:
+        axes = normalize_axes((axis,) if isinstance(axis, (int, np.integer)) else tuple(axis), shape,
+                              "squeeze")
     drop = set()
     for a in axes:
-        a %= len(shape)
         if shape[a] == 1:
             drop.add(a)
         elif axis is not None:
@@ -122,6 +132,7 @@ def squeeze(x, axis=None):
     return reshape(x, tuple(n for i, n in enumerate(shape) if i not in drop) or (1,))
 
 
+@register(method=True, aliases=("Flatten",))
 def flatten(x):
     """Collapse all axes but the first: ``(N, ...) -> (N, prod(...))``."""
     return reshape(x, (x.shape[0], -1))
@@ -138,9 +149,11 @@ def _joined(op_name, arrays):
     return arrays
 
 
+@register()
 def concat(*arrays, dim=1):
     """Join arrays along an existing axis ``dim`` (MXNet's default is 1)."""
     arrays = _joined("concat", arrays)
+    dim = normalize_axis(dim, arrays[0].shape, "concat", "dim")
     datas = [a._data for a in arrays]
     xp = xp_of(datas[0])
     try:
@@ -151,12 +164,14 @@ def concat(*arrays, dim=1):
 
     def backward(g, needs):
         return tuple(xp.split(g, bounds, axis=dim))
-    return result(out, arrays[0]._ctx, "concat", tuple(arrays), backward)
+    return result(out, arrays[0]._ctx, "concat", tuple(arrays), backward, saved=())
 
 
+@register()
 def stack(*arrays, axis=0):
     """Join same-shape arrays along a new axis."""
     arrays = _joined("stack", arrays)
+    axis = normalize_axis(axis, arrays[0].ndim + 1, "stack")  # an axis of the result
     datas = [a._data for a in arrays]
     xp = xp_of(datas[0])
     try:
@@ -164,9 +179,11 @@ def stack(*arrays, axis=0):
     except ValueError as exc:
         raise ShapeError(f"stack: arrays need one shape, got {[a.shape for a in arrays]} ({exc})") from None
 
+    count = len(datas)  # the backward keeps the count, not the inputs' buffers
+
     def backward(g, needs):
-        return tuple(xp.take(g, i, axis=axis) for i in range(len(datas)))
-    return result(out, arrays[0]._ctx, "stack", tuple(arrays), backward)
+        return tuple(xp.take(g, i, axis=axis) for i in range(count))
+    return result(out, arrays[0]._ctx, "stack", tuple(arrays), backward, saved=())
 
 
 def backend_key(key, ctx):
@@ -192,6 +209,7 @@ def _is_basic(key):
     return all(isinstance(k, (int, np.integer, slice)) or k is None or k is Ellipsis for k in parts)
 
 
+@register(method="__getitem__", public=False)
 def getitem(x, key):
     """``x[key]``: basic indexing returns a view sharing memory; integer-array indexing a copy."""
     data = x._data
@@ -209,23 +227,24 @@ def getitem(x, key):
     except IndexError as exc:
         raise IndexError(f"index {key!r} is out of bounds for an array of shape {x.shape}: {exc}") from None
     out = xp_of(data).asarray(out)
-    shape, dtype = data.shape, data.dtype
+    shape, dtype, out_shape = data.shape, data.dtype, out.shape  # shapes only: no buffer is kept
 
     def backward(g, needs):
         xp = xp_of(g)
         full = xp.zeros(shape, dtype=dtype)
-        g = g.reshape(out.shape)
+        g = g.reshape(out_shape)
         if basic:
             full[key] = g
         else:
             scatter_add(full, key, g)  # repeated indices add up
         return (full,)
-    res = result(out, x._ctx, "getitem", (x,), backward)
+    res = result(out, x._ctx, "getitem", (x,), backward, saved=())
     if basic:
         res._version = x._version
     return res
 
 
+@register(method=True, public=False)
 def astype(x, dtype, copy=True):
     """Cast to ``dtype`` (the gradient is cast back to the input's dtype)."""
     dtype = normalize_dtype(dtype)
@@ -236,23 +255,25 @@ def astype(x, dtype, copy=True):
 
     def backward(g, needs):
         return (g.astype(in_dtype),)
-    return result(data.astype(dtype), x._ctx, "astype", (x,), backward)
+    return result(data.astype(dtype), x._ctx, "astype", (x,), backward, saved=())
 
 
+@register(method=True, public=False)
 def copy(x):
     """A new buffer with the same values (recorded)."""
     def backward(g, needs):
         return (g,)
-    return result(x._data.copy(), x._ctx, "copy", (x,), backward)
+    return result(x._data.copy(), x._ctx, "copy", (x,), backward, saved=())
 
 
+@register(method="as_in_context", public=False)
 def to_context(x, ctx):
     """Copy ``x`` to another context; recorded, so gradients flow back to the source context."""
     src = x._ctx
 
     def backward(g, needs):
         return (_to_context(g, ctx, src),)
-    return result(_to_context(x._data, src, ctx), ctx, "as_in_context", (x,), backward)
+    return result(_to_context(x._data, src, ctx), ctx, "as_in_context", (x,), backward, saved=())
 
 
 # ----------------------------------------------------------------------------- split, slice, broadcast, tile
@@ -261,15 +282,6 @@ def _int_arg(value, op_name, what):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{op_name}: {what} must be an int, got {value!r}")
     return int(value)
-
-
-def _axis_of(axis, ndim, op_name):
-    """A non-negative axis for an array of ``ndim`` dimensions (negative axes count from the end)."""
-    axis = _int_arg(axis, op_name, "axis")
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"{op_name}: axis {axis} is out of range for an array with {ndim} dimensions; "
-                         f"use an axis in [{-ndim}, {ndim})")
-    return axis % ndim
 
 
 def _as_tuple(value):
@@ -297,9 +309,10 @@ def _sliced(x, axis, begin, end, op_name, squeeze=False):
         full = xp_of(g).zeros(shape, dtype=dtype)
         full[key] = g.reshape(part_shape)
         return (full,)
-    return result(out, x._ctx, op_name, (x,), backward)
+    return result(out, x._ctx, op_name, (x,), backward, saved=())
 
 
+@register(method=True, aliases=("SliceChannel",))
 def split(data, num_outputs, axis=1, squeeze_axis=False):
     """Split an array into ``num_outputs`` equal parts along ``axis`` (MXNet's ``split``).
 
@@ -339,7 +352,7 @@ def split(data, num_outputs, axis=1, squeeze_axis=False):
     if n < 1:
         raise ValueError(f"split: num_outputs must be at least 1, got {n}")
     shape = data.shape
-    ax = _axis_of(axis, data.ndim, "split")
+    ax = normalize_axis(axis, data.shape, "split")
     size = shape[ax]
     if size % n:
         raise ShapeError(f"split: axis {ax} of an array of shape {shape} has size {size}, which "
@@ -354,9 +367,9 @@ def split(data, num_outputs, axis=1, squeeze_axis=False):
     return parts[0] if n == 1 else parts
 
 
-SliceChannel = split
 
 
+@register(method=True)
 def slice_axis(data, axis, begin, end):
     """The slice ``begin:end`` of ``data`` along one axis (MXNet's ``slice_axis``).
 
@@ -389,7 +402,7 @@ def slice_axis(data, axis, begin, end):
     """
     _check_array("slice_axis", data)
     shape = data.shape
-    ax = _axis_of(axis, data.ndim, "slice_axis")
+    ax = normalize_axis(axis, data.shape, "slice_axis")
     n = shape[ax]
     b = _int_arg(begin, "slice_axis", "begin")
     e = n if end is None else _int_arg(end, "slice_axis", "end")
@@ -409,9 +422,10 @@ def _broadcast(data, target, op_name):
 
     def backward(g, needs):
         return (unbroadcast(g, in_shape),)
-    return result(out, data._ctx, op_name, (data,), backward)
+    return result(out, data._ctx, op_name, (data,), backward, saved=())
 
 
+@register(method=True)
 def broadcast_to(data, shape):
     """Broadcast ``data`` to ``shape`` by repeating its size-1 dimensions (MXNet's ``broadcast_to``).
 
@@ -457,6 +471,7 @@ def broadcast_to(data, shape):
     return _broadcast(data, target, "broadcast_to")
 
 
+@register(method="broadcast_axes", aliases=("broadcast_axes",))
 def broadcast_axis(data, axis=(), size=()):
     """Broadcast the size-1 ``axis`` (or axes) of ``data`` to ``size`` (MXNet's ``broadcast_axis``).
 
@@ -487,7 +502,7 @@ def broadcast_axis(data, axis=(), size=()):
     shape = data.shape
     target = list(shape)
     for a, s in zip(axes, sizes):
-        a = _axis_of(a, data.ndim, "broadcast_axis")
+        a = normalize_axis(a, data.shape, "broadcast_axis")
         s = _int_arg(s, "broadcast_axis", "size")
         if shape[a] != 1:
             raise ShapeError(f"broadcast_axis: axis {a} of an array of shape {shape} has size {shape[a]}; "
@@ -498,9 +513,9 @@ def broadcast_axis(data, axis=(), size=()):
     return _broadcast(data, tuple(target), "broadcast_axis")
 
 
-broadcast_axes = broadcast_axis
 
 
+@register(method=True)
 def tile(data, reps):
     """Repeat the whole array ``reps[i]`` times along each axis (MXNet's ``tile``, NumPy's rules).
 
@@ -539,9 +554,10 @@ def tile(data, reps):
 
     def backward(g, needs):
         return (g.reshape(grouped).sum(axis=copies).reshape(shape),)
-    return result(out, data._ctx, "tile", (data,), backward)
+    return result(out, data._ctx, "tile", (data,), backward, saved=())
 
 
+@register(method=True)
 def repeat(data, repeats, axis=None):
     """Repeat each element ``repeats`` times along ``axis`` (MXNet's ``repeat``).
 
@@ -578,15 +594,16 @@ def repeat(data, repeats, axis=None):
         out = xp.repeat(d.reshape(-1), repeats)
         grouped, summed = (d.size, repeats), 1
     else:
-        ax = _axis_of(axis, d.ndim, "repeat")
+        ax = normalize_axis(axis, d.shape, "repeat")
         out = xp.repeat(d, repeats, axis=ax)
         grouped, summed = shape[:ax] + (shape[ax], repeats) + shape[ax + 1:], ax + 1
 
     def backward(g, needs):
         return (g.reshape(grouped).sum(axis=summed).reshape(shape),)
-    return result(out, data._ctx, "repeat", (data,), backward)
+    return result(out, data._ctx, "repeat", (data,), backward, saved=())
 
 
+@register(method=True, aliases=("reverse",))
 def flip(data, axis):
     """Reverse the order of the elements along ``axis`` (MXNet's ``flip``, alias ``reverse``).
 
@@ -608,7 +625,7 @@ def flip(data, axis):
     [[3.0, 2.0, 1.0], [6.0, 5.0, 4.0]]
     """
     _check_array("flip", data)
-    axes = tuple(_axis_of(a, data.ndim, "flip") for a in _as_tuple(axis))
+    axes = tuple(normalize_axis(a, data.shape, "flip") for a in _as_tuple(axis))
     if len(set(axes)) != len(axes):
         raise ValueError(f"flip: axis {axis} names an axis twice")
     d = data._data
@@ -619,7 +636,6 @@ def flip(data, axis):
 
     def backward(g, needs):
         return (flipped(g),)
-    return result(flipped(d).copy(), data._ctx, "flip", (data,), backward)
+    return result(flipped(d).copy(), data._ctx, "flip", (data,), backward, saved=())
 
 
-reverse = flip

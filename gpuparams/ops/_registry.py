@@ -1,0 +1,226 @@
+"""The operator registry: one declaration per operator, one place where every operator is dispatched.
+
+An operator is a plain function over NDArrays (and Python values) that computes on the backend arrays
+and wraps its result with :func:`gpuparams.ops._core.result`. Declaring it with :func:`register`
+
+* records it in :data:`REGISTRY` under its name (and aliases), from which the ``nd`` namespace is
+  built and against which the explicit :class:`~gpuparams.ndarray.NDArray` methods are tested;
+* wraps it in the **dispatcher**: the device of its first NDArray argument is looked up once and, on a
+  GPU, made current for the whole call (CuPy launches on the current device), exactly once per call;
+* optionally names a **kernel path**: a second implementation with the same signature that runs our
+  CUDA kernels, chosen when that device runs custom kernels (a real GPU or the emulated ``gpu(0)``)
+  and the first NDArray argument is float32.
+
+Why a decorator over plain functions rather than ``Op`` subclasses: an operator's forward and backward
+are one closure (the backward reads what the forward computed), which a function keeps together with
+no ceremony, and the decorated function is still what ``nd.<name>`` is, so tracebacks and docs point at
+the operator's own code.
+
+What a backward reads is declared at each :func:`~gpuparams.ops._core.result` call (``saved=`` is a
+required keyword, so it cannot be forgotten silently). With :data:`strict` checking on (the test
+suite turns it on), ``result`` also inspects the backward closure and raises when it captures an
+input's or the output's buffer that the declaration does not list — which would otherwise lose the
+in-place-write detection for that array.
+
+>>> from gpuparams.ops import REGISTRY
+>>> REGISTRY["relu"].method, REGISTRY["relu"].kernel is not None
+('relu', True)
+"""
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Callable, NamedTuple, Optional
+
+import numpy as np
+
+from .. import backend
+
+__all__ = ["Op", "REGISTRY", "register", "public_ops", "method_ops", "set_strict", "is_strict"]
+
+
+class Op(NamedTuple):
+    """One registered operator.
+
+    Attributes
+    ----------
+    name : str
+        The registered (``nd``) name.
+    impl : callable
+        The implementation for every device (NumPy or CuPy arrays).
+    kernel : callable or None
+        The custom-kernel implementation, used on devices that run our kernels for float32 data.
+    method : str or None
+        The :class:`~gpuparams.ndarray.NDArray` method that calls this operator, if any.
+    differentiable : bool
+        Whether its result records a backward (False for comparisons, ``argmax``, optimizer updates).
+    public : bool
+        Whether ``nd.<name>`` exposes it (False for internal operators such as ``to_context``).
+    aliases : tuple of str
+        Other ``nd`` names of the same operator (MXNet's ``broadcast_plus`` for ``broadcast_add``).
+    dispatch : callable
+        The dispatching wrapper: what ``nd.<name>`` and the NDArray method call.
+    """
+
+    name: str
+    impl: Callable
+    kernel: Optional[Callable]
+    method: Optional[str]
+    differentiable: bool
+    public: bool
+    aliases: tuple
+    dispatch: Callable
+
+
+#: Every operator, by name and by alias.
+REGISTRY: dict = {}
+
+_NDArray = None  # gpuparams.ndarray.NDArray, bound on first dispatch (ndarray imports this package)
+_strict = [False]
+
+
+def set_strict(enabled):
+    """Turn the backward-closure audit of :func:`~gpuparams.ops._core.result` on or off.
+
+    Off by default (it costs a few microseconds per recorded operator); the test suite turns it on.
+    Returns the previous setting.
+    """
+    previous = _strict[0]
+    _strict[0] = bool(enabled)
+    return previous
+
+
+def is_strict():
+    """Whether the backward-closure audit is on."""
+    return _strict[0]
+
+
+def _first_array(args, kwargs):
+    cls = _NDArray
+    for arg in args:
+        if type(arg) is cls:
+            return arg
+    for value in kwargs.values():
+        if type(value) is cls:
+            return value
+    return None
+
+
+class _Dispatching(threading.local):
+    device = None  # the device whose scope an enclosing dispatch of this thread holds
+
+
+_dispatching = _Dispatching()
+_FLOAT32 = np.dtype(np.float32)
+
+
+def _run_on(device, fn, args, kwargs):
+    """Call ``fn`` with ``device`` current; a nested operator call (a composite operator, an
+    operator used inside another's implementation) finds it current already and enters nothing."""
+    if _dispatching.device is device:
+        return fn(*args, **kwargs)
+    previous = _dispatching.device
+    _dispatching.device = device
+    try:
+        with device.scope():
+            return fn(*args, **kwargs)
+    finally:
+        _dispatching.device = previous
+
+
+def _on_numbers(name, scalar):
+    """What an operator with a ``scalar`` form does when no argument is an NDArray."""
+    import numbers
+
+    def numbers_only(*args, **kwargs):
+        values = list(args) + list(kwargs.values())
+        if not all(isinstance(v, numbers.Number) for v in values):
+            kinds = ", ".join(type(v).__name__ for v in values)
+            raise TypeError(f"{name}: needs an NDArray or numbers, got ({kinds}); wrap arrays with "
+                            "nd.array(...)")
+        return scalar(*args, **kwargs)
+    return numbers_only
+
+
+def _make_dispatch(impl, kernel, numbers_only=None):
+    if kernel is None:
+        @functools.wraps(impl)
+        def dispatch(*args, **kwargs):
+            first = _first_array(args, kwargs)
+            if first is not None and first._ctx.device_type == "gpu":
+                return _run_on(backend.device_of(first), impl, args, kwargs)
+            if first is None and numbers_only is not None:
+                return numbers_only(*args, **kwargs)
+            return impl(*args, **kwargs)
+    else:
+        @functools.wraps(impl)
+        def dispatch(*args, **kwargs):
+            first = _first_array(args, kwargs)
+            if first is not None and first._ctx.device_type == "gpu":
+                device = backend.device_of(first)
+                use_kernel = device.custom_kernels and first._data.dtype == _FLOAT32
+                return _run_on(device, kernel if use_kernel else impl, args, kwargs)
+            return impl(*args, **kwargs)
+    return dispatch
+
+
+def register(name=None, *, method=None, kernel=None, differentiable=True, public=True, aliases=(),
+             scalar=None):
+    """Declare an operator (use as a decorator on its implementation).
+
+    Parameters
+    ----------
+    name : str, optional
+        Its ``nd`` name (default: the function's name).
+    method : str or bool, optional
+        The :class:`~gpuparams.ndarray.NDArray` method name that calls it (``True``: the same name).
+        The method itself is written out in ``ndarray.py`` (so editors and type checkers see it);
+        ``tests/test_registry.py`` checks that each declared method exists and calls this operator.
+    kernel : callable, optional
+        Implementation that runs our CUDA kernels, with the same signature; used on a device with
+        custom kernels when the first NDArray argument is float32.
+    differentiable : bool
+        False for operators whose results never record a backward.
+    public : bool
+        False keeps it out of the ``nd`` namespace.
+    aliases : sequence of str
+        More ``nd`` names for it.
+    scalar : callable, optional
+        What the operator computes when every argument is a Python number (``nd.add(2, 3)`` is 5,
+        as in MXNet); without it such a call reaches the implementation.
+
+    Returns
+    -------
+    callable
+        A decorator returning the dispatching function (what ``nd.<name>`` is).
+    """
+    def decorate(impl):
+        op_name = name or impl.__name__
+        if op_name in REGISTRY:
+            raise ValueError(f"operator {op_name!r} is registered twice")
+        method_name = op_name if method is True else (method or None)
+        dispatch = _make_dispatch(impl, kernel, scalar and _on_numbers(op_name, scalar))
+        dispatch.op_name = op_name
+        op = Op(op_name, impl, kernel, method_name, differentiable, public, tuple(aliases), dispatch)
+        REGISTRY[op_name] = op
+        for alias in op.aliases:
+            if alias in REGISTRY:
+                raise ValueError(f"operator alias {alias!r} is registered twice")
+            REGISTRY[alias] = op
+        return dispatch
+    return decorate
+
+
+def public_ops():
+    """``{nd name: dispatching function}`` for every public operator and alias."""
+    return {key: op.dispatch for key, op in REGISTRY.items() if op.public}
+
+
+def method_ops():
+    """``{method name: Op}`` for every operator that declares an NDArray method."""
+    return {op.method: op for op in REGISTRY.values() if op.method}
+
+
+def _bind_ndarray(cls):
+    global _NDArray
+    _NDArray = cls

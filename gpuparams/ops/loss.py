@@ -1,0 +1,237 @@
+"""The elementwise loss operators behind :mod:`gpuparams.loss`, each one operator with its backward.
+
+Each loss is computed by **one** recorded operator with a hand-written backward, so that the
+numerically delicate parts (log-sum-exp, softplus) never go through autograd piecewise. They are
+registered (and so dispatched under their device like every operator) but not exported to ``nd``:
+MXNet's ``nd`` has no such functions, and the Gluon loss Blocks are the public interface.
+The label helpers here put a label into the form the operators expect.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..ndarray import NDArray, from_data
+from ._core import normalize_axis, result, stable_sigmoid, xp_of
+from ._registry import register
+
+__all__ = ["l2_loss", "l1_loss", "huber_loss", "sigmoid_bce", "softmax_cross_entropy", "as_label",
+           "label_like"]
+
+#: Added inside the logarithms of the ``from_sigmoid=True`` cross-entropy, as Gluon does, so a
+#: probability of exactly 0 or 1 gives a large finite loss instead of infinity.
+_BCE_EPS = 1e-12
+
+
+# ----------------------------------------------------------------------------- labels
+def as_label(label, pred, what="label"):
+    """The label as an NDArray on the prediction's context (NumPy arrays and lists are accepted)."""
+    if isinstance(label, NDArray):
+        return label
+    if isinstance(label, (list, tuple, np.ndarray, numbers.Number)):
+        return from_data(np.asarray(label), ctx=pred.context)
+    raise TypeError(f"{what} must be an NDArray (or a NumPy array), got {type(label).__name__}")
+
+
+def _reshape_like(label, pred, loss_name):
+    """Gluon's rule: the label takes the prediction's shape (same number of elements required)."""
+    if label.shape == pred.shape:
+        return label
+    if label.size != pred.size:
+        raise ShapeError(f"{loss_name}: label of shape {label.shape} cannot be reshaped to the "
+                         f"prediction's shape {pred.shape} ({label.size} vs {pred.size} elements)")
+    return label.reshape(pred.shape)
+
+
+def _same_dtype(label, pred):
+    # A float64 or integer label would otherwise promote the loss (NumPy rules) away from the
+    # prediction's dtype; the prediction's dtype is the one the model trains in.
+    return label if label.dtype == pred.dtype else label.astype(pred.dtype)
+
+
+def label_like(label, pred, loss_name):
+    """The label as an NDArray with the prediction's shape and dtype (Gluon's step 1)."""
+    return _same_dtype(_reshape_like(as_label(label, pred), pred, loss_name), pred)
+
+
+def _check_label_context(name, pred, label):
+    if pred.context is not label.context:
+        raise ValueError(f"{name}: prediction is on {pred.context} but label is on {label.context}; "
+                         f"move the label with label.as_in_context({pred.context})")
+
+
+def _elementwise(name, pred, label, forward, local_grads):
+    """One recorded result ``loss = forward(p, y)`` with ``d loss = dp * g`` and ``dy * g``.
+
+    ``local_grads(p, y, xp, needs)`` returns the elementwise partial derivatives (or None where an
+    input needs none); the backward multiplies them by the incoming gradient.
+    """
+    _check_label_context(name, pred, label)
+    p, y = pred._data, label._data
+    out = forward(p, y, xp_of(p))
+
+    def backward(g, needs):
+        dp, dy = local_grads(p, y, xp_of(p), needs)
+        return (g * dp if dp is not None else None, g * dy if dy is not None else None)
+    return result(out, pred.context, name, (pred, label), backward, saved=(pred, label))
+
+
+# ----------------------------------------------------------------------------- regression
+def _l2_forward(p, y, xp):
+    d = p - y
+    return d * d
+
+
+def _l2_grads(p, y, xp, needs):
+    d2 = 2 * (p - y)
+    return (d2 if needs[0] else None, -d2 if needs[1] else None)
+
+
+@register(public=False)
+def l2_loss(pred, label):
+    """``(pred - label)**2`` elementwise (the :class:`~gpuparams.loss.L2Loss` Block halves it)."""
+    return _elementwise("l2_loss", pred, label, _l2_forward, _l2_grads)
+
+
+def _l1_forward(p, y, xp):
+    return xp.abs(p - y)
+
+
+def _l1_grads(p, y, xp, needs):
+    s = xp.sign(p - y)
+    return (s if needs[0] else None, -s if needs[1] else None)
+
+
+@register(public=False)
+def l1_loss(pred, label):
+    """``|pred - label|`` elementwise; the gradient at ``pred == label`` is 0."""
+    return _elementwise("l1_loss", pred, label, _l1_forward, _l1_grads)
+
+
+@register(public=False)
+def huber_loss(pred, label, rho):
+    """Smooth L1 elementwise: ``0.5/rho * d^2`` where ``|d| <= rho``, else ``|d| - 0.5*rho``."""
+    def forward(p, y, xp):
+        a = xp.abs(p - y)
+        return xp.where(a > rho, a - 0.5 * rho, (0.5 / rho) * a * a).astype(p.dtype, copy=False)
+
+    def grads(p, y, xp, needs):
+        d = p - y
+        dp = xp.where(xp.abs(d) > rho, xp.sign(d), d / rho).astype(p.dtype, copy=False)
+        return (dp if needs[0] else None, -dp if needs[1] else None)
+    return _elementwise("huber_loss", pred, label, forward, grads)
+
+
+# ----------------------------------------------------------------------------- classification
+def _bce_logit_forward(x, y, xp):
+    # log(1 + exp(x)) - x*y, with the softplus split so that exp never sees a positive argument.
+    return xp.maximum(x, 0) - x * y + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+def _bce_logit_grads(x, y, xp, needs):
+    dx = stable_sigmoid(x, xp).astype(x.dtype, copy=False) - y if needs[0] else None
+    return (dx, -x if needs[1] else None)
+
+
+def _bce_prob_forward(p, y, xp):
+    return -(y * xp.log(p + _BCE_EPS) + (1 - y) * xp.log(1 - p + _BCE_EPS))
+
+
+def _bce_prob_grads(p, y, xp, needs):
+    dp = -(y / (p + _BCE_EPS) - (1 - y) / (1 - p + _BCE_EPS)) if needs[0] else None
+    dy = -(xp.log(p + _BCE_EPS) - xp.log(1 - p + _BCE_EPS)) if needs[1] else None
+    return dp, dy
+
+
+@register(public=False)
+def sigmoid_bce(pred, label, from_sigmoid=False):
+    """Binary cross-entropy elementwise, from logits (stable softplus form) or probabilities."""
+    if from_sigmoid:
+        return _elementwise("sigmoid_bce", pred, label, _bce_prob_forward, _bce_prob_grads)
+    return _elementwise("sigmoid_bce", pred, label, _bce_logit_forward, _bce_logit_grads)
+
+
+@register(public=False)
+def softmax_cross_entropy(pred, label, axis=-1, sparse_label=True, from_logits=False):
+    """Elementwise softmax cross-entropy as one operator with a fused, stable backward.
+
+    Parameters
+    ----------
+    pred : NDArray
+        Scores (logits), or log-probabilities when ``from_logits`` is True.
+    label : NDArray
+        Class indices with ``pred``'s shape minus ``axis`` (``sparse_label=True``), or a
+        distribution of ``pred``'s shape.
+    axis : int
+        The class axis.
+    sparse_label, from_logits : bool
+        As in :class:`SoftmaxCrossEntropyLoss`.
+
+    Returns
+    -------
+    NDArray
+        ``-log softmax(pred)[label]`` (or ``-sum(label * log softmax(pred))``), with ``axis`` kept
+        as size 1.
+
+    Notes
+    -----
+    The log-softmax is ``x - max(x) - log(sum(exp(x - max(x))))``, so logits of any magnitude give
+    a finite loss; the backward is ``g * (softmax(x) - onehot(label))`` (dense labels:
+    ``g * (softmax(x) * sum(label) - label)``), never the quotient of two exponentials.
+    """
+    name = "SoftmaxCrossEntropyLoss"
+    axis = normalize_axis(axis, pred.shape, name)
+    label = as_label(label, pred)
+    _check_label_context(name, pred, label)
+    p = pred._data
+    xp = xp_of(p)
+    classes = p.shape[axis]
+    kept = tuple(1 if i == axis else n for i, n in enumerate(p.shape))
+    if from_logits:
+        logp = p
+    else:
+        shifted = p - p.max(axis=axis, keepdims=True)
+        logp = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+    if sparse_label:
+        if label.size * classes != pred.size:
+            raise ShapeError(f"{name}: sparse label of shape {label.shape} does not match prediction "
+                             f"{pred.shape} without its class axis {axis} (expected {label.size * classes} "
+                             "prediction elements); pass sparse_label=False for one-hot/probability labels")
+        idx = label._data.reshape(kept)
+        if idx.dtype.kind == "f":
+            idx = idx.astype(np.int64)
+        if xp is np and idx.size and (idx.min() < 0 or idx.max() >= classes):
+            # Only checked on the host: on a GPU it would cost a synchronisation every step.
+            bad = idx[(idx < 0) | (idx >= classes)].reshape(-1)[0]
+            raise ValueError(f"{name}: label {int(bad)} is outside the {classes} classes 0..{classes - 1} "
+                             f"of axis {axis}")
+        if xp is not np:
+            idx = xp.clip(idx, 0, classes - 1)  # MXNet's pick(mode='clip') on the device
+        onehot = (xp.arange(classes).reshape(tuple(classes if i == axis else 1 for i in range(p.ndim)))
+                  == idx)
+        out = -xp.take_along_axis(logp, idx, axis=axis)
+        dense = None
+    else:
+        label = label_like(label, pred, name)
+        dense = label._data
+        onehot = None
+        out = -(logp * dense).sum(axis=axis, keepdims=True)
+
+    def backward(g, needs):
+        dp = dy = None
+        if needs[0]:
+            if from_logits:
+                dp = -g * (onehot.astype(p.dtype) if dense is None else dense)
+            else:
+                prob = xp.exp(logp)
+                if dense is None:
+                    dp = g * (prob - onehot.astype(p.dtype))
+                else:
+                    dp = g * (prob * dense.sum(axis=axis, keepdims=True) - dense)
+        if needs[1] and dense is not None:
+            dy = -g * logp
+        return dp, dy
+    return result(out, pred.context, "softmax_cross_entropy", (pred, label), backward,
+                  saved=(pred, label))
