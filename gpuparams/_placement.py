@@ -11,7 +11,7 @@ from typing import Any
 
 from . import backend
 from .context import Context, cpu, current_context
-from .ndarray import _to_context
+from .ndarray import copy_to_context
 
 ContextArg = Context | Sequence[Context] | None
 """What a ``ctx=`` argument accepts: one Context, a list of them, or None (the current context)."""
@@ -46,4 +46,4 @@ def host_to_context(host: Any, ctx: Context) -> Any:
     """Host NumPy values as a backend array on ``ctx`` (the same buffer when ``ctx`` is the host)."""
     if ctx.device_type == "cpu":
         return host
-    return _to_context(host, cpu(0), ctx)
+    return copy_to_context(host, cpu(0), ctx)

@@ -210,7 +210,7 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
     >>> [g.asnumpy().tolist() for g in autograd.grad(y, [x])], x.grad.asnumpy().tolist()
     ([[2.0, 4.0, 6.0]], [0.0, 0.0, 0.0])
     """
-    from .ndarray import NDArray, _new
+    from .ndarray import NDArray, from_backend
 
     if create_graph:
         raise NotImplementedError(
@@ -243,7 +243,7 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
             out.append(v.zeros_like())
         else:  # always a copy: g may be a head gradient, or shared with another variable
             with backend.device_of(v).scope():
-                out.append(_new(g.reshape(v.shape).astype(v.dtype, copy=True), v._ctx))
+                out.append(from_backend(g.reshape(v.shape).astype(v.dtype, copy=True), v._ctx))
     return out
 
 

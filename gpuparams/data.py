@@ -20,7 +20,7 @@ import numpy as np
 from . import backend
 from . import random as _random
 from .context import cpu
-from .ndarray import NDArray, _new, from_data
+from .ndarray import NDArray, from_backend, from_data
 
 __all__ = ["Dataset", "SimpleDataset", "ArrayDataset", "Sampler", "SequentialSampler", "RandomSampler",
            "BatchSampler", "DataLoader", "default_batchify_fn"]
@@ -168,7 +168,7 @@ def _take(field, indices):
         if type(data) is not np.ndarray:
             with backend.device_scope(ctx):
                 indices = backend.cupy_module_of(data).asarray(indices)
-        return _new(data[indices], ctx)
+        return from_backend(data[indices], ctx)
     return from_data(field[indices], ctx=cpu(0))
 
 

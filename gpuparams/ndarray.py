@@ -10,7 +10,7 @@ import numpy as np
 from . import backend
 from .context import Context, current_context
 
-__all__ = ["NDArray", "SUPPORTED_DTYPES", "normalize_dtype", "from_data"]
+__all__ = ["NDArray", "SUPPORTED_DTYPES", "normalize_dtype", "from_data", "from_backend", "copy_to_context"]
 
 #: dtypes an NDArray may hold (MXNet 1.x's set).
 SUPPORTED_DTYPES = tuple(np.dtype(t) for t in
@@ -31,8 +31,11 @@ def normalize_dtype(dtype, what="dtype"):
     return dt
 
 
-def _new(data, ctx):
-    """Fast constructor used by every operator: no checks, 0-d data becomes shape (1,) as in MXNet."""
+def from_backend(data, ctx):
+    """Wrap backend ``data`` (a NumPy or CuPy array, not copied) as an NDArray on ``ctx``.
+
+    The constructor every operator uses: no checks; 0-d data becomes shape ``(1,)`` as in MXNet.
+    """
     if data.ndim == 0:
         data = data.reshape(1)
     out = object.__new__(NDArray)
@@ -49,13 +52,13 @@ def _new(data, ctx):
 def _view(data, base):
     """An NDArray over a view of ``base``'s buffer; it shares ``base``'s version counter so that an
     in-place write through either one is seen by autograd's saved-array check."""
-    out = _new(data, base._ctx)
+    out = from_backend(data, base._ctx)
     out._version = base._version
     return out
 
 
-def _to_context(data, src, dst):
-    """Copy backend ``data`` living on ``src`` to context ``dst`` (always a new buffer)."""
+def copy_to_context(data, src, dst):
+    """Copy backend ``data`` living on context ``src`` to context ``dst`` (always a new buffer)."""
     dst_xp = backend.array_module(dst)
     if dst_xp is np:
         if backend.is_cupy_array(data):
@@ -93,11 +96,11 @@ def from_data(source, ctx=None, dtype=None):
             dtype = data.dtype
     dtype = normalize_dtype(dtype)
     if src_ctx is not None and src_ctx is not ctx:
-        data = _to_context(data, src_ctx, ctx)
+        data = copy_to_context(data, src_ctx, ctx)
     xp = backend.array_module(ctx)
     with backend.device_scope(ctx):
         data = xp.array(data, dtype=dtype, copy=True)
-    return _new(data, ctx)
+    return from_backend(data, ctx)
 
 
 class NDArray:
@@ -238,7 +241,7 @@ class NDArray:
             raise TypeError(f"copyto() takes a Context or an NDArray, got {type(other).__name__}")
         if other.shape != self.shape:
             raise ValueError(f"copyto: shapes differ, {self.shape} -> {other.shape}")
-        data = self._data if other._ctx is self._ctx else _to_context(self._data, self._ctx, other._ctx)
+        data = self._data if other._ctx is self._ctx else copy_to_context(self._data, self._ctx, other._ctx)
         other._assign(data)
         return other
 
@@ -254,7 +257,7 @@ class NDArray:
         NDArray
             A new array, not recorded by autograd (like ``nd.zeros_like(x)``).
         """
-        return _new(self._zeros_like_data(), self._ctx)
+        return from_backend(self._zeros_like_data(), self._ctx)
 
     def ones_like(self):
         """Ones with this array's shape, dtype and context (MXNet's ``x.ones_like()``).
@@ -264,7 +267,7 @@ class NDArray:
         NDArray
             A new array, not recorded by autograd (like ``nd.ones_like(x)``).
         """
-        return _new(self._ones_like_data(), self._ctx)
+        return from_backend(self._ones_like_data(), self._ctx)
 
     def wait_to_read(self):
         """Block until pending device work that writes this array is done (MXNet's name).
@@ -545,7 +548,7 @@ class NDArray:
         if grad_req == "null":
             self._grad = None
         else:
-            self._grad = _new(self._zeros_like_data(), self._ctx)
+            self._grad = from_backend(self._zeros_like_data(), self._ctx)
         self._fresh_grad = False
 
     def detach(self):
@@ -615,7 +618,7 @@ class NDArray:
                                  f"use value.as_in_context({self._ctx})")
             value = value._data
         elif isinstance(value, np.ndarray) and self._ctx.device_type != "cpu":
-            value = _to_context(value, Context("cpu", 0), self._ctx)
+            value = copy_to_context(value, Context("cpu", 0), self._ctx)
         self._assign(value, key)
 
     def _inplace(self, other, op_name, apply):

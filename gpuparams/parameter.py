@@ -29,7 +29,7 @@ from ._shapes import merge_partial_shapes, shape_is_known
 from ._text import indent_continuation
 from .context import Context, cpu, current_context
 from .errors import DeferredInitializationError
-from .ndarray import NDArray, _to_context, from_data, normalize_dtype
+from .ndarray import NDArray, copy_to_context, from_data, normalize_dtype
 from .serialization import load_arrays, load_checked_into, save_arrays
 
 __all__ = ["Parameter", "Constant", "ParameterDict", "DeferredInitializationError"]
@@ -410,7 +410,7 @@ class Parameter:
                              f"{self._shape}")
         for arr in self._data:
             if isinstance(data, NDArray):
-                src = data._data if data._ctx is arr._ctx else _to_context(data._data, data._ctx, arr._ctx)
+                src = data._data if data._ctx is arr._ctx else copy_to_context(data._data, data._ctx, arr._ctx)
             else:
                 src = host_to_context(np.asarray(data).astype(self._dtype, copy=False), arr._ctx)
             arr._assign(src)

@@ -38,7 +38,7 @@ from . import optimizer as _opt
 from ._placement import host_to_context
 from ._shapes import shape_is_known
 from .errors import StaleGradientError
-from .ndarray import _to_context
+from .ndarray import copy_to_context
 from .parameter import DeferredInitializationError, Parameter
 from .serialization import ArrayFileError, load_arrays, save_arrays
 
@@ -236,9 +236,9 @@ class Trainer:
             first = grads[0]
             total = first._data.copy()
             for g in grads[1:]:
-                total += _to_context(g._data, g.context, first.context)
+                total += copy_to_context(g._data, g.context, first.context)
             for g in grads:
-                data = total if g is first else _to_context(total, first.context, g.context)
+                data = total if g is first else copy_to_context(total, first.context, g.context)
                 g._data[...] = data
                 g._version[0] += 1
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import backend
 from ..context import Context, current_context
-from ..ndarray import NDArray, from_data, normalize_dtype, _new
+from ..ndarray import NDArray, from_data, normalize_dtype, from_backend
 from . import random
 from .io import load, save
 
@@ -42,7 +42,7 @@ def _filled(shape, ctx, dtype, make):
         raise ValueError(f"shape must be non-negative ints, got {shape}")
     xp = backend.array_module(ctx)
     with backend.device_scope(ctx):
-        return _new(make(xp, shape, dtype), ctx)
+        return from_backend(make(xp, shape, dtype), ctx)
 
 
 def zeros(shape, ctx=None, dtype=None):

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Node, _state
-from ..ndarray import NDArray, _new
+from ..ndarray import NDArray, from_backend
 from ._registry import _strict
 from ..errors import AxisError, ContextMismatchError, ShapeError
 
@@ -134,7 +134,7 @@ def result(data, ctx, name, inputs, backward_fn, *, saved, save_output=False):
     save_output : bool
         Whether ``backward_fn`` reads the result too.
     """
-    out = _new(data, ctx)
+    out = from_backend(data, ctx)
     if _state.recording:
         for x in inputs:
             if x is not None and (x._node is not None or x._grad_req != "null"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import builtins
 import operator
 
-from ..ndarray import NDArray, _new
+from ..ndarray import NDArray, from_backend
 from ._core import broadcast_error, operand, result, same_context, unbroadcast, xp_of
 from ._registry import register
 
@@ -152,7 +152,7 @@ def _comparison(name, fn):
         ctx, ad, bd, an, bn = _binary_prepare(name, a, b)
         out = _compute(name, fn, ad, bd)
         dtype = (an if an is not None else bn)._data.dtype
-        return _new(out.astype(dtype), ctx)
+        return from_backend(out.astype(dtype), ctx)
     compare.__name__ = name
     compare.__doc__ = f"Elementwise ``{name}`` returning 0./1. in the operands' dtype (not differentiable)."
     return compare

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ndarray import NDArray, _to_context, normalize_dtype
+from ..ndarray import NDArray, copy_to_context, normalize_dtype
 from ._core import normalize_axis, normalize_axes, ShapeError, result, same_context, scatter_add, unbroadcast, xp_of
 from ._registry import register
 
@@ -197,7 +197,7 @@ def _key_part(k, ctx):
     if isinstance(k, NDArray):
         data = k._data
         if k._ctx is not ctx:
-            data = _to_context(data, k._ctx, ctx)
+            data = copy_to_context(data, k._ctx, ctx)
         if data.dtype.kind == "f":
             data = data.astype(np.int64)  # MXNet indexes with float arrays of whole numbers
         return data
@@ -272,8 +272,8 @@ def to_context(x, ctx):
     src = x._ctx
 
     def backward(g, needs):
-        return (_to_context(g, ctx, src),)
-    return result(_to_context(x._data, src, ctx), ctx, "as_in_context", (x,), backward, saved=())
+        return (copy_to_context(g, ctx, src),)
+    return result(copy_to_context(x._data, src, ctx), ctx, "as_in_context", (x,), backward, saved=())
 
 
 # ----------------------------------------------------------------------------- split, slice, broadcast, tile
