@@ -2,9 +2,9 @@
 
 An optimizer updates one parameter at a time, in place, from its (summed) gradient. On ``gpu``
 contexts (a real GPU or the emulated ``gpu(0)``) float32 parameters are updated by one fused kernel
-per parameter (:func:`gpuparams.backend.kernels.sgd_update` / ``adam_update``, sources in
-``kernels/optimizer.cu``); elsewhere by one vectorised NumPy (or CuPy) expression computing exactly
-the same formula:
+per parameter (the registered operators :func:`gpuparams.ops.optimizer_update.sgd_update` /
+``adam_update``, whose kernel path runs ``kernels/optimizer.cu``); elsewhere by one vectorised NumPy
+(or CuPy) expression computing exactly the same formula:
 
 - SGD: ``g = clip(rescale_grad*grad)``; ``w = w - lr*(g + wd*w)``
 - SGD with momentum: ``mom = momentum*mom - lr*(g + wd*w)``; ``w = w + mom``
@@ -26,9 +26,8 @@ import numbers
 
 import numpy as np
 
-from . import backend
 from .ndarray import NDArray
-from .ops._core import xp_of
+from .ops import optimizer_update as update_ops
 
 __all__ = ["Optimizer", "SGD", "Adam", "register", "create", "registered"]
 
@@ -234,11 +233,6 @@ def _check_pair(index, weight, grad):
                          f"{weight.context} does not match grad {grad.shape} {grad.dtype} on {grad.context}")
 
 
-def _use_kernel(device, weight):
-    # Our fused kernels are float32 only; other dtypes take the array-expression path.
-    return device.custom_kernels and weight.dtype == np.float32
-
-
 @register
 class SGD(Optimizer):
     """Stochastic gradient descent, optionally with momentum.
@@ -272,25 +266,10 @@ class SGD(Optimizer):
         return (weight.zeros_like(),)
 
     def _apply(self, weight, grad, state, *, lr, wd, t):
-        w, g = weight._data, grad._data
-        mom = state[0]._data if state else None
-        if mom is None and self.momentum != 0.0:
+        if not state and self.momentum != 0.0:
             raise ValueError("SGD with momentum needs the state from create_state()")
-        clip = self.clip_gradient
-        device = backend.device_of(weight)  # the device its data lives on, resolved once
-        if _use_kernel(device, weight):
-            from .backend import kernels
-            kernels.sgd_update(device, w, g, mom, lr=lr, momentum=self.momentum, wd=wd,
-                               rescale_grad=self.rescale_grad, clip_gradient=clip)
-            return
-        xp = xp_of(w)
-        with device.scope():
-            rg = g * self.rescale_grad if clip is None else xp.clip(g * self.rescale_grad, -clip, clip)
-            if mom is None:
-                w -= lr * (rg + wd * w)
-            else:
-                mom[...] = self.momentum * mom - lr * (rg + wd * w)
-                w += mom
+        update_ops.sgd_update(weight, grad, state[0] if state else None, lr=lr, momentum=self.momentum,
+                              wd=wd, rescale_grad=self.rescale_grad, clip_gradient=self.clip_gradient)
 
     def _hyper_repr(self):
         return {"momentum": self.momentum}
@@ -334,36 +313,9 @@ class Adam(Optimizer):
     def _apply(self, weight, grad, state, *, lr, wd, t):
         b1, b2, eps = self.beta1, self.beta2, self.epsilon
         lr_t = lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
-        w, g = weight._data, grad._data
-        m, v = state[0]._data, state[1]._data
-        clip = self.clip_gradient
-        device = backend.device_of(weight)
-        if _use_kernel(device, weight):
-            from .backend import kernels
-            kernels.adam_update(device, w, g, m, v, lr_t=lr_t, beta1=b1, beta2=b2, epsilon=eps,
-                                wd=wd, rescale_grad=self.rescale_grad, clip_gradient=clip)
-            return
-        xp = xp_of(w)
-        with device.scope():
-            if w.dtype == np.float16:
-                # Half precision cannot hold epsilon (1e-8 rounds to 0), so an entry whose moments
-                # are 0 would become 0/0 = NaN: evaluate the same formula in float32 and store the
-                # results back in the parameter's dtype.
-                w32, m32, v32 = (a.astype(np.float32) for a in (w, m, v))
-                self._adam_arrays(xp, w32, g.astype(np.float32), m32, v32, lr_t, wd, clip)
-                m[...], v[...], w[...] = m32, v32, w32
-            else:
-                self._adam_arrays(xp, w, g, m, v, lr_t, wd, clip)
-
-    def _adam_arrays(self, xp, w, g, m, v, lr_t, wd, clip):
-        """The update of :meth:`_apply` on backend arrays, written into ``w``, ``m``, ``v`` in place."""
-        b1, b2, eps = self.beta1, self.beta2, self.epsilon
-        rg = g * self.rescale_grad + wd * w
-        if clip is not None:
-            rg = xp.clip(rg, -clip, clip)
-        m[...] = b1 * m + (1.0 - b1) * rg
-        v[...] = b2 * v + (1.0 - b2) * rg * rg
-        w -= lr_t * m / (xp.sqrt(v) + eps)
+        update_ops.adam_update(weight, grad, state[0], state[1], lr_t=lr_t, beta1=b1, beta2=b2,
+                               epsilon=eps, wd=wd, rescale_grad=self.rescale_grad,
+                               clip_gradient=self.clip_gradient)
 
     def _hyper_repr(self):
         return {"beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}

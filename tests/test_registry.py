@@ -189,6 +189,16 @@ SPECS = {
     "tile": Spec([_u(2, 3)], lambda x: np.tile(x, (2, 1)), kwargs={"reps": (2, 1)}),
     "repeat": Spec([_u(2, 3)], lambda x: np.repeat(x, 2, axis=1), kwargs={"repeats": 2, "axis": 1}),
     "flip": Spec([_A], lambda x: x[:, ::-1], kwargs={"axis": 1}),
+    # optimizer updates (in place; they return the weight)
+    "sgd_update": Spec([_A, _B, _u(3, 4)], lambda w, g, m: w + (0.9 * m - 0.1 * (np.clip(2 * g, -1, 1) + 0.01 * w)),
+                       kwargs={"lr": 0.1, "momentum": 0.9, "wd": 0.01, "rescale_grad": 2.0,
+                               "clip_gradient": 1.0}, grad=()),
+    "adam_update": Spec(
+        [_A, _B, _u(3, 4) * 0.1, _u(3, 4, low=0.1, high=0.2)],
+        lambda w, g, m, v: w - 0.01 * (0.9 * m + 0.1 * (g + 0.01 * w))
+        / (np.sqrt(0.999 * v + 0.001 * (g + 0.01 * w) ** 2) + 1e-8),
+        kwargs={"lr_t": 0.01, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8, "wd": 0.01,
+                "rescale_grad": 1.0, "clip_gradient": None}, grad=()),
 }
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 from ..errors import ContextMismatchError, ShapeError
 from ..ndarray import NDArray
 from . import _registry
-from . import activation, dense, elementwise, indexing, linalg, loss, reduce, select, shape
+from . import (activation, dense, elementwise, indexing, linalg, loss, optimizer_update, reduce, select,
+               shape)
 from ._registry import REGISTRY, Op, method_ops, public_ops, register
 
 # The operator families' modules, the registry's API, and (appended by _export) every operator.
-__all__ = ["activation", "dense", "elementwise", "indexing", "linalg", "loss", "reduce", "select",
+__all__ = ["activation", "dense", "elementwise", "indexing", "linalg", "loss", "optimizer_update", "reduce", "select",
            "shape", "REGISTRY", "Op", "register", "public_ops", "method_ops", "ContextMismatchError",
            "ShapeError"]
 
