@@ -12,7 +12,7 @@ from pathlib import Path
 # Run the checkout this script belongs to, not whatever gpuparams happens to be installed.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gpuparams.cli.bench import main  # noqa: E402
+from gpuparams.cli.bench import main
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -13,7 +13,8 @@ True
 from __future__ import annotations
 
 __all__ = [
-    "GpuparamsError", "ShapeError", "AxisError", "ContextMismatchError", "AutogradError", "GPUUnavailableError",
+    "GpuparamsError", "ShapeError", "AxisError", "ContextMismatchError", "AutogradError",
+    "GPUUnavailableError",
     "KernelCompileError", "BudgetError", "DeferredInitializationError", "StaleGradientError",
     "ArrayFileError", "NVMLUnavailableError", "UsageError", "EmulatorError", "KernelFault",
     "BarrierError", "LaunchConfigError", "ArgumentError", "EmulatorCompileError", "SkipCase",

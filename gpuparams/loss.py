@@ -73,7 +73,7 @@ class Loss(Block):
         """Compute the per-example loss of ``pred`` against ``label`` (see the class docstring)."""
         return self.hybrid_forward(nd, pred, label, *args, **kwargs)
 
-    def hybrid_forward(self, F, pred, label, *args, **kwargs):  # noqa: N803 (MXNet's name)
+    def hybrid_forward(self, F, pred, label, *args, **kwargs):
         """Implemented by subclasses: ``F`` is :mod:`gpuparams.nd`."""
         raise NotImplementedError(f"{type(self).__name__} must implement forward or hybrid_forward")
 
@@ -105,7 +105,7 @@ class L2Loss(Loss):
     def __init__(self, weight=1.0, batch_axis=0, **kwargs):
         super().__init__(weight, batch_axis, **kwargs)
 
-    def hybrid_forward(self, F, pred, label, sample_weight=None):  # noqa: N803
+    def hybrid_forward(self, F, pred, label, sample_weight=None):
         label = loss_ops.label_like(label, pred, "L2Loss")
         loss = loss_ops.l2_loss(pred, label)
         weight = None if self._weight is None else self._weight / 2
@@ -128,7 +128,7 @@ class L1Loss(Loss):
     def __init__(self, weight=None, batch_axis=0, **kwargs):
         super().__init__(weight, batch_axis, **kwargs)
 
-    def hybrid_forward(self, F, pred, label, sample_weight=None):  # noqa: N803
+    def hybrid_forward(self, F, pred, label, sample_weight=None):
         label = loss_ops.label_like(label, pred, "L1Loss")
         loss = loss_ops.l1_loss(pred, label)
         return self._batch_mean(_apply_weighting(loss, self._weight, sample_weight))
@@ -155,7 +155,7 @@ class HuberLoss(Loss):
             raise ValueError(f"HuberLoss: rho must be a positive number, got {rho!r}")
         self._rho = float(rho)
 
-    def hybrid_forward(self, F, pred, label, sample_weight=None):  # noqa: N803
+    def hybrid_forward(self, F, pred, label, sample_weight=None):
         label = loss_ops.label_like(label, pred, "HuberLoss")
         loss = loss_ops.huber_loss(pred, label, self._rho)
         return self._batch_mean(_apply_weighting(loss, self._weight, sample_weight))
@@ -194,7 +194,7 @@ class SoftmaxCrossEntropyLoss(Loss):
         self._sparse_label = bool(sparse_label)
         self._from_logits = bool(from_logits)
 
-    def hybrid_forward(self, F, pred, label, sample_weight=None):  # noqa: N803
+    def hybrid_forward(self, F, pred, label, sample_weight=None):
         loss = loss_ops.softmax_cross_entropy(pred, label, self._axis, self._sparse_label,
                                               self._from_logits)
         return self._batch_mean(_apply_weighting(loss, self._weight, sample_weight))
@@ -225,7 +225,7 @@ class SigmoidBinaryCrossEntropyLoss(Loss):
         super().__init__(weight, batch_axis, **kwargs)
         self._from_sigmoid = bool(from_sigmoid)
 
-    def hybrid_forward(self, F, pred, label, sample_weight=None):  # noqa: N803
+    def hybrid_forward(self, F, pred, label, sample_weight=None):
         label = loss_ops.label_like(label, pred, "SigmoidBinaryCrossEntropyLoss")
         loss = loss_ops.sigmoid_bce(pred, label, self._from_sigmoid)
         return self._batch_mean(_apply_weighting(loss, self._weight, sample_weight))

@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 import numbers
 
-import numpy as np
 
 from .ndarray import NDArray
 from .ops import optimizer_update as update_ops

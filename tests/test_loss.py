@@ -244,7 +244,7 @@ def test_custom_loss_with_mxnet_style_hybrid_forward():
         def __init__(self, **kwargs):
             super().__init__(weight=None, batch_axis=0, **kwargs)
 
-        def hybrid_forward(self, F, pred, label):  # noqa: N803
+        def hybrid_forward(self, F, pred, label):
             return F.mean(F.abs(pred - label) ** 3, axis=self._batch_axis, exclude=True)
     out = CubeLoss()(nd.array([[1.0, -1.0], [2.0, 0.0]]), nd.zeros((2, 2)))
     np.testing.assert_allclose(out.asnumpy(), [1.0, 4.0])

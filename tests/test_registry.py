@@ -176,7 +176,8 @@ SPECS = {
     "flatten": Spec([_u(2, 3, 4)], lambda x: x.reshape(2, 12)),
     "concat": Spec([_A, _u(3, 2)], lambda a, b: np.concatenate([a, b], axis=1), grad=(0, 1)),
     "stack": Spec([_A, _B], lambda a, b: np.stack([a, b], axis=1), kwargs={"axis": 1}, grad=(0, 1)),
-    "getitem": Spec([_A], lambda x: x[1:, ::2], call=lambda op, x: op(x, (slice(1, None), slice(None, None, 2)))),
+    "getitem": Spec([_A], lambda x: x[1:, ::2],
+                    call=lambda op, x: op(x, (slice(1, None), slice(None, None, 2)))),
     "astype": Spec([_A], lambda x: x, kwargs={"dtype": "float64"}),
     "copy": Spec([_A], lambda x: x),
     "to_context": Spec([_A], lambda x: x, call=lambda op, x: op(x, gp.cpu(0))),
@@ -190,7 +191,8 @@ SPECS = {
     "repeat": Spec([_u(2, 3)], lambda x: np.repeat(x, 2, axis=1), kwargs={"repeats": 2, "axis": 1}),
     "flip": Spec([_A], lambda x: x[:, ::-1], kwargs={"axis": 1}),
     # optimizer updates (in place; they return the weight)
-    "sgd_update": Spec([_A, _B, _u(3, 4)], lambda w, g, m: w + (0.9 * m - 0.1 * (np.clip(2 * g, -1, 1) + 0.01 * w)),
+    "sgd_update": Spec([_A, _B, _u(3, 4)],
+                       lambda w, g, m: w + (0.9 * m - 0.1 * (np.clip(2 * g, -1, 1) + 0.01 * w)),
                        kwargs={"lr": 0.1, "momentum": 0.9, "wd": 0.01, "rescale_grad": 2.0,
                                "clip_gradient": 1.0}, grad=()),
     "adam_update": Spec(

@@ -66,7 +66,8 @@ def normalize_axis(axis, shape, op_name, what="axis"):
         raise AxisError(f"{op_name}: {what} must be an int, got {axis!r}")
     ndim = shape if isinstance(shape, int) else len(shape)
     if not -ndim <= axis < ndim:
-        where = f"{ndim} dimensions" if isinstance(shape, int) else f"shape {tuple(shape)} ({ndim} dimensions)"
+        where = (f"{ndim} dimensions" if isinstance(shape, int)
+                 else f"shape {tuple(shape)} ({ndim} dimensions)")
         raise AxisError(f"{op_name}: {what} {int(axis)} is out of range for an array of {where}; "
                         f"use an axis in [{-ndim}, {ndim})")
     return int(axis) % ndim

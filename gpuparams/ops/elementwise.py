@@ -183,12 +183,18 @@ def _pow(x, y):
     return x ** y
 
 
-equal = register("equal", differentiable=False, scalar=_as_int(operator.eq))(_comparison("equal", lambda x, y: x == y))
-not_equal = register("not_equal", differentiable=False, scalar=_as_int(operator.ne))(_comparison("not_equal", lambda x, y: x != y))
-greater = register("greater", differentiable=False, scalar=_as_int(operator.gt))(_comparison("greater", lambda x, y: x > y))
-greater_equal = register("greater_equal", differentiable=False, scalar=_as_int(operator.ge))(_comparison("greater_equal", lambda x, y: x >= y))
-lesser = register("lesser", differentiable=False, scalar=_as_int(operator.lt))(_comparison("lesser", lambda x, y: x < y))
-lesser_equal = register("lesser_equal", differentiable=False, scalar=_as_int(operator.le))(_comparison("lesser_equal", lambda x, y: x <= y))
+equal = register("equal", differentiable=False, scalar=_as_int(operator.eq))(
+    _comparison("equal", lambda x, y: x == y))
+not_equal = register("not_equal", differentiable=False, scalar=_as_int(operator.ne))(
+    _comparison("not_equal", lambda x, y: x != y))
+greater = register("greater", differentiable=False, scalar=_as_int(operator.gt))(
+    _comparison("greater", lambda x, y: x > y))
+greater_equal = register("greater_equal", differentiable=False, scalar=_as_int(operator.ge))(
+    _comparison("greater_equal", lambda x, y: x >= y))
+lesser = register("lesser", differentiable=False, scalar=_as_int(operator.lt))(
+    _comparison("lesser", lambda x, y: x < y))
+lesser_equal = register("lesser_equal", differentiable=False, scalar=_as_int(operator.le))(
+    _comparison("lesser_equal", lambda x, y: x <= y))
 
 
 # ----------------------------------------------------------------------------- unary math
@@ -233,7 +239,7 @@ def square(x):
 
 
 @register(method=True)
-def abs(x):  # noqa: A001 (MXNet's name)
+def abs(x):
     """Elementwise absolute value (gradient 0 at 0)."""
     data = x._data
     xp = xp_of(data)
@@ -330,32 +336,41 @@ logical_and = _logical("logical_and", lambda x, y: x & y)
 logical_or = _logical("logical_or", lambda x, y: x | y)
 logical_xor = _logical("logical_xor", lambda x, y: x ^ y)
 
-broadcast_add = register("broadcast_add")(_broadcast_op("broadcast_add", add, "Sum", "nd.add(lhs, rhs) or lhs + rhs"))
-broadcast_plus = register("broadcast_plus")(_broadcast_op("broadcast_plus", add, "Sum", "nd.add(lhs, rhs) or lhs + rhs"))
-broadcast_sub = register("broadcast_sub")(_broadcast_op("broadcast_sub", subtract, "Difference", "nd.subtract(lhs, rhs) or lhs - rhs"))
-broadcast_minus = register("broadcast_minus")(_broadcast_op("broadcast_minus", subtract, "Difference",
-                                "nd.subtract(lhs, rhs) or lhs - rhs"))
-broadcast_mul = register("broadcast_mul")(_broadcast_op("broadcast_mul", multiply, "Product", "nd.multiply(lhs, rhs) or lhs * rhs"))
-broadcast_div = register("broadcast_div")(_broadcast_op("broadcast_div", divide, "Quotient", "nd.divide(lhs, rhs) or lhs / rhs"))
-broadcast_power = register("broadcast_power")(_broadcast_op("broadcast_power", power, "``lhs ** rhs``",
-                                "nd.power(lhs, rhs) or lhs ** rhs"))
-broadcast_maximum = register("broadcast_maximum")(_broadcast_op("broadcast_maximum", maximum, "Elementwise maximum", "nd.maximum(lhs, rhs)"))
-broadcast_minimum = register("broadcast_minimum")(_broadcast_op("broadcast_minimum", minimum, "Elementwise minimum", "nd.minimum(lhs, rhs)"))
-broadcast_equal = register("broadcast_equal", differentiable=False)(_broadcast_op("broadcast_equal", equal, "``lhs == rhs`` as 0./1.",
-                                "nd.equal(lhs, rhs) or lhs == rhs"))
-broadcast_not_equal = register("broadcast_not_equal", differentiable=False)(_broadcast_op("broadcast_not_equal", not_equal, "``lhs != rhs`` as 0./1.",
-                                    "nd.not_equal(lhs, rhs) or lhs != rhs"))
-broadcast_greater = register("broadcast_greater", differentiable=False)(_broadcast_op("broadcast_greater", greater, "``lhs > rhs`` as 0./1.",
-                                  "nd.greater(lhs, rhs) or lhs > rhs"))
-broadcast_greater_equal = register("broadcast_greater_equal", differentiable=False)(_broadcast_op("broadcast_greater_equal", greater_equal, "``lhs >= rhs`` as 0./1.",
-                                        "nd.greater_equal(lhs, rhs) or lhs >= rhs"))
-broadcast_lesser = register("broadcast_lesser", differentiable=False)(_broadcast_op("broadcast_lesser", lesser, "``lhs < rhs`` as 0./1.",
-                                 "nd.lesser(lhs, rhs) or lhs < rhs"))
-broadcast_lesser_equal = register("broadcast_lesser_equal", differentiable=False)(_broadcast_op("broadcast_lesser_equal", lesser_equal, "``lhs <= rhs`` as 0./1.",
-                                       "nd.lesser_equal(lhs, rhs) or lhs <= rhs"))
-broadcast_logical_and = register("broadcast_logical_and", differentiable=False)(_broadcast_op("broadcast_logical_and", logical_and,
-                                      "Logical and (nonzero is true) as 0./1."))
-broadcast_logical_or = register("broadcast_logical_or", differentiable=False)(_broadcast_op("broadcast_logical_or", logical_or,
-                                     "Logical or (nonzero is true) as 0./1."))
-broadcast_logical_xor = register("broadcast_logical_xor", differentiable=False)(_broadcast_op("broadcast_logical_xor", logical_xor,
-                                      "Logical xor (nonzero is true) as 0./1."))
+broadcast_add = register("broadcast_add")(_broadcast_op(
+    "broadcast_add", add, "Sum", "nd.add(lhs, rhs) or lhs + rhs"))
+broadcast_plus = register("broadcast_plus")(_broadcast_op(
+    "broadcast_plus", add, "Sum", "nd.add(lhs, rhs) or lhs + rhs"))
+broadcast_sub = register("broadcast_sub")(_broadcast_op(
+    "broadcast_sub", subtract, "Difference", "nd.subtract(lhs, rhs) or lhs - rhs"))
+broadcast_minus = register("broadcast_minus")(_broadcast_op(
+    "broadcast_minus", subtract, "Difference", "nd.subtract(lhs, rhs) or lhs - rhs"))
+broadcast_mul = register("broadcast_mul")(_broadcast_op(
+    "broadcast_mul", multiply, "Product", "nd.multiply(lhs, rhs) or lhs * rhs"))
+broadcast_div = register("broadcast_div")(_broadcast_op(
+    "broadcast_div", divide, "Quotient", "nd.divide(lhs, rhs) or lhs / rhs"))
+broadcast_power = register("broadcast_power")(_broadcast_op(
+    "broadcast_power", power, "``lhs ** rhs``", "nd.power(lhs, rhs) or lhs ** rhs"))
+broadcast_maximum = register("broadcast_maximum")(_broadcast_op(
+    "broadcast_maximum", maximum, "Elementwise maximum", "nd.maximum(lhs, rhs)"))
+broadcast_minimum = register("broadcast_minimum")(_broadcast_op(
+    "broadcast_minimum", minimum, "Elementwise minimum", "nd.minimum(lhs, rhs)"))
+broadcast_equal = register("broadcast_equal", differentiable=False)(_broadcast_op(
+    "broadcast_equal", equal, "``lhs == rhs`` as 0./1.", "nd.equal(lhs, rhs) or lhs == rhs"))
+broadcast_not_equal = register("broadcast_not_equal", differentiable=False)(_broadcast_op(
+    "broadcast_not_equal", not_equal, "``lhs != rhs`` as 0./1.", "nd.not_equal(lhs, rhs) or lhs != rhs"))
+broadcast_greater = register("broadcast_greater", differentiable=False)(_broadcast_op(
+    "broadcast_greater", greater, "``lhs > rhs`` as 0./1.", "nd.greater(lhs, rhs) or lhs > rhs"))
+broadcast_greater_equal = register("broadcast_greater_equal", differentiable=False)(_broadcast_op(
+    "broadcast_greater_equal", greater_equal, "``lhs >= rhs`` as 0./1.",
+    "nd.greater_equal(lhs, rhs) or lhs >= rhs"))
+broadcast_lesser = register("broadcast_lesser", differentiable=False)(_broadcast_op(
+    "broadcast_lesser", lesser, "``lhs < rhs`` as 0./1.", "nd.lesser(lhs, rhs) or lhs < rhs"))
+broadcast_lesser_equal = register("broadcast_lesser_equal", differentiable=False)(_broadcast_op(
+    "broadcast_lesser_equal", lesser_equal, "``lhs <= rhs`` as 0./1.",
+    "nd.lesser_equal(lhs, rhs) or lhs <= rhs"))
+broadcast_logical_and = register("broadcast_logical_and", differentiable=False)(_broadcast_op(
+    "broadcast_logical_and", logical_and, "Logical and (nonzero is true) as 0./1."))
+broadcast_logical_or = register("broadcast_logical_or", differentiable=False)(_broadcast_op(
+    "broadcast_logical_or", logical_or, "Logical or (nonzero is true) as 0./1."))
+broadcast_logical_xor = register("broadcast_logical_xor", differentiable=False)(_broadcast_op(
+    "broadcast_logical_xor", logical_xor, "Logical xor (nonzero is true) as 0./1."))

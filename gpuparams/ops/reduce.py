@@ -43,7 +43,7 @@ def _reduce(op_name, x, axis, keepdims, exclude, compute, make_backward, save_in
 
 
 @register(method=True)
-def sum(x, axis=None, keepdims=False, exclude=False):  # noqa: A001 (MXNet's name)
+def sum(x, axis=None, keepdims=False, exclude=False):
     """Sum over ``axis`` (all axes by default; ``exclude=True`` reduces all *but* ``axis``)."""
     def compute(data, axes, keepdims):
         return data.sum(axis=axes, keepdims=keepdims)
@@ -93,8 +93,8 @@ def _extremum(op_name, pick):
     return reduce_fn
 
 
-max = register("max", method=True)(_extremum("max", "max"))  # noqa: A001
-min = register("min", method=True)(_extremum("min", "min"))  # noqa: A001
+max = register("max", method=True)(_extremum("max", "max"))
+min = register("min", method=True)(_extremum("min", "min"))
 
 
 @register(method=True)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..ndarray import NDArray, copy_to_context, normalize_dtype
-from ._core import normalize_axis, normalize_axes, ShapeError, result, same_context, scatter_add, unbroadcast, xp_of
+from ._core import (ShapeError, normalize_axes, normalize_axis, result, same_context, scatter_add, unbroadcast,
+                    xp_of)
 from ._registry import register
 
 __all__ = ["reshape", "transpose", "expand_dims", "squeeze", "flatten", "concat", "stack",
-           "getitem", "astype", "copy", "to_context", "backend_key", "swapaxes", "split", "SliceChannel",
-           "broadcast_to", "broadcast_axis", "broadcast_axes", "tile", "repeat", "slice_axis", "flip",
-           "reverse"]
+           "getitem", "astype", "copy", "to_context", "backend_key", "swapaxes", "split",
+           "broadcast_to", "broadcast_axis", "tile", "repeat", "slice_axis", "flip"]
 
 
 def _target_shape(shape, new_shape):
