@@ -5,10 +5,17 @@ protocol methods, transfers between contexts, and dtype rules.
 """
 from __future__ import annotations
 
+from typing import Any, Optional, Sequence, Union
+
 import numpy as np
 
 from . import backend
 from .context import Context, current_context
+
+#: What the public API accepts where it takes a context, an axis or a dtype.
+ContextLike = Union[Context, str]
+Axis = Optional[Union[int, Sequence[int]]]
+DTypeLike = Any  # a NumPy dtype, its name ('float32') or a type (np.float32); None for the default
 
 __all__ = ["NDArray", "SUPPORTED_DTYPES", "normalize_dtype", "from_data", "from_backend", "copy_to_context"]
 
@@ -117,64 +124,64 @@ class NDArray:
     __array_priority__ = 1000.0
     __array_ufunc__ = None
 
-    def __init__(self, data, ctx=None, dtype=None):
+    def __init__(self, data: Any, ctx: Optional[ContextLike] = None, dtype: DTypeLike = None) -> None:
         other = from_data(data, ctx=ctx, dtype=dtype)
         for slot in ("_data", "_ctx", "_grad", "_grad_req", "_node", "_version", "_fresh_grad"):
             setattr(self, slot, getattr(other, slot))
 
     # ----------------------------------------------------------------- properties
     @property
-    def shape(self):
+    def shape(self) -> tuple[int, ...]:
         """Tuple of dimensions."""
         return tuple(self._data.shape)
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         """NumPy dtype of the elements."""
         return self._data.dtype
 
     @property
-    def size(self):
+    def size(self) -> int:
         """Number of elements."""
         return int(self._data.size)
 
     @property
-    def ndim(self):
+    def ndim(self) -> int:
         """Number of dimensions."""
         return self._data.ndim
 
     @property
-    def context(self):
+    def context(self) -> Context:
         """The :class:`~gpuparams.context.Context` holding the data."""
         return self._ctx
 
     ctx = context
 
     @property
-    def grad(self):
+    def grad(self) -> Optional[NDArray]:
         """The gradient buffer attached by :meth:`attach_grad` (``None`` if none)."""
         return self._grad
 
     @property
-    def T(self):
+    def T(self) -> NDArray:
         """Transpose (reverses the axes)."""
         return self.transpose()
 
     # ----------------------------------------------------------------- conversion
-    def asnumpy(self):
+    def asnumpy(self) -> np.ndarray:
         """Return a NumPy copy of the data (copied to the host from a GPU)."""
         if backend.is_cupy_array(self._data):
             return self._data.get()
         return np.array(self._data, copy=True)
 
-    def asscalar(self):
+    def asscalar(self) -> np.generic:
         """Return the only element as a NumPy scalar; raises ValueError unless ``size == 1``."""
         if self.size != 1:
             raise ValueError(f"asscalar() needs an array with exactly one element, got shape {self.shape}; "
                              "reduce it first (e.g. .sum() or .mean())")
         return self.asnumpy().reshape(-1)[0]
 
-    def item(self):
+    def item(self) -> Union[int, float, bool]:
         """Python scalar of a one-element array (like ``asscalar`` but a Python number)."""
         return self.asscalar().item()
 
@@ -225,14 +232,14 @@ class NDArray:
         return (from_data, (self.asnumpy(), self._ctx))
 
     # ----------------------------------------------------------------- contexts
-    def as_in_context(self, context):
+    def as_in_context(self, context: ContextLike) -> NDArray:
         """Return this array on ``context`` (``self`` when it is already there)."""
         context = Context(context)
         if context is self._ctx:
             return self
         return _ops.to_context(self, context)
 
-    def copyto(self, other):
+    def copyto(self, other: Union[Context, NDArray]) -> NDArray:
         """Copy into ``other``: a Context (returns a new array there) or an NDArray of the same shape
         (written in place; returns it)."""
         if isinstance(other, Context):
@@ -245,11 +252,11 @@ class NDArray:
         other._assign(data)
         return other
 
-    def copy(self):
+    def copy(self) -> NDArray:
         """A new array with the same data on the same context (recorded, so it is differentiable)."""
         return _ops.copy(self)
 
-    def zeros_like(self):
+    def zeros_like(self) -> NDArray:
         """Zeros with this array's shape, dtype and context (MXNet's ``x.zeros_like()``).
 
         Returns
@@ -259,7 +266,7 @@ class NDArray:
         """
         return from_backend(self._zeros_like_data(), self._ctx)
 
-    def ones_like(self):
+    def ones_like(self) -> NDArray:
         """Ones with this array's shape, dtype and context (MXNet's ``x.ones_like()``).
 
         Returns
@@ -269,7 +276,7 @@ class NDArray:
         """
         return from_backend(self._ones_like_data(), self._ctx)
 
-    def wait_to_read(self):
+    def wait_to_read(self) -> None:
         """Block until pending device work that writes this array is done (MXNet's name).
 
         CPU arrays are always ready; on a GPU this synchronizes the array's device, which is what
@@ -342,198 +349,201 @@ class NDArray:
     # ----------------------------------------------------------------- operators as methods
     # Each calls its registered operator (gpuparams.ops); tests/test_registry.py checks that every
     # operator declaring a method has one here and that it calls that operator.
-    def exp(self):
+    def exp(self) -> NDArray:
         """Elementwise ``e**x``: ``nd.exp``."""
         return _ops.exp(self)
 
-    def log(self):
+    def log(self) -> NDArray:
         """Elementwise natural logarithm: ``nd.log``."""
         return _ops.log(self)
 
-    def sqrt(self):
+    def sqrt(self) -> NDArray:
         """Elementwise square root: ``nd.sqrt``."""
         return _ops.sqrt(self)
 
-    def square(self):
+    def square(self) -> NDArray:
         """Elementwise ``x*x``: ``nd.square``."""
         return _ops.square(self)
 
-    def abs(self):
+    def abs(self) -> NDArray:
         """Elementwise absolute value (gradient 0 at 0): ``nd.abs``."""
         return _ops.abs(self)
 
-    def sign(self):
+    def sign(self) -> NDArray:
         """Elementwise sign (not differentiable: gradient 0): ``nd.sign``."""
         return _ops.sign(self)
 
-    def clip(self, a_min, a_max):
+    def clip(self, a_min: float, a_max: float) -> NDArray:
         """Limit values to ``[a_min, a_max]``; the gradient passes where the value was inside:
         ``nd.clip``.
         """
         return _ops.clip(self, a_min, a_max)
 
-    def relu(self):
+    def relu(self) -> NDArray:
         """``max(x, 0)``; the gradient passes where the output is positive: ``nd.relu``."""
         return _ops.relu(self)
 
-    def sigmoid(self):
+    def sigmoid(self) -> NDArray:
         """Logistic function ``1 / (1 + exp(-x))``, computed without overflow for large ``|x|``:
         ``nd.sigmoid``.
         """
         return _ops.sigmoid(self)
 
-    def tanh(self):
+    def tanh(self) -> NDArray:
         """Hyperbolic tangent: ``nd.tanh``."""
         return _ops.tanh(self)
 
-    def softmax(self, axis=-1):
+    def softmax(self, axis: int = -1) -> NDArray:
         """Softmax along ``axis`` (max-subtracted, so large logits do not overflow): ``nd.softmax``."""
         return _ops.softmax(self, axis)
 
-    def log_softmax(self, axis=-1):
+    def log_softmax(self, axis: int = -1) -> NDArray:
         """``log(softmax(x))`` computed as ``x - logsumexp(x)`` for stability: ``nd.log_softmax``."""
         return _ops.log_softmax(self, axis)
 
-    def sum(self, axis=None, keepdims=False, exclude=False):
+    def sum(self, axis: Axis = None, keepdims: bool = False, exclude: bool = False) -> NDArray:
         """Sum over ``axis`` (all axes by default; ``exclude=True`` reduces all *but* ``axis``):
         ``nd.sum``.
         """
         return _ops.sum(self, axis, keepdims, exclude)
 
-    def mean(self, axis=None, keepdims=False, exclude=False):
+    def mean(self, axis: Axis = None, keepdims: bool = False, exclude: bool = False) -> NDArray:
         """Mean over ``axis`` (all axes by default): ``nd.mean``."""
         return _ops.mean(self, axis, keepdims, exclude)
 
-    def max(self, axis=None, keepdims=False, exclude=False):
+    def max(self, axis: Axis = None, keepdims: bool = False, exclude: bool = False) -> NDArray:
         """Maximum over ``axis``; ties share the gradient equally: ``nd.max``."""
         return _ops.max(self, axis, keepdims, exclude)
 
-    def min(self, axis=None, keepdims=False, exclude=False):
+    def min(self, axis: Axis = None, keepdims: bool = False, exclude: bool = False) -> NDArray:
         """Minimum over ``axis``; ties share the gradient equally: ``nd.min``."""
         return _ops.min(self, axis, keepdims, exclude)
 
-    def norm(self):
+    def norm(self) -> NDArray:
         """The L2 (Frobenius) norm of all elements, shape ``(1,)`` (differentiable): ``nd.norm``."""
         return _ops.norm(self)
 
-    def dot(self, b, transpose_a=False, transpose_b=False):
+    def dot(self, b: NDArray, transpose_a: bool = False, transpose_b: bool = False) -> NDArray:
         """Matrix product. 1-D·1-D is the inner product; N-D arrays contract ``a``'s last axis with:
         ``nd.dot``.
         """
         return _ops.dot(self, b, transpose_a, transpose_b)
 
-    def reshape(self, *shape, **kwargs):
+    def reshape(self, *shape: Any, **kwargs: Any) -> NDArray:
         """Return ``x`` with a new shape (a view when possible); one dim may be -1: ``nd.reshape``."""
         return _ops.reshape(self, *shape, **kwargs)
 
-    def transpose(self, axes=None):
+    def transpose(self, axes: Optional[Sequence[int]] = None) -> NDArray:
         """Permute the axes (reverse them by default): ``nd.transpose``."""
         return _ops.transpose(self, axes)
 
-    def expand_dims(self, axis):
+    def expand_dims(self, axis: int) -> NDArray:
         """Insert a dimension of size 1 at ``axis``: ``nd.expand_dims``."""
         return _ops.expand_dims(self, axis)
 
-    def squeeze(self, axis=None):
+    def squeeze(self, axis: Axis = None) -> NDArray:
         """Remove dimensions of size 1 (all of them, or those in ``axis``): ``nd.squeeze``."""
         return _ops.squeeze(self, axis)
 
-    def flatten(self):
+    def flatten(self) -> NDArray:
         """Collapse all axes but the first: ``(N, ...) -> (N, prod(...))``: ``nd.flatten``."""
         return _ops.flatten(self)
 
-    def swapaxes(self, dim1, dim2):
+    def swapaxes(self, dim1: int, dim2: int) -> NDArray:
         """Swap two axes: ``nd.swapaxes``."""
         return _ops.swapaxes(self, dim1, dim2)
 
-    def astype(self, dtype, copy=True):
+    def astype(self, dtype: DTypeLike, copy: bool = True) -> NDArray:
         """Cast to ``dtype`` (the gradient is cast back to the input's dtype):
         ``gpuparams.ops.astype``.
         """
         return _ops.astype(self, dtype, copy)
 
-    def take(self, indices, axis=0, mode='clip'):
+    def take(self, indices: NDArray, axis: int = 0, mode: str = 'clip') -> NDArray:
         """Gather slices of ``a`` along ``axis`` at ``indices`` (MXNet's ``take``): ``nd.take``."""
         return _ops.take(self, indices, axis, mode)
 
-    def pick(self, index, axis=-1, keepdims=False, mode='clip'):
+    def pick(self, index: NDArray, axis: int = -1, keepdims: bool = False, mode: str = 'clip') -> NDArray:
         """Pick one element along ``axis`` for every position of the other axes (MXNet's ``pick``):
         ``nd.pick``.
         """
         return _ops.pick(self, index, axis, keepdims, mode)
 
-    def one_hot(self, depth, on_value=1.0, off_value=0.0, dtype='float32'):
+    def one_hot(self, depth: int, on_value: float = 1.0, off_value: float = 0.0,
+                dtype: DTypeLike = 'float32') -> NDArray:
         """One-hot encoding: ``out[..., k]`` is ``on_value`` where ``indices == k``, else
         ``off_value``: ``nd.one_hot``.
         """
         return _ops.one_hot(self, depth, on_value, off_value, dtype)
 
-    def argmax(self, axis=None, keepdims=False):
+    def argmax(self, axis: Optional[int] = None, keepdims: bool = False) -> NDArray:
         """Index of the maximum along ``axis`` (of the flattened array if ``axis`` is None):
         ``nd.argmax``.
         """
         return _ops.argmax(self, axis, keepdims)
 
-    def argmin(self, axis=None, keepdims=False):
+    def argmin(self, axis: Optional[int] = None, keepdims: bool = False) -> NDArray:
         """Index of the minimum along ``axis`` (of the flattened array if ``axis`` is None):
         ``nd.argmin``.
         """
         return _ops.argmin(self, axis, keepdims)
 
-    def split(self, num_outputs, axis=1, squeeze_axis=False):
+    def split(self, num_outputs: int, axis: int = 1, squeeze_axis: bool = False) -> Union[NDArray, list]:
         """Split an array into ``num_outputs`` equal parts along ``axis`` (MXNet's ``split``):
         ``nd.split``.
         """
         return _ops.split(self, num_outputs, axis, squeeze_axis)
 
-    def slice_axis(self, axis, begin, end):
+    def slice_axis(self, axis: int, begin: Optional[int], end: Optional[int]) -> NDArray:
         """The slice ``begin:end`` of ``data`` along one axis (MXNet's ``slice_axis``):
         ``nd.slice_axis``.
         """
         return _ops.slice_axis(self, axis, begin, end)
 
-    def broadcast_to(self, shape):
+    def broadcast_to(self, shape: Sequence[int]) -> NDArray:
         """Broadcast ``data`` to ``shape`` by repeating its size-1 dimensions (MXNet's
         ``broadcast_to``): ``nd.broadcast_to``.
         """
         return _ops.broadcast_to(self, shape)
 
-    def broadcast_axes(self, axis=(), size=()):
+    def broadcast_axes(self, axis: Axis = (), size: Union[int, Sequence[int]] = ()) -> NDArray:
         """Broadcast the size-1 ``axis`` (or axes) of ``data`` to ``size`` (MXNet's
         ``broadcast_axis``): ``nd.broadcast_axis``.
         """
         return _ops.broadcast_axis(self, axis, size)
 
-    def tile(self, reps):
+    def tile(self, reps: Union[int, Sequence[int]]) -> NDArray:
         """Repeat the whole array ``reps[i]`` times along each axis (MXNet's ``tile``, NumPy's
         rules): ``nd.tile``.
         """
         return _ops.tile(self, reps)
 
-    def repeat(self, repeats, axis=None):
+    def repeat(self, repeats: int, axis: Optional[int] = None) -> NDArray:
         """Repeat each element ``repeats`` times along ``axis`` (MXNet's ``repeat``): ``nd.repeat``."""
         return _ops.repeat(self, repeats, axis)
 
-    def flip(self, axis):
+    def flip(self, axis: Union[int, Sequence[int]]) -> NDArray:
         """Reverse the order of the elements along ``axis`` (MXNet's ``flip``, alias ``reverse``):
         ``nd.flip``.
         """
         return _ops.flip(self, axis)
 
-    def sort(self, axis=-1, is_ascend=True):
+    def sort(self, axis: Optional[int] = -1, is_ascend: bool = True) -> NDArray:
         """Sort along ``axis`` (MXNet's ``sort``): ``nd.sort``."""
         return _ops.sort(self, axis, is_ascend)
 
-    def argsort(self, axis=-1, is_ascend=True, dtype='float32'):
+    def argsort(self, axis: Optional[int] = -1, is_ascend: bool = True,
+                dtype: DTypeLike = 'float32') -> NDArray:
         """Indices that sort ``data`` along ``axis`` (MXNet's ``argsort``): ``nd.argsort``."""
         return _ops.argsort(self, axis, is_ascend, dtype)
 
-    def topk(self, axis=-1, k=1, ret_typ='indices', is_ascend=False, dtype='float32'):
+    def topk(self, axis: Optional[int] = -1, k: int = 1, ret_typ: str = 'indices', is_ascend: bool = False,
+             dtype: DTypeLike = 'float32') -> Union[NDArray, list]:
         """The ``k`` largest (or smallest) elements along ``axis`` (MXNet's ``topk``): ``nd.topk``."""
         return _ops.topk(self, axis, k, ret_typ, is_ascend, dtype)
 
     # ----------------------------------------------------------------- autograd
-    def attach_grad(self, grad_req="write", stype=None):
+    def attach_grad(self, grad_req: str = "write", stype: Optional[str] = None) -> None:
         """Allocate a zero gradient buffer and mark this array as a leaf to differentiate.
 
         Parameters
@@ -551,11 +561,12 @@ class NDArray:
             self._grad = from_backend(self._zeros_like_data(), self._ctx)
         self._fresh_grad = False
 
-    def detach(self):
+    def detach(self) -> NDArray:
         """A new array sharing this data but cut from the recorded graph."""
         return _view(self._data, self)
 
-    def backward(self, out_grad=None, retain_graph=False, train_mode=True, *, head=None):
+    def backward(self, out_grad: Optional[NDArray] = None, retain_graph: bool = False,
+                 train_mode: bool = True, *, head: Optional[NDArray] = None) -> None:
         """Backpropagate from this array (a head gradient of ones when ``out_grad`` is None)."""
         from . import autograd
         if head is not None:

@@ -51,7 +51,8 @@ def _normalize_shape(shape, name):
     try:
         dims = tuple(shape)
     except TypeError:
-        raise TypeError(f"Parameter {name!r}: shape must be an int or a tuple of ints, got {shape!r}") from None
+        raise TypeError(f"Parameter {name!r}: shape must be an int or a tuple of ints, "
+                        f"got {shape!r}") from None
     out = []
     for d in dims:
         if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
@@ -206,7 +207,7 @@ class Parameter:
 
     # ------------------------------------------------------------------ initialization
     def initialize(self, init: _initializer.Initializer | str | None = None, ctx: ContextArg = None,
-                   default_init: _initializer.Initializer | str = _initializer.Uniform(),
+                   default_init: _initializer.Initializer | str = _initializer.Uniform(),  # noqa: B008 (as MXNet)
                    force_reinit: bool = False) -> None:
         """Initialize the value on each context in ``ctx`` (default: the current context).
 
@@ -410,7 +411,8 @@ class Parameter:
                              f"{self._shape}")
         for arr in self._data:
             if isinstance(data, NDArray):
-                src = data._data if data._ctx is arr._ctx else copy_to_context(data._data, data._ctx, arr._ctx)
+                src = (data._data if data._ctx is arr._ctx
+                       else copy_to_context(data._data, data._ctx, arr._ctx))
             else:
                 src = host_to_context(np.asarray(data).astype(self._dtype, copy=False), arr._ctx)
             arr._assign(src)
@@ -598,7 +600,8 @@ class ParameterDict:
             return self._params[key]
         except KeyError:
             raise KeyError(f"no parameter named {key!r} in this ParameterDict (names are full "
-                           f"names, e.g. {self._prefix + 'weight'!r}); it holds {list(self._params)}") from None
+                           f"names, e.g. {self._prefix + 'weight'!r}); it holds "
+                           f"{list(self._params)}") from None
 
     def __contains__(self, key: object) -> bool:
         return key in self._params
@@ -709,7 +712,7 @@ class ParameterDict:
         return param
 
     # ------------------------------------------------------------------ bulk operations
-    def initialize(self, init: _initializer.Initializer | str = _initializer.Uniform(),
+    def initialize(self, init: _initializer.Initializer | str = _initializer.Uniform(),  # noqa: B008 (as MXNet)
                    ctx: ContextArg = None, verbose: bool = False, force_reinit: bool = False) -> None:
         """Initialize every parameter; ``init`` is the default for those without their own.
 

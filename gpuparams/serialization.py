@@ -127,7 +127,8 @@ def load_arrays(path):
     except ArrayFileError:
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, zlib.error) as exc:
-        raise ArrayFileError(f"{path} is not a readable .npz array file (truncated or corrupt?): {exc}") from None
+        raise ArrayFileError(f"{path} is not a readable .npz array file (truncated or corrupt?): "
+                             f"{exc}") from None
 
 
 def load_checked_into(entries: Sequence[tuple[str, Parameter, Sequence[str]]],

@@ -228,7 +228,7 @@ class Trainer:
         return live
 
     def _allreduce(self, live):
-        for _, _, datas, grads in live:
+        for _, _, _datas, grads in live:
             if len(grads) < 2:
                 continue
             # Sum on the first context in context order (deterministic), then copy the sum back, so

@@ -20,7 +20,7 @@ def _package_modules():
 def test_every_exception_class_in_the_package_is_a_gpuparams_error():
     found = {}
     for module in _package_modules():
-        for name, value in vars(module).items():
+        for value in vars(module).values():
             if (inspect.isclass(value) and issubclass(value, BaseException)
                     and value.__module__.startswith("gpuparams")):
                 found[f"{value.__module__}.{value.__qualname__}"] = value

@@ -1,4 +1,5 @@
-"""Forward values of every operator against float64 NumPy, and the errors for bad operands (issue 2, item 4)."""
+"""Forward values of every operator against float64 NumPy, and the errors for bad operands
+(issue 2, item 4)."""
 import operator
 
 import numpy as np
@@ -108,10 +109,12 @@ COMPARISONS = [
     pytest.param(operator.eq, np.equal, id="=="), pytest.param(operator.ne, np.not_equal, id="!="),
     pytest.param(operator.gt, np.greater, id=">"), pytest.param(operator.ge, np.greater_equal, id=">="),
     pytest.param(operator.lt, np.less, id="<"), pytest.param(operator.le, np.less_equal, id="<="),
-    pytest.param(nd.equal, np.equal, id="nd.equal"), pytest.param(nd.not_equal, np.not_equal, id="nd.not_equal"),
+    pytest.param(nd.equal, np.equal, id="nd.equal"),
+    pytest.param(nd.not_equal, np.not_equal, id="nd.not_equal"),
     pytest.param(nd.greater, np.greater, id="nd.greater"),
     pytest.param(nd.greater_equal, np.greater_equal, id="nd.greater_equal"),
-    pytest.param(nd.lesser, np.less, id="nd.lesser"), pytest.param(nd.lesser_equal, np.less_equal, id="nd.lesser_equal"),
+    pytest.param(nd.lesser, np.less, id="nd.lesser"),
+    pytest.param(nd.lesser_equal, np.less_equal, id="nd.lesser_equal"),
 ]
 
 
@@ -511,7 +514,8 @@ def test_take_and_pick_errors_name_the_problem():
         nd.take(a, nd.array([0], ctx=gp.cpu(1)))
     with pytest.raises(ValueError, match="axis 2 is out of range"):
         nd.take(a, nd.array([0]), axis=2)
-    with pytest.raises(ShapeError, match=r"index of shape \(3,\) does not fit data of shape \(2, 3\).*\(2,\)"):
+    with pytest.raises(ShapeError,
+                       match=r"index of shape \(3,\) does not fit data of shape \(2, 3\).*\(2,\)"):
         nd.pick(a, nd.array([0, 1, 2]))
     with pytest.raises(ContextMismatchError, match="as_in_context"):
         nd.pick(a, nd.array([0, 1], ctx=gp.cpu(1)))

@@ -8,7 +8,7 @@ from gpuparams import autograd, backend, nd, testing
 from gpuparams.ops._core import result
 
 
-# ------------------------------------------------------------------------------------------ assert_almost_equal
+# ------------------------------------------------------------------------------------- assert_almost_equal
 def test_equal_values_pass_for_every_input_kind():
     testing.assert_almost_equal(nd.array([1.0, 2.0]), np.array([1.0, 2.0]))
     testing.assert_almost_equal(np.array([1.0, 2.0]), [1.0, 2.0])

@@ -117,8 +117,10 @@ def _device_lines(dev):
         lines.append(f"      uuid         {dev['uuid']}")
     lines.append(f"      memory       {_gib(dev.get('memory_used_bytes'))} of "
                  f"{_gib(dev.get('memory_total_bytes'))} GiB used; utilisation "
-                 f"{_num(dev.get('utilization_gpu_pct'))} % (memory {_num(dev.get('utilization_memory_pct'))} %)")
-    lines.append(f"      clocks       SM {_num(dev.get('sm_clock_mhz'))} of {_num(dev.get('sm_clock_max_mhz'))} "
+                 f"{_num(dev.get('utilization_gpu_pct'))} % "
+                 f"(memory {_num(dev.get('utilization_memory_pct'))} %)")
+    lines.append(f"      clocks       SM {_num(dev.get('sm_clock_mhz'))} of "
+                 f"{_num(dev.get('sm_clock_max_mhz'))} "
                  f"MHz, memory {_num(dev.get('mem_clock_mhz'))} of {_num(dev.get('mem_clock_max_mhz'))} MHz")
     lines.append(f"      power        {_num(dev.get('power_w'), '{:.1f}')} W of "
                  f"{_num(dev.get('power_limit_w'))} W limit; energy counter "

@@ -29,7 +29,7 @@ def save(fname, data):
     if isinstance(data, NDArray):
         data = [data]
     if isinstance(data, dict):
-        for key, value in data.items():
+        for key in data:
             if not isinstance(key, str) or key == _LIST_MARKER:
                 raise TypeError(f"nd.save: dict keys must be strings (and not {_LIST_MARKER!r}), got {key!r}")
         arrays = {key: _host(value, key) for key, value in data.items()}
@@ -37,7 +37,8 @@ def save(fname, data):
         arrays = {str(i): _host(value, f"item {i}") for i, value in enumerate(data)}
         arrays[_LIST_MARKER] = np.array(len(data), dtype=np.int64)
     else:
-        raise TypeError(f"nd.save: expected an NDArray, a list or a dict of NDArrays, got {type(data).__name__}")
+        raise TypeError("nd.save: expected an NDArray, a list or a dict of NDArrays, got "
+                        f"{type(data).__name__}")
     save_arrays(fname, arrays)
 
 

@@ -44,7 +44,8 @@ class Sequential(Block):
             self.register_child(block)
 
     def __repr__(self):
-        lines = "\n".join(f"  ({key}): {indent_continuation(repr(block), 2)}" for key, block in self._children.items())
+        lines = "\n".join(f"  ({key}): {indent_continuation(repr(block), 2)}"
+                          for key, block in self._children.items())
         return f"{type(self).__name__}(\n{lines}\n)"
 
     def forward(self, x: Any, *args: Any) -> Any:
@@ -85,7 +86,8 @@ class HybridSequential(Sequential):
 
 def _check_activation(name, who):
     if name not in ACTIVATIONS:
-        raise ValueError(f"{who}: unknown activation {name!r}; choose one of {', '.join(sorted(ACTIVATIONS))}")
+        raise ValueError(f"{who}: unknown activation {name!r}; choose one of "
+                         f"{', '.join(sorted(ACTIVATIONS))}")
 
 
 class Activation(Block):
@@ -111,7 +113,9 @@ class Activation(Block):
 
 
 def _check_count(value, what, allow_zero):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (0 if allow_zero else 1):
+    too_small = not isinstance(value, bool) and isinstance(value, (int, np.integer)) and (
+        value < (0 if allow_zero else 1))
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or too_small:
         bound = "a non-negative" if allow_zero else "a positive"
         raise ValueError(f"Dense: {what} must be {bound} int, got {value!r}")
     return int(value)

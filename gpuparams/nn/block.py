@@ -323,7 +323,7 @@ class Block:
                 groups[id(p)] = (key, p, [key])
         return list(groups.values())
 
-    def initialize(self, init: _initializer.Initializer | str = _initializer.Uniform(),
+    def initialize(self, init: _initializer.Initializer | str = _initializer.Uniform(),  # noqa: B008 (MXNet's default; initializers keep no state)
                    ctx: ContextArg = None, verbose: bool = False, force_reinit: bool = False) -> None:
         """Initialize every parameter of the tree (see ``ParameterDict.initialize``).
 
@@ -579,8 +579,8 @@ class Block:
     def __repr__(self):
         # As MXNet: the children held in attributes, under their attribute names. Blocks added to
         # ``_children`` by hand (D2L's MySequential) are not attributes and are not listed.
-        lines = "\n".join(f"  ({key}): {indent_continuation(repr(value), 2)}" for key, value in vars(self).items()
-                          if isinstance(value, Block))
+        lines = "\n".join(f"  ({key}): {indent_continuation(repr(value), 2)}"
+                          for key, value in vars(self).items() if isinstance(value, Block))
         return f"{type(self).__name__}(\n{lines}\n)"
 
 

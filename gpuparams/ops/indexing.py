@@ -204,7 +204,8 @@ def _arg_extremum(op_name, pick_name):
                 out = xp_of(d).expand_dims(out, a)
         return from_backend(out.astype(out_dtype), data._ctx)
     arg_fn.__name__ = op_name
-    arg_fn.__doc__ = f"""Index of the {pick_name[3:]}imum along ``axis`` (of the flattened array if ``axis`` is None).
+    arg_fn.__doc__ = f"""Index of the {pick_name[3:]}imum along ``axis`` (of the flattened array if
+    ``axis`` is None).
 
     Parameters
     ----------

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..ndarray import NDArray, copy_to_context, normalize_dtype
-from ._core import (ShapeError, normalize_axes, normalize_axis, result, same_context, scatter_add, unbroadcast,
-                    xp_of)
+from ._core import (ShapeError, normalize_axes, normalize_axis, result, same_context, scatter_add,
+                    unbroadcast, xp_of)
 from ._registry import register
 
 __all__ = ["reshape", "transpose", "expand_dims", "squeeze", "flatten", "concat", "stack",
@@ -159,7 +159,8 @@ def concat(*arrays, dim=1):
     try:
         out = xp.concatenate(datas, axis=dim)
     except (ValueError, IndexError) as exc:
-        raise ShapeError(f"concat along dim {dim}: shapes {[a.shape for a in arrays]} do not fit ({exc})") from None
+        raise ShapeError(f"concat along dim {dim}: shapes {[a.shape for a in arrays]} do not fit "
+                         f"({exc})") from None
     bounds = np.cumsum([d.shape[dim] for d in datas])[:-1]
 
     def backward(g, needs):

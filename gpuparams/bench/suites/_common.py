@@ -86,7 +86,7 @@ def require_kernels():
     try:
         from gpuparams.backend import kernels
     except Exception as exc:
-        raise SkipCase(f"gpuparams.backend.kernels does not import ({type(exc).__name__}: {exc})")
+        raise SkipCase(f"gpuparams.backend.kernels does not import ({type(exc).__name__}: {exc})") from exc
     for name in ("dense_forward", "dense_backward"):
         if not hasattr(kernels, name):
             raise SkipCase(f"gpuparams.backend.kernels.{name} not available yet")

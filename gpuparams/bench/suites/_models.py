@@ -283,8 +283,8 @@ def linreg_chapter(nd, autograd, gluon, init, features, labels, w0, b0, epochs=3
     for _ in range(epochs):
         for x, y in loader:
             with autograd.record():
-                l = loss(net(x), y)
-            l.backward()
+                batch_loss = loss(net(x), y)
+            batch_loss.backward()
             trainer.step(batch)
         epoch_loss.append(loss(net(all_x), all_y).mean().asscalar())
     return {"w": net[0].weight.data(), "b": net[0].bias.data(), "epoch_loss": np.array(epoch_loss)}
@@ -302,9 +302,9 @@ def _torch_linreg(torch, features, labels, w0, b0, epochs=3, batch=10, lr=0.03):
     epoch_loss = []
     for _ in range(epochs):
         for x, y in loader:
-            l = 0.5 * (net(x).reshape(y.shape) - y) ** 2
+            batch_loss = 0.5 * (net(x).reshape(y.shape) - y) ** 2
             optimizer.zero_grad(set_to_none=True)
-            l.mean().backward()
+            batch_loss.mean().backward()
             optimizer.step()
         with torch.no_grad():
             epoch_loss.append(float((0.5 * (net(fx).reshape(fy.shape) - fy) ** 2).mean()))
