@@ -386,13 +386,13 @@ class NDArray:
         """Hyperbolic tangent: ``nd.tanh``."""
         return _ops.tanh(self)
 
-    def softmax(self, axis=-1):
-        """Softmax along ``axis`` (max-subtracted, so large logits do not overflow): ``nd.softmax``."""
-        return _ops.softmax(self, axis)
+    def softmax(self, axis=-1, temperature=None):
+        """Softmax of ``x / temperature`` along ``axis``: ``nd.softmax``."""
+        return _ops.softmax(self, axis, temperature)
 
-    def log_softmax(self, axis=-1):
-        """``log(softmax(x))`` computed as ``x - logsumexp(x)`` for stability: ``nd.log_softmax``."""
-        return _ops.log_softmax(self, axis)
+    def log_softmax(self, axis=-1, temperature=None):
+        """``log(softmax(x / temperature))`` along ``axis``: ``nd.log_softmax``."""
+        return _ops.log_softmax(self, axis, temperature)
 
     def sum(self, axis=None, keepdims=False, exclude=False):
         """Sum over ``axis`` (all axes by default; ``exclude=True`` reduces all *but* ``axis``):
@@ -412,9 +412,21 @@ class NDArray:
         """Minimum over ``axis``; ties share the gradient equally: ``nd.min``."""
         return _ops.min(self, axis, keepdims, exclude)
 
-    def norm(self):
-        """The L2 (Frobenius) norm of all elements, shape ``(1,)`` (differentiable): ``nd.norm``."""
-        return _ops.norm(self)
+    def norm(self, ord=2, axis=None, out_dtype=None, keepdims=False):
+        """The L1 or L2 norm over ``axis`` (all elements by default): ``nd.norm``."""
+        return _ops.norm(self, ord, axis, out_dtype, keepdims)
+
+    def prod(self, axis=None, keepdims=False, exclude=False):
+        """Product over ``axis``: ``nd.prod``."""
+        return _ops.prod(self, axis, keepdims, exclude)
+
+    def nansum(self, axis=None, keepdims=False, exclude=False):
+        """Sum over ``axis`` treating NaN as 0: ``nd.nansum``."""
+        return _ops.nansum(self, axis, keepdims, exclude)
+
+    def nanprod(self, axis=None, keepdims=False, exclude=False):
+        """Product over ``axis`` treating NaN as 1: ``nd.nanprod``."""
+        return _ops.nanprod(self, axis, keepdims, exclude)
 
     def dot(self, b, transpose_a=False, transpose_b=False):
         """Matrix product. 1-D·1-D is the inner product; N-D arrays contract ``a``'s last axis with:
@@ -430,17 +442,18 @@ class NDArray:
         """Permute the axes (reverse them by default): ``nd.transpose``."""
         return _ops.transpose(self, axes)
 
-    def expand_dims(self, axis):
-        """Insert a dimension of size 1 at ``axis``: ``nd.expand_dims``."""
-        return _ops.expand_dims(self, axis)
+    def expand_dims(self, axis, inplace=False):
+        """Insert a dimension of size 1 at ``axis`` (a view sharing memory if ``inplace``):
+        ``nd.expand_dims``."""
+        return _ops.expand_dims(self, axis, inplace)
 
-    def squeeze(self, axis=None):
-        """Remove dimensions of size 1 (all of them, or those in ``axis``): ``nd.squeeze``."""
-        return _ops.squeeze(self, axis)
+    def squeeze(self, axis=None, inplace=False):
+        """Remove dimensions of size 1 (a view sharing memory if ``inplace``): ``nd.squeeze``."""
+        return _ops.squeeze(self, axis, inplace)
 
-    def flatten(self):
-        """Collapse all axes but the first: ``(N, ...) -> (N, prod(...))``: ``nd.flatten``."""
-        return _ops.flatten(self)
+    def flatten(self, inplace=False):
+        """Collapse all axes but the first (a view sharing memory if ``inplace``): ``nd.flatten``."""
+        return _ops.flatten(self, inplace)
 
     def swapaxes(self, dim1, dim2):
         """Swap two axes: ``nd.swapaxes``."""
@@ -531,6 +544,135 @@ class NDArray:
     def topk(self, axis=-1, k=1, ret_typ='indices', is_ascend=False, dtype='float32'):
         """The ``k`` largest (or smallest) elements along ``axis`` (MXNet's ``topk``): ``nd.topk``."""
         return _ops.topk(self, axis, k, ret_typ, is_ascend, dtype)
+
+    # elementwise math of gpuparams.ops.math (MXNet's fluent methods)
+    def round(self):
+        """Elementwise ``round``: ``nd.round``."""
+        return _ops.round(self)
+
+    def rint(self):
+        """Elementwise ``rint``: ``nd.rint``."""
+        return _ops.rint(self)
+
+    def floor(self):
+        """Elementwise ``floor``: ``nd.floor``."""
+        return _ops.floor(self)
+
+    def ceil(self):
+        """Elementwise ``ceil``: ``nd.ceil``."""
+        return _ops.ceil(self)
+
+    def trunc(self):
+        """Elementwise ``trunc``: ``nd.trunc``."""
+        return _ops.trunc(self)
+
+    def fix(self):
+        """Elementwise ``fix``: ``nd.fix``."""
+        return _ops.fix(self)
+
+    def sin(self):
+        """Elementwise ``sin``: ``nd.sin``."""
+        return _ops.sin(self)
+
+    def cos(self):
+        """Elementwise ``cos``: ``nd.cos``."""
+        return _ops.cos(self)
+
+    def tan(self):
+        """Elementwise ``tan``: ``nd.tan``."""
+        return _ops.tan(self)
+
+    def arcsin(self):
+        """Elementwise ``arcsin``: ``nd.arcsin``."""
+        return _ops.arcsin(self)
+
+    def arccos(self):
+        """Elementwise ``arccos``: ``nd.arccos``."""
+        return _ops.arccos(self)
+
+    def arctan(self):
+        """Elementwise ``arctan``: ``nd.arctan``."""
+        return _ops.arctan(self)
+
+    def sinh(self):
+        """Elementwise ``sinh``: ``nd.sinh``."""
+        return _ops.sinh(self)
+
+    def cosh(self):
+        """Elementwise ``cosh``: ``nd.cosh``."""
+        return _ops.cosh(self)
+
+    def arcsinh(self):
+        """Elementwise ``arcsinh``: ``nd.arcsinh``."""
+        return _ops.arcsinh(self)
+
+    def arccosh(self):
+        """Elementwise ``arccosh``: ``nd.arccosh``."""
+        return _ops.arccosh(self)
+
+    def arctanh(self):
+        """Elementwise ``arctanh``: ``nd.arctanh``."""
+        return _ops.arctanh(self)
+
+    def degrees(self):
+        """Elementwise ``degrees``: ``nd.degrees``."""
+        return _ops.degrees(self)
+
+    def radians(self):
+        """Elementwise ``radians``: ``nd.radians``."""
+        return _ops.radians(self)
+
+    def log1p(self):
+        """Elementwise ``log1p``: ``nd.log1p``."""
+        return _ops.log1p(self)
+
+    def expm1(self):
+        """Elementwise ``expm1``: ``nd.expm1``."""
+        return _ops.expm1(self)
+
+    def log2(self):
+        """Elementwise ``log2``: ``nd.log2``."""
+        return _ops.log2(self)
+
+    def log10(self):
+        """Elementwise ``log10``: ``nd.log10``."""
+        return _ops.log10(self)
+
+    def rsqrt(self):
+        """Elementwise ``rsqrt``: ``nd.rsqrt``."""
+        return _ops.rsqrt(self)
+
+    def cbrt(self):
+        """Elementwise ``cbrt``: ``nd.cbrt``."""
+        return _ops.cbrt(self)
+
+    def rcbrt(self):
+        """Elementwise ``rcbrt``: ``nd.rcbrt``."""
+        return _ops.rcbrt(self)
+
+    def reciprocal(self):
+        """Elementwise ``reciprocal``: ``nd.reciprocal``."""
+        return _ops.reciprocal(self)
+
+    def slice(self, begin, end, step=()):
+        """The slice ``begin[i]:end[i]:step[i]`` of each leading axis (a new array): ``nd.slice``."""
+        return _ops.slice(self, begin, end, step)
+
+    def slice_like(self, shape_like, axes=()):
+        """This array sliced to the shape of ``shape_like`` (along ``axes``): ``nd.slice_like``."""
+        return _ops.slice_like(self, shape_like, axes)
+
+    def pad(self, mode="constant", pad_width=(), constant_value=0.0):
+        """Padded along its axes (``constant``, ``edge``, ``reflect``): ``nd.pad``."""
+        return _ops.pad(self, mode, pad_width, constant_value)
+
+    def reshape_like(self, rhs, lhs_begin=None, lhs_end=None, rhs_begin=None, rhs_end=None):
+        """Reshaped to (part of) the shape of ``rhs``: ``nd.reshape_like``."""
+        return _ops.reshape_like(self, rhs, lhs_begin, lhs_end, rhs_begin, rhs_end)
+
+    def broadcast_like(self, other, lhs_axes=None, rhs_axes=None):
+        """Broadcast to the shape of ``other``: ``nd.broadcast_like``."""
+        return _ops.broadcast_like(self, other, lhs_axes, rhs_axes)
 
     # ----------------------------------------------------------------- autograd
     def attach_grad(self, grad_req="write", stype=None):
