@@ -45,7 +45,7 @@ def Dropout(data, p=0.5, mode="training", axes=(), cudnn_off=False):
     if p == 0 or (mode == "training" and not autograd.is_training()):
         return data
     shape = list(data.shape)
-    for a in normalize_axes(tuple(axes), data.shape, "Dropout", "axes entry"):
+    for a in normalize_axes(tuple(axes), data.shape, "Dropout", "axis"):
         shape[a] = 1
     keep = _random.generator().random(size=tuple(shape)) >= p
     scale = 1.0 / (1.0 - p) if p < 1 else 0.0
