@@ -393,13 +393,13 @@ class NDArray:
         """Hyperbolic tangent: ``nd.tanh``."""
         return _ops.tanh(self)
 
-    def softmax(self, axis: int = -1) -> NDArray:
-        """Softmax along ``axis`` (max-subtracted, so large logits do not overflow): ``nd.softmax``."""
-        return _ops.softmax(self, axis)
+    def softmax(self, axis: int = -1, temperature: Optional[float] = None) -> NDArray:
+        """Softmax of ``x / temperature`` along ``axis``: ``nd.softmax``."""
+        return _ops.softmax(self, axis, temperature)
 
-    def log_softmax(self, axis: int = -1) -> NDArray:
-        """``log(softmax(x))`` computed as ``x - logsumexp(x)`` for stability: ``nd.log_softmax``."""
-        return _ops.log_softmax(self, axis)
+    def log_softmax(self, axis: int = -1, temperature: Optional[float] = None) -> NDArray:
+        """``log(softmax(x / temperature))`` along ``axis``: ``nd.log_softmax``."""
+        return _ops.log_softmax(self, axis, temperature)
 
     def sum(self, axis: Axis = None, keepdims: bool = False, exclude: bool = False) -> NDArray:
         """Sum over ``axis`` (all axes by default; ``exclude=True`` reduces all *but* ``axis``):
@@ -419,9 +419,22 @@ class NDArray:
         """Minimum over ``axis``; ties share the gradient equally: ``nd.min``."""
         return _ops.min(self, axis, keepdims, exclude)
 
-    def norm(self) -> NDArray:
-        """The L2 (Frobenius) norm of all elements, shape ``(1,)`` (differentiable): ``nd.norm``."""
-        return _ops.norm(self)
+    def norm(self, ord: int = 2, axis: Axis = None, out_dtype: DTypeLike = None,
+             keepdims: bool = False) -> NDArray:
+        """The L1 or L2 norm over ``axis`` (all elements by default): ``nd.norm``."""
+        return _ops.norm(self, ord, axis, out_dtype, keepdims)
+
+    def prod(self, axis: Axis = None, keepdims: bool = False, exclude: bool = False) -> NDArray:
+        """Product over ``axis``: ``nd.prod``."""
+        return _ops.prod(self, axis, keepdims, exclude)
+
+    def nansum(self, axis: Axis = None, keepdims: bool = False, exclude: bool = False) -> NDArray:
+        """Sum over ``axis`` treating NaN as 0: ``nd.nansum``."""
+        return _ops.nansum(self, axis, keepdims, exclude)
+
+    def nanprod(self, axis: Axis = None, keepdims: bool = False, exclude: bool = False) -> NDArray:
+        """Product over ``axis`` treating NaN as 1: ``nd.nanprod``."""
+        return _ops.nanprod(self, axis, keepdims, exclude)
 
     def dot(self, b: NDArray, transpose_a: bool = False, transpose_b: bool = False) -> NDArray:
         """Matrix product. 1-D·1-D is the inner product; N-D arrays contract ``a``'s last axis with:
@@ -437,17 +450,18 @@ class NDArray:
         """Permute the axes (reverse them by default): ``nd.transpose``."""
         return _ops.transpose(self, axes)
 
-    def expand_dims(self, axis: int) -> NDArray:
-        """Insert a dimension of size 1 at ``axis``: ``nd.expand_dims``."""
-        return _ops.expand_dims(self, axis)
+    def expand_dims(self, axis: int, inplace: bool = False) -> NDArray:
+        """Insert a dimension of size 1 at ``axis`` (a view sharing memory if ``inplace``):
+        ``nd.expand_dims``."""
+        return _ops.expand_dims(self, axis, inplace)
 
-    def squeeze(self, axis: Axis = None) -> NDArray:
-        """Remove dimensions of size 1 (all of them, or those in ``axis``): ``nd.squeeze``."""
-        return _ops.squeeze(self, axis)
+    def squeeze(self, axis: Axis = None, inplace: bool = False) -> NDArray:
+        """Remove dimensions of size 1 (a view sharing memory if ``inplace``): ``nd.squeeze``."""
+        return _ops.squeeze(self, axis, inplace)
 
-    def flatten(self) -> NDArray:
-        """Collapse all axes but the first: ``(N, ...) -> (N, prod(...))``: ``nd.flatten``."""
-        return _ops.flatten(self)
+    def flatten(self, inplace: bool = False) -> NDArray:
+        """Collapse all axes but the first (a view sharing memory if ``inplace``): ``nd.flatten``."""
+        return _ops.flatten(self, inplace)
 
     def swapaxes(self, dim1: int, dim2: int) -> NDArray:
         """Swap two axes: ``nd.swapaxes``."""
@@ -541,6 +555,137 @@ class NDArray:
              dtype: DTypeLike = 'float32') -> Union[NDArray, list]:
         """The ``k`` largest (or smallest) elements along ``axis`` (MXNet's ``topk``): ``nd.topk``."""
         return _ops.topk(self, axis, k, ret_typ, is_ascend, dtype)
+
+    # elementwise math of gpuparams.ops.math (MXNet's fluent methods)
+    def round(self) -> NDArray:
+        """Elementwise ``round``: ``nd.round``."""
+        return _ops.round(self)
+
+    def rint(self) -> NDArray:
+        """Elementwise ``rint``: ``nd.rint``."""
+        return _ops.rint(self)
+
+    def floor(self) -> NDArray:
+        """Elementwise ``floor``: ``nd.floor``."""
+        return _ops.floor(self)
+
+    def ceil(self) -> NDArray:
+        """Elementwise ``ceil``: ``nd.ceil``."""
+        return _ops.ceil(self)
+
+    def trunc(self) -> NDArray:
+        """Elementwise ``trunc``: ``nd.trunc``."""
+        return _ops.trunc(self)
+
+    def fix(self) -> NDArray:
+        """Elementwise ``fix``: ``nd.fix``."""
+        return _ops.fix(self)
+
+    def sin(self) -> NDArray:
+        """Elementwise ``sin``: ``nd.sin``."""
+        return _ops.sin(self)
+
+    def cos(self) -> NDArray:
+        """Elementwise ``cos``: ``nd.cos``."""
+        return _ops.cos(self)
+
+    def tan(self) -> NDArray:
+        """Elementwise ``tan``: ``nd.tan``."""
+        return _ops.tan(self)
+
+    def arcsin(self) -> NDArray:
+        """Elementwise ``arcsin``: ``nd.arcsin``."""
+        return _ops.arcsin(self)
+
+    def arccos(self) -> NDArray:
+        """Elementwise ``arccos``: ``nd.arccos``."""
+        return _ops.arccos(self)
+
+    def arctan(self) -> NDArray:
+        """Elementwise ``arctan``: ``nd.arctan``."""
+        return _ops.arctan(self)
+
+    def sinh(self) -> NDArray:
+        """Elementwise ``sinh``: ``nd.sinh``."""
+        return _ops.sinh(self)
+
+    def cosh(self) -> NDArray:
+        """Elementwise ``cosh``: ``nd.cosh``."""
+        return _ops.cosh(self)
+
+    def arcsinh(self) -> NDArray:
+        """Elementwise ``arcsinh``: ``nd.arcsinh``."""
+        return _ops.arcsinh(self)
+
+    def arccosh(self) -> NDArray:
+        """Elementwise ``arccosh``: ``nd.arccosh``."""
+        return _ops.arccosh(self)
+
+    def arctanh(self) -> NDArray:
+        """Elementwise ``arctanh``: ``nd.arctanh``."""
+        return _ops.arctanh(self)
+
+    def degrees(self) -> NDArray:
+        """Elementwise ``degrees``: ``nd.degrees``."""
+        return _ops.degrees(self)
+
+    def radians(self) -> NDArray:
+        """Elementwise ``radians``: ``nd.radians``."""
+        return _ops.radians(self)
+
+    def log1p(self) -> NDArray:
+        """Elementwise ``log1p``: ``nd.log1p``."""
+        return _ops.log1p(self)
+
+    def expm1(self) -> NDArray:
+        """Elementwise ``expm1``: ``nd.expm1``."""
+        return _ops.expm1(self)
+
+    def log2(self) -> NDArray:
+        """Elementwise ``log2``: ``nd.log2``."""
+        return _ops.log2(self)
+
+    def log10(self) -> NDArray:
+        """Elementwise ``log10``: ``nd.log10``."""
+        return _ops.log10(self)
+
+    def rsqrt(self) -> NDArray:
+        """Elementwise ``rsqrt``: ``nd.rsqrt``."""
+        return _ops.rsqrt(self)
+
+    def cbrt(self) -> NDArray:
+        """Elementwise ``cbrt``: ``nd.cbrt``."""
+        return _ops.cbrt(self)
+
+    def rcbrt(self) -> NDArray:
+        """Elementwise ``rcbrt``: ``nd.rcbrt``."""
+        return _ops.rcbrt(self)
+
+    def reciprocal(self) -> NDArray:
+        """Elementwise ``reciprocal``: ``nd.reciprocal``."""
+        return _ops.reciprocal(self)
+
+    def slice(self, begin: Sequence[Optional[int]], end: Sequence[Optional[int]],
+              step: Sequence[Optional[int]] = ()) -> NDArray:
+        """The slice ``begin[i]:end[i]:step[i]`` of each leading axis (a new array): ``nd.slice``."""
+        return _ops.slice(self, begin, end, step)
+
+    def slice_like(self, shape_like: NDArray, axes: Sequence[int] = ()) -> NDArray:
+        """This array sliced to the shape of ``shape_like`` (along ``axes``): ``nd.slice_like``."""
+        return _ops.slice_like(self, shape_like, axes)
+
+    def pad(self, mode: str = "constant", pad_width: Sequence[int] = (), constant_value: float = 0.0) -> NDArray:
+        """Padded along its axes (``constant``, ``edge``, ``reflect``): ``nd.pad``."""
+        return _ops.pad(self, mode, pad_width, constant_value)
+
+    def reshape_like(self, rhs: NDArray, lhs_begin: Optional[int] = None, lhs_end: Optional[int] = None,
+                     rhs_begin: Optional[int] = None, rhs_end: Optional[int] = None) -> NDArray:
+        """Reshaped to (part of) the shape of ``rhs``: ``nd.reshape_like``."""
+        return _ops.reshape_like(self, rhs, lhs_begin, lhs_end, rhs_begin, rhs_end)
+
+    def broadcast_like(self, other: NDArray, lhs_axes: Axis = None, rhs_axes: Axis = None) -> NDArray:
+        """Broadcast to the shape of ``other``: ``nd.broadcast_like``."""
+        return _ops.broadcast_like(self, other, lhs_axes, rhs_axes)
 
     # ----------------------------------------------------------------- autograd
     def attach_grad(self, grad_req: str = "write", stype: Optional[str] = None) -> None:

@@ -8,6 +8,7 @@ gradients are checked against central differences of those references.
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -68,6 +69,22 @@ _A, _B = _away_from(_u(3, 4), [0.0]), _away_from(_u(3, 4), [0.0])
 _P = _u(3, 4, low=0.5, high=2.0)
 _DISTINCT = np.arange(12.0).reshape(3, 4)[:, ::-1] * 0.1 + _u(3, 4) * 0.01
 _BINARY_B = _A + 0.3  # differs from _A everywhere, so max/min/comparisons have no ties
+
+
+_ROUNDABLE = _away_from(_u(3, 4, low=-3, high=3), [k * 0.5 for k in range(-6, 7)], gap=0.1)
+_GAMMA_IN = np.array([[-2.5, -0.5, 0.3, 0.7], [1.0, 1.5, 2.5, 3.3], [4.1, 5.2, 6.3, 7.4]])
+_WITH_NAN = np.where(np.arange(12).reshape(3, 4) % 5 == 1, np.nan, _A)
+
+
+def _erfinv_by_bisection(y):
+    """erfinv by 200 bisection steps on math.erf: independent of the Newton iteration under test."""
+    lo, hi = np.full(y.shape, -6.0), np.full(y.shape, 6.0)
+    erf = np.vectorize(math.erf)
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        below = erf(mid) < y
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    return (lo + hi) / 2
 
 
 def _binary(ref, grad=(0, 1), a=_A, b=_BINARY_B):
@@ -160,6 +177,7 @@ SPECS = {
     "max": Spec([_DISTINCT], lambda x: x.max(axis=1), kwargs={"axis": 1}),
     "min": Spec([_DISTINCT], lambda x: x.min().reshape(1)),
     "norm": Spec([_A], lambda x: np.sqrt((x * x).sum()).reshape(1)),
+    # (norm's ord/axis/keepdims variants are checked against MXNet in tests/test_nd_operators.py)
     # selection
     "where": Spec([(_A > 0).astype(np.float64), _A, _B], lambda c, x, y: np.where(c != 0, x, y),
                   grad=(1, 2)),
@@ -190,6 +208,45 @@ SPECS = {
     "tile": Spec([_u(2, 3)], lambda x: np.tile(x, (2, 1)), kwargs={"reps": (2, 1)}),
     "repeat": Spec([_u(2, 3)], lambda x: np.repeat(x, 2, axis=1), kwargs={"repeats": 2, "axis": 1}),
     "flip": Spec([_A], lambda x: x[:, ::-1], kwargs={"axis": 1}),
+    # elementwise math (gpuparams.ops.math, ops.special); rounding away from the jumps, gradient 0
+    **{name: Spec([_ROUNDABLE], ref, grad=(0,)) for name, ref in {
+        "round": lambda x: np.sign(x) * np.floor(np.abs(x) + 0.5), "rint": np.rint, "floor": np.floor,
+        "ceil": np.ceil, "trunc": np.trunc, "fix": np.trunc}.items()},
+    "sin": Spec([_A], np.sin), "cos": Spec([_A], np.cos), "tan": Spec([_A], np.tan),
+    "arcsin": Spec([_A * 0.9], np.arcsin), "arccos": Spec([_A * 0.9], np.arccos),
+    "arctan": Spec([_A], np.arctan),
+    "sinh": Spec([_A], np.sinh), "cosh": Spec([_A], np.cosh), "arcsinh": Spec([_A], np.arcsinh),
+    "arccosh": Spec([_P + 1], np.arccosh), "arctanh": Spec([_A * 0.9], np.arctanh),
+    "degrees": Spec([_A], np.degrees), "radians": Spec([_A], np.radians),
+    "log1p": Spec([_P], np.log1p), "expm1": Spec([_A], np.expm1), "log2": Spec([_P], np.log2),
+    "log10": Spec([_P], np.log10), "rsqrt": Spec([_P], lambda x: 1 / np.sqrt(x)), "cbrt": Spec([_A], np.cbrt),
+    "rcbrt": Spec([_P], lambda x: 1 / np.cbrt(x)), "reciprocal": Spec([_P], lambda x: 1 / x),
+    "gamma": Spec([_GAMMA_IN], lambda x: np.vectorize(math.gamma)(x), rtol=1e-4),
+    "gammaln": Spec([_GAMMA_IN], lambda x: np.vectorize(math.lgamma)(x), rtol=1e-4),
+    "erf": Spec([_A * 2], lambda x: np.vectorize(math.erf)(x)),
+    "erfinv": Spec([_A * 0.95], _erfinv_by_bisection, rtol=1e-4),
+    # more reductions (ops.products)
+    "prod": Spec([_A], lambda x: x.prod(axis=1), kwargs={"axis": 1}),
+    "nansum": Spec([_WITH_NAN], lambda x: np.nansum(x, axis=0), kwargs={"axis": 0}),
+    "nanprod": Spec([_WITH_NAN], lambda x: np.nanprod(x, axis=1, keepdims=True),
+                    kwargs={"axis": 1, "keepdims": True}),
+    # slicing and shapes from other arrays (ops.slicing, ops.layout)
+    "slice": Spec([_u(3, 4, 2)], lambda x: x[1:, ::-2], kwargs={"begin": (1, None), "end": (None, None),
+                                                               "step": (1, -2)}),
+    "slice_like": Spec([_A, np.zeros((2, 3))], lambda x, y: x[:2, :3], grad=(0,)),
+    "pad": Spec([_u(2, 3)], lambda x: np.pad(x, ((1, 0), (2, 1)), mode="reflect"),
+                kwargs={"mode": "reflect", "pad_width": (1, 0, 2, 1)}),
+    "reshape_like": Spec([_A, np.zeros((2, 6))], lambda x, y: x.reshape(2, 6), grad=(0,)),
+    "broadcast_like": Spec([_u(1, 4), _A], lambda x, y: np.broadcast_to(x, (3, 4)), grad=(0,)),
+    "moveaxis": Spec([_u(2, 3, 4)], lambda x: np.moveaxis(x, 0, -1), kwargs={"source": 0, "destination": -1}),
+    "concatenate": Spec([_A, _B], lambda a, b: np.concatenate([a, b], axis=0), grad=(0, 1),
+                        call=lambda op, a, b: op([a, b])),
+    "elemwise_add": _binary(np.add), "elemwise_sub": _binary(np.subtract),
+    "elemwise_mul": _binary(np.multiply),
+    "elemwise_div": _binary(np.divide, b=_P),
+    "broadcast_mod": Spec([_A * 3, _u(1, 4, low=0.5, high=1.5)], lambda a, b: np.mod(a, b), grad=(0, 1)),
+    "broadcast_hypot": _broadcast(np.hypot),
+    "Dropout": Spec([_A], lambda x: x, kwargs={"p": 0.0, "mode": "always"}),
     # optimizer updates (in place; they return the weight)
     "sgd_update": Spec([_A, _B, _u(3, 4)],
                        lambda w, g, m: w + (0.9 * m - 0.1 * (np.clip(2 * g, -1, 1) + 0.01 * w)),

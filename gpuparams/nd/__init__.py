@@ -16,7 +16,8 @@ from .io import load, save
 from ..ops import public_ops as _public_ops
 
 # The creation functions defined here; every registered public operator is added at the end.
-__all__ = ["NDArray", "array", "zeros", "ones", "full", "arange", "zeros_like", "ones_like", "empty",
+__all__ = ["NDArray", "array", "zeros", "ones", "full", "arange", "linspace", "eye", "zeros_like",
+           "ones_like", "empty",
            "random", "waitall", "save", "load"]
 
 
@@ -45,9 +46,23 @@ def _filled(shape, ctx, dtype, make):
         return from_backend(make(xp, shape, dtype), ctx)
 
 
-def zeros(shape, ctx=None, dtype=None):
-    """An array of zeros (float32 by default) on ``ctx`` (default: the current context)."""
-    return _filled(shape, ctx, dtype, lambda xp, s, d: xp.zeros(s, dtype=d))
+def _into(out, arr, name):
+    """MXNet's ``out=`` of the creation functions: write ``arr`` into ``out`` and return ``out``."""
+    if out is None:
+        return arr
+    if not isinstance(out, NDArray):
+        raise TypeError(f"{name}: out must be an NDArray, got {type(out).__name__}")
+    if out.shape != arr.shape:
+        raise ValueError(f"{name}: out has shape {out.shape} but the new array has shape {arr.shape}")
+    out[:] = arr if arr.context is out.context else arr.as_in_context(out.context)
+    return out
+
+
+def zeros(shape, ctx=None, dtype=None, out=None):
+    """An array of zeros (float32 by default) on ``ctx`` (default: the current context); with
+    ``out=`` the zeros are written into that array, which is returned."""
+    return _into(out, _filled(shape, ctx if out is None or ctx else out.context, dtype,
+                              lambda xp, s, d: xp.zeros(s, dtype=d)), "zeros")
 
 
 def empty(shape, ctx=None, dtype=None):
@@ -55,14 +70,16 @@ def empty(shape, ctx=None, dtype=None):
     return zeros(shape, ctx, dtype)
 
 
-def ones(shape, ctx=None, dtype=None):
-    """An array of ones."""
-    return _filled(shape, ctx, dtype, lambda xp, s, d: xp.ones(s, dtype=d))
+def ones(shape, ctx=None, dtype=None, out=None):
+    """An array of ones (``out=``: written into that array, see :func:`zeros`)."""
+    return _into(out, _filled(shape, ctx if out is None or ctx else out.context, dtype,
+                              lambda xp, s, d: xp.ones(s, dtype=d)), "ones")
 
 
-def full(shape, val, ctx=None, dtype=None):
-    """An array filled with ``val``."""
-    return _filled(shape, ctx, dtype, lambda xp, s, d: xp.full(s, val, dtype=d))
+def full(shape, val, ctx=None, dtype=None, out=None):
+    """An array filled with ``val`` (``out=``: written into that array, see :func:`zeros`)."""
+    return _into(out, _filled(shape, ctx if out is None or ctx else out.context, dtype,
+                              lambda xp, s, d: xp.full(s, val, dtype=d)), "full")
 
 
 def arange(start, stop=None, step=1.0, repeat=1, ctx=None, dtype=None):
@@ -73,14 +90,37 @@ def arange(start, stop=None, step=1.0, repeat=1, ctx=None, dtype=None):
     return from_data(values, ctx=ctx, dtype="float32" if dtype is None else dtype)
 
 
-def zeros_like(data):
-    """Zeros with the shape, dtype and context of ``data``."""
-    return zeros(data.shape, ctx=data.context, dtype=data.dtype)
+def linspace(start, stop, num, endpoint=True, ctx=None, dtype=None):
+    """``num`` evenly spaced values from ``start`` to ``stop`` (included unless ``endpoint=False``),
+    float32 by default, as MXNet's ``nd.linspace``. Integer dtypes truncate the values."""
+    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 0:
+        raise ValueError(f"linspace: num must be a non-negative int, got {num!r}")
+    values = np.linspace(start, stop, int(num), endpoint=bool(endpoint), dtype=np.float64)
+    return from_data(values, ctx=ctx, dtype="float32" if dtype is None else dtype)
 
 
-def ones_like(data):
-    """Ones with the shape, dtype and context of ``data``."""
-    return ones(data.shape, ctx=data.context, dtype=data.dtype)
+def eye(N, M=0, k=0, ctx=None, dtype=None, out=None):
+    """An ``N x M`` array (``M = 0``: square) with ones on diagonal ``k`` (above the main one for
+    ``k > 0``), float32 by default, as MXNet's ``nd.eye``; ``out=`` as in :func:`zeros`."""
+    for name, value in (("N", N), ("M", M), ("k", k)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"eye: {name} must be an int, got {value!r}")
+    if N < 0 or M < 0:
+        raise ValueError(f"eye: N and M must be non-negative, got N={N}, M={M}")
+    values = np.eye(int(N), int(M) or int(N), int(k))
+    arr = from_data(values, ctx=ctx if out is None or ctx else out.context,
+                    dtype="float32" if dtype is None else dtype)
+    return _into(out, arr, "eye")
+
+
+def zeros_like(data, out=None):
+    """Zeros with the shape, dtype and context of ``data`` (``out=``: written into that array)."""
+    return zeros(data.shape, ctx=data.context, dtype=data.dtype, out=out)
+
+
+def ones_like(data, out=None):
+    """Ones with the shape, dtype and context of ``data`` (``out=``: written into that array)."""
+    return ones(data.shape, ctx=data.context, dtype=data.dtype, out=out)
 
 
 def waitall():

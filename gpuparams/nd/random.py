@@ -5,8 +5,10 @@ import numpy as np
 
 from .. import random as _random
 from ..ndarray import from_data, normalize_dtype
+from .distributions import exponential, gamma, multinomial, negative_binomial, poisson
 
-__all__ = ["uniform", "normal", "randint", "shuffle"]
+__all__ = ["uniform", "normal", "randint", "shuffle", "multinomial", "poisson", "exponential", "gamma",
+           "negative_binomial"]
 
 
 def _shape(shape):

@@ -12,12 +12,14 @@ from ..ndarray import NDArray
 from . import _registry
 from . import (activation, dense, elementwise, indexing, linalg, loss, optimizer_update, reduce, select,
                shape)
+from . import binary, dropout, layout, math, products, slicing, special
 from ._registry import REGISTRY, Op, method_ops, public_ops, register
 
 # The operator families' modules, the registry's API, and (appended by _export) every operator.
-__all__ = ["activation", "dense", "elementwise", "indexing", "linalg", "loss", "optimizer_update",
-           "reduce", "select", "shape", "REGISTRY", "Op", "register", "public_ops", "method_ops",
-           "ContextMismatchError", "ShapeError"]
+__all__ = ["activation", "dense", "elementwise", "indexing", "linalg", "loss", "optimizer_update", "reduce",
+           "select", "shape", "binary", "dropout", "layout", "math", "products", "slicing", "special",
+           "REGISTRY", "Op", "register", "public_ops", "method_ops", "ContextMismatchError",
+           "ShapeError"]
 
 
 def _export():

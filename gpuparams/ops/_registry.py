@@ -165,8 +165,31 @@ def _make_dispatch(impl, kernel, numbers_only=None):
     return dispatch
 
 
+def _writing_out(op_name, fn):
+    """``fn`` with MXNet's ``out=`` keyword: the result is written into ``out`` (same shape and
+    context; cast to its dtype), which is returned and, while recording, becomes the recorded result."""
+    @functools.wraps(fn)
+    def with_out(*args, out=None, **kwargs):
+        res = fn(*args, **kwargs)
+        if out is None:
+            return res
+        if type(out) is not _NDArray:
+            raise TypeError(f"{op_name}: out must be an NDArray, got {type(out).__name__}")
+        if out._ctx is not res._ctx:
+            raise ValueError(f"{op_name}: out is on {out._ctx} but the result is on {res._ctx}; pass an "
+                             f"out array on {res._ctx}")
+        if out.shape != res.shape:
+            raise ValueError(f"{op_name}: out has shape {out.shape} but the result has shape {res.shape}; "
+                             "pass an out array of the result's shape")
+        out._assign(res._data)
+        if res._node is not None:
+            out._node = res._node
+        return out
+    return with_out
+
+
 def register(name=None, *, method=None, kernel=None, differentiable=True, public=True, aliases=(),
-             scalar=None):
+             scalar=None, out=False):
     """Declare an operator (use as a decorator on its implementation).
 
     Parameters
@@ -189,6 +212,8 @@ def register(name=None, *, method=None, kernel=None, differentiable=True, public
     scalar : callable, optional
         What the operator computes when every argument is a Python number (``nd.add(2, 3)`` is 5,
         as in MXNet); without it such a call reaches the implementation.
+    out : bool
+        Accept MXNet's ``out=`` keyword (write the result into a given array and return it).
 
     Returns
     -------
@@ -200,7 +225,11 @@ def register(name=None, *, method=None, kernel=None, differentiable=True, public
         if op_name in REGISTRY:
             raise ValueError(f"operator {op_name!r} is registered twice")
         method_name = op_name if method is True else (method or None)
-        dispatch = _make_dispatch(impl, kernel, scalar and _on_numbers(op_name, scalar))
+        run, run_kernel = impl, kernel
+        if out:  # written inside the dispatcher's device scope, where CuPy copies must run
+            run = _writing_out(op_name, impl)
+            run_kernel = kernel and _writing_out(op_name, kernel)
+        dispatch = _make_dispatch(run, run_kernel, scalar and _on_numbers(op_name, scalar))
         dispatch.op_name = op_name
         op = Op(op_name, impl, kernel, method_name, differentiable, public, tuple(aliases), dispatch)
         REGISTRY[op_name] = op

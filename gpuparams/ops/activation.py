@@ -5,6 +5,8 @@ elementwise expressions that CuPy fuses well enough.
 """
 from __future__ import annotations
 
+import numbers
+
 from ._core import contiguous, normalize_axis, result, stable_sigmoid, xp_of
 from ._registry import register
 
@@ -23,7 +25,7 @@ def _relu_kernel(x):
     return result(out, ctx, "relu", (x,), backward, save_output=True, saved=())
 
 
-@register(method=True, kernel=_relu_kernel)
+@register(method=True, kernel=_relu_kernel, out=True)
 def relu(x):
     """``max(x, 0)``; the gradient passes where the output is positive."""
     data = x._data
@@ -34,7 +36,7 @@ def relu(x):
     return result(out, x._ctx, "relu", (x,), backward, save_output=True, saved=())
 
 
-@register(method=True)
+@register(method=True, out=True)
 def sigmoid(x):
     """Logistic function ``1 / (1 + exp(-x))``, computed without overflow for large ``|x|``."""
     data = x._data
@@ -45,7 +47,7 @@ def sigmoid(x):
     return result(out, x._ctx, "sigmoid", (x,), backward, save_output=True, saved=())
 
 
-@register(method=True)
+@register(method=True, out=True)
 def tanh(x):
     """Hyperbolic tangent."""
     out = xp_of(x._data).tanh(x._data)
@@ -55,7 +57,7 @@ def tanh(x):
     return result(out, x._ctx, "tanh", (x,), backward, save_output=True, saved=())
 
 
-@register()
+@register(out=True)
 def softrelu(x):
     """Softplus ``log(1 + exp(x))``, stable for large ``|x|``."""
     data = x._data
@@ -67,7 +69,7 @@ def softrelu(x):
     return result(out, x._ctx, "softrelu", (x,), backward, saved=(x,))
 
 
-@register()
+@register(out=True)
 def softsign(x):
     """``x / (1 + |x|)``."""
     data = x._data
@@ -79,32 +81,54 @@ def softsign(x):
     return result(data / denom, x._ctx, "softsign", (x,), backward, saved=())
 
 
+def _temperature(op_name, temperature):
+    """MXNet's ``temperature``: None means 1; it must be a positive number."""
+    if temperature is None:
+        return 1.0
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not temperature > 0:
+        raise ValueError(f"{op_name}: temperature must be a positive number, got {temperature!r}")
+    return float(temperature)
+
+
+def _scaled(data, t):
+    return data if t == 1.0 else (data / t).astype(data.dtype, copy=False)
+
+
 @register(method=True)
-def softmax(x, axis=-1):
-    """Softmax along ``axis`` (max-subtracted, so large logits do not overflow)."""
+def softmax(x, axis=-1, temperature=None):
+    """Softmax of ``x / temperature`` along ``axis`` (max-subtracted, so large logits do not overflow).
+
+    ``temperature`` (MXNet's; default None, i.e. 1) must be positive; larger values flatten the
+    distribution. The gradient is ``out * (g - sum(g * out)) / temperature``.
+    """
     axis = normalize_axis(axis, x.shape, "softmax")
-    data = x._data
+    t = _temperature("softmax", temperature)
+    data = _scaled(x._data, t)
     xp = xp_of(data)
     shifted = data - data.max(axis=axis, keepdims=True)
     e = xp.exp(shifted)
     out = e / e.sum(axis=axis, keepdims=True)
 
     def backward(g, needs):
-        return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
+        grad = out * (g - (g * out).sum(axis=axis, keepdims=True))
+        return (grad if t == 1.0 else (grad / t).astype(g.dtype, copy=False),)
     return result(out, x._ctx, "softmax", (x,), backward, save_output=True, saved=())
 
 
 @register(method=True)
-def log_softmax(x, axis=-1):
-    """``log(softmax(x))`` computed as ``x - logsumexp(x)`` for stability."""
+def log_softmax(x, axis=-1, temperature=None):
+    """``log(softmax(x / temperature))`` computed as ``z - logsumexp(z)`` for stability (see
+    :func:`softmax` for ``temperature``)."""
     axis = normalize_axis(axis, x.shape, "log_softmax")
-    data = x._data
+    t = _temperature("log_softmax", temperature)
+    data = _scaled(x._data, t)
     xp = xp_of(data)
     shifted = data - data.max(axis=axis, keepdims=True)
     out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
     def backward(g, needs):
-        return (g - xp.exp(out) * g.sum(axis=axis, keepdims=True),)
+        grad = g - xp.exp(out) * g.sum(axis=axis, keepdims=True)
+        return (grad if t == 1.0 else (grad / t).astype(g.dtype, copy=False),)
     return result(out, x._ctx, "log_softmax", (x,), backward, save_output=True, saved=())
 
 

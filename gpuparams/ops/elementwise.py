@@ -42,7 +42,7 @@ def _compute(name, fn, ad, bd):
         raise broadcast_error(name, tuple(_shape_of(ad)), tuple(_shape_of(bd))) from None
 
 
-@register(scalar=operator.add)
+@register(scalar=operator.add, out=True)
 def add(a, b):
     """``a + b`` with broadcasting."""
     ctx, ad, bd, an, bn = _binary_prepare("add", a, b)
@@ -55,7 +55,7 @@ def add(a, b):
     return result(out, ctx, "add", (an, bn), backward, saved=())
 
 
-@register(scalar=operator.sub)
+@register(scalar=operator.sub, out=True)
 def subtract(a, b):
     """``a - b`` with broadcasting."""
     ctx, ad, bd, an, bn = _binary_prepare("subtract", a, b)
@@ -68,7 +68,7 @@ def subtract(a, b):
     return result(out, ctx, "subtract", (an, bn), backward, saved=())
 
 
-@register(scalar=operator.mul)
+@register(scalar=operator.mul, out=True)
 def multiply(a, b):
     """``a * b`` with broadcasting."""
     ctx, ad, bd, an, bn = _binary_prepare("multiply", a, b)
@@ -80,7 +80,7 @@ def multiply(a, b):
     return result(out, ctx, "multiply", (an, bn), backward, saved=(an, bn))
 
 
-@register(scalar=operator.truediv)
+@register(scalar=operator.truediv, out=True)
 def divide(a, b):
     """``a / b`` with broadcasting."""
     ctx, ad, bd, an, bn = _binary_prepare("divide", a, b)
@@ -94,7 +94,7 @@ def divide(a, b):
     return result(out, ctx, "divide", (an, bn), backward, saved=(bn,), save_output=True)
 
 
-@register(scalar=operator.pow)
+@register(scalar=operator.pow, out=True)
 def power(a, b):
     """``a ** b`` with broadcasting (gradient w.r.t. the exponent uses ``log(a)``)."""
     ctx, ad, bd, an, bn = _binary_prepare("power", a, b)
@@ -113,7 +113,7 @@ def power(a, b):
     return result(out, ctx, "power", (an, bn), backward, saved=(an, bn), save_output=True)
 
 
-@register()
+@register(out=True)
 def negative(a):
     """``-a``."""
     def backward(g, needs):
@@ -135,13 +135,13 @@ def _extremum(name, pick_first, a, b):
     return result(out, ctx, name, (an, bn), backward, saved=(an, bn))
 
 
-@register(scalar=builtins.max)
+@register(scalar=builtins.max, out=True)
 def maximum(a, b):
     """Elementwise maximum of two arrays or an array and a scalar."""
     return _extremum("maximum", "max", a, b)
 
 
-@register(scalar=builtins.min)
+@register(scalar=builtins.min, out=True)
 def minimum(a, b):
     """Elementwise minimum of two arrays or an array and a scalar."""
     return _extremum("minimum", "min", a, b)
@@ -183,22 +183,22 @@ def _pow(x, y):
     return x ** y
 
 
-equal = register("equal", differentiable=False, scalar=_as_int(operator.eq))(
+equal = register("equal", differentiable=False, out=True, scalar=_as_int(operator.eq))(
     _comparison("equal", lambda x, y: x == y))
-not_equal = register("not_equal", differentiable=False, scalar=_as_int(operator.ne))(
+not_equal = register("not_equal", differentiable=False, out=True, scalar=_as_int(operator.ne))(
     _comparison("not_equal", lambda x, y: x != y))
-greater = register("greater", differentiable=False, scalar=_as_int(operator.gt))(
+greater = register("greater", differentiable=False, out=True, scalar=_as_int(operator.gt))(
     _comparison("greater", lambda x, y: x > y))
-greater_equal = register("greater_equal", differentiable=False, scalar=_as_int(operator.ge))(
+greater_equal = register("greater_equal", differentiable=False, out=True, scalar=_as_int(operator.ge))(
     _comparison("greater_equal", lambda x, y: x >= y))
-lesser = register("lesser", differentiable=False, scalar=_as_int(operator.lt))(
+lesser = register("lesser", differentiable=False, out=True, scalar=_as_int(operator.lt))(
     _comparison("lesser", lambda x, y: x < y))
-lesser_equal = register("lesser_equal", differentiable=False, scalar=_as_int(operator.le))(
+lesser_equal = register("lesser_equal", differentiable=False, out=True, scalar=_as_int(operator.le))(
     _comparison("lesser_equal", lambda x, y: x <= y))
 
 
 # ----------------------------------------------------------------------------- unary math
-@register(method=True)
+@register(method=True, out=True)
 def exp(x):
     """Elementwise ``e**x``."""
     out = xp_of(x._data).exp(x._data)
@@ -208,7 +208,7 @@ def exp(x):
     return result(out, x._ctx, "exp", (x,), backward, save_output=True, saved=())
 
 
-@register(method=True)
+@register(method=True, out=True)
 def log(x):
     """Elementwise natural logarithm."""
     data = x._data
@@ -218,7 +218,7 @@ def log(x):
     return result(xp_of(data).log(data), x._ctx, "log", (x,), backward, saved=(x,))
 
 
-@register(method=True)
+@register(method=True, out=True)
 def sqrt(x):
     """Elementwise square root."""
     out = xp_of(x._data).sqrt(x._data)
@@ -228,7 +228,7 @@ def sqrt(x):
     return result(out, x._ctx, "sqrt", (x,), backward, save_output=True, saved=())
 
 
-@register(method=True)
+@register(method=True, out=True)
 def square(x):
     """Elementwise ``x*x``."""
     data = x._data
@@ -238,7 +238,7 @@ def square(x):
     return result(data * data, x._ctx, "square", (x,), backward, saved=(x,))
 
 
-@register(method=True)
+@register(method=True, out=True)
 def abs(x):
     """Elementwise absolute value (gradient 0 at 0)."""
     data = x._data
@@ -249,7 +249,7 @@ def abs(x):
     return result(xp.abs(data), x._ctx, "abs", (x,), backward, saved=(x,))
 
 
-@register(method=True)
+@register(method=True, out=True)
 def sign(x):
     """Elementwise sign (not differentiable: gradient 0)."""
     data = x._data
@@ -260,7 +260,7 @@ def sign(x):
     return result(xp.sign(data), x._ctx, "sign", (x,), backward, saved=())
 
 
-@register(method=True)
+@register(method=True, out=True)
 def clip(x, a_min, a_max):
     """Limit values to ``[a_min, a_max]``; the gradient passes where the value was inside."""
     if a_min is not None and a_max is not None and a_min > a_max:
@@ -336,41 +336,41 @@ logical_and = _logical("logical_and", lambda x, y: x & y)
 logical_or = _logical("logical_or", lambda x, y: x | y)
 logical_xor = _logical("logical_xor", lambda x, y: x ^ y)
 
-broadcast_add = register("broadcast_add")(_broadcast_op(
+broadcast_add = register("broadcast_add", out=True)(_broadcast_op(
     "broadcast_add", add, "Sum", "nd.add(lhs, rhs) or lhs + rhs"))
-broadcast_plus = register("broadcast_plus")(_broadcast_op(
+broadcast_plus = register("broadcast_plus", out=True)(_broadcast_op(
     "broadcast_plus", add, "Sum", "nd.add(lhs, rhs) or lhs + rhs"))
-broadcast_sub = register("broadcast_sub")(_broadcast_op(
+broadcast_sub = register("broadcast_sub", out=True)(_broadcast_op(
     "broadcast_sub", subtract, "Difference", "nd.subtract(lhs, rhs) or lhs - rhs"))
-broadcast_minus = register("broadcast_minus")(_broadcast_op(
+broadcast_minus = register("broadcast_minus", out=True)(_broadcast_op(
     "broadcast_minus", subtract, "Difference", "nd.subtract(lhs, rhs) or lhs - rhs"))
-broadcast_mul = register("broadcast_mul")(_broadcast_op(
+broadcast_mul = register("broadcast_mul", out=True)(_broadcast_op(
     "broadcast_mul", multiply, "Product", "nd.multiply(lhs, rhs) or lhs * rhs"))
-broadcast_div = register("broadcast_div")(_broadcast_op(
+broadcast_div = register("broadcast_div", out=True)(_broadcast_op(
     "broadcast_div", divide, "Quotient", "nd.divide(lhs, rhs) or lhs / rhs"))
-broadcast_power = register("broadcast_power")(_broadcast_op(
+broadcast_power = register("broadcast_power", out=True)(_broadcast_op(
     "broadcast_power", power, "``lhs ** rhs``", "nd.power(lhs, rhs) or lhs ** rhs"))
-broadcast_maximum = register("broadcast_maximum")(_broadcast_op(
+broadcast_maximum = register("broadcast_maximum", out=True)(_broadcast_op(
     "broadcast_maximum", maximum, "Elementwise maximum", "nd.maximum(lhs, rhs)"))
-broadcast_minimum = register("broadcast_minimum")(_broadcast_op(
+broadcast_minimum = register("broadcast_minimum", out=True)(_broadcast_op(
     "broadcast_minimum", minimum, "Elementwise minimum", "nd.minimum(lhs, rhs)"))
-broadcast_equal = register("broadcast_equal", differentiable=False)(_broadcast_op(
+broadcast_equal = register("broadcast_equal", differentiable=False, out=True)(_broadcast_op(
     "broadcast_equal", equal, "``lhs == rhs`` as 0./1.", "nd.equal(lhs, rhs) or lhs == rhs"))
-broadcast_not_equal = register("broadcast_not_equal", differentiable=False)(_broadcast_op(
+broadcast_not_equal = register("broadcast_not_equal", differentiable=False, out=True)(_broadcast_op(
     "broadcast_not_equal", not_equal, "``lhs != rhs`` as 0./1.", "nd.not_equal(lhs, rhs) or lhs != rhs"))
-broadcast_greater = register("broadcast_greater", differentiable=False)(_broadcast_op(
+broadcast_greater = register("broadcast_greater", differentiable=False, out=True)(_broadcast_op(
     "broadcast_greater", greater, "``lhs > rhs`` as 0./1.", "nd.greater(lhs, rhs) or lhs > rhs"))
-broadcast_greater_equal = register("broadcast_greater_equal", differentiable=False)(_broadcast_op(
+broadcast_greater_equal = register("broadcast_greater_equal", differentiable=False, out=True)(_broadcast_op(
     "broadcast_greater_equal", greater_equal, "``lhs >= rhs`` as 0./1.",
     "nd.greater_equal(lhs, rhs) or lhs >= rhs"))
-broadcast_lesser = register("broadcast_lesser", differentiable=False)(_broadcast_op(
+broadcast_lesser = register("broadcast_lesser", differentiable=False, out=True)(_broadcast_op(
     "broadcast_lesser", lesser, "``lhs < rhs`` as 0./1.", "nd.lesser(lhs, rhs) or lhs < rhs"))
-broadcast_lesser_equal = register("broadcast_lesser_equal", differentiable=False)(_broadcast_op(
+broadcast_lesser_equal = register("broadcast_lesser_equal", differentiable=False, out=True)(_broadcast_op(
     "broadcast_lesser_equal", lesser_equal, "``lhs <= rhs`` as 0./1.",
     "nd.lesser_equal(lhs, rhs) or lhs <= rhs"))
-broadcast_logical_and = register("broadcast_logical_and", differentiable=False)(_broadcast_op(
+broadcast_logical_and = register("broadcast_logical_and", differentiable=False, out=True)(_broadcast_op(
     "broadcast_logical_and", logical_and, "Logical and (nonzero is true) as 0./1."))
-broadcast_logical_or = register("broadcast_logical_or", differentiable=False)(_broadcast_op(
+broadcast_logical_or = register("broadcast_logical_or", differentiable=False, out=True)(_broadcast_op(
     "broadcast_logical_or", logical_or, "Logical or (nonzero is true) as 0./1."))
-broadcast_logical_xor = register("broadcast_logical_xor", differentiable=False)(_broadcast_op(
+broadcast_logical_xor = register("broadcast_logical_xor", differentiable=False, out=True)(_broadcast_op(
     "broadcast_logical_xor", logical_xor, "Logical xor (nonzero is true) as 0./1."))

@@ -1,4 +1,5 @@
-"""Reductions ``sum``, ``mean``, ``max``, ``min`` over axes, with their backward.
+"""Reductions ``sum``, ``mean``, ``max``, ``min`` over axes, with their backward (``prod``, ``nansum``,
+``nanprod`` and ``norm`` are in :mod:`gpuparams.ops.products`).
 
 As in MXNet 1.x, reducing every axis gives an array of shape ``(1,)``, not a 0-d array.
 """
@@ -6,11 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import elementwise
 from ._core import normalize_axes, result, xp_of
 from ._registry import register
 
-__all__ = ["sum", "mean", "max", "min", "norm"]
+__all__ = ["sum", "mean", "max", "min"]
 
 
 def _normalize_axes(axis, shape, op_name):
@@ -97,7 +97,3 @@ max = register("max", method=True)(_extremum("max", "max"))
 min = register("min", method=True)(_extremum("min", "min"))
 
 
-@register(method=True)
-def norm(x):
-    """The L2 (Frobenius) norm of all elements, shape ``(1,)`` (differentiable)."""
-    return elementwise.sqrt(sum(elementwise.multiply(x, x)))

@@ -14,27 +14,85 @@ __all__ = ["reshape", "transpose", "expand_dims", "squeeze", "flatten", "concat"
            "broadcast_to", "broadcast_axis", "tile", "repeat", "slice_axis", "flip"]
 
 
-def _target_shape(shape, new_shape):
-    """Resolve MXNet/NumPy reshape codes: -1 (infer one dim) and 0 (copy this dim, MXNet)."""
+def _dim_code(n, new_shape):
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"reshape: dimensions must be ints, got {new_shape!r}")
+    return int(n)
+
+
+def _apply_codes(shape, codes):
+    """MXNet's reshape codes applied left to right to the input ``shape``.
+
+    ``0`` copies the next input dimension, ``-1`` infers one dimension from the size, ``-2`` copies
+    all remaining input dimensions, ``-3`` merges the next two input dimensions, ``-4 a b`` splits the
+    next input dimension into ``a`` and ``b`` (one of them may be -1); other values are literal sizes
+    (MXNet 1.9.1's ``Reshape``, checked against it in tests/data/mxnet_1_9_1_ops.json)."""
+    ndim = len(shape)
+    out, infer_at, src, j = [], None, 0, 0
+
+    def take(count, code):
+        if src + count > ndim:
+            raise ShapeError(f"reshape: code {code} in {tuple(codes)} needs {count} more input dimension(s) "
+                             f"but the input shape {tuple(shape)} has only {ndim}")
+
+    while j < len(codes):
+        c = codes[j]
+        if c == 0:
+            if src < ndim:
+                out.append(shape[src])
+            else:  # past the input's dimensions a 0 is a literal empty dimension (NumPy's reading)
+                out.append(0)
+            src += 1
+        elif c == -1:
+            if infer_at is not None:
+                raise ShapeError(f"reshape: only one -1 allowed in {tuple(codes)}")
+            infer_at = len(out)
+            out.append(1)
+            src += 1
+        elif c == -2:
+            out.extend(shape[src:])
+            src = ndim
+        elif c == -3:
+            take(2, -3)
+            out.append(shape[src] * shape[src + 1])
+            src += 2
+        elif c == -4:
+            if j + 2 >= len(codes):
+                raise ShapeError(f"reshape: -4 in {tuple(codes)} must be followed by the two sizes to "
+                                 "split into")
+            take(1, -4)
+            a, b, whole = codes[j + 1], codes[j + 2], shape[src]
+            if a == -1 and b > 0:
+                a = whole // b
+            elif b == -1 and a > 0:
+                b = whole // a
+            if a < 0 or b < 0 or a * b != whole:
+                raise ShapeError(f"reshape: -4 {codes[j + 1]} {codes[j + 2]} in {tuple(codes)} cannot split "
+                                 f"input dimension {src} of size {whole} (shape {tuple(shape)})")
+            out.extend((a, b))
+            src += 1
+            j += 2
+        elif c < -4:
+            raise ShapeError(f"reshape: unknown code {c} in {tuple(codes)} (MXNet's codes are 0, -1, -2, "
+                             "-3, -4)")
+        else:
+            out.append(c)
+            src += 1
+        j += 1
+    return out, infer_at
+
+
+def _target_shape(shape, new_shape, reverse=False):
+    """The shape ``reshape(new_shape)`` gives an array of ``shape`` (MXNet's codes, see
+    :func:`_apply_codes`); ``reverse=True`` reads both shapes from the right, as MXNet does."""
     size = 1
     for n in shape:
         size *= n
-    resolved, infer_at = [], None
-    for i, n in enumerate(new_shape):
-        if not isinstance(n, (int, np.integer)):
-            raise TypeError(f"reshape: dimensions must be ints, got {new_shape!r}")
-        n = int(n)
-        if n == -1:
-            if infer_at is not None:
-                raise ShapeError(f"reshape: only one -1 allowed in {tuple(new_shape)}")
-            infer_at = i
-            resolved.append(1)
-        elif n == 0 and i < len(shape):
-            resolved.append(shape[i])
-        elif n < 0:
-            raise ShapeError(f"reshape: negative dimension {n} in {tuple(new_shape)}")
-        else:
-            resolved.append(n)
+    codes = [_dim_code(n, new_shape) for n in new_shape]
+    if reverse:
+        resolved, infer_at = _apply_codes(tuple(shape)[::-1], codes[::-1])
+    else:
+        resolved, infer_at = _apply_codes(tuple(shape), codes)
     known = 1
     for n in resolved:
         known *= n
@@ -45,24 +103,30 @@ def _target_shape(shape, new_shape):
         resolved[infer_at] = size // known
     elif known != size:
         raise ShapeError(f"reshape: cannot reshape an array of shape {shape} (size {size}) "
-                         f"into {tuple(new_shape)} (size {known})")
-    return tuple(resolved)
+                         f"into {tuple(new_shape)} "
+                         f"(which gives {tuple(resolved[::-1] if reverse else resolved)}, "
+                         f"size {known})")
+    return tuple(resolved[::-1] if reverse else resolved)
 
 
 @register(method=True)
 def reshape(x, *shape, **kwargs):
-    """Return ``x`` with a new shape (a view when possible); one dim may be -1.
+    """Return ``x`` with a new shape (a view when possible), with MXNet's special codes.
 
-    Accepts ``reshape((2, 3))``, ``reshape(2, 3)`` and ``reshape(shape=(2, 3))``.
+    Accepts ``reshape((2, 3))``, ``reshape(2, 3)`` and ``reshape(shape=(2, 3))``. In the target,
+    ``0`` copies an input dimension, ``-1`` infers one, ``-2`` copies the rest, ``-3`` merges two,
+    ``-4 a b`` splits one into ``a`` and ``b``; ``reverse=True`` applies the codes right to left
+    (``(10, 5, 4).reshape((-1, 0), reverse=True)`` is ``(50, 4)``).
     """
     if "shape" in kwargs:
         shape = kwargs.pop("shape")
     elif len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
+    reverse = bool(kwargs.pop("reverse", False))
     if kwargs:
         raise TypeError(f"reshape() got unexpected arguments {sorted(kwargs)}")
     data = x._data
-    target = _target_shape(data.shape, tuple(shape))
+    target = _target_shape(data.shape, tuple(shape), reverse)
     in_shape = data.shape
 
     def backward(g, needs):
@@ -105,18 +169,25 @@ def swapaxes(x, dim1, dim2):
     return transpose(x, axes)
 
 
+def _maybe_copy(view, inplace):
+    """MXNet's ``inplace=`` of expand_dims/squeeze/flatten: True returns a view sharing ``x``'s
+    memory (writes show through), False (the default) a new array, as MXNet 1.9.1 does."""
+    return view if inplace else copy(view)
+
+
 @register(method=True)
-def expand_dims(x, axis):
-    """Insert a dimension of size 1 at ``axis``."""
+def expand_dims(x, axis, inplace=False):
+    """Insert a dimension of size 1 at ``axis``; a new array unless ``inplace=True`` (a view)."""
     axis = normalize_axis(axis, x.ndim + 1, "expand_dims")  # an axis of the result
     shape = list(x.shape)
     shape.insert(axis, 1)
-    return reshape(x, tuple(shape))
+    return _maybe_copy(reshape(x, tuple(shape)), inplace)
 
 
 @register(method=True)
-def squeeze(x, axis=None):
-    """Remove dimensions of size 1 (all of them, or those in ``axis``)."""
+def squeeze(x, axis=None, inplace=False):
+    """Remove dimensions of size 1 (all of them, or those in ``axis``); a new array unless
+    ``inplace=True`` (a view)."""
     shape = x.shape
     if axis is None:
         axes = range(len(shape))
@@ -129,13 +200,14 @@ def squeeze(x, axis=None):
             drop.add(a)
         elif axis is not None:
             raise ShapeError(f"squeeze: axis {a} has size {shape[a]}, not 1 (shape {shape})")
-    return reshape(x, tuple(n for i, n in enumerate(shape) if i not in drop) or (1,))
+    return _maybe_copy(reshape(x, tuple(n for i, n in enumerate(shape) if i not in drop) or (1,)), inplace)
 
 
 @register(method=True, aliases=("Flatten",))
-def flatten(x):
-    """Collapse all axes but the first: ``(N, ...) -> (N, prod(...))``."""
-    return reshape(x, (x.shape[0], -1))
+def flatten(x, inplace=False):
+    """Collapse all axes but the first: ``(N, ...) -> (N, prod(...))``; a new array unless
+    ``inplace=True`` (a view)."""
+    return _maybe_copy(reshape(x, (x.shape[0], -1)), inplace)
 
 
 def _joined(op_name, arrays):
