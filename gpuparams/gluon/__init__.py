@@ -14,6 +14,7 @@ _MEMBERS = {
     "data": ("gpuparams.data", None),
     "utils": ("gpuparams.gluon_utils", None),
     "Trainer": ("gpuparams.trainer", "Trainer"),
+    "lr_scheduler": ("gpuparams.lr_scheduler", None),
     "Parameter": ("gpuparams.parameter", "Parameter"),
     "ParameterDict": ("gpuparams.parameter", "ParameterDict"),
     "Constant": ("gpuparams.parameter", "Constant"),
