@@ -13,39 +13,49 @@ import json
 import math
 import os
 
-import mxnet as mx
-
 import mxnet_optimizer_cases as cases
 
 
-@mx.optimizer.register
-class AdamW(mx.optimizer.Optimizer):
-    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8, **kwargs):
-        super().__init__(learning_rate=learning_rate, **kwargs)
-        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+def _register_adamw(mx):
+    """Register an ``adamw`` optimizer in MXNet that runs MXNet's own ``adamw_update`` kernel."""
 
-    def create_state(self, index, weight):
-        return (mx.nd.zeros(weight.shape, weight.context, dtype=weight.dtype),
-                mx.nd.zeros(weight.shape, weight.context, dtype=weight.dtype))
+    @mx.optimizer.register
+    class AdamW(mx.optimizer.Optimizer):
+        def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8, **kwargs):
+            super().__init__(learning_rate=learning_rate, **kwargs)
+            self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
 
-    def update(self, index, weight, grad, state):
-        self._update_count(index)
-        lr, wd = self._get_lr(index), self._get_wd(index)
-        t = self._index_update_count[index]
-        lr_t = lr * math.sqrt(1 - self.beta2 ** t) / (1 - self.beta1 ** t)
-        mean, var = state
-        kwargs = {"clip_gradient": self.clip_gradient} if self.clip_gradient else {}
-        mx.nd.contrib.adamw_update(weight, grad, mean, var,
-                                   rescale_grad=mx.nd.array([self.rescale_grad], ctx=weight.context),
-                                   lr=1.0, eta=lr_t, wd=wd, beta1=self.beta1, beta2=self.beta2,
-                                   epsilon=self.epsilon, out=weight, **kwargs)
+        def create_state(self, index, weight):
+            return (mx.nd.zeros(weight.shape, weight.context, dtype=weight.dtype),
+                    mx.nd.zeros(weight.shape, weight.context, dtype=weight.dtype))
+
+        def update(self, index, weight, grad, state):
+            self._update_count(index)
+            lr, wd = self._get_lr(index), self._get_wd(index)
+            t = self._index_update_count[index]
+            lr_t = lr * math.sqrt(1 - self.beta2 ** t) / (1 - self.beta1 ** t)
+            mean, var = state
+            kwargs = {"clip_gradient": self.clip_gradient} if self.clip_gradient else {}
+            mx.nd.contrib.adamw_update(weight, grad, mean, var,
+                                       rescale_grad=mx.nd.array([self.rescale_grad], ctx=weight.context),
+                                       lr=1.0, eta=lr_t, wd=wd, beta1=self.beta1, beta2=self.beta2,
+                                       epsilon=self.epsilon, out=weight, **kwargs)
 
 
-if __name__ == "__main__":
+def main():
+    # Imported here, not at module level: the test suite imports this file (doctest collection)
+    # where MXNet is not installed.
+    import mxnet as mx
+
     assert mx.__version__ == "1.9.1", mx.__version__
+    _register_adamw(mx)
     result = cases.run(mx, mx.cpu())
     here = os.path.dirname(os.path.abspath(__file__))
     with open(os.path.join(here, "mxnet_1_9_1_optimizers.json"), "w") as f:
         json.dump(result, f, indent=0, sort_keys=True)
         f.write("\n")
     print(len(result), "cases recorded")
+
+
+if __name__ == "__main__":
+    main()
