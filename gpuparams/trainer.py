@@ -55,9 +55,12 @@ class Trainer:
     params : ParameterDict, dict of str to Parameter, list of Parameter, or Parameter
         What to train. Shared (tied) parameters are listed once; parameters are ordered by name.
     optimizer : str or Optimizer
-        ``'sgd'``, ``'adam'`` (any name registered in :mod:`gpuparams.optimizer`) or an instance.
+        A name registered in :mod:`gpuparams.optimizer` (``'sgd'``, ``'nag'``, ``'adam'``,
+        ``'adamw'``, ``'rmsprop'``, ``'adagrad'``, ``'adadelta'``, ``'signum'``, ``'ftml'``, or your
+        own) or an instance.
     optimizer_params : dict, optional
-        Keyword arguments for the optimizer, e.g. ``{'learning_rate': 0.1, 'momentum': 0.9}``;
+        Keyword arguments for the optimizer, e.g. ``{'learning_rate': 0.1, 'momentum': 0.9}``, also
+        ``'multi_precision': True`` or ``'lr_scheduler': gpuparams.lr_scheduler.FactorScheduler(...)``;
         must be empty when ``optimizer`` is an instance.
     kvstore : str, None or False
         How gradients of multi-context parameters are combined. In one process every accepted value

@@ -280,3 +280,16 @@ def test_new_optimizers_check_their_hyperparameters():
         opt.Signum(wd_lh=float("nan"))
     with pytest.raises(TypeError):
         opt.create("adamw", gamma1=0.9)
+
+
+def test_adadelta_leaves_the_gradient_array_as_it_was(ctx):
+    # README "Where we differ": MXNet's AdaDelta rescales the gradient array in place; ours does not.
+    o = opt.AdaDelta(rescale_grad=4.0)
+    w = nd.array([1.0, -1.0], ctx=ctx)
+    g = nd.array([0.5, 0.25], ctx=ctx)
+    o.update(0, w, g, o.create_state(0, w))
+    np.testing.assert_array_equal(g.asnumpy(), [0.5, 0.25])
+    # First step by hand: acc_g = 0.1*(4g)^2, d = sqrt(1e-5)/sqrt(acc_g + 1e-5)*4g
+    g4 = 4 * np.array([0.5, 0.25])
+    d = np.sqrt(1e-5) / np.sqrt(0.1 * g4 ** 2 + 1e-5) * g4
+    np.testing.assert_allclose(w.asnumpy(), np.array([1.0, -1.0]) - d, rtol=1e-6)
