@@ -25,6 +25,7 @@ _LAZY = {
     "init": ("gpuparams.init", None),
     "initializer": ("gpuparams.initializer", None),
     "optimizer": ("gpuparams.optimizer", None),
+    "lr_scheduler": ("gpuparams.lr_scheduler", None),
     "testing": ("gpuparams.testing", None),
     "telemetry": ("gpuparams.telemetry", None),
     "emulator": ("gpuparams.emulator", None),

@@ -1,18 +1,22 @@
-"""Optimizers: SGD (with momentum) and Adam, with MXNet's update formulas, and a registry.
+"""Optimizers with MXNet 1.9.1's update formulas, and a registry.
 
 An optimizer updates one parameter at a time, in place, from its (summed) gradient. On ``gpu``
-contexts (a real GPU or the emulated ``gpu(0)``) float32 parameters are updated by one fused kernel
-per parameter (the registered operators :func:`gpuparams.ops.optimizer_update.sgd_update` /
-``adam_update``, whose kernel path runs ``kernels/optimizer.cu``); elsewhere by one vectorised NumPy
-(or CuPy) expression computing exactly the same formula:
+contexts (a real GPU or the emulated ``gpu(0)``) float32 parameters are updated by SGD and Adam with
+one fused kernel per parameter (the registered operators :func:`gpuparams.ops.optimizer_update.sgd_update` /
+``adam_update``, whose kernel path runs ``kernels/optimizer.cu``); elsewhere, and for every other
+optimizer, by vectorised NumPy (or CuPy) expressions (the other operators of
+:mod:`gpuparams.ops.optimizer_update`, which state each formula):
 
 - SGD: ``g = clip(rescale_grad*grad)``; ``w = w - lr*(g + wd*w)``
 - SGD with momentum: ``mom = momentum*mom - lr*(g + wd*w)``; ``w = w + mom``
 - Adam: ``g = clip(rescale_grad*grad + wd*w)``; ``m = b1*m + (1-b1)*g``; ``v = b2*v + (1-b2)*g*g``;
   ``w = w - lr_t*m/(sqrt(v) + eps)`` with ``lr_t = lr*sqrt(1-b2**t)/(1-b1**t)``
+- NAG, RMSProp (plain and ``centered``), AdaGrad, AdaDelta, AdamW, Signum (signSGD without
+  momentum), FTML: see each class.
 
 where ``lr`` and ``wd`` are scaled by the parameter's ``lr_mult`` / ``wd_mult`` and ``t`` counts that
-parameter's updates from 1. Usually driven by :class:`~gpuparams.trainer.Trainer`:
+parameter's updates from 1. With ``multi_precision=True``, float16 parameters are updated through a
+float32 master copy kept in the state. Usually driven by :class:`~gpuparams.trainer.Trainer`:
 
 >>> import gpuparams as gp
 >>> opt = gp.optimizer.create('sgd', learning_rate=0.1, momentum=0.9)
@@ -24,11 +28,13 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
 
 from .ndarray import NDArray
 from .ops import optimizer_update as update_ops
 
-__all__ = ["Optimizer", "SGD", "Adam", "register", "create", "registered"]
+__all__ = ["Optimizer", "SGD", "Adam", "NAG", "RMSProp", "AdaGrad", "AdaDelta", "AdamW", "Signum", "FTML",
+           "register", "create", "registered"]
 
 _REGISTRY = {}
 
@@ -97,8 +103,11 @@ class Optimizer:
 
     Parameters
     ----------
-    learning_rate : float
-        Base learning rate (default 0.01).
+    learning_rate : float or None
+        Base learning rate (default: 0.01, or the ``lr_scheduler``'s ``base_lr`` when one is given).
+        Given together with an ``lr_scheduler``, it overwrites the scheduler's ``base_lr``, as in
+        MXNet (where it also does so silently for subclasses whose own default rate applies, e.g.
+        Adam's 0.001).
     wd : float
         Weight decay (L2 penalty coefficient), default 0.
     rescale_grad : float
@@ -113,6 +122,12 @@ class Optimizer:
         The Trainer fills it in.
     begin_num_update : int
         Update count to start from (the first update of a parameter is count ``begin_num_update+1``).
+    multi_precision : bool
+        Update float16 parameters through a float32 master copy (default False): the state made by
+        :meth:`create_state_multi_precision` holds the copy, the update runs in float32 on it with the
+        gradient cast to float32, and the float16 weight receives the rounded result. Without it, a
+        float16 weight is updated in float16, where steps below half its precision are lost.
+        Other dtypes are unaffected.
 
     Subclasses implement :meth:`create_state` and :meth:`_apply`, and list their state arrays'
     names in ``state_names`` (used by ``Trainer.save_states``).
@@ -121,10 +136,17 @@ class Optimizer:
     #: Names of the arrays :meth:`create_state` returns, in order (used in state files).
     state_names = ()
 
-    def __init__(self, learning_rate=0.01, wd=0.0, rescale_grad=1.0, clip_gradient=None,
-                 lr_scheduler=None, param_dict=None, begin_num_update=0):
+    def __init__(self, learning_rate=None, wd=0.0, rescale_grad=1.0, clip_gradient=None,
+                 lr_scheduler=None, param_dict=None, begin_num_update=0, multi_precision=False):
         owner = type(self).__name__
+        if learning_rate is None:
+            learning_rate = getattr(lr_scheduler, "base_lr", 0.01) if lr_scheduler is not None else 0.01
+        elif lr_scheduler is not None and getattr(lr_scheduler, "base_lr", learning_rate) != learning_rate:
+            lr_scheduler.base_lr = learning_rate  # MXNet's rule: the optimizer's rate wins
         self.lr = _check_number(owner, "learning_rate", learning_rate, low=0.0)
+        if not isinstance(multi_precision, bool):
+            raise ValueError(f"{owner}: multi_precision must be True or False, got {multi_precision!r}")
+        self.multi_precision = multi_precision
         self.wd = _check_number(owner, "wd", wd)
         self.rescale_grad = _check_number(owner, "rescale_grad", rescale_grad)
         self.clip_gradient = _check_number(owner, "clip_gradient", clip_gradient, low=0.0,
@@ -185,6 +207,22 @@ class Optimizer:
         """Return the state arrays for ``weight`` (a tuple of NDArrays on its context) or None."""
         return None
 
+    def _uses_master(self, weight):
+        return self.multi_precision and weight.dtype == np.float16
+
+    def create_state_multi_precision(self, index, weight):
+        """The state for ``weight``: :meth:`create_state`'s, plus a float32 master copy of ``weight``
+        when ``multi_precision`` is on and ``weight`` is float16 (the inner states are then float32)."""
+        if not self._uses_master(weight):
+            return self.create_state(index, weight)
+        master = weight.astype(np.float32)
+        inner = self.create_state(index, master)
+        return _WithMaster(tuple(inner or ()) + (master,))
+
+    def _state_names_of(self, state):
+        """Names of the arrays of ``state`` (what :meth:`create_state_multi_precision` returned)."""
+        return tuple(self.state_names) + (("weight32",) if isinstance(state, _WithMaster) else ())
+
     def update(self, index, weight, grad, state):
         """Update ``weight`` (an NDArray) in place from ``grad`` and ``state``; counts one update.
 
@@ -199,6 +237,11 @@ class Optimizer:
         """
         self._update_copies(index, [weight], [grad], [state])
 
+    def update_multi_precision(self, index, weight, grad, state):
+        """:meth:`update` with a state from :meth:`create_state_multi_precision` (MXNet's name; both
+        methods accept both kinds of state)."""
+        self._update_copies(index, [weight], [grad], [state])
+
     def _update_copies(self, index, weights, grads, states):
         """Apply one update to every copy of a multi-context parameter: the count advances once."""
         for w, g in zip(weights, grads):
@@ -206,7 +249,15 @@ class Optimizer:
         t = self._update_count(index)
         lr, wd = self._get_lr(index), self._get_wd(index)
         for w, g, s in zip(weights, grads, states):
-            self._apply(w, g, s, lr=lr, wd=wd, t=t)
+            if isinstance(s, _WithMaster):
+                master = s[-1]
+                self._apply(master, g.astype(np.float32), tuple(s[:-1]) or None, lr=lr, wd=wd, t=t)
+                w._data[...] = master._data.astype(w.dtype)
+            else:
+                if self._uses_master(w):
+                    raise ValueError(f"optimizer update of {index!r}: multi_precision is on and the weight "
+                                     "is float16, so the state must come from create_state_multi_precision()")
+                self._apply(w, g, s, lr=lr, wd=wd, t=t)
             w._version[0] += 1  # the weight changed in place: a graph that saved it is now stale
 
     def _apply(self, weight, grad, state, *, lr, wd, t):
@@ -222,6 +273,17 @@ class Optimizer:
 
     register = staticmethod(register)
     create_optimizer = staticmethod(create)
+
+
+class _WithMaster(tuple):
+    """A multi-precision state: the inner optimizer's float32 states, then the float32 master weight."""
+
+    __slots__ = ()
+
+
+def _clip_or_none(value):
+    """MXNet passes ``clip_gradient`` to its update kernels only when it is truthy (0 means no clip)."""
+    return value if value else None
 
 
 def _check_pair(index, weight, grad):
@@ -315,6 +377,307 @@ class Adam(Optimizer):
         update_ops.adam_update(weight, grad, state[0], state[1], lr_t=lr_t, beta1=b1, beta2=b2,
                                epsilon=eps, wd=wd, rescale_grad=self.rescale_grad,
                                clip_gradient=self.clip_gradient)
+
+    def _hyper_repr(self):
+        return {"beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}
+
+
+@register
+class NAG(Optimizer):
+    """Nesterov accelerated gradient, MXNet's form.
+
+    Parameters
+    ----------
+    momentum : float
+        In ``[0, 1)``; 0 (default) makes it plain SGD.
+    **kwargs
+        ``learning_rate`` (default 0.01), ``wd``, ``rescale_grad``, ``clip_gradient``, ... (see
+        :class:`Optimizer`).
+
+    Notes
+    -----
+    MXNet 1.9.1's kernel: ``g = clip(rescale_grad*grad)``,
+    ``w' = w + momentum*(momentum*mom - lr*(g + wd*w)) - lr*(g + wd*w)``, then
+    ``mom = momentum*mom - lr*(g + wd*w')`` (the momentum's weight decay reads the updated weight, as
+    the in-place kernel does); without momentum the SGD step.
+    """
+
+    def __init__(self, momentum=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.momentum = _check_number("NAG", "momentum", momentum, low=0.0, high_open=1.0)
+
+    @property
+    def state_names(self):
+        return ("mom",) if self.momentum != 0.0 else ()
+
+    def create_state(self, index, weight):
+        return (weight.zeros_like(),) if self.momentum != 0.0 else None
+
+    def _apply(self, weight, grad, state, *, lr, wd, t):
+        clip = _clip_or_none(self.clip_gradient)
+        if self.momentum == 0.0:
+            update_ops.sgd_update(weight, grad, None, lr=lr, momentum=0.0, wd=wd,
+                                  rescale_grad=self.rescale_grad, clip_gradient=clip)
+            return
+        update_ops.nag_mom_update(weight, grad, state[0], lr=lr, momentum=self.momentum, wd=wd,
+                                  rescale_grad=self.rescale_grad, clip_gradient=clip)
+
+    def _hyper_repr(self):
+        return {"momentum": self.momentum}
+
+
+@register
+class RMSProp(Optimizer):
+    """RMSProp: Tieleman & Hinton's, or Graves's centered form (``centered=True``), MXNet's form.
+
+    Parameters
+    ----------
+    learning_rate : float
+        Default 0.001.
+    gamma1 : float
+        Decay of the moving averages of the (squared) gradient (default 0.9).
+    gamma2 : float
+        Momentum of the centered form (default 0.9; unused otherwise).
+    epsilon : float
+        Added under the square root (default 1e-8).
+    centered : bool
+        Use the centered form (default False).
+    clip_weights : float or None
+        Clip the weights into ``[-clip_weights, clip_weights]`` after each update.
+    **kwargs
+        ``wd``, ``rescale_grad``, ``clip_gradient``, ... (see :class:`Optimizer`).
+
+    Notes
+    -----
+    ``g = clip(rescale_grad*grad + wd*w)`` (weight decay before clipping), ``n = (1-gamma1)*g^2 +
+    gamma1*n``; plain: ``w -= lr*g/sqrt(n + epsilon)``; centered: ``a = (1-gamma1)*g + gamma1*a``,
+    ``delta = gamma2*delta - lr*g/sqrt(n - a^2 + epsilon)``, ``w += delta``.
+    """
+
+    def __init__(self, learning_rate=0.001, gamma1=0.9, gamma2=0.9, epsilon=1e-8, centered=False,
+                 clip_weights=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.gamma1 = _check_number("RMSProp", "gamma1", gamma1, low=0.0, high_open=1.0)
+        self.gamma2 = _check_number("RMSProp", "gamma2", gamma2, low=0.0, high_open=1.0)
+        self.epsilon = _check_number("RMSProp", "epsilon", epsilon, low=0.0, low_open=True)
+        if not isinstance(centered, bool):
+            raise ValueError(f"RMSProp: centered must be True or False, got {centered!r}")
+        self.centered = centered
+        self.clip_weights = _check_number("RMSProp", "clip_weights", clip_weights, low=0.0,
+                                          allow_none=True)
+
+    @property
+    def state_names(self):
+        return ("n", "g", "delta") if self.centered else ("n",)
+
+    def create_state(self, index, weight):
+        return tuple(weight.zeros_like() for _ in self.state_names)
+
+    def _apply(self, weight, grad, state, *, lr, wd, t):
+        common = dict(lr=lr, gamma1=self.gamma1, epsilon=self.epsilon, wd=wd, rescale_grad=self.rescale_grad,
+                      clip_gradient=_clip_or_none(self.clip_gradient),
+                      clip_weights=_clip_or_none(self.clip_weights))
+        if self.centered:
+            update_ops.rmspropalex_update(weight, grad, *state, gamma2=self.gamma2, **common)
+        else:
+            update_ops.rmsprop_update(weight, grad, state[0], **common)
+
+    def _hyper_repr(self):
+        return {"gamma1": self.gamma1, "gamma2": self.gamma2, "epsilon": self.epsilon,
+                "centered": self.centered}
+
+
+@register
+class AdaGrad(Optimizer):
+    """AdaGrad (Duchi et al.), MXNet's form.
+
+    Parameters
+    ----------
+    eps : float
+        Added to the accumulated squared gradient under the square root (default 1e-7).
+    **kwargs
+        ``learning_rate`` (default 0.01), ``wd``, ``rescale_grad``, ``clip_gradient``, ... (see
+        :class:`Optimizer`).
+
+    Notes
+    -----
+    ``g = clip(rescale_grad*grad)``, ``history += g^2``,
+    ``w -= lr*(g/sqrt(history + eps) + wd*w)``.
+    """
+
+    state_names = ("history",)
+
+    def __init__(self, eps=1e-7, **kwargs):
+        super().__init__(**kwargs)
+        self.float_stable_eps = _check_number("AdaGrad", "eps", eps, low=0.0, low_open=True)
+
+    def create_state(self, index, weight):
+        return (weight.zeros_like(),)
+
+    def _apply(self, weight, grad, state, *, lr, wd, t):
+        update_ops.adagrad_update(weight, grad, state[0], lr=lr, epsilon=self.float_stable_eps, wd=wd,
+                                  rescale_grad=self.rescale_grad, clip_gradient=self.clip_gradient)
+
+    def _hyper_repr(self):
+        return {"eps": self.float_stable_eps}
+
+
+@register
+class AdaDelta(Optimizer):
+    """AdaDelta (Zeiler), MXNet's form: it uses no learning rate.
+
+    Parameters
+    ----------
+    rho : float
+        Decay of both accumulators (default 0.9).
+    epsilon : float
+        Added under both square roots (default 1e-5).
+    **kwargs
+        ``wd``, ``rescale_grad``, ``clip_gradient``, ... (see :class:`Optimizer`); ``learning_rate``
+        is accepted and ignored, as in MXNet.
+
+    Notes
+    -----
+    ``g = clip(rescale_grad*grad)``, ``acc_g = rho*acc_g + (1-rho)*g^2``,
+    ``d = sqrt(acc_delta + epsilon)/sqrt(acc_g + epsilon)*g``,
+    ``acc_delta = rho*acc_delta + (1-rho)*d^2``, ``w -= d + wd*w``. (MXNet also rescales the
+    gradient array itself in place; here the gradient is left as it was.)
+    """
+
+    state_names = ("acc_g", "acc_delta")
+
+    def __init__(self, rho=0.9, epsilon=1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.rho = _check_number("AdaDelta", "rho", rho, low=0.0, high_open=1.0)
+        self.epsilon = _check_number("AdaDelta", "epsilon", epsilon, low=0.0, low_open=True)
+
+    def create_state(self, index, weight):
+        return (weight.zeros_like(), weight.zeros_like())
+
+    def _apply(self, weight, grad, state, *, lr, wd, t):
+        update_ops.adadelta_update(weight, grad, state[0], state[1], rho=self.rho, epsilon=self.epsilon,
+                                   wd=wd, rescale_grad=self.rescale_grad, clip_gradient=self.clip_gradient)
+
+    def _hyper_repr(self):
+        return {"rho": self.rho, "epsilon": self.epsilon}
+
+
+@register
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), on MXNet's ``adamw_update`` kernel.
+
+    MXNet 1.9.1 ships the kernel (``nd.contrib.adamw_update``) but registers no ``adamw`` optimizer;
+    this one drives the kernel with the bias-corrected rate of MXNet's later ``AdamW`` optimizer
+    (recorded from MXNet 1.9.1's kernel run that way).
+
+    Parameters
+    ----------
+    learning_rate, beta1, beta2, epsilon
+        As :class:`Adam` (defaults 0.001, 0.9, 0.999, 1e-8).
+    **kwargs
+        ``wd``, ``rescale_grad``, ``clip_gradient``, ... (see :class:`Optimizer`).
+
+    Notes
+    -----
+    ``g = clip(rescale_grad*grad)`` (no weight decay in the gradient), ``m = beta1*m + (1-beta1)*g``,
+    ``v = beta2*v + (1-beta2)*g^2``, ``w -= lr_t*(m/(sqrt(v) + epsilon) + wd*w)`` with
+    ``lr_t = lr*sqrt(1-beta2**t)/(1-beta1**t)``.
+    """
+
+    def _apply(self, weight, grad, state, *, lr, wd, t):
+        b1, b2 = self.beta1, self.beta2
+        lr_t = lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
+        update_ops.adamw_update(weight, grad, state[0], state[1], lr_t=lr_t, beta1=b1, beta2=b2,
+                                epsilon=self.epsilon, wd=wd, rescale_grad=self.rescale_grad,
+                                clip_gradient=_clip_or_none(self.clip_gradient))
+
+
+@register
+class Signum(Optimizer):
+    """Signum: steps by the sign of a momentum of the gradient (signSGD without momentum).
+
+    Parameters
+    ----------
+    learning_rate : float
+        Default 0.01.
+    momentum : float
+        In ``[0, 1)`` (default 0.9); 0 gives signSGD.
+    wd_lh : float
+        Decoupled weight decay (default 0).
+    **kwargs
+        ``wd``, ``rescale_grad``, ``clip_gradient``, ... (see :class:`Optimizer`).
+
+    Notes
+    -----
+    ``g = clip(rescale_grad*grad)``; Signum: ``mom = momentum*mom - (1-momentum)*(wd*w + g)``,
+    ``w = (1 - lr*wd_lh)*w + lr*sign(mom)``; signSGD: ``w = (1 - lr*wd)*w - lr*sign(g)``.
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.9, wd_lh=0.0, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.momentum = _check_number("Signum", "momentum", momentum, low=0.0, high_open=1.0)
+        self.wd_lh = _check_number("Signum", "wd_lh", wd_lh)
+
+    @property
+    def state_names(self):
+        return ("mom",) if self.momentum != 0.0 else ()
+
+    def create_state(self, index, weight):
+        return (weight.zeros_like(),) if self.momentum != 0.0 else None
+
+    def _apply(self, weight, grad, state, *, lr, wd, t):
+        clip = _clip_or_none(self.clip_gradient)
+        if self.momentum == 0.0:
+            update_ops.signsgd_update(weight, grad, lr=lr, wd=wd, rescale_grad=self.rescale_grad,
+                                      clip_gradient=clip)
+            return
+        update_ops.signum_update(weight, grad, state[0], lr=lr, momentum=self.momentum, wd=wd,
+                                 wd_lh=self.wd_lh, rescale_grad=self.rescale_grad, clip_gradient=clip)
+
+    def _hyper_repr(self):
+        return {"momentum": self.momentum, "wd_lh": self.wd_lh}
+
+
+@register
+class FTML(Optimizer):
+    """FTML, Follow the Moving Leader (Zheng & Kwok, 2017), MXNet's form.
+
+    Parameters
+    ----------
+    beta1 : float
+        Default 0.6.
+    beta2 : float
+        Default 0.999.
+    epsilon : float
+        Default 1e-8.
+    **kwargs
+        ``learning_rate`` (default 0.01), ``wd``, ``rescale_grad``, ``clip_gradient``, ... (see
+        :class:`Optimizer`).
+
+    Notes
+    -----
+    ``g = clip(rescale_grad*grad + wd*w)``, ``v = beta2*v + (1-beta2)*g^2``,
+    ``d_t = (1-beta1**t)/lr*(sqrt(v/(1-beta2**t)) + epsilon)``,
+    ``z = beta1*z + (1-beta1)*g - (d_t - beta1*d_{t-1})*w``, ``w = -z/d_t``.
+    """
+
+    state_names = ("d", "v", "z")
+
+    def __init__(self, beta1=0.6, beta2=0.999, epsilon=1e-8, **kwargs):
+        super().__init__(**kwargs)
+        self.beta1 = _check_number("FTML", "beta1", beta1, low=0.0, high_open=1.0)
+        self.beta2 = _check_number("FTML", "beta2", beta2, low=0.0, high_open=1.0)
+        self.epsilon = _check_number("FTML", "epsilon", epsilon, low=0.0, low_open=True)
+
+    def create_state(self, index, weight):
+        return (weight.zeros_like(), weight.zeros_like(), weight.zeros_like())
+
+    def _apply(self, weight, grad, state, *, lr, wd, t):
+        if lr <= 0.0:
+            raise ValueError("FTML divides by the learning rate; it must be > 0")
+        update_ops.ftml_update(weight, grad, *state, lr=lr, t=t, beta1=self.beta1, beta2=self.beta2,
+                               epsilon=self.epsilon, wd=wd, rescale_grad=self.rescale_grad,
+                               clip_gradient=_clip_or_none(self.clip_gradient))
 
     def _hyper_repr(self):
         return {"beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}

@@ -471,9 +471,14 @@ class Parameter:
             return first
         return np.mean(np.stack(copies).astype(np.float64), axis=0).astype(self._dtype)
 
-    def _load_init(self, value, ctx, cast_dtype=False):
-        """Take a loaded host array (already validated): fill unknown dims, then copy it in."""
-        if cast_dtype:
+    def _load_init(self, value, ctx, cast_dtype=False, dtype_source="current"):
+        """Take a loaded host array (already validated): fill unknown dims, then copy it in.
+
+        With ``cast_dtype``, ``dtype_source='current'`` converts the value to this parameter's
+        dtype, ``'saved'`` converts the parameter to the value's dtype (as MXNet does)."""
+        if cast_dtype and dtype_source == "saved":
+            self.cast(value.dtype)
+        elif cast_dtype:
             value = value.astype(self._dtype, copy=False)
         self._shape = tuple(value.shape)
         if self._data is not None:
@@ -769,7 +774,8 @@ class ParameterDict:
         save_arrays(filename, arrays)
 
     def load(self, filename: str | os.PathLike, ctx: ContextArg = None, allow_missing: bool = False,
-             ignore_extra: bool = False, restore_prefix: str = "", cast_dtype: bool = False) -> None:
+             ignore_extra: bool = False, restore_prefix: str = "", cast_dtype: bool = False,
+             dtype_source: str = "current") -> None:
         """Load a file written by :meth:`save` (keys are ``restore_prefix`` + stored name).
 
         Everything is validated before anything changes: a missing, extra, shape- or
@@ -789,7 +795,10 @@ class ParameterDict:
         restore_prefix : str
             Prepended to every stored name.
         cast_dtype : bool
-            Convert stored values to each parameter's dtype instead of raising on a mismatch.
+            Accept a stored dtype that differs from the parameter's instead of raising.
+        dtype_source : {'current', 'saved'}
+            With ``cast_dtype``: convert the stored value to the parameter's dtype (``'current'``,
+            default) or the parameter to the stored dtype (``'saved'``).
         """
         for name in self._params:
             if not name.startswith(restore_prefix):
@@ -797,5 +806,6 @@ class ParameterDict:
                                  f"{name!r}; every name must start with it")
         loaded = load_arrays(filename)
         entries = [(name, param, [name[len(restore_prefix):]]) for name, param in self._params.items()]
-        load_checked_into(entries, loaded, filename, ctx, allow_missing, ignore_extra, cast_dtype)
+        load_checked_into(entries, loaded, filename, ctx, allow_missing, ignore_extra, cast_dtype,
+                          dtype_source)
 

@@ -133,7 +133,8 @@ def load_arrays(path):
 
 def load_checked_into(entries: Sequence[tuple[str, Parameter, Sequence[str]]],
                       loaded: Mapping[str, np.ndarray], source: str | os.PathLike, ctx: ContextArg,
-                      allow_missing: bool, ignore_extra: bool, cast_dtype: bool) -> None:
+                      allow_missing: bool, ignore_extra: bool, cast_dtype: bool,
+                      dtype_source: str = "current") -> None:
     """Validate every entry of a loaded parameter file against the parameters, then (only then) load.
 
     Every problem is collected first (missing, extra, shape- and dtype-mismatched entries, tied
@@ -153,8 +154,13 @@ def load_checked_into(entries: Sequence[tuple[str, Parameter, Sequence[str]]],
         Where to place the values (None: where each parameter is, or where ``initialize`` said).
     allow_missing, ignore_extra, cast_dtype : bool
         Tolerate parameters the file lacks / file entries no parameter takes / another dtype in the
-        file (converted to the parameter's).
+        file (converted as ``dtype_source`` says).
+    dtype_source : {'current', 'saved'}
+        Which dtype wins when ``cast_dtype`` lets them differ: the parameter's or the file's.
     """
+    if dtype_source not in ("current", "saved"):
+        raise ValueError(f"cannot load {source}: dtype_source must be 'current' (keep each parameter's "
+                         f"dtype) or 'saved' (take the file's), got {dtype_source!r}")
     contexts = None if ctx is None else context_list(ctx, f"load {source}")
     used, plan, missing, wrong_shape, wrong_dtype, conflicts = set(), [], [], [], [], []
     for shown, param, keys in entries:
@@ -191,4 +197,4 @@ def load_checked_into(entries: Sequence[tuple[str, Parameter, Sequence[str]]],
         raise ValueError(f"cannot load {source}; nothing was changed:\n  " + "\n  ".join(problems))
     with autograd.pause():
         for param, value in plan:
-            param._load_init(value, contexts, cast_dtype)
+            param._load_init(value, contexts, cast_dtype, dtype_source)

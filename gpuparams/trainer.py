@@ -55,13 +55,24 @@ class Trainer:
     params : ParameterDict, dict of str to Parameter, list of Parameter, or Parameter
         What to train. Shared (tied) parameters are listed once; parameters are ordered by name.
     optimizer : str or Optimizer
-        ``'sgd'``, ``'adam'`` (any name registered in :mod:`gpuparams.optimizer`) or an instance.
+        A name registered in :mod:`gpuparams.optimizer` (``'sgd'``, ``'nag'``, ``'adam'``,
+        ``'adamw'``, ``'rmsprop'``, ``'adagrad'``, ``'adadelta'``, ``'signum'``, ``'ftml'``, or your
+        own) or an instance.
     optimizer_params : dict, optional
-        Keyword arguments for the optimizer, e.g. ``{'learning_rate': 0.1, 'momentum': 0.9}``;
+        Keyword arguments for the optimizer, e.g. ``{'learning_rate': 0.1, 'momentum': 0.9}``, also
+        ``'multi_precision': True`` or ``'lr_scheduler': gpuparams.lr_scheduler.FactorScheduler(...)``;
         must be empty when ``optimizer`` is an instance.
-    kvstore : str or None
-        Accepted for MXNet compatibility (``'device'``, ``'local'`` or None); gradients are always
-        summed across contexts inside this process.
+    kvstore : str, None or False
+        How gradients of multi-context parameters are combined. In one process every accepted value
+        (``'device'``, the default, ``'local'``, None, and False as a synonym of None) means the
+        same: they are summed across contexts inside this process. The distributed values
+        (``'dist_sync'``, ...) are routed to :func:`_distributed_kvstore`, which raises until a
+        distributed backend provides them.
+    compression_params : None
+        Gradient compression is not supported; only None is accepted.
+    update_on_kvstore : bool or None
+        Accepted for MXNet compatibility and recorded; in one process the update always runs in the
+        Trainer, so it changes nothing (MXNet 1.9.1 itself fails on one device with ``True``).
 
     Raises
     ------
@@ -75,10 +86,16 @@ class Trainer:
     def __init__(self, params: Mapping[str, Parameter] | Sequence[Parameter] | Parameter,
                  optimizer: str | _opt.Optimizer = "sgd",
                  optimizer_params: Mapping[str, Any] | None = None,
-                 kvstore: str | None = "device"):
-        if kvstore not in ("device", "local", None):
-            raise ValueError(f"Trainer: kvstore must be 'device', 'local' or None, got {kvstore!r} "
-                             "(distributed training is not supported)")
+                 kvstore: str | None | bool = "device", compression_params: None = None,
+                 update_on_kvstore: bool | None = None):
+        self._kvstore = _resolve_kvstore(kvstore)
+        if compression_params is not None:
+            raise ValueError("Trainer: compression_params (gradient compression) is not supported; "
+                             "pass None")
+        if update_on_kvstore not in (None, True, False):
+            raise ValueError(f"Trainer: update_on_kvstore must be True, False or None, got "
+                             f"{update_on_kvstore!r}")
+        self._update_on_kvstore = update_on_kvstore
         self._params = _collect(params)
         if optimizer_params is None:
             optimizer_params = {}
@@ -246,7 +263,7 @@ class Trainer:
         opt = self._optimizer
         for i, p, datas, grads in live:
             states = self._states.get(i)
-            if states is None or not _states_fit(states, datas):
+            if states is None or not _states_fit(opt, states, datas):
                 states = self._create_states(i, p, datas)
             opt._update_copies(i, datas, grads, states)
             for d in datas:
@@ -259,16 +276,19 @@ class Trainer:
         carry = self._pending_states.pop(p.name, None)
         old = self._states.get(i)
         if carry is None and old is not None and old[0] is not None:
-            carry = {sname: old[0][k].asnumpy() for k, sname in enumerate(opt.state_names)}
-        states = [opt.create_state(i, d) for d in datas]
+            carry = {sname: old[0][k].asnumpy() for k, sname in enumerate(opt._state_names_of(old[0]))}
+        states = [opt.create_state_multi_precision(i, d) for d in datas]
         if carry is not None:
             for state, d in zip(states, datas):
-                for k, sname in enumerate(opt.state_names):
-                    value = carry[sname]
+                for k, sname in enumerate(opt._state_names_of(state)):
+                    value = carry.get(sname)
+                    if value is None:  # a master copy the earlier states lacked: made from the weight
+                        continue
                     if value.shape != d.shape:
                         raise ValueError(f"Trainer: the optimizer state {p.name}/{sname} has shape "
                                          f"{value.shape} but the parameter has shape {d.shape}")
-                    state[k]._data[...] = host_to_context(value.astype(d.dtype, copy=False), d.context)
+                    dtype = state[k].dtype
+                    state[k]._data[...] = host_to_context(value.astype(dtype, copy=False), d.context)
         self._states[i] = states
         return states
 
@@ -292,7 +312,7 @@ class Trainer:
                 arrays[f"{p.name}/__count__"] = np.array(count, dtype=np.int64)
             states = self._states.get(i)
             if states is not None and states[0] is not None:
-                for k, sname in enumerate(opt.state_names):
+                for k, sname in enumerate(opt._state_names_of(states[0])):
                     arrays[f"{p.name}/{sname}"] = states[0][k].asnumpy()
             elif p.name in self._pending_states:
                 for sname, value in self._pending_states[p.name].items():
@@ -329,7 +349,8 @@ class Trainer:
         lr = float(arrays.pop("__learning_rate__"))
         by_name = {p.name: i for i, p in enumerate(self._params)}
         counts, states = {}, {}
-        valid_states = set(opt.state_names)
+        required = set(opt.state_names)
+        valid_states = required | ({"weight32"} if opt.multi_precision else set())
         for key, value in arrays.items():
             pname, _, sname = key.rpartition("/")
             if pname not in by_name:
@@ -343,7 +364,7 @@ class Trainer:
                 raise ValueError(f"{fname}: entry {key!r} is not a state of {type(opt).__name__} "
                                  f"(its states: {', '.join(opt.state_names) or 'none'})")
         for pname, found in states.items():
-            missing = valid_states - set(found)
+            missing = required - set(found)
             if missing:
                 raise ValueError(f"{fname}: parameter {pname} lacks state(s) {', '.join(sorted(missing))}")
             p = self._params[by_name[pname]]
@@ -373,15 +394,39 @@ class Trainer:
         return f"Trainer({len(self._params)} parameters, {self._optimizer!r})"
 
 
-def _states_fit(states, datas):
-    """Whether existing states still match the parameter's copies (contexts, shapes, dtypes)."""
+def _states_fit(opt, states, datas):
+    """Whether existing states still match the parameter's copies (contexts, shapes, dtypes, and
+    the presence of a float32 master copy exactly where the optimizer wants one)."""
     if len(states) != len(datas):
         return False
     for state, d in zip(states, datas):
+        master = isinstance(state, _opt._WithMaster)
+        if master != opt._uses_master(d):
+            return False
+        dtype = np.float32 if master else d.dtype
         for arr in state or ():
-            if arr.context is not d.context or arr.shape != d.shape or arr.dtype != d.dtype:
+            if arr.context is not d.context or arr.shape != d.shape or arr.dtype != dtype:
                 return False
     return True
+
+
+def _resolve_kvstore(kvstore):
+    """The kvstore a Trainer uses: None for every single-process value (gradients are summed in the
+    Trainer); distributed names go to :func:`_distributed_kvstore`."""
+    if isinstance(kvstore, str) and kvstore.startswith("dist"):
+        return _distributed_kvstore(kvstore)
+    if kvstore is None or kvstore is False or isinstance(kvstore, str) and kvstore in ("device", "local"):
+        return None
+    raise ValueError(f"Trainer: kvstore must be 'device', 'local', None or False (one process), or a "
+                     f"distributed name such as 'dist_sync'; got {kvstore!r}")
+
+
+def _distributed_kvstore(name):
+    """Hook for distributed kvstores (``'dist_sync'``, ``'dist_async'``, ...): the distributed backend
+    replaces this to return its store; without one, say so."""
+    raise NotImplementedError(f"Trainer: kvstore={name!r} needs distributed training, which this build "
+                              "does not provide; use kvstore='device' (one process, any number of "
+                              "contexts)")
 
 
 def _collect(params):

@@ -156,11 +156,14 @@ def test_one_walk_feeds_collect_params_files_sharing_and_apply(tmp_path):
     # collect_params: each Parameter once, in walk order
     assert list(net.collect_params()) == ["odd0_scale", "odd0_weight", "free_standing",
                                           "dense0_weight", "dense0_bias"]
-    # files: structural names, a tied Parameter under its first name only
+    # files: structural names; a tied Parameter under each name, or (deduplicate) its last only
     net.initialize()
     net.save_parameters(tmp_path / "odd.npz")
     assert sorted(np.load(tmp_path / "odd.npz").files) == sorted(
-        ["scale", "w", "extra", "inner.weight", "inner.bias"])
+        ["scale", "w", "extra", "inner.weight", "inner.bias", "tied.weight", "tied.bias"])
+    net.save_parameters(tmp_path / "odd1.npz", deduplicate=True)
+    assert sorted(np.load(tmp_path / "odd1.npz").files) == sorted(
+        ["scale", "w", "extra", "tied.weight", "tied.bias"])
     # share_parameters: the attribute names (a dict-only parameter cannot be replaced)
     with pytest.raises(KeyError, match=r"'w', 'extra', 'inner.weight', 'inner.bias', 'tied.weight'"):
         net.share_parameters({"scale": net.w})

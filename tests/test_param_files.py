@@ -56,15 +56,89 @@ def _trained(seed=0):
     return net
 
 
-def test_save_uses_structural_names_and_lists_a_tied_parameter_once(tmp_path):
+def test_save_uses_structural_names_and_writes_a_tied_parameter_under_each_name(tmp_path):
+    # MXNet 1.9.1's default (deduplicate=False): one entry per structural name, ties included.
     net = _trained()
     path = tmp_path / "model.params"
     net.save_parameters(str(path))
     with np.load(path, allow_pickle=False) as stored:
-        assert sorted(stored.files) == sorted(STRUCTURAL)
+        assert sorted(stored.files) == sorted(STRUCTURAL + ["2.weight", "2.bias"])
         np.testing.assert_array_equal(stored["1.weight"], net[2].weight.data().asnumpy())
+        np.testing.assert_array_equal(stored["2.weight"], net[2].weight.data().asnumpy())
         np.testing.assert_array_equal(stored["3.hidden.bias"], net[3].hidden.bias.data().asnumpy())
     assert not [f for f in os.listdir(tmp_path) if f != "model.params"]  # no temporary left behind
+
+
+def test_save_deduplicate_writes_a_tied_parameter_once_under_its_last_name(tmp_path):
+    # MXNet 1.9.1 keeps the last structural name of a tied parameter (tests/data records its keys).
+    net = _trained()
+    path = tmp_path / "dedup.params"
+    net.save_parameters(path, deduplicate=True)
+    with np.load(path, allow_pickle=False) as stored:
+        expected = [k.replace("1.", "2.", 1) if k.startswith("1.") else k for k in STRUCTURAL]
+        assert sorted(stored.files) == sorted(expected)
+        np.testing.assert_array_equal(stored["2.weight"], net[1].weight.data().asnumpy())
+    with pytest.raises(TypeError, match="deduplicate must be True or False"):
+        net.save_parameters(path, deduplicate="yes")
+
+
+@pytest.mark.parametrize("deduplicate", [False, True])
+def test_either_file_form_loads_into_a_tied_model_and_keeps_the_tie(tmp_path, ctx, deduplicate):
+    source = _trained(seed=3)
+    path = tmp_path / "m.params"
+    source.save_parameters(path, deduplicate=deduplicate)
+    clone = _model()
+    clone.initialize(ctx=ctx)
+    clone.load_parameters(path, ctx=ctx)
+    assert clone[1].weight is clone[2].weight
+    x = nd.array(np.linspace(-1, 1, 6).reshape(2, 3))
+    np.testing.assert_allclose(clone(x.as_in_context(ctx)).asnumpy(), source(x).asnumpy(), rtol=1e-6)
+    for key, p in zip(STRUCTURAL, clone.collect_params().values()):
+        np.testing.assert_array_equal(p.data().asnumpy(), _values(source)[key])
+
+
+def test_a_deduplicated_file_needs_allow_missing_for_an_untied_model(tmp_path):
+    # The untied model's "1.*" parameters are not in a deduplicated file (only "2.*" is), as in MXNet.
+    source = _trained(seed=4)
+    path = tmp_path / "d.params"
+    source.save_parameters(path, deduplicate=True)
+    untied = nn.Sequential()
+    untied.add(nn.Dense(4, activation="relu", in_units=3), nn.Dense(4, activation="relu", in_units=4),
+               nn.Dense(4, activation="relu", in_units=4), Head())
+    untied.initialize()
+    with pytest.raises(ValueError, match=r"missing from the file.*1\.weight"):
+        untied.load_parameters(path)
+    untied.load_parameters(path, allow_missing=True)
+    np.testing.assert_array_equal(untied[2].weight.data().asnumpy(), source[1].weight.data().asnumpy())
+
+
+@pytest.mark.parametrize("source", ["current", "saved"])
+def test_dtype_source_decides_which_dtype_wins_with_cast_dtype(tmp_path, ctx, source):
+    wide = _trained(seed=5)
+    wide.cast("float64")
+    path = tmp_path / "wide.params"
+    wide.save_parameters(path)
+    narrow = _model()
+    narrow.initialize(ctx=ctx)
+    with pytest.raises(ValueError, match="dtypes differ"):
+        narrow.load_parameters(path, ctx=ctx, dtype_source=source)  # without cast_dtype: refused
+    narrow.load_parameters(path, ctx=ctx, cast_dtype=True, dtype_source=source)
+    want = "float64" if source == "saved" else "float32"
+    for p in narrow.collect_params().values():
+        assert p.dtype == want and p.data(ctx).dtype == want
+    np.testing.assert_allclose(narrow[0].weight.data(ctx).asnumpy(), wide[0].weight.data().asnumpy(),
+                               rtol=1e-7 if source == "saved" else 1e-6)
+    assert narrow[1].weight is narrow[2].weight
+
+
+def test_dtype_source_must_be_current_or_saved(tmp_path):
+    net = _trained()
+    path = tmp_path / "m.params"
+    net.save_parameters(path)
+    with pytest.raises(ValueError, match="dtype_source must be 'current'.*or 'saved'.*'file'"):
+        net.load_parameters(path, cast_dtype=True, dtype_source="file")
+    with pytest.raises(ValueError, match="dtype_source"):
+        net.collect_params().load(path, cast_dtype=True, dtype_source="file")
 
 
 def test_load_copies_into_existing_arrays_and_keeps_ties(tmp_path):

@@ -87,6 +87,15 @@ def _erfinv_by_bisection(y):
     return (lo + hi) / 2
 
 
+def _ftml(w, g, d, v, z, lr=0.05, t=3, b1=0.6, b2=0.999, eps=1e-8, wd=0.01):
+    """FTML's step (Zheng & Kwok 2017, Algorithm 1 with MXNet's placement of wd and epsilon)."""
+    g = g + wd * w
+    v = b2 * v + (1 - b2) * g * g
+    d_t = (1 - b1 ** t) / lr * (np.sqrt(v / (1 - b2 ** t)) + eps)
+    z = b1 * z + (1 - b1) * g - (d_t - b1 * d) * w
+    return -z / d_t
+
+
 def _binary(ref, grad=(0, 1), a=_A, b=_BINARY_B):
     return Spec([a, b], ref, grad=grad)
 
@@ -257,6 +266,56 @@ SPECS = {
         lambda w, g, m, v: w - 0.01 * (0.9 * m + 0.1 * (g + 0.01 * w))
         / (np.sqrt(0.999 * v + 0.001 * (g + 0.01 * w) ** 2) + 1e-8),
         kwargs={"lr_t": 0.01, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8, "wd": 0.01,
+                "rescale_grad": 1.0, "clip_gradient": None}, grad=()),
+    # The other optimizers' updates: MXNet 1.9.1's formulas, written here from its documentation and
+    # checked end to end against recorded MXNet values in tests/test_mxnet_optimizers.py.
+    "nag_mom_update": Spec(
+        [_A, _B, _u(3, 4)],
+        lambda w, g, m: w + 0.9 * (0.9 * m - 0.1 * (np.clip(2 * g, -1, 1) + 0.01 * w))
+        - 0.1 * (np.clip(2 * g, -1, 1) + 0.01 * w),
+        kwargs={"lr": 0.1, "momentum": 0.9, "wd": 0.01, "rescale_grad": 2.0, "clip_gradient": 1.0},
+        grad=()),
+    "rmsprop_update": Spec(
+        [_A, _B, _P],
+        lambda w, g, n: np.clip(w - 0.01 * (g + 0.01 * w)
+                                / np.sqrt(0.1 * (g + 0.01 * w) ** 2 + 0.9 * n + 1e-8), -0.9, 0.9),
+        kwargs={"lr": 0.01, "gamma1": 0.9, "epsilon": 1e-8, "wd": 0.01, "rescale_grad": 1.0,
+                "clip_gradient": None, "clip_weights": 0.9}, grad=()),
+    "rmspropalex_update": Spec(
+        [_A, _B, _P, _u(3, 4) * 0.1, _u(3, 4) * 0.01],
+        lambda w, g, n, a, d: w + 0.8 * d - 0.01 * np.clip(g, -0.5, 0.5) / np.sqrt(
+            0.1 * np.clip(g, -0.5, 0.5) ** 2 + 0.9 * n - (0.1 * np.clip(g, -0.5, 0.5) + 0.9 * a) ** 2
+            + 1e-8),
+        kwargs={"lr": 0.01, "gamma1": 0.9, "gamma2": 0.8, "epsilon": 1e-8, "wd": 0.0, "rescale_grad": 1.0,
+                "clip_gradient": 0.5, "clip_weights": None}, grad=()),
+    "adagrad_update": Spec(
+        [_A, _B, _P],
+        lambda w, g, h: w - 0.1 * (1.5 * g / np.sqrt(h + (1.5 * g) ** 2 + 1e-7) + 0.01 * w),
+        kwargs={"lr": 0.1, "epsilon": 1e-7, "wd": 0.01, "rescale_grad": 1.5, "clip_gradient": None},
+        grad=()),
+    "adadelta_update": Spec(
+        [_A, _B, _P, _P * 0.5],
+        lambda w, g, ag, ad: w - np.sqrt(ad + 1e-5) / np.sqrt(
+            0.9 * ag + 0.1 * np.clip(g, -0.8, 0.8) ** 2 + 1e-5) * np.clip(g, -0.8, 0.8) - 0.01 * w,
+        kwargs={"rho": 0.9, "epsilon": 1e-5, "wd": 0.01, "rescale_grad": 1.0, "clip_gradient": 0.8},
+        grad=()),
+    "adamw_update": Spec(
+        [_A, _B, _u(3, 4) * 0.1, _u(3, 4, low=0.1, high=0.2)],
+        lambda w, g, m, v: w - 0.01 * ((0.9 * m + 0.1 * np.clip(2 * g, -1, 1))
+                                       / (np.sqrt(0.999 * v + 0.001 * np.clip(2 * g, -1, 1) ** 2) + 1e-8)
+                                       + 0.05 * w),
+        kwargs={"lr_t": 0.01, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8, "wd": 0.05,
+                "rescale_grad": 2.0, "clip_gradient": 1.0}, grad=()),
+    "signsgd_update": Spec(
+        [_A, _B], lambda w, g: (1 - 0.1 * 0.01) * w - 0.1 * np.sign(g),
+        kwargs={"lr": 0.1, "wd": 0.01, "rescale_grad": 1.0, "clip_gradient": None}, grad=()),
+    "signum_update": Spec(
+        [_A, _B, _B * 0.5],
+        lambda w, g, m: (1 - 0.1 * 0.02) * w + 0.1 * np.sign(0.9 * m - 0.1 * (0.01 * w + g)),
+        kwargs={"lr": 0.1, "momentum": 0.9, "wd": 0.01, "wd_lh": 0.02, "rescale_grad": 1.0,
+                "clip_gradient": None}, grad=()),
+    "ftml_update": Spec([_A, _B, _P, _P * 0.1, _u(3, 4)], lambda w, g, d, v, z: _ftml(w, g, d, v, z),
+        kwargs={"lr": 0.05, "t": 3, "beta1": 0.6, "beta2": 0.999, "epsilon": 1e-8, "wd": 0.01,
                 "rescale_grad": 1.0, "clip_gradient": None}, grad=()),
 }
 

@@ -1,5 +1,5 @@
 """The ``gluon`` namespace of MXNet 1.x: ``gluon.nn``, ``gluon.loss``, ``gluon.data``, ``gluon.utils``,
-``gluon.Trainer``.
+``gluon.Trainer`` (and ``gluon.lr_scheduler``, the same module as ``gpuparams.lr_scheduler``).
 
 Code written for MXNet Gluon runs after ``mxnet`` is replaced by ``gpuparams`` in its imports
 (``from gpuparams.gluon import nn, loss as gloss, data as gdata``). The members are the same objects as
@@ -14,6 +14,7 @@ _MEMBERS = {
     "data": ("gpuparams.data", None),
     "utils": ("gpuparams.gluon_utils", None),
     "Trainer": ("gpuparams.trainer", "Trainer"),
+    "lr_scheduler": ("gpuparams.lr_scheduler", None),
     "Parameter": ("gpuparams.parameter", "Parameter"),
     "ParameterDict": ("gpuparams.parameter", "ParameterDict"),
     "Constant": ("gpuparams.parameter", "Constant"),

@@ -432,23 +432,40 @@ class Block:
         return self
 
     # ------------------------------------------------------------------ files
-    def save_parameters(self, filename: str | os.PathLike) -> None:
+    def save_parameters(self, filename: str | os.PathLike, deduplicate: bool = False) -> None:
         """Write every parameter to an ``.npz`` file keyed by structural name (``0.weight``).
 
-        A tied parameter is written once, under its first name. The write is atomic: a crash or an
-        exception leaves any previous file intact.
+        Parameters
+        ----------
+        filename : str or os.PathLike
+        deduplicate : bool
+            False (default, as MXNet): a tied parameter is written under each of its structural
+            names. True: once, under its last structural name (the name MXNet 1.9.1 keeps).
+            :meth:`load_parameters` reads both forms, and a model whose parameters are tied stays
+            tied, each use taking the one stored value.
+
+        The write is atomic: a crash or an exception leaves any previous file intact.
         """
-        arrays = OrderedDict()
-        for key, p, _ in self._grouped_structural_params():
+        if not isinstance(deduplicate, bool):
+            raise TypeError(f"save_parameters: deduplicate must be True or False, got {deduplicate!r}")
+        values = {}
+        for first, p, _ in self._grouped_structural_params():
             try:
-                arrays[key] = p._reduce()
+                values[id(p)] = p._reduce()
             except RuntimeError as exc:  # uninitialized / deferred: say which entry, keep the cause
-                raise type(exc)(f"cannot save {key}: {exc}") from None
+                raise type(exc)(f"cannot save {first}: {exc}") from None
+        arrays = OrderedDict()
+        if deduplicate:
+            for _, p, keys in self._grouped_structural_params():
+                arrays[keys[-1]] = values[id(p)]
+        else:
+            for key, p in self._structural_params().items():
+                arrays[key] = values[id(p)]
         save_arrays(filename, arrays)
 
     def load_parameters(self, filename: str | os.PathLike, ctx: ContextArg = None,
                         allow_missing: bool = False, ignore_extra: bool = False,
-                        cast_dtype: bool = False) -> None:
+                        cast_dtype: bool = False, dtype_source: str = "current") -> None:
         """Load a file written by :meth:`save_parameters` into this model's existing parameters.
 
         The whole file is read and checked first; any missing, extra, shape- or dtype-mismatched
@@ -465,6 +482,11 @@ class Block:
             else the current context).
         allow_missing, ignore_extra, cast_dtype : bool
             See ``ParameterDict.load``.
+        dtype_source : {'current', 'saved'}
+            With ``cast_dtype``: keep each parameter's dtype (default) or take the file's.
+
+        Both forms of :meth:`save_parameters` load: a tied parameter takes the value of whichever of
+        its structural names the file holds (if it holds several, they must agree).
         """
         loaded = load_arrays(filename)
         groups = self._grouped_structural_params()
@@ -476,7 +498,8 @@ class Block:
                         else [name]) for name, p in named.items()]
         else:
             entries = groups
-        load_checked_into(entries, loaded, filename, ctx, allow_missing, ignore_extra, cast_dtype)
+        load_checked_into(entries, loaded, filename, ctx, allow_missing, ignore_extra, cast_dtype,
+                          dtype_source)
 
     # ------------------------------------------------------------------ running
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
