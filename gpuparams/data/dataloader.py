@@ -29,10 +29,16 @@ def build_batch(dataset, batchify_fn, indices, seed):
     Everything drawn from ``gp.random`` meanwhile (random transforms) comes from a generator seeded by
     ``seed`` alone, so the batch does not depend on the worker that builds it.
     """
-    with _random.using_generator(functools.partial(_batch_generator, seed)):
+    # _random.using_generator, inlined: this runs once per batch, on the training loop's path.
+    local = _random._local
+    previous = getattr(local, "generator", None)
+    local.generator = functools.partial(_batch_generator, seed)
+    try:
         if batchify_fn is None and hasattr(dataset, "_gather"):
             return dataset._gather(indices)
         return (batchify_fn or default_batchify_fn)([dataset[int(i)] for i in indices])
+    finally:
+        local.generator = previous
 
 
 def _epoch_key(epoch):
