@@ -238,3 +238,25 @@ def test_loader_does_not_advance_the_shared_generator():
     gp.random.seed(1)
     list(gdata.DataLoader(_Noisy(), batch_size=5))
     assert gp.random.generator().random() == expected
+
+
+def test_using_generator_is_lazy_per_thread_and_restored():
+    import threading
+    made = []
+
+    def factory():
+        made.append(1)
+        return np.random.Generator(np.random.PCG64(5))
+    shared = gp.random.generator()
+    with gp.random.using_generator(factory):
+        assert made == []                                # not built until something draws
+        seen = []
+        t = threading.Thread(target=lambda: seen.append(gp.random.generator()))
+        t.start()
+        t.join()
+        assert seen == [shared]                          # other threads keep the shared generator
+        first = gp.random.generator().random()
+        gp.random.generator().random()
+        assert made == [1]
+    assert gp.random.generator() is shared
+    assert first == np.random.Generator(np.random.PCG64(5)).random()

@@ -119,6 +119,10 @@ def vision_transforms(nd, transforms):
     rec("resize_float_bilinear", transforms.Resize((4, 3))(fimg))
     rec("resize_float_up", transforms.Resize((9, 6))(fimg))
     rec("resize_batch", transforms.Resize((3, 4))(batch))
+    big = nd.array(np.random.RandomState(3).randint(0, 256, size=(13, 11, 1)), dtype="uint8")
+    for w, h in ((5, 17), (22, 26), (7, 2), (11, 13), (4, 4)):
+        for interp in (0, 1):
+            rec("resize_big_%dx%d_%d" % (w, h, interp), transforms.Resize((w, h), interpolation=interp)(big))
     rec("to_tensor", transforms.ToTensor()(img))
     rec("to_tensor_batch", transforms.ToTensor()(batch))
     rec("to_tensor_float", transforms.ToTensor()(fimg))

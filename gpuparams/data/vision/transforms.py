@@ -3,7 +3,7 @@
 Images are height x width x channel (``HWC``; a batch ``NHWC``) until :class:`ToTensor` makes them
 ``CHW`` float32 in [0, 1]. The transforms run on the host (they are data preparation); the result is
 an NDArray on the input's context. :class:`Resize` follows the arithmetic of OpenCV's ``resize``,
-which MXNet uses, so its output matches MXNet's (see the class for the one known difference).
+which MXNet uses, so its uint8 output is MXNet's to the grey level.
 """
 from __future__ import annotations
 
@@ -119,35 +119,46 @@ class Normalize(HybridBlock):
 
 
 # ----------------------------------------------------------------------------- resizing
-def _linear_taps(n_in, n_out):
-    """Source indices and weights of OpenCV's bilinear resize along one axis (half-pixel centres,
-    clamped at the borders): ``out[i] = w0[i] * src[i0[i]] + (1 - w0[i]) * src[i1[i]]``."""
+def _linear_taps(n_in, n_out, clamp):
+    """Source indices and weights of OpenCV's bilinear resize along one axis (half-pixel centres):
+    ``out[i] = w0[i] * src[i0[i]] + w1[i] * src[i1[i]]``.
+
+    With ``clamp`` (OpenCV's horizontal axis) a position outside the image takes the border pixel
+    with weight 1; without it (the vertical axis) the weights stay as computed and only the row
+    indices are clipped, which matters for uint8 rounding.
+    """
     f = ((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5).astype(np.float32)
     i0 = np.floor(f).astype(np.int64)
-    frac = f - i0
-    low = i0 < 0
-    high = i0 >= n_in - 1
-    i0[low], frac[low] = 0, 0
-    i0[high], frac[high] = n_in - 1, 0
-    return i0, np.minimum(i0 + 1, n_in - 1), frac
+    frac = (f - i0).astype(np.float32)
+    if clamp:
+        low = i0 < 0
+        high = i0 >= n_in - 1
+        i0[low], frac[low] = 0, 0
+        i0[high], frac[high] = n_in - 1, 0
+    i1 = np.clip(i0 + 1, 0, n_in - 1)
+    return np.clip(i0, 0, n_in - 1), i1, np.float32(1) - frac, frac
+
+
+def _fixed(weights):
+    """OpenCV's 11-bit fixed-point weight (``saturate_cast<short>(w * 2048)``, round half to even)."""
+    return np.rint(weights * np.float32(2048)).astype(np.int64)
 
 
 def _resize_bilinear(img, w, h):
     """Bilinear resize of ``(H, W, C)``: float arithmetic for floats; for uint8, OpenCV's fixed point
-    (11-bit weights, a horizontal pass in integers, a vertical pass that rounds as its vector code)."""
-    y0, y1, fy = _linear_taps(img.shape[0], h)
-    x0, x1, fx = _linear_taps(img.shape[1], w)
+    (11-bit weights, a horizontal pass in integers, then the vertical pass of its vector code: each
+    product shifted right by 4 and by 16, the sum rounded by two more bits)."""
+    y0, y1, wy0, wy1 = _linear_taps(img.shape[0], h, clamp=False)
+    x0, x1, wx0, wx1 = _linear_taps(img.shape[1], w, clamp=True)
     if img.dtype == np.uint8:
-        ax0 = np.rint((np.float32(1) - fx) * np.float32(2048)).astype(np.int64)
-        by0 = np.rint((np.float32(1) - fy) * np.float32(2048)).astype(np.int64)
         src = img.astype(np.int64)
-        rows = src[:, x0] * ax0[None, :, None] + src[:, x1] * (2048 - ax0)[None, :, None]
-        b0, b1 = by0[:, None, None], (2048 - by0)[:, None, None]
+        rows = src[:, x0] * _fixed(wx0)[None, :, None] + src[:, x1] * _fixed(wx1)[None, :, None]
+        b0, b1 = _fixed(wy0)[:, None, None], _fixed(wy1)[:, None, None]
         out = (((b0 * (rows[y0] >> 4)) >> 16) + ((b1 * (rows[y1] >> 4)) >> 16) + 2) >> 2
         return np.clip(out, 0, 255).astype(np.uint8)
     work = img.astype(np.float64)
-    rows = work[:, x0] * (1 - fx)[None, :, None] + work[:, x1] * fx[None, :, None]
-    out = rows[y0] * (1 - fy)[:, None, None] + rows[y1] * fy[:, None, None]
+    rows = work[:, x0] * wx0[None, :, None] + work[:, x1] * wx1[None, :, None]
+    out = rows[y0] * wy0[:, None, None] + rows[y1] * wy1[:, None, None]
     return out.astype(img.dtype)
 
 
@@ -197,9 +208,8 @@ class Resize(HybridBlock):
 
     Notes
     -----
-    Bilinear uint8 results equal MXNet 1.9.1's when shrinking; when enlarging, the first and last
-    output rows can differ from MXNet's by one grey level (its OpenCV rounds the clamped border rows in
-    another code path). Float images agree to float32 precision.
+    uint8 results equal MXNet 1.9.1's (checked shrinking and enlarging, in both directions); float
+    images agree to float32 precision.
     """
 
     def __init__(self, size, keep_ratio=False, interpolation=1):
