@@ -168,6 +168,27 @@ class StaleGradientError(GpuparamsError, RuntimeError, UserWarning):
     """
 
 
+# ----------------------------------------------------------------------------- data loading
+class DataLoaderWorkerError(GpuparamsError, RuntimeError):
+    """A ``DataLoader`` worker failed (exited, timed out, or raised an exception that cannot be sent
+    back); the message names the worker, the batch and, for an exception, its traceback."""
+
+
+class DatasetDownloadError(GpuparamsError, OSError):
+    """A dataset file could not be downloaded; the message names the URL that failed and where to put
+    the file by hand."""
+
+
+class DatasetChecksumError(GpuparamsError, ValueError):
+    """A downloaded or hand-placed dataset file does not have the published SHA-1; the message names
+    the file, the expected and the actual digest."""
+
+
+class DatasetFormatError(GpuparamsError, ValueError):
+    """A dataset file is not in the format it should be (IDX, CIFAR-10 binary); the message names the
+    path and what is wrong."""
+
+
 # ----------------------------------------------------------------------------- files, telemetry, CLI
 class ArrayFileError(GpuparamsError, ValueError):
     """A file is not a valid gpuparams array or parameter file; the message names the path."""

@@ -6,6 +6,7 @@ host and then copied to the target context, which makes them bit-identical on ev
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import numpy as np
@@ -14,6 +15,9 @@ __all__ = ["seed", "generator"]
 
 _lock = threading.Lock()
 _generator = np.random.Generator(np.random.PCG64())
+# A per-thread replacement of the shared generator: DataLoader builds each batch under a generator
+# seeded from (epoch, batch index), so random transforms give the same batches in any worker.
+_local = threading.local()
 
 
 def seed(seed_state):
@@ -32,5 +36,32 @@ def seed(seed_state):
 
 
 def generator():
-    """Return the shared :class:`numpy.random.Generator` (valid until the next :func:`seed`)."""
-    return _generator
+    """Return the shared :class:`numpy.random.Generator` (valid until the next :func:`seed`).
+
+    Inside :func:`using_generator` (on that thread) it returns the generator given there instead.
+    """
+    override = getattr(_local, "generator", None)
+    if override is None:
+        return _generator
+    if not isinstance(override, np.random.Generator):  # a factory: build the generator on first use
+        override = _local.generator = override()
+    return override
+
+
+@contextlib.contextmanager
+def using_generator(gen):
+    """Make :func:`generator` return ``gen`` on this thread for the duration of the ``with`` block.
+
+    ``gen`` is a :class:`numpy.random.Generator`, or a callable without arguments that makes one; it is
+    then called on the first :func:`generator` call inside the block (not at all if none comes).
+
+    The shared generator is neither read nor advanced meanwhile. ``DataLoader`` uses it so that a
+    batch's random transforms depend on the seed and the batch's position only, not on which worker
+    (process or thread) built it.
+    """
+    previous = getattr(_local, "generator", None)
+    _local.generator = gen
+    try:
+        yield gen
+    finally:
+        _local.generator = previous

@@ -6,6 +6,7 @@ Examples::
     gpuparams train --task linreg                    # the Gluon linear-regression chapter
     gpuparams train --data points.csv --hidden 64,64 --epochs 20 --ctx cpu
     gpuparams train --data points.csv --epochs 10 --resume   # 10 more epochs from model.npz
+    gpuparams train --dataset fashion-mnist --hidden 256 --epochs 5   # the D2L MLP chapter
 
 Data: without ``--data``, a built-in synthetic task that needs no download: ``classify`` (default;
 three interleaved spirals in 2-D, not linearly separable) or ``linreg`` (``y = 2*x1 - 3.4*x2 + 4.2``
@@ -14,6 +15,10 @@ or ``file.csv`` (numbers, last column the label, an optional header line) trains
 features are standardized with the training set's mean and standard deviation (kept in the run
 record). The task of a data file is classification when its labels are whole numbers of an integer
 dtype or at most 100 distinct whole values, else regression; ``--task`` overrides.
+``--dataset fashion-mnist`` (or ``mnist``) trains a classifier on that training set's 60,000 images
+(pixels scaled to [0, 1], flattened); the files are read from ``--dataset-root`` (default
+``$GPUPARAMS_HOME/datasets/<name>``, ``~/.gpuparams/datasets/<name>``) and downloaded there when
+missing; offline, the error names each file's URL and where to put it by hand.
 
 Outputs, for ``--out model.npz`` (the default): ``model.npz`` (parameters, the format of
 ``Block.save_parameters``), ``model.trainer.npz`` (the Trainer's states) and ``model.json`` (the run
@@ -55,6 +60,23 @@ _EVAL_BATCH = 4096
 
 
 # ----------------------------------------------------------------------------- arguments
+#: ``--dataset`` names -> classes of ``gpuparams.data.vision``.
+DATASETS = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST"}
+
+
+def load_dataset(name, root):
+    """``(X float32 (N, 784) in [0, 1], y int labels, description)`` of a vision training set."""
+    from ..data import vision
+    from ..errors import DatasetChecksumError, DatasetDownloadError, DatasetFormatError
+    try:
+        ds = getattr(vision, DATASETS[name])(root=root, train=True)
+    except (DatasetDownloadError, DatasetChecksumError, DatasetFormatError) as exc:
+        raise UsageError(f"--dataset {name}: {exc}") from None
+    images = ds._data.asnumpy()
+    X = images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
+    return X, ds._label.astype(np.int64), f"{name} ({len(images)} training images from {ds.root})"
+
+
 def _int_at_least(minimum, what):
     """An argparse type: an integer of at least ``minimum``, else ``expected <what>, got '...'``."""
     def parse(text):
@@ -108,6 +130,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            "(regression with L2 loss; without --data the chapter's synthetic data)")
     data.add_argument("--data", metavar="FILE",
                       help="train on FILE: .npz with arrays X and y, or .csv with the label last")
+    data.add_argument("--dataset", choices=sorted(DATASETS), default=None,
+                      help="train on a vision dataset (downloaded when missing; see below)")
+    data.add_argument("--dataset-root", metavar="DIR", default=None,
+                      help="folder of the --dataset files (default $GPUPARAMS_HOME/datasets/<name>)")
     data.add_argument("--examples", type=_positive_int, metavar="N",
                       help="size of the synthetic data set (default 1500 for classify, 1000 for linreg)")
     model = parser.add_argument_group("model and training")
@@ -329,7 +355,17 @@ def _resolve(args):
                 raise UsageError(f"--resume: {path} not found; train once without --resume first")
 
     # Data and task.
-    if args.data is not None:
+    dataset = getattr(args, "dataset", None)
+    if dataset is not None:
+        if args.data is not None or args.examples is not None:
+            raise UsageError("--dataset cannot be combined with --data or --examples")
+        if args.task not in (None, "classify"):
+            raise UsageError(f"--dataset {dataset} is a classification set; --task {args.task} "
+                             "does not apply")
+        X, y, source = load_dataset(dataset, args.dataset_root)
+        task, why = "classify", "the dataset"
+        plan.source_id = f"dataset:{dataset}"
+    elif args.data is not None:
         if args.examples is not None:
             raise UsageError("--examples sets the size of the synthetic data; it cannot be used with --data")
         X, y = load_data(args.data)
@@ -532,7 +568,7 @@ def run(args) -> int:
     shape = " -> ".join(map(str, (plan.features, *plan.hidden, plan.outputs)))
     what = (f"{len(plan.classes)} classes" if classify else
             f"{plan.outputs} target{'s' if plan.outputs > 1 else ''}")
-    reason = ("" if plan.task_reason in ("synthetic", "--task", "the run record")
+    reason = ("" if plan.task_reason in ("synthetic", "--task", "the run record", "the dataset")
               else f"; task inferred from {plan.task_reason}, --task overrides")
     print(f"gpuparams train: {plan.task} on {plan.source} "
           f"({n:,} examples x {plan.features} features, {what}{reason})")
