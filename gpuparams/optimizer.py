@@ -25,7 +25,7 @@ import math
 import numbers
 
 
-from .ndarray import NDArray
+from ._ndarray import NDArray
 from .ops import optimizer_update as update_ops
 
 __all__ = ["Optimizer", "SGD", "Adam", "register", "create", "registered"]

@@ -4,7 +4,7 @@ An operator is a plain function over NDArrays (and Python values) that computes 
 and wraps its result with :func:`gpuparams.ops._core.result`. Declaring it with :func:`register`
 
 * records it in :data:`REGISTRY` under its name (and aliases), from which the ``nd`` namespace is
-  built and against which the explicit :class:`~gpuparams.ndarray.NDArray` methods are tested;
+  built and against which the explicit :class:`~gpuparams.NDArray` methods are tested;
 * wraps it in the **dispatcher**: the device of its first NDArray argument is looked up once and, on a
   GPU, made current for the whole call (CuPy launches on the current device), exactly once per call;
 * optionally names a **kernel path**: a second implementation with the same signature that runs our
@@ -36,7 +36,8 @@ import numpy as np
 
 from .. import backend
 
-__all__ = ["Op", "REGISTRY", "register", "public_ops", "method_ops", "set_strict", "is_strict"]
+__all__ = ["Op", "REGISTRY", "register", "public_ops", "method_ops", "higher_order_ops", "set_strict",
+           "is_strict"]
 
 
 class Op(NamedTuple):
@@ -51,7 +52,7 @@ class Op(NamedTuple):
     kernel : callable or None
         The custom-kernel implementation, used on devices that run our kernels for float32 data.
     method : str or None
-        The :class:`~gpuparams.ndarray.NDArray` method that calls this operator, if any.
+        The :class:`~gpuparams.NDArray` method that calls this operator, if any.
     differentiable : bool
         Whether its result records a backward (False for comparisons, ``argmax``, optimizer updates).
     public : bool
@@ -60,6 +61,10 @@ class Op(NamedTuple):
         Other ``nd`` names of the same operator (MXNet's ``broadcast_plus`` for ``broadcast_add``).
     dispatch : callable
         The dispatching wrapper: what ``nd.<name>`` and the NDArray method call.
+    higher_order : bool
+        Whether its backward is also written with recorded operations (``graph_backward=`` at its
+        :func:`~gpuparams.ops._core.result` call), so that ``autograd.grad(..., create_graph=True)``
+        can differentiate through it again.
     """
 
     name: str
@@ -70,12 +75,13 @@ class Op(NamedTuple):
     public: bool
     aliases: tuple
     dispatch: Callable
+    higher_order: bool = False
 
 
 #: Every operator, by name and by alias.
 REGISTRY: dict = {}
 
-_NDArray = None  # gpuparams.ndarray.NDArray, bound on first dispatch (ndarray imports this package)
+_NDArray = None  # gpuparams.NDArray, bound on first dispatch (ndarray imports this package)
 _strict = [False]
 
 
@@ -165,7 +171,7 @@ def _make_dispatch(impl, kernel, numbers_only=None):
 
 
 def register(name=None, *, method=None, kernel=None, differentiable=True, public=True, aliases=(),
-             scalar=None):
+             scalar=None, higher_order=False):
     """Declare an operator (use as a decorator on its implementation).
 
     Parameters
@@ -173,8 +179,8 @@ def register(name=None, *, method=None, kernel=None, differentiable=True, public
     name : str, optional
         Its ``nd`` name (default: the function's name).
     method : str or bool, optional
-        The :class:`~gpuparams.ndarray.NDArray` method name that calls it (``True``: the same name).
-        The method itself is written out in ``ndarray.py`` (so editors and type checkers see it);
+        The :class:`~gpuparams.NDArray` method name that calls it (``True``: the same name).
+        The method itself is written out in ``_ndarray.py`` (so editors and type checkers see it);
         ``tests/test_registry.py`` checks that each declared method exists and calls this operator.
     kernel : callable, optional
         Implementation that runs our CUDA kernels, with the same signature; used on a device with
@@ -188,6 +194,10 @@ def register(name=None, *, method=None, kernel=None, differentiable=True, public
     scalar : callable, optional
         What the operator computes when every argument is a Python number (``nd.add(2, 3)`` is 5,
         as in MXNet); without it such a call reaches the implementation.
+    higher_order : bool
+        The operator passes ``graph_backward=`` to ``result`` (on every implementation, kernel path
+        included): its backward expressed with recorded operators, so second derivatives through it
+        work. With strict checking on, ``result`` verifies the declaration.
 
     Returns
     -------
@@ -201,7 +211,8 @@ def register(name=None, *, method=None, kernel=None, differentiable=True, public
         method_name = op_name if method is True else (method or None)
         dispatch = _make_dispatch(impl, kernel, scalar and _on_numbers(op_name, scalar))
         dispatch.op_name = op_name
-        op = Op(op_name, impl, kernel, method_name, differentiable, public, tuple(aliases), dispatch)
+        op = Op(op_name, impl, kernel, method_name, differentiable, public, tuple(aliases), dispatch,
+                bool(higher_order))
         REGISTRY[op_name] = op
         for alias in op.aliases:
             if alias in REGISTRY:
@@ -214,6 +225,11 @@ def register(name=None, *, method=None, kernel=None, differentiable=True, public
 def public_ops():
     """``{nd name: dispatching function}`` for every public operator and alias."""
     return {key: op.dispatch for key, op in REGISTRY.items() if op.public}
+
+
+def higher_order_ops():
+    """Sorted names of the operators whose backward can be recorded (``create_graph=True``)."""
+    return sorted({op.name for op in REGISTRY.values() if op.higher_order})
 
 
 def method_ops():

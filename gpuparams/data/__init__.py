@@ -1,4 +1,4 @@
-"""Datasets and mini-batch loading (``gluon.data``).
+"""Datasets and mini-batch loading (``gluon.data``; image datasets in the ``vision`` subpackage).
 
 >>> import numpy as np
 >>> from gpuparams.gluon import data as gdata
@@ -17,10 +17,11 @@ import numbers
 
 import numpy as np
 
-from . import backend
-from . import random as _random
-from .context import cpu
-from .ndarray import NDArray, from_backend, from_data
+from .. import backend
+from .. import random as _random
+from ..context import cpu
+from .._ndarray import NDArray, from_backend, from_data
+from . import vision  # noqa: F401 -- imported eagerly: gluon.data aliases its submodules
 
 __all__ = ["Dataset", "SimpleDataset", "ArrayDataset", "Sampler", "SequentialSampler", "RandomSampler",
            "BatchSampler", "DataLoader", "default_batchify_fn"]
@@ -109,7 +110,7 @@ def _as_field(i, data):
 
 
 def _cupy_ctx(data):
-    from .context import gpu
+    from ..context import gpu
     return gpu(data.device.id)
 
 
@@ -292,7 +293,7 @@ def default_batchify_fn(data):
     numbers and NumPy arrays through one NumPy array (keeping its dtype)."""
     first = data[0]
     if isinstance(first, NDArray):
-        from .ops.shape import stack
+        from ..ops.shape import stack
         return stack(*data)
     if isinstance(first, tuple):
         return [default_batchify_fn(list(field)) for field in zip(*data)]
