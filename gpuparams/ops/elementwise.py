@@ -93,16 +93,13 @@ def multiply(a, b):
     """``a * b`` with broadcasting."""
     ctx, ad, bd, an, bn = _binary_prepare("multiply", a, b)
     out = _compute("multiply", _mul, ad, bd)
-    a_shape, b_shape = _shape_of(ad), _shape_of(bd)
-    a_value, b_value = _value(an, ad), _value(bn, bd)
-
     def backward(g, needs):
         return (unbroadcast(g * bd, _shape_of(ad)) if needs[0] else None,
                 unbroadcast(g * ad, _shape_of(bd)) if needs[1] else None)
 
     def graph_backward(g, out, needs):
-        return (unbroadcast_nd(multiply(g, b_value), a_shape) if needs[0] else None,
-                unbroadcast_nd(multiply(g, a_value), b_shape) if needs[1] else None)
+        return (unbroadcast_nd(multiply(g, _value(bn, bd)), _shape_of(ad)) if needs[0] else None,
+                unbroadcast_nd(multiply(g, _value(an, ad)), _shape_of(bd)) if needs[1] else None)
     return result(out, ctx, "multiply", (an, bn), backward, saved=(an, bn), graph_backward=graph_backward)
 
 
@@ -116,20 +113,19 @@ def divide(a, b):
     zero gives 0 (NumPy's value) where MXNet 1.9.1 kills the process with a floating-point exception.
     """
     ctx, ad, bd, an, bn = _binary_prepare("divide", a, b)
-    if _integer_operands(an, bn):
+    if (an if an is not None else bn)._data.dtype.kind in "iu" and _integer_operands(an, bn):
         return _integer_divide_result(ctx, an, bn, ad, bd)
     out = _compute("divide", _div, ad, bd)
     a_shape = _shape_of(ad)  # the backward reads b and the result, only the shape of a
-    b_shape, b_value = _shape_of(bd), _value(bn, bd)
-
     def backward(g, needs):
         ga = unbroadcast(g / bd, a_shape) if needs[0] else None
         gb = unbroadcast(-g * out / bd, _shape_of(bd)) if needs[1] else None
         return ga, gb
 
     def graph_backward(g, out, needs):
+        b_value = _value(bn, bd)
         ga = unbroadcast_nd(divide(g, b_value), a_shape) if needs[0] else None
-        gb = unbroadcast_nd(negative(divide(multiply(g, out), b_value)), b_shape) if needs[1] else None
+        gb = unbroadcast_nd(negative(divide(multiply(g, out), b_value)), _shape_of(bd)) if needs[1] else None
         return ga, gb
     return result(out, ctx, "divide", (an, bn), backward, saved=(bn,), save_output=True,
                   graph_backward=graph_backward)
@@ -180,10 +176,9 @@ def power(a, b):
     """``a ** b`` with broadcasting (gradient w.r.t. the exponent uses ``log(a)``)."""
     ctx, ad, bd, an, bn = _binary_prepare("power", a, b)
     out = _compute("power", _pow, ad, bd)
-    a_shape, b_shape = _shape_of(ad), _shape_of(bd)
-    a_value, b_value = _value(an, ad), _value(bn, bd)
-
     def graph_backward(g, out, needs):
+        a_shape, b_shape = _shape_of(ad), _shape_of(bd)
+        a_value, b_value = _value(an, ad), _value(bn, bd)
         ga = gb = None
         if needs[0]:
             ga = multiply(multiply(g, b_value), power(a_value, subtract(b_value, 1)))

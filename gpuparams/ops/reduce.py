@@ -39,21 +39,22 @@ def _reduce(op_name, x, axis, keepdims, exclude, compute, make_backward, save_in
     out = compute(data, axes, keepdims)
     kept = _kept_shape(data.shape, axes)
     backward = make_backward(data, axes, kept, out)
+
+    def graph_backward(g, out, needs):
+        return _graph_backward(backward, data.shape, kept, g, needs)
     return result(out, x._ctx, op_name, (x,), backward, saved=(x,) if save_input else (),
-                  save_output=save_input, graph_backward=_graph_backward(backward, data.shape, kept))
+                  save_output=save_input, graph_backward=graph_backward)
 
 
-def _graph_backward(backward, shape, kept):
+def _graph_backward(backward, shape, kept, g, needs):
     """A reduction's backward with recorded operators: ``g`` broadcast back to the input's shape,
     times the constant weights ``backward`` gives for a gradient of ones (1 for sum, 1/n for mean,
     the shared tie mask for max/min), which do not depend on the input's value (piecewise)."""
-    def graph_backward(g, out, needs):
-        from .elementwise import multiply
-        from .shape import broadcast_to, reshape
-        weights = backward(xp_of(g._data).ones(kept, dtype=g.dtype), needs)[0]
-        spread = broadcast_to(reshape(g, kept), shape)
-        return (multiply(spread, constant(weights, g._ctx)),)
-    return graph_backward
+    from .elementwise import multiply
+    from .shape import broadcast_to, reshape
+    weights = backward(xp_of(g._data).ones(kept, dtype=g.dtype), needs)[0]
+    spread = broadcast_to(reshape(g, kept), shape)
+    return (multiply(spread, constant(weights, g._ctx)),)
 
 
 @register(method=True, higher_order=True)
