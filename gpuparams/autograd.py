@@ -235,9 +235,11 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
         Record the gradient computation, so that the returned gradients can be differentiated again
         (second derivatives, gradient penalties). Every operator on the path must have a recorded
         backward (``gpuparams.ops.higher_order_ops()``: elementwise arithmetic, ``exp log sqrt
-        square sigmoid tanh relu``, ``dot``/``dense``, the reductions and the reshapes and broadcasts
-        they need); another raises :class:`AutogradError` naming it. MXNet 1.9.1 itself supports
-        this for far fewer operators (not even ``x * x``).
+        square sigmoid tanh relu sign``, ``dot``/``dense`` (1-D and 2-D operands), ``sum mean max
+        min``, ``reshape transpose broadcast_to broadcast_axis``); another raises
+        :class:`AutogradError` naming it. Where we differ: MXNet 1.9.1 supports this for far fewer
+        operators (not even ``x * x``). ``retain_graph`` defaults to True here, since the recorded
+        gradients refer to the forward graph.
     train_mode : bool
         Accepted for MXNet compatibility; the mode recorded in the forward pass is used.
 
