@@ -22,6 +22,16 @@ suite turns it on), ``result`` also inspects the backward closure and raises whe
 input's or the output's buffer that the declaration does not list — which would otherwise lose the
 in-place-write detection for that array.
 
+**Second derivatives.** An operator's ordinary ``backward`` computes on backend arrays, so nothing it
+does is recorded. ``register(higher_order=True)`` declares that the operator also passes
+``graph_backward=`` to ``result``: the same backward written with *registered operators on NDArrays*
+(``multiply(g, out)`` for ``exp``), reading its inputs as the NDArrays it received. ``autograd.grad(...,
+create_graph=True)`` runs the backward pass with those closures while recording, so the gradients it
+returns are recorded results that ``backward`` can differentiate again; it stops with an error naming
+the first operator on the path without one. The set is closed under itself: every operator a
+``graph_backward`` uses (``reshape``, ``broadcast_to``, ``sum`` for un-broadcasting, ``sign`` for
+relu's mask) is higher-order too, and strict checking verifies each declaration at ``result``.
+
 >>> from gpuparams.ops import REGISTRY
 >>> REGISTRY["relu"].method, REGISTRY["relu"].kernel is not None
 ('relu', True)
