@@ -8,12 +8,19 @@
 on a ``gpu`` context. The Gluon parts (``gluon``, ``nn``, ``loss``, ``data``, ``init``, ``Trainer``) are
 imported on first use.
 """
+import sys as _sys
+
 from ._lazy import lazy_attributes
 
 from .context import Context, cpu, gpu, current_context, num_gpus
 from . import random
-from .ndarray import NDArray
+from ._ndarray import NDArray
 from . import autograd, nd
+
+# ``from gpuparams import ndarray as nd`` and ``import gpuparams.ndarray`` give the ``nd`` namespace,
+# as ``mx.ndarray`` is ``mx.nd``: one module under two names (the class lives in ``_ndarray``).
+ndarray = nd
+_sys.modules[__name__ + ".ndarray"] = nd
 
 __version__ = "0.1.0"
 
@@ -29,6 +36,9 @@ _LAZY = {
     "testing": ("gpuparams.testing", None),
     "telemetry": ("gpuparams.telemetry", None),
     "emulator": ("gpuparams.emulator", None),
+    "base": ("gpuparams.base", None),
+    "image": ("gpuparams.image", None),
+    "contrib": ("gpuparams.contrib", None),
     "Trainer": ("gpuparams.trainer", "Trainer"),
     "Parameter": ("gpuparams.parameter", "Parameter"),
     "ParameterDict": ("gpuparams.parameter", "ParameterDict"),
@@ -36,7 +46,7 @@ _LAZY = {
 }
 
 __all__ = ["Context", "cpu", "gpu", "current_context", "num_gpus", "random", "NDArray", "autograd",
-           "nd", "__version__", *sorted(_LAZY)]
+           "nd", "ndarray", "__version__", *sorted(_LAZY)]
 
 
 __getattr__, __dir__ = lazy_attributes(globals(), _LAZY)

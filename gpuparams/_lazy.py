@@ -1,6 +1,8 @@
 """Lazy attributes for package namespaces (PEP 562), so ``import gpuparams`` stays light."""
 import importlib
 
+from ._unsupported import missing_name
+
 __all__ = ["lazy_attributes"]
 
 
@@ -20,7 +22,11 @@ def lazy_attributes(namespace, members):
         try:
             target, attr = members[name]
         except KeyError:
-            raise AttributeError(f"module {module_name!r} has no attribute {name!r}") from None
+            if name.startswith("__"):  # Python's own probes: the usual error
+                raise AttributeError(f"module {module_name!r} has no attribute {name!r}") from None
+            # An MXNet name we lack (gluon.rnn, mx.kv ...): say so rather than a bare AttributeError.
+            available = set(members) | {k for k in namespace if not k.startswith("_")}
+            raise missing_name(module_name, name, available) from None
         module = importlib.import_module(target)
         value = module if attr is None else getattr(module, attr)
         namespace[name] = value

@@ -11,7 +11,7 @@ from typing import Any
 
 from . import backend
 from .context import Context, cpu, current_context
-from .ndarray import copy_to_context
+from ._ndarray import copy_to_context
 
 ContextArg = Context | Sequence[Context] | None
 """What a ``ctx=`` argument accepts: one Context, a list of them, or None (the current context)."""

@@ -1,7 +1,7 @@
 """Reverse-mode automatic differentiation with MXNet's ``autograd`` interface.
 
 Inside ``with autograd.record():`` every operation whose inputs take part in differentiation (arrays
-with :meth:`~gpuparams.ndarray.NDArray.attach_grad`, or results of recorded operations) attaches a
+with :meth:`~gpuparams.NDArray.attach_grad`, or results of recorded operations) attaches a
 :class:`Node` to its result: the backward function and references to its inputs. ``backward`` walks
 these nodes from the heads in reverse topological order and **sums** the contributions reaching each
 array, so a value used several times (a tied parameter) gets the sum of all its gradients.
@@ -21,7 +21,7 @@ from .errors import AutogradError
 
 __all__ = [
     "record", "pause", "train_mode", "predict_mode", "is_recording", "is_training", "backward", "grad",
-    "set_recording", "set_training", "AutogradError",
+    "set_recording", "set_training", "mark_variables", "Function", "AutogradError",
 ]
 
 
@@ -114,15 +114,19 @@ class Node:
         ``(array, version)`` pairs for the arrays whose values backward reads.
     name : str
         The operation's name, for error messages.
+    graph_backward : callable or None
+        The same backward written with recorded operations, ``graph_backward(grad, output, needs)``
+        on NDArrays, used by ``grad(..., create_graph=True)``; None where the operator has none.
     """
 
-    __slots__ = ("inputs", "backward", "saved", "name", "freed", "accepts_sinks")
+    __slots__ = ("inputs", "backward", "saved", "name", "freed", "accepts_sinks", "graph_backward")
 
-    def __init__(self, name, inputs, backward, saved):
+    def __init__(self, name, inputs, backward, saved, graph_backward=None):
         self.name = name
         self.inputs = inputs
         self.backward = backward
         self.saved = saved
+        self.graph_backward = graph_backward
         self.freed = False
         # Operators that can write a leaf's gradient straight into its buffer (the dense kernels)
         # set this; they then receive a GradSink instead of True in ``needs`` for such leaves.
@@ -153,6 +157,44 @@ class GradSink:
 
 def _wants_grad(array):
     return array is not None and (array._node is not None or array._grad_req != "null")
+
+
+def mark_variables(variables, gradients, grad_reqs="write"):
+    """Mark arrays as leaves to differentiate, with the given gradient buffers (MXNet's API).
+
+    What ``attach_grad`` does, except that the caller supplies the buffers: after ``backward``,
+    ``gradients[i]`` holds (or, with ``'add'``, has accumulated) the gradient of ``variables[i]``.
+
+    Parameters
+    ----------
+    variables : NDArray or list of NDArray
+    gradients : NDArray or list of NDArray
+        One buffer per variable, of its shape, dtype and context.
+    grad_reqs : {'write', 'add', 'null'} or list of them
+    """
+    from ._ndarray import NDArray
+
+    if isinstance(variables, NDArray):
+        variables, gradients = [variables], [gradients]
+    variables, gradients = list(variables), list(gradients)
+    reqs = [grad_reqs] * len(variables) if isinstance(grad_reqs, str) else list(grad_reqs)
+    if not len(variables) == len(gradients) == len(reqs):
+        raise ValueError(f"mark_variables: {len(variables)} variables, {len(gradients)} gradients and "
+                         f"{len(reqs)} grad_reqs; pass one of each per variable")
+    for i, (v, g, req) in enumerate(zip(variables, gradients, reqs)):
+        if not isinstance(v, NDArray) or not isinstance(g, NDArray):
+            raise TypeError(f"mark_variables: variable {i} and its gradient must be NDArrays, got "
+                            f"{type(v).__name__} and {type(g).__name__}")
+        if req not in ("write", "add", "null"):
+            raise ValueError(f"mark_variables: grad_reqs[{i}] must be 'write', 'add' or 'null', got {req!r}")
+        if g.shape != v.shape or g.dtype != v.dtype or g._ctx is not v._ctx:
+            raise ValueError(f"mark_variables: gradient {i} is {g.shape} {g.dtype.name} on {g._ctx} but "
+                             f"its variable is {v.shape} {v.dtype.name} on {v._ctx}; they must match")
+    for v, g, req in zip(variables, gradients, reqs):
+        v._node = None
+        v._grad_req = req
+        v._grad = None if req == "null" else g
+        v._fresh_grad = False
 
 
 def backward(heads, head_grads=None, retain_graph=False, train_mode=True):
@@ -190,8 +232,14 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
     retain_graph : bool or None
         Keep the graph for another backward; None (default) means ``create_graph``, i.e. free it.
     create_graph : bool
-        Record the gradient computation for higher-order gradients: not supported yet, raises
-        :class:`NotImplementedError`.
+        Record the gradient computation, so that the returned gradients can be differentiated again
+        (second derivatives, gradient penalties). Every operator on the path must have a recorded
+        backward (``gpuparams.ops.higher_order_ops()``: elementwise arithmetic, ``exp log sqrt
+        square sigmoid tanh relu sign``, ``dot``/``dense`` (1-D and 2-D operands), ``sum mean max
+        min``, ``reshape transpose broadcast_to broadcast_axis``); another raises
+        :class:`AutogradError` naming it. Where we differ: MXNet 1.9.1 supports this for far fewer
+        operators (not even ``x * x``). ``retain_graph`` defaults to True here, since the recorded
+        gradients refer to the forward graph.
     train_mode : bool
         Accepted for MXNet compatibility; the mode recorded in the forward pass is used.
 
@@ -199,7 +247,7 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
     -------
     list of NDArray
         One gradient per variable, with its shape, dtype and context (a list even for one variable,
-        as in MXNet); not recorded.
+        as in MXNet); recorded (differentiable) only with ``create_graph=True``.
 
     Examples
     --------
@@ -210,12 +258,8 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
     >>> [g.asnumpy().tolist() for g in autograd.grad(y, [x])], x.grad.asnumpy().tolist()
     ([[2.0, 4.0, 6.0]], [0.0, 0.0, 0.0])
     """
-    from .ndarray import NDArray, from_backend
+    from ._ndarray import NDArray, from_backend
 
-    if create_graph:
-        raise NotImplementedError(
-            "autograd.grad(create_graph=True): higher-order gradients are not supported yet (the "
-            "backward pass is not recorded); call it with create_graph=False for first-order gradients")
     variables = [variables] if isinstance(variables, NDArray) else list(variables)
     if not variables:
         raise ValueError("autograd.grad: variables is empty; pass the arrays to differentiate "
@@ -230,7 +274,10 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
                 "pass in autograd.record() (results of recorded operations cannot be variables)")
     if retain_graph is None:
         retain_graph = create_graph
-    grads, reached = _run_backward(heads, head_grads, retain_graph, variables)
+    if create_graph:
+        grads, reached = _run_graph_backward(heads, head_grads, retain_graph)
+    else:
+        grads, reached = _run_backward(heads, head_grads, retain_graph, variables)
     out = []
     for i, v in enumerate(variables):
         if id(v) not in reached:
@@ -241,6 +288,8 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
         g = grads.get(id(v))
         if g is None:  # reachable only through operations without a gradient for it
             out.append(v.zeros_like())
+        elif create_graph:  # the recorded gradient itself (it may be a head gradient: never written)
+            out.append(g)
         else:  # always a copy: g may be a head gradient, or shared with another variable
             with backend.device_of(v).scope():
                 out.append(from_backend(g.reshape(v.shape).astype(v.dtype, copy=True), v._ctx))
@@ -254,7 +303,7 @@ def _run_backward(heads, head_grads, retain_graph, variables=None):
     ``variables``, it writes no buffer and returns ``(grads, reached)``: the summed gradients keyed by
     ``id`` of the leaves and the ``id`` of every array reachable from the heads.
     """
-    from .ndarray import NDArray
+    from ._ndarray import NDArray
 
     op_name = "backward" if variables is None else "autograd.grad"
     if isinstance(heads, NDArray):
@@ -286,8 +335,13 @@ def _run_backward(heads, head_grads, retain_graph, variables=None):
                                  f"{head._ctx}; use head_grad.as_in_context({head._ctx})")
             g = head_grad._data if isinstance(head_grad, NDArray) else head_grad
             if tuple(g.shape) != head.shape:
-                raise ValueError(f"{op_name}: head gradient of shape {tuple(g.shape)} does not match "
-                                 f"the head's shape {head.shape}")
+                # MXNet reads a head gradient as a flat buffer: another shape with the same number
+                # of elements is accepted (reshaped); another size would read past it, so it is refused.
+                if g.size != head.size:
+                    raise ValueError(f"{op_name}: head gradient of shape {tuple(g.shape)} ({g.size} "
+                                     f"elements) does not fit the head's shape {head.shape} "
+                                     f"({head.size} elements)")
+                g = g.reshape(head.shape)
         _accumulate(grads, head, g)
 
     order = _topological_order(heads)
@@ -344,6 +398,99 @@ def _run_backward(heads, head_grads, retain_graph, variables=None):
             leaf._write_grad(g)
 
 
+def _head_gradients(op_name, heads, head_grads):
+    """Normalize ``heads`` / ``head_grads`` to two lists of equal length (shared by both passes)."""
+    from ._ndarray import NDArray
+
+    if isinstance(heads, NDArray):
+        heads = [heads]
+        if head_grads is not None and not isinstance(head_grads, (list, tuple)):
+            head_grads = [head_grads]
+    elif isinstance(head_grads, NDArray):
+        head_grads = [head_grads]
+    heads = list(heads)
+    if head_grads is None:
+        head_grads = [None] * len(heads)
+    if len(head_grads) != len(heads):
+        raise ValueError(f"{op_name}: {len(heads)} heads but {len(head_grads)} head gradients")
+    for head in heads:
+        if not _wants_grad(head):
+            raise AutogradError(
+                f"{op_name}() was called on an array that was not computed inside autograd.record() "
+                "from arrays with attach_grad(); record the forward pass with `with autograd.record():` "
+                "and call attach_grad() on the inputs you want gradients for")
+        if head._node is not None and head._node.freed:
+            raise AutogradError(_FREED_MESSAGE.format(name=head._node.name))
+    return heads, list(head_grads)
+
+
+def _run_graph_backward(heads, head_grads, retain_graph):
+    """The backward pass of ``grad(..., create_graph=True)``: every gradient is an NDArray computed
+    by the nodes' ``graph_backward`` with recording on, so the gradients are recorded results that
+    can be differentiated again. Returns ``(grads, reached)`` like :func:`_run_backward`."""
+    from ._ndarray import NDArray
+    from .ops import add, higher_order_ops, reshape
+
+    heads, head_grads = _head_gradients("autograd.grad", heads, head_grads)
+    grads = {}
+
+    def accumulate(array, g):
+        if g.shape != array.shape:
+            g = reshape(g, array.shape)
+        previous = grads.get(id(array))
+        grads[id(array)] = g if previous is None else add(previous, g)
+
+    with _scope(True, None):
+        for head, head_grad in zip(heads, head_grads):
+            if head_grad is None:
+                head_grad = head.ones_like()
+            elif not isinstance(head_grad, NDArray):
+                raise TypeError("autograd.grad(create_graph=True): head gradients must be NDArrays, "
+                                f"got {type(head_grad).__name__}")
+            elif head_grad._ctx is not head._ctx:
+                raise ValueError(f"autograd.grad: the head gradient is on {head_grad._ctx} but the head "
+                                 f"is on {head._ctx}; use head_grad.as_in_context({head._ctx})")
+            elif head_grad.size != head.size:
+                raise ValueError(f"autograd.grad: head gradient of shape {head_grad.shape} does not fit "
+                                 f"the head's shape {head.shape}")
+            accumulate(head, head_grad)
+
+        order = _topological_order(heads)
+        for array in order:
+            g = grads.get(id(array))
+            node = array._node
+            if g is None or node is None:
+                continue
+            if node.graph_backward is None:
+                raise AutogradError(
+                    f"autograd.grad(create_graph=True): the backward of '{node.name}' is not recorded, "
+                    "so it cannot be differentiated again. Second derivatives work through: "
+                    f"{', '.join(higher_order_ops())}; compute this part with create_graph=False, or "
+                    "rewrite it with those operators")
+            _check_saved(node)
+            needs = tuple(_wants_grad(x) for x in node.inputs)
+            input_grads = node.graph_backward(g, array, needs)
+            for x, need, xg in zip(node.inputs, needs, input_grads):
+                if need and xg is not None:
+                    accumulate(x, xg)
+            if not retain_graph:
+                del grads[id(array)]
+                node.freed = True
+                node.backward = node.graph_backward = None
+                node.saved = ()
+                node.inputs = ()
+    return grads, {id(array) for array in order}
+
+
+def _check_saved(node):
+    for saved, version in node.saved:
+        if saved._version[0] != version:
+            raise AutogradError(
+                f"an array of shape {saved.shape} that the backward of '{node.name}' needs was "
+                f"modified in place after it was used (version {version} -> {saved._version[0]}); "
+                "write to a copy, or make the change outside autograd.record()")
+
+
 def _sink_for(x, written):
     if x._node is None and x._grad is not None and x._grad._data.flags.c_contiguous:
         return GradSink(x, written)
@@ -386,3 +533,6 @@ def _topological_order(heads):
                 postorder.append(array)
     postorder.reverse()
     return postorder
+
+
+from ._autograd_function import Function  # noqa: E402  (it imports this module)

@@ -18,6 +18,7 @@ __all__ = [
     "KernelCompileError", "BudgetError", "DeferredInitializationError", "StaleGradientError",
     "ArrayFileError", "NVMLUnavailableError", "UsageError", "EmulatorError", "KernelFault",
     "BarrierError", "LaunchConfigError", "ArgumentError", "EmulatorCompileError", "SkipCase",
+    "NotSupportedError", "UnsupportedNameError", "ArrayConversionError",
 ]
 
 
@@ -32,6 +33,25 @@ class ShapeError(GpuparamsError, ValueError):
 
 class AxisError(GpuparamsError, ValueError, IndexError):
     """An axis outside an array's dimensions; a ValueError and an IndexError, like NumPy's."""
+
+
+class ArrayConversionError(GpuparamsError, TypeError, ValueError):
+    """A source (e.g. a NumPy object array holding a string) has no number value for an NDArray.
+
+    Both a ``TypeError`` (what gpuparams raises for unusable sources) and a ``ValueError`` (what MXNet
+    1.9.1 raises for this case, from NumPy's conversion).
+    """
+
+
+class NotSupportedError(GpuparamsError, NotImplementedError):
+    """An MXNet operator, module or feature that gpuparams does not support yet; the message names it."""
+
+
+class UnsupportedNameError(NotSupportedError, AttributeError):
+    """A name that MXNet code may look up (``nd.foo``, ``x.foo``, ``gluon.foo``) that gpuparams lacks.
+
+    Also an ``AttributeError``, so ``hasattr`` and ``getattr(obj, name, default)`` keep working.
+    """
 
 
 class ContextMismatchError(GpuparamsError, ValueError):

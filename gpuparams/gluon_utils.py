@@ -15,7 +15,7 @@ import numpy as np
 
 from . import nd
 from .context import Context
-from .ndarray import NDArray
+from ._ndarray import NDArray
 
 __all__ = ["split_data", "split_and_load", "clip_global_norm"]
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import autograd
 from . import random as _random
-from .ndarray import NDArray
+from ._ndarray import NDArray
 
 __all__ = [
     "InitDesc", "Initializer", "Uniform", "Normal", "Constant", "Zero", "One", "Xavier", "MSRAPrelu",

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import nd
 from .errors import ShapeError
-from .ndarray import NDArray, from_data
+from ._ndarray import NDArray, from_data
 from .nn import Block
 from .ops import loss as loss_ops
 

@@ -30,7 +30,7 @@ import numbers
 
 import numpy as np
 
-from .ndarray import NDArray
+from ._ndarray import NDArray
 from .ops import optimizer_update as update_ops
 
 __all__ = ["Optimizer", "SGD", "Adam", "NAG", "RMSProp", "AdaGrad", "AdaDelta", "AdamW", "Signum", "FTML",

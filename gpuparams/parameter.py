@@ -29,7 +29,7 @@ from ._shapes import merge_partial_shapes, shape_is_known
 from ._text import indent_continuation
 from .context import Context, cpu, current_context
 from .errors import DeferredInitializationError
-from .ndarray import NDArray, copy_to_context, from_data, normalize_dtype
+from ._ndarray import NDArray, copy_to_context, from_data, normalize_dtype
 from .serialization import load_arrays, load_checked_into, save_arrays
 
 __all__ = ["Parameter", "Constant", "ParameterDict", "DeferredInitializationError"]

@@ -3,6 +3,10 @@
 ``gp.random.seed(n)`` reseeds the one generator that ``nd.random``, the initializers and
 ``DataLoader`` shuffling draw from, so one seed reproduces a whole run. Values are always drawn on the
 host and then copied to the target context, which makes them bit-identical on every context.
+
+As in MXNet (``mx.random.uniform`` is ``mx.nd.random.uniform``), the samplers of :mod:`gpuparams.nd.random`
+are also attributes of this module (``gp.random.uniform``, ``gp.random.normal`` ...), imported on
+first use because ``nd.random`` itself imports this module.
 """
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ import contextlib
 import threading
 
 import numpy as np
+
+from ._lazy import lazy_attributes
 
 __all__ = ["seed", "generator"]
 
@@ -65,3 +71,8 @@ def using_generator(gen):
         yield gen
     finally:
         _local.generator = previous
+
+
+# The samplers, by name: the same functions as nd.random's (see the module docstring).
+_SAMPLERS = {name: ("gpuparams.nd.random", name) for name in ("uniform", "normal", "randint", "shuffle")}
+__getattr__, __dir__ = lazy_attributes(globals(), _SAMPLERS)

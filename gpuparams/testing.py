@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import autograd
-from .ndarray import NDArray, from_data, normalize_dtype
+from ._ndarray import NDArray, from_data, normalize_dtype
 from .parameter import Parameter
 
 Checked = NDArray | Parameter

@@ -38,7 +38,7 @@ from . import optimizer as _opt
 from ._placement import host_to_context
 from ._shapes import shape_is_known
 from .errors import StaleGradientError
-from .ndarray import copy_to_context
+from ._ndarray import copy_to_context
 from .parameter import DeferredInitializationError, Parameter
 from .serialization import ArrayFileError, load_arrays, save_arrays
 

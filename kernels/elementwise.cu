@@ -11,10 +11,14 @@ __device__ __forceinline__ bool aligned16(const void* p) {
     return (reinterpret_cast<size_t>(p) & 15u) == 0;
 }
 
-__device__ __forceinline__ float relu1(float x) { return x > 0.f ? x : 0.f; }
+// NaN propagates (x != x only for NaN), as in MXNet's relu: relu(NaN) = NaN.
+__device__ __forceinline__ float relu1(float x) { return (x > 0.f || x != x) ? x : 0.f; }
 
-// dL/dx = dL/dy where the output was positive, else 0 (the subgradient at 0 is taken as 0).
-__device__ __forceinline__ float relu_grad1(float dy, float y) { return y > 0.f ? dy : 0.f; }
+// dL/dx = dL/dy where the output was positive, NaN where it was NaN (MXNet's gradient at NaN), else
+// 0 (the subgradient at 0 is taken as 0).
+__device__ __forceinline__ float relu_grad1(float dy, float y) {
+    return y > 0.f ? dy : (y != y ? y : 0.f);
+}
 
 // y = max(x, 0); y may alias x (in place).
 extern "C" __global__ void __launch_bounds__(256)

@@ -4,7 +4,7 @@ import pytest
 
 import gpuparams as gp
 from gpuparams import autograd, backend, nd
-from gpuparams.ndarray import SUPPORTED_DTYPES
+from gpuparams._ndarray import SUPPORTED_DTYPES
 
 
 # ------------------------------------------------------------------------------------------ creation

@@ -17,7 +17,7 @@ import pytest
 
 import gpuparams as gp
 from gpuparams import autograd, backend, nd, ops
-from gpuparams.ndarray import NDArray
+from gpuparams._ndarray import NDArray
 from gpuparams.ops import REGISTRY, _registry
 from gpuparams.ops._core import result
 

@@ -452,7 +452,7 @@ def device_for(ctx: Context, data) -> Device:
 
 
 def device_of(array) -> Device:
-    """The device of an :class:`~gpuparams.ndarray.NDArray` (its context's, as its data says).
+    """The device of an :class:`~gpuparams.NDArray` (its context's, as its data says).
 
     What an operator dispatcher calls for its NDArray argument: ``device_for(array.context, data)``
     without the extra call.

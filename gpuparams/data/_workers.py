@@ -24,7 +24,7 @@ from multiprocessing import connection
 
 from ..context import cpu
 from ..errors import DataLoaderWorkerError
-from ..ndarray import NDArray, from_backend
+from .._ndarray import NDArray, from_backend
 
 _POLL_S = 0.2        # how often an idle worker checks that its parent is alive
 _JOIN_S = 2.0        # how long a stopping worker may take before it is terminated

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..context import cpu
-from ..ndarray import NDArray, from_data
+from .._ndarray import NDArray, from_data
 
 __all__ = ["default_batchify_fn"]
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import random as _random
 from ..errors import DataLoaderWorkerError
-from ..ndarray import NDArray, from_backend
+from .._ndarray import NDArray, from_backend
 from .batchify import default_batchify_fn
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import backend
 from ..context import cpu
-from ..ndarray import NDArray, from_backend, from_data
+from .._ndarray import NDArray, from_backend, from_data
 
 __all__ = ["Dataset", "SimpleDataset", "ArrayDataset"]
 

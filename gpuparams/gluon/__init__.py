@@ -2,17 +2,19 @@
 ``gluon.Trainer`` (and ``gluon.lr_scheduler``, the same module as ``gpuparams.lr_scheduler``).
 
 Code written for MXNet Gluon runs after ``mxnet`` is replaced by ``gpuparams`` in its imports
-(``from gpuparams.gluon import nn, loss as gloss, data as gdata``). The members are the same objects as
-``gpuparams.nn``, ``gpuparams.loss``, ``gpuparams.data`` and ``gpuparams.Trainer`` (``gluon.utils`` is
-``gpuparams.gluon_utils``); they are imported on first use so that ``import gpuparams`` stays light.
+(``from gpuparams.gluon import nn, loss as gloss, data as gdata``, ``import gpuparams.gluon.nn as nn``,
+``from gpuparams.gluon.data import DataLoader``). ``gluon.nn``, ``gluon.loss``, ``gluon.data`` and
+``gluon.utils`` are real modules whose names are the objects of ``gpuparams.nn``, ``gpuparams.loss``,
+``gpuparams.data`` and ``gpuparams.gluon_utils``; they and ``gluon.Trainer`` are imported on first use
+so that ``import gpuparams`` stays light.
 """
 from .._lazy import lazy_attributes
 
 _MEMBERS = {
-    "nn": ("gpuparams.nn", None),
-    "loss": ("gpuparams.loss", None),
-    "data": ("gpuparams.data", None),
-    "utils": ("gpuparams.gluon_utils", None),
+    "nn": ("gpuparams.gluon.nn", None),
+    "loss": ("gpuparams.gluon.loss", None),
+    "data": ("gpuparams.gluon.data", None),
+    "utils": ("gpuparams.gluon.utils", None),
     "Trainer": ("gpuparams.trainer", "Trainer"),
     "lr_scheduler": ("gpuparams.lr_scheduler", None),
     "Parameter": ("gpuparams.parameter", "Parameter"),

@@ -9,11 +9,12 @@ import numpy as np
 
 from .. import backend
 from ..context import Context, current_context
-from ..ndarray import NDArray, from_data, normalize_dtype, from_backend
+from .._ndarray import NDArray, from_data, normalize_dtype, from_backend
 from . import random
 from .io import load, save
 
 from ..ops import public_ops as _public_ops
+from .._unsupported import module_getattr as _module_getattr
 
 # The creation functions defined here; every registered public operator is added at the end.
 __all__ = ["NDArray", "array", "zeros", "ones", "full", "arange", "linspace", "eye", "zeros_like",
@@ -25,14 +26,20 @@ def array(source_array, ctx=None, dtype=None):
     """Create an array from a list, NumPy array, scalar or NDArray (always copies).
 
     As in MXNet 1.x, the dtype defaults to the source's dtype when the source is an NDArray and to
-    float32 for everything else (NumPy arrays included); pass ``dtype`` to keep another one.
+    float32 for everything else (NumPy arrays included); pass ``dtype`` to keep another one. A NumPy
+    object array of numbers or bools (pandas 2's dummy columns) converts to float32 as well.
+
+    A 0-d NumPy array (or 0-d NDArray) keeps shape ``()``, as in MXNet. Where we differ: a Python
+    scalar gives shape ``(1,)`` (MXNet 1.9.1 gives ``()``), the shape every operator gives a single
+    element.
     """
     if dtype is None and not isinstance(source_array, NDArray):
         kind = getattr(getattr(source_array, "dtype", None), "kind", "f")
-        if kind in "cOSUVMm":  # complex, objects, strings, dates: no sensible float32 value
+        if kind in "cSUVMm":  # complex, strings, dates: no sensible float32 value
             normalize_dtype(source_array.dtype, what="source dtype")
         dtype = "float32"
-    return from_data(source_array, ctx=ctx, dtype=dtype)
+    keep_0d = isinstance(source_array, (np.ndarray, NDArray)) and source_array.ndim == 0
+    return from_data(source_array, ctx=ctx, dtype=dtype, keep_0d=keep_0d)
 
 
 def _filled(shape, ctx, dtype, make):
@@ -136,3 +143,12 @@ def waitall():
 # newly declared operator is ``nd.<name>`` with nothing to add here.
 globals().update(_public_ops())
 __all__ += sorted(_public_ops())
+
+# MXNet 1.x's legacy names for the random samplers (``nd.uniform`` is ``nd.random.uniform``). Where we
+# differ: MXNet 1.9.1's legacy ``nd.uniform()`` needs ``shape=``; these default to (1,) like nd.random.
+uniform = random_uniform = random.uniform
+normal = random_normal = random.normal
+__all__ += ["uniform", "random_uniform", "normal", "random_normal"]
+
+# A name MXNet has and we do not (nd.foo) says it is not supported yet instead of a bare AttributeError.
+__getattr__ = _module_getattr(globals(), "nd")

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import random as _random
 from ..context import Context, current_context
-from ..ndarray import NDArray, from_data, normalize_dtype
+from .._ndarray import NDArray, from_data, normalize_dtype
 
 __all__ = ["multinomial", "poisson", "exponential", "gamma", "negative_binomial"]
 

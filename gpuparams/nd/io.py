@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..context import Context
-from ..ndarray import NDArray, from_data
+from .._ndarray import NDArray, from_data
 from ..serialization import ArrayFileError, load_arrays, save_arrays
 
 __all__ = ["save", "load"]

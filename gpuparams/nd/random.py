@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import random as _random
-from ..ndarray import from_data, normalize_dtype
+from .._ndarray import from_data, normalize_dtype
 from .distributions import exponential, gamma, multinomial, negative_binomial, poisson
 
 __all__ = ["uniform", "normal", "randint", "shuffle", "multinomial", "poisson", "exponential", "gamma",

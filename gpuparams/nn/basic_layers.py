@@ -11,7 +11,7 @@ from .. import autograd
 from .. import random as _random
 from .._text import indent_continuation
 from ..initializer import Initializer
-from ..ndarray import NDArray, from_data, normalize_dtype
+from .._ndarray import NDArray, from_data, normalize_dtype
 from ..ops.activation import ACTIVATIONS
 from ..ops.activation import activation as _activation
 from ..ops.dense import DENSE_ACTIVATIONS

@@ -32,7 +32,7 @@ from .. import initializer as _initializer
 from .._placement import ContextArg
 from .._shapes import merge_partial_shapes, shape_is_known
 from .._text import indent_continuation
-from ..ndarray import NDArray
+from .._ndarray import NDArray
 from ..parameter import Parameter, ParameterDict
 from ..serialization import load_arrays, load_checked_into, save_arrays
 from ._traversal import own_params, walk

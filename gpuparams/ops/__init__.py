@@ -2,24 +2,24 @@
 
 Every registered operator is an attribute of this package under its registered name
 (``gpuparams.ops.relu``), which is what the ``nd`` namespace exports and what the explicit
-:class:`~gpuparams.ndarray.NDArray` methods call. :data:`REGISTRY` maps names to their
+:class:`~gpuparams.NDArray` methods call. :data:`REGISTRY` maps names to their
 :class:`~gpuparams.ops._registry.Op` declarations.
 """
 from __future__ import annotations
 
 from ..errors import ContextMismatchError, ShapeError
-from ..ndarray import NDArray
+from .._ndarray import NDArray
 from . import _registry
 from . import (activation, dense, elementwise, indexing, linalg, loss, optimizer_update, reduce, select,
                shape)
 from . import binary, dropout, layout, math, products, slicing, special
-from ._registry import REGISTRY, Op, method_ops, public_ops, register
+from ._registry import REGISTRY, Op, higher_order_ops, method_ops, public_ops, register
 
 # The operator families' modules, the registry's API, and (appended by _export) every operator.
 __all__ = ["activation", "dense", "elementwise", "indexing", "linalg", "loss", "optimizer_update", "reduce",
            "select", "shape", "binary", "dropout", "layout", "math", "products", "slicing", "special",
-           "REGISTRY", "Op", "register", "public_ops", "method_ops", "ContextMismatchError",
-           "ShapeError"]
+           "REGISTRY", "Op", "register", "public_ops", "method_ops", "higher_order_ops",
+           "ContextMismatchError", "ShapeError"]
 
 
 def _export():

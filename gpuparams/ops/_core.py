@@ -14,8 +14,8 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Node, _state
-from ..ndarray import NDArray, from_backend
-from ._registry import _strict
+from .._ndarray import NDArray, from_backend
+from ._registry import REGISTRY, _strict
 from ..errors import AxisError, ContextMismatchError, ShapeError
 
 __all__ = ["ContextMismatchError", "normalize_axis", "normalize_axes", "result", "same_context",
@@ -114,7 +114,7 @@ class _OutputRef:
         self.shape = out.shape
 
 
-def result(data, ctx, name, inputs, backward_fn, *, saved, save_output=False):
+def result(data, ctx, name, inputs, backward_fn, *, saved, save_output=False, graph_backward=None):
     """Wrap backend ``data`` as an NDArray and, while recording, attach its autograd node.
 
     Parameters
@@ -134,6 +134,13 @@ def result(data, ctx, name, inputs, backward_fn, *, saved, save_output=False):
         Backward refuses to run when any of them was written in place since.
     save_output : bool
         Whether ``backward_fn`` reads the result too.
+    graph_backward : callable, optional
+        The operator's backward written with recorded NDArray operators,
+        ``graph_backward(grad, output, needs) -> tuple`` of NDArray input gradients (or ``None``), for
+        ``autograd.grad(..., create_graph=True)``; only operators registered with
+        ``higher_order=True`` pass it. It receives the result as ``output`` instead of capturing it
+        (which would make a reference cycle) and reads the inputs it captured as NDArrays, so the
+        gradients it builds are recorded back to them.
     """
     out = from_backend(data, ctx)
     if _state.recording:
@@ -141,12 +148,45 @@ def result(data, ctx, name, inputs, backward_fn, *, saved, save_output=False):
             if x is not None and (x._node is not None or x._grad_req != "null"):
                 if _strict[0]:
                     _audit_saved(name, backward_fn, inputs, saved, save_output, data)
+                    _audit_higher_order(name, graph_backward)
                 saved = tuple((s, s._version[0]) for s in saved if s is not None)
                 if save_output:
                     saved += ((_OutputRef(out), out._version[0]),)
-                out._node = Node(name, inputs, backward_fn, saved)
+                out._node = Node(name, inputs, backward_fn, saved, graph_backward)
                 break
     return out
+
+
+def _audit_higher_order(name, graph_backward):
+    """Raise when ``graph_backward`` and the operator's ``higher_order`` declaration disagree."""
+    op = REGISTRY.get(name)
+    if op is None or op.name != name:
+        return
+    if op.higher_order and graph_backward is None:
+        raise AssertionError(f"operator {name!r} is registered with higher_order=True but this call "
+                             "of result() has no graph_backward=")
+    if graph_backward is not None and not op.higher_order:
+        raise AssertionError(f"operator {name!r} passes graph_backward= but is not registered with "
+                             "higher_order=True")
+
+
+def constant(data, ctx):
+    """Backend ``data`` as an NDArray outside the graph (a mask inside a ``graph_backward``)."""
+    return from_backend(data, ctx)
+
+
+def unbroadcast_nd(g, shape):
+    """:func:`unbroadcast` with recorded operators: sum the NDArray ``g`` down to ``shape``."""
+    from .reduce import sum as _sum
+    from .shape import reshape as _reshape
+    if g.shape == tuple(shape):
+        return g
+    extra = g.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape)
+                                       if n == 1 and g.shape[extra + i] != 1)
+    if axes:
+        g = _sum(g, axis=axes, keepdims=True)
+    return _reshape(g, tuple(shape))
 
 
 def _closure_arrays(fn, depth=0):

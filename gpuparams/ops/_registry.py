@@ -4,7 +4,7 @@ An operator is a plain function over NDArrays (and Python values) that computes 
 and wraps its result with :func:`gpuparams.ops._core.result`. Declaring it with :func:`register`
 
 * records it in :data:`REGISTRY` under its name (and aliases), from which the ``nd`` namespace is
-  built and against which the explicit :class:`~gpuparams.ndarray.NDArray` methods are tested;
+  built and against which the explicit :class:`~gpuparams.NDArray` methods are tested;
 * wraps it in the **dispatcher**: the device of its first NDArray argument is looked up once and, on a
   GPU, made current for the whole call (CuPy launches on the current device), exactly once per call;
 * optionally names a **kernel path**: a second implementation with the same signature that runs our
@@ -22,6 +22,16 @@ suite turns it on), ``result`` also inspects the backward closure and raises whe
 input's or the output's buffer that the declaration does not list — which would otherwise lose the
 in-place-write detection for that array.
 
+**Second derivatives.** An operator's ordinary ``backward`` computes on backend arrays, so nothing it
+does is recorded. ``register(higher_order=True)`` declares that the operator also passes
+``graph_backward=`` to ``result``: the same backward written with *registered operators on NDArrays*
+(``multiply(g, out)`` for ``exp``), reading its inputs as the NDArrays it received. ``autograd.grad(...,
+create_graph=True)`` runs the backward pass with those closures while recording, so the gradients it
+returns are recorded results that ``backward`` can differentiate again; it stops with an error naming
+the first operator on the path without one. The set is closed under itself: every operator a
+``graph_backward`` uses (``reshape``, ``broadcast_to``, ``sum`` for un-broadcasting, ``sign`` for
+relu's mask) is higher-order too, and strict checking verifies each declaration at ``result``.
+
 >>> from gpuparams.ops import REGISTRY
 >>> REGISTRY["relu"].method, REGISTRY["relu"].kernel is not None
 ('relu', True)
@@ -36,7 +46,8 @@ import numpy as np
 
 from .. import backend
 
-__all__ = ["Op", "REGISTRY", "register", "public_ops", "method_ops", "set_strict", "is_strict"]
+__all__ = ["Op", "REGISTRY", "register", "public_ops", "method_ops", "higher_order_ops", "set_strict",
+           "is_strict"]
 
 
 class Op(NamedTuple):
@@ -51,7 +62,7 @@ class Op(NamedTuple):
     kernel : callable or None
         The custom-kernel implementation, used on devices that run our kernels for float32 data.
     method : str or None
-        The :class:`~gpuparams.ndarray.NDArray` method that calls this operator, if any.
+        The :class:`~gpuparams.NDArray` method that calls this operator, if any.
     differentiable : bool
         Whether its result records a backward (False for comparisons, ``argmax``, optimizer updates).
     public : bool
@@ -60,6 +71,10 @@ class Op(NamedTuple):
         Other ``nd`` names of the same operator (MXNet's ``broadcast_plus`` for ``broadcast_add``).
     dispatch : callable
         The dispatching wrapper: what ``nd.<name>`` and the NDArray method call.
+    higher_order : bool
+        Whether its backward is also written with recorded operations (``graph_backward=`` at its
+        :func:`~gpuparams.ops._core.result` call), so that ``autograd.grad(..., create_graph=True)``
+        can differentiate through it again.
     """
 
     name: str
@@ -70,12 +85,13 @@ class Op(NamedTuple):
     public: bool
     aliases: tuple
     dispatch: Callable
+    higher_order: bool = False
 
 
 #: Every operator, by name and by alias.
 REGISTRY: dict = {}
 
-_NDArray = None  # gpuparams.ndarray.NDArray, bound on first dispatch (ndarray imports this package)
+_NDArray = None  # gpuparams.NDArray, bound on first dispatch (ndarray imports this package)
 _strict = [False]
 
 
@@ -189,7 +205,7 @@ def _writing_out(op_name, fn):
 
 
 def register(name=None, *, method=None, kernel=None, differentiable=True, public=True, aliases=(),
-             scalar=None, out=False):
+             scalar=None, out=False, higher_order=False):
     """Declare an operator (use as a decorator on its implementation).
 
     Parameters
@@ -197,8 +213,8 @@ def register(name=None, *, method=None, kernel=None, differentiable=True, public
     name : str, optional
         Its ``nd`` name (default: the function's name).
     method : str or bool, optional
-        The :class:`~gpuparams.ndarray.NDArray` method name that calls it (``True``: the same name).
-        The method itself is written out in ``ndarray.py`` (so editors and type checkers see it);
+        The :class:`~gpuparams.NDArray` method name that calls it (``True``: the same name).
+        The method itself is written out in ``_ndarray.py`` (so editors and type checkers see it);
         ``tests/test_registry.py`` checks that each declared method exists and calls this operator.
     kernel : callable, optional
         Implementation that runs our CUDA kernels, with the same signature; used on a device with
@@ -214,6 +230,10 @@ def register(name=None, *, method=None, kernel=None, differentiable=True, public
         as in MXNet); without it such a call reaches the implementation.
     out : bool
         Accept MXNet's ``out=`` keyword (write the result into a given array and return it).
+    higher_order : bool
+        The operator passes ``graph_backward=`` to ``result`` (on every implementation, kernel path
+        included): its backward expressed with recorded operators, so second derivatives through it
+        work. With strict checking on, ``result`` verifies the declaration.
 
     Returns
     -------
@@ -231,7 +251,8 @@ def register(name=None, *, method=None, kernel=None, differentiable=True, public
             run_kernel = kernel and _writing_out(op_name, kernel)
         dispatch = _make_dispatch(run, run_kernel, scalar and _on_numbers(op_name, scalar))
         dispatch.op_name = op_name
-        op = Op(op_name, impl, kernel, method_name, differentiable, public, tuple(aliases), dispatch)
+        op = Op(op_name, impl, kernel, method_name, differentiable, public, tuple(aliases), dispatch,
+                bool(higher_order))
         REGISTRY[op_name] = op
         for alias in op.aliases:
             if alias in REGISTRY:
@@ -244,6 +265,11 @@ def register(name=None, *, method=None, kernel=None, differentiable=True, public
 def public_ops():
     """``{nd name: dispatching function}`` for every public operator and alias."""
     return {key: op.dispatch for key, op in REGISTRY.items() if op.public}
+
+
+def higher_order_ops():
+    """Sorted names of the operators whose backward can be recorded (``create_graph=True``)."""
+    return sorted({op.name for op in REGISTRY.values() if op.higher_order})
 
 
 def method_ops():

@@ -14,6 +14,14 @@ __all__ = ["relu", "sigmoid", "tanh", "softrelu", "softsign", "softmax", "log_so
            "ACTIVATIONS"]
 
 
+def _relu_graph_backward(g, out, needs):
+    """relu's backward with recorded operators: ``g * sign(out)``. ``sign`` records a zero gradient
+    (relu is piecewise linear), which keeps the gradient connected to the input as in MXNet: the
+    second derivative is 0, not "not in the graph"."""
+    from .elementwise import multiply, sign
+    return (multiply(g, sign(out)),)
+
+
 def _relu_kernel(x):
     """:func:`relu` on a device with our kernels (float32 data)."""
     from ..backend import kernels
@@ -22,21 +30,28 @@ def _relu_kernel(x):
 
     def backward(g, needs):
         return (kernels.relu_backward(ctx, contiguous(g), out),)
-    return result(out, ctx, "relu", (x,), backward, save_output=True, saved=())
+    return result(out, ctx, "relu", (x,), backward, save_output=True, saved=(),
+                  graph_backward=_relu_graph_backward)
 
 
-@register(method=True, kernel=_relu_kernel, out=True)
+@register(method=True, kernel=_relu_kernel, out=True, higher_order=True)
 def relu(x):
-    """``max(x, 0)``; the gradient passes where the output is positive."""
+    """``max(x, 0)``; the gradient passes where the output is positive.
+
+    NaN propagates as in MXNet: ``relu(NaN)`` is NaN and so is its gradient there.
+    """
     data = x._data
-    out = xp_of(data).maximum(data, 0)
+    xp = xp_of(data)
+    out = xp.maximum(data, 0)
 
     def backward(g, needs):
-        return (g * (out > 0).astype(g.dtype),)
-    return result(out, x._ctx, "relu", (x,), backward, save_output=True, saved=())
+        # out is 0, positive or NaN, so its sign is the mask with NaN kept (MXNet's gradient at NaN).
+        return (g * xp.sign(out),)
+    return result(out, x._ctx, "relu", (x,), backward, save_output=True, saved=(),
+                  graph_backward=_relu_graph_backward)
 
 
-@register(method=True, out=True)
+@register(method=True, out=True, higher_order=True)
 def sigmoid(x):
     """Logistic function ``1 / (1 + exp(-x))``, computed without overflow for large ``|x|``."""
     data = x._data
@@ -44,17 +59,27 @@ def sigmoid(x):
 
     def backward(g, needs):
         return (g * out * (1 - out),)
-    return result(out, x._ctx, "sigmoid", (x,), backward, save_output=True, saved=())
+
+    def graph_backward(g, out, needs):
+        from .elementwise import multiply, subtract
+        return (multiply(multiply(g, out), subtract(1, out)),)
+    return result(out, x._ctx, "sigmoid", (x,), backward, save_output=True, saved=(),
+                  graph_backward=graph_backward)
 
 
-@register(method=True, out=True)
+@register(method=True, out=True, higher_order=True)
 def tanh(x):
     """Hyperbolic tangent."""
     out = xp_of(x._data).tanh(x._data)
 
     def backward(g, needs):
         return (g * (1 - out * out),)
-    return result(out, x._ctx, "tanh", (x,), backward, save_output=True, saved=())
+
+    def graph_backward(g, out, needs):
+        from .elementwise import multiply, subtract
+        return (multiply(g, subtract(1, multiply(out, out))),)
+    return result(out, x._ctx, "tanh", (x,), backward, save_output=True, saved=(),
+                  graph_backward=graph_backward)
 
 
 @register(out=True)

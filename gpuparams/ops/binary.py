@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ndarray import NDArray
+from .._ndarray import NDArray
 from . import elementwise
 from ._core import result, unbroadcast, xp_of
 from ._registry import register

@@ -47,6 +47,25 @@ def _check(x, weight, bias, activation, flatten):
     return ctx, lead, in_units, units
 
 
+def _dense_graph_backward(g, out, needs, x, weight, activation, in_units, units):
+    """dense's backward with recorded operators (both implementations): ``dz = g`` (times the
+    constant ReLU mask with a fused ReLU), ``dx = dz·W``, ``dW = dzᵀ·x``, ``db = Σ dz``."""
+    # Imported here, not per forward call: only create_graph=True runs this.
+    from ._core import constant
+    from .elementwise import multiply
+    from .linalg import dot
+    from .reduce import sum as _sum
+    from .shape import reshape
+    dz = reshape(g, (-1, units))
+    if activation == "relu":  # out is 0, positive or NaN: its sign is the (constant) mask
+        mask = xp_of(out._data).sign(out._data).reshape(-1, units)
+        dz = multiply(dz, constant(mask, out._ctx))
+    dx = reshape(dot(dz, weight), x.shape) if needs[0] else None
+    dw = dot(dz, reshape(x, (-1, in_units)), transpose_a=True) if needs[1] else None
+    db = _sum(dz, axis=0) if needs[2] else None
+    return dx, dw, db
+
+
 def _dense_kernel(x, weight, bias=None, activation=None, flatten=True):
     """:func:`dense` on a device with our kernels (float32 data): one fused GEMM + bias + ReLU
     launch forward; backward writes parameter gradients straight into their buffers."""
@@ -84,14 +103,16 @@ def _dense_kernel(x, weight, bias=None, activation=None, flatten=True):
         if grads[0] is not None:
             grads[0] = grads[0].reshape(x_shape)
         return tuple(grads)
+    def graph_backward(g, out, needs):
+        return _dense_graph_backward(g, out, needs, x, weight, activation, in_units, units)
     out = result(y.reshape(out_shape), ctx, "dense", inputs, backward, saved=(x, inputs[1]),
-                 save_output=activation == "relu")
+                 save_output=activation == "relu", graph_backward=graph_backward)
     if out._node is not None:
         out._node.accepts_sinks = True
     return out
 
 
-@register(kernel=_dense_kernel)
+@register(kernel=_dense_kernel, higher_order=True)
 def dense(x, weight, bias=None, activation=None, flatten=True):
     """Fully connected layer ``act(x·Wᵀ + b)`` with ``weight`` of shape ``(units, in_units)``.
 
@@ -136,8 +157,10 @@ def dense(x, weight, bias=None, activation=None, flatten=True):
         dw = dz.T @ x2 if needs[1] else None
         db = dz.sum(axis=0) if needs[2] else None
         return dx, dw, db
+    def graph_backward(g, out, needs):
+        return _dense_graph_backward(g, out, needs, x, weight, activation, in_units, units)
     return result(y.reshape(out_shape), ctx, "dense", inputs, backward, saved=(x, weight),
-                  save_output=activation == "relu")
+                  save_output=activation == "relu", graph_backward=graph_backward)
 
 
 @register()

@@ -5,7 +5,7 @@ import numbers
 
 from .. import autograd
 from .. import random as _random
-from ..ndarray import NDArray, from_data
+from .._ndarray import NDArray, from_data
 from ._core import normalize_axes
 from ._registry import register
 from .elementwise import multiply

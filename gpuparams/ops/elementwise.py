@@ -6,10 +6,12 @@ both operands are NDArrays of one dtype, broadcast NumPy-style.
 from __future__ import annotations
 
 import builtins
+import math
 import operator
 
-from ..ndarray import NDArray, from_backend
-from ._core import broadcast_error, operand, result, same_context, unbroadcast, xp_of
+from .._ndarray import NDArray, from_backend
+from ._core import (broadcast_error, constant, operand, result, same_context, unbroadcast, unbroadcast_nd,
+                    xp_of)
 from ._registry import register
 
 __all__ = ["add", "subtract", "multiply", "divide", "power", "negative", "maximum", "minimum",
@@ -35,6 +37,16 @@ def _shape_of(x):
     return getattr(x, "shape", ())
 
 
+def _value(xn, xd):
+    """An operand inside a ``graph_backward``: the NDArray itself (so the gradient is recorded back
+    to it), or the Python number it was."""
+    return xn if xn is not None else xd
+
+
+# The graph_backward closures below (see ops._core.result) repeat each operator's backward with
+# recorded operators, for autograd.grad(create_graph=True).
+
+
 def _compute(name, fn, ad, bd):
     try:
         return fn(ad, bd)
@@ -42,7 +54,7 @@ def _compute(name, fn, ad, bd):
         raise broadcast_error(name, tuple(_shape_of(ad)), tuple(_shape_of(bd))) from None
 
 
-@register(scalar=operator.add, out=True)
+@register(scalar=operator.add, out=True, higher_order=True)
 def add(a, b):
     """``a + b`` with broadcasting."""
     ctx, ad, bd, an, bn = _binary_prepare("add", a, b)
@@ -52,10 +64,14 @@ def add(a, b):
     def backward(g, needs):
         return (unbroadcast(g, a_shape) if needs[0] else None,
                 unbroadcast(g, b_shape) if needs[1] else None)
-    return result(out, ctx, "add", (an, bn), backward, saved=())
+
+    def graph_backward(g, out, needs):
+        return (unbroadcast_nd(g, a_shape) if needs[0] else None,
+                unbroadcast_nd(g, b_shape) if needs[1] else None)
+    return result(out, ctx, "add", (an, bn), backward, saved=(), graph_backward=graph_backward)
 
 
-@register(scalar=operator.sub, out=True)
+@register(scalar=operator.sub, out=True, higher_order=True)
 def subtract(a, b):
     """``a - b`` with broadcasting."""
     ctx, ad, bd, an, bn = _binary_prepare("subtract", a, b)
@@ -65,40 +81,112 @@ def subtract(a, b):
     def backward(g, needs):
         return (unbroadcast(g, a_shape) if needs[0] else None,
                 unbroadcast(-g, b_shape) if needs[1] else None)
-    return result(out, ctx, "subtract", (an, bn), backward, saved=())
+
+    def graph_backward(g, out, needs):
+        return (unbroadcast_nd(g, a_shape) if needs[0] else None,
+                unbroadcast_nd(negative(g), b_shape) if needs[1] else None)
+    return result(out, ctx, "subtract", (an, bn), backward, saved=(), graph_backward=graph_backward)
 
 
-@register(scalar=operator.mul, out=True)
+@register(scalar=operator.mul, out=True, higher_order=True)
 def multiply(a, b):
     """``a * b`` with broadcasting."""
     ctx, ad, bd, an, bn = _binary_prepare("multiply", a, b)
     out = _compute("multiply", _mul, ad, bd)
-
     def backward(g, needs):
         return (unbroadcast(g * bd, _shape_of(ad)) if needs[0] else None,
                 unbroadcast(g * ad, _shape_of(bd)) if needs[1] else None)
-    return result(out, ctx, "multiply", (an, bn), backward, saved=(an, bn))
+
+    def graph_backward(g, out, needs):
+        return (unbroadcast_nd(multiply(g, _value(bn, bd)), _shape_of(ad)) if needs[0] else None,
+                unbroadcast_nd(multiply(g, _value(an, ad)), _shape_of(bd)) if needs[1] else None)
+    return result(out, ctx, "multiply", (an, bn), backward, saved=(an, bn), graph_backward=graph_backward)
 
 
-@register(scalar=operator.truediv, out=True)
+@register(scalar=operator.truediv, out=True, higher_order=True)
 def divide(a, b):
-    """``a / b`` with broadcasting."""
+    """``a / b`` with broadcasting.
+
+    Integer operands keep their dtype, as in MXNet: ``uint8 5 / 3`` is ``1`` (C's division, which
+    truncates toward zero: ``-7 / 2`` is ``-3``), and a Python-number operand is first cast to the
+    array's integer dtype (``int32 7 / 2.5`` is ``7 / 2``). Where we differ: an integer division by
+    zero gives 0 (NumPy's value) where MXNet 1.9.1 kills the process with a floating-point exception.
+    """
     ctx, ad, bd, an, bn = _binary_prepare("divide", a, b)
+    if (an if an is not None else bn)._data.dtype.kind in "iu" and _integer_operands(an, bn):
+        return _integer_divide_result(ctx, an, bn, ad, bd)
     out = _compute("divide", _div, ad, bd)
     a_shape = _shape_of(ad)  # the backward reads b and the result, only the shape of a
-
     def backward(g, needs):
         ga = unbroadcast(g / bd, a_shape) if needs[0] else None
         gb = unbroadcast(-g * out / bd, _shape_of(bd)) if needs[1] else None
         return ga, gb
-    return result(out, ctx, "divide", (an, bn), backward, saved=(bn,), save_output=True)
+
+    def graph_backward(g, out, needs):
+        b_value = _value(bn, bd)
+        ga = unbroadcast_nd(divide(g, b_value), a_shape) if needs[0] else None
+        gb = unbroadcast_nd(negative(divide(multiply(g, out), b_value)), _shape_of(bd)) if needs[1] else None
+        return ga, gb
+    return result(out, ctx, "divide", (an, bn), backward, saved=(bn,), save_output=True,
+                  graph_backward=graph_backward)
 
 
-@register(scalar=operator.pow, out=True)
+def _integer_operands(an, bn):
+    """Whether MXNet's integer division applies: every NDArray operand has an integer dtype."""
+    arrays = [x for x in (an, bn) if x is not None]
+    return all(x._data.dtype.kind in "iu" for x in arrays)
+
+
+def integer_divide(ad, bd):
+    """``ad / bd`` truncated toward zero in ``ad``'s (or ``bd``'s) integer dtype, as C and MXNet do.
+
+    A Python number is cast to the array's dtype first (MXNet's scalar operators do); a zero divisor
+    gives 0. Used by :func:`divide` and ``x /= y`` on integer arrays.
+    """
+    ref = ad if hasattr(ad, "dtype") else bd
+    xp = xp_of(ref)
+    dtype = ref.dtype if not (hasattr(ad, "dtype") and hasattr(bd, "dtype")) else xp.result_type(ad, bd)
+    ad, bd = (xp.asarray(v).astype(dtype, copy=False) for v in (ad, bd))
+    zero = bd == 0
+    safe = xp.where(zero, xp.ones((), dtype=dtype), bd)
+    q = ad // safe  # floor division; fix it up to truncation where the signs differ and it was inexact
+    q = q + (((ad % safe) != 0) & ((ad < 0) != (safe < 0))).astype(dtype)
+    return xp.where(zero, xp.zeros((), dtype=dtype), q).astype(dtype, copy=False)
+
+
+def _integer_divide_result(ctx, an, bn, ad, bd):
+    try:
+        out = integer_divide(ad, bd)
+    except ValueError:
+        raise broadcast_error("divide", tuple(_shape_of(ad)), tuple(_shape_of(bd))) from None
+    a_shape, b_shape = _shape_of(ad), _shape_of(bd)
+
+    def backward(g, needs):  # integer division is piecewise constant: no gradient flows
+        return (xp_of(g).zeros(a_shape, dtype=g.dtype) if needs[0] else None,
+                xp_of(g).zeros(b_shape, dtype=g.dtype) if needs[1] else None)
+
+    def graph_backward(g, out, needs):
+        return tuple(constant(xp_of(g._data).zeros(shape, dtype=g.dtype), g._ctx) if need else None
+                     for shape, need in zip((a_shape, b_shape), needs))
+    return result(out, ctx, "divide", (an, bn), backward, saved=(), graph_backward=graph_backward)
+
+
+@register(scalar=operator.pow, out=True, higher_order=True)
 def power(a, b):
     """``a ** b`` with broadcasting (gradient w.r.t. the exponent uses ``log(a)``)."""
     ctx, ad, bd, an, bn = _binary_prepare("power", a, b)
     out = _compute("power", _pow, ad, bd)
+    def graph_backward(g, out, needs):
+        a_shape, b_shape = _shape_of(ad), _shape_of(bd)
+        a_value, b_value = _value(an, ad), _value(bn, bd)
+        ga = gb = None
+        if needs[0]:
+            ga = multiply(multiply(g, b_value), power(a_value, subtract(b_value, 1)))
+            ga = unbroadcast_nd(ga, a_shape)
+        if needs[1]:
+            log_a = log(a_value) if an is not None else math.log(a_value)
+            gb = unbroadcast_nd(multiply(multiply(g, out), log_a), b_shape)
+        return ga, gb
 
     def backward(g, needs):
         xp = xp_of(g)
@@ -110,15 +198,19 @@ def power(a, b):
             base = ad if an is not None else xp.asarray(ad, dtype=g.dtype)
             gb = unbroadcast(g * out * xp.log(base), _shape_of(bd))
         return ga, gb
-    return result(out, ctx, "power", (an, bn), backward, saved=(an, bn), save_output=True)
+    return result(out, ctx, "power", (an, bn), backward, saved=(an, bn), save_output=True,
+                  graph_backward=graph_backward)
 
 
-@register(out=True)
+@register(out=True, higher_order=True)
 def negative(a):
     """``-a``."""
     def backward(g, needs):
         return (-g,)
-    return result(-a._data, a._ctx, "negative", (a,), backward, saved=())
+
+    def graph_backward(g, out, needs):
+        return (negative(g),)
+    return result(-a._data, a._ctx, "negative", (a,), backward, saved=(), graph_backward=graph_backward)
 
 
 def _extremum(name, pick_first, a, b):
@@ -198,44 +290,59 @@ lesser_equal = register("lesser_equal", differentiable=False, out=True, scalar=_
 
 
 # ----------------------------------------------------------------------------- unary math
-@register(method=True, out=True)
+@register(method=True, out=True, higher_order=True)
 def exp(x):
     """Elementwise ``e**x``."""
     out = xp_of(x._data).exp(x._data)
 
     def backward(g, needs):
         return (g * out,)
-    return result(out, x._ctx, "exp", (x,), backward, save_output=True, saved=())
+
+    def graph_backward(g, out, needs):
+        return (multiply(g, out),)
+    return result(out, x._ctx, "exp", (x,), backward, save_output=True, saved=(),
+                  graph_backward=graph_backward)
 
 
-@register(method=True, out=True)
+@register(method=True, out=True, higher_order=True)
 def log(x):
     """Elementwise natural logarithm."""
     data = x._data
 
     def backward(g, needs):
         return (g / data,)
-    return result(xp_of(data).log(data), x._ctx, "log", (x,), backward, saved=(x,))
+
+    def graph_backward(g, out, needs):
+        return (divide(g, x),)
+    return result(xp_of(data).log(data), x._ctx, "log", (x,), backward, saved=(x,),
+                  graph_backward=graph_backward)
 
 
-@register(method=True, out=True)
+@register(method=True, out=True, higher_order=True)
 def sqrt(x):
     """Elementwise square root."""
     out = xp_of(x._data).sqrt(x._data)
 
     def backward(g, needs):
         return (g / (2 * out),)
-    return result(out, x._ctx, "sqrt", (x,), backward, save_output=True, saved=())
+
+    def graph_backward(g, out, needs):
+        return (divide(g, multiply(out, 2)),)
+    return result(out, x._ctx, "sqrt", (x,), backward, save_output=True, saved=(),
+                  graph_backward=graph_backward)
 
 
-@register(method=True, out=True)
+@register(method=True, out=True, higher_order=True)
 def square(x):
     """Elementwise ``x*x``."""
     data = x._data
 
     def backward(g, needs):
         return (2 * g * data,)
-    return result(data * data, x._ctx, "square", (x,), backward, saved=(x,))
+
+    def graph_backward(g, out, needs):
+        return (multiply(multiply(g, x), 2),)
+    return result(data * data, x._ctx, "square", (x,), backward, saved=(x,), graph_backward=graph_backward)
 
 
 @register(method=True, out=True)
@@ -249,7 +356,7 @@ def abs(x):
     return result(xp.abs(data), x._ctx, "abs", (x,), backward, saved=(x,))
 
 
-@register(method=True, out=True)
+@register(method=True, out=True, higher_order=True)
 def sign(x):
     """Elementwise sign (not differentiable: gradient 0)."""
     data = x._data
@@ -257,7 +364,10 @@ def sign(x):
 
     def backward(g, needs):
         return (xp.zeros_like(g),)
-    return result(xp.sign(data), x._ctx, "sign", (x,), backward, saved=())
+
+    def graph_backward(g, out, needs):
+        return (constant(xp_of(g._data).zeros_like(g._data), g._ctx),)
+    return result(xp.sign(data), x._ctx, "sign", (x,), backward, saved=(), graph_backward=graph_backward)
 
 
 @register(method=True, out=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ndarray import NDArray, from_backend, normalize_dtype
+from .._ndarray import NDArray, from_backend, normalize_dtype
 from ._core import normalize_axis, ShapeError, result, same_context, scatter_add, xp_of
 from ._registry import register
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ndarray import NDArray
+from .._ndarray import NDArray
 from ._core import ShapeError, normalize_axes, normalize_axis, result, xp_of
 from ._registry import register
 from .shape import _broadcast, concat, reshape
@@ -63,7 +63,7 @@ def reshape_like(lhs, rhs, lhs_begin=None, lhs_end=None, rhs_begin=None, rhs_end
     return reshape(lhs, target)
 
 
-@register(method=True, out=True)
+@register(method=True, out=True, higher_order=True)
 def broadcast_like(lhs, rhs, lhs_axes=None, rhs_axes=None):
     """Broadcast ``lhs`` to the shape of ``rhs`` (MXNet's ``broadcast_like``).
 

@@ -18,7 +18,7 @@ def _maybe_t(data, flag):
     return data.transpose()
 
 
-@register(method=True)
+@register(method=True, higher_order=True)
 def dot(a, b, transpose_a=False, transpose_b=False):
     """Matrix product. 1-D·1-D is the inner product; N-D arrays contract ``a``'s last axis with
     ``b``'s first (MXNet's rule); ``transpose_a/b`` transpose the operands first."""
@@ -32,13 +32,17 @@ def dot(a, b, transpose_a=False, transpose_b=False):
     out = xp.tensordot(ad, bd, axes=1) if ad.ndim > 2 or bd.ndim > 2 else xp.dot(ad, bd)
     a_lead, b_rest = ad.ndim - 1, bd.ndim - 1
 
+    if ad.ndim <= 2 and bd.ndim <= 2:
+        graph_backward = _dot_graph_backward(a, b, transpose_a, transpose_b)
+    else:
+        graph_backward = _no_graph_backward("dot of arrays with more than 2 dimensions")
     if ad.ndim == 2 and bd.ndim == 2:
         def backward(g, needs):
             # The common case, kept free of tensordot's Python-level overhead.
             ga = (g @ bd.T if not transpose_a else bd @ g.T) if needs[0] else None
             gb = (ad.T @ g if not transpose_b else g.T @ ad) if needs[1] else None
             return ga, gb
-        return result(out, ctx, "dot", (a, b), backward, saved=(a, b))
+        return result(out, ctx, "dot", (a, b), backward, saved=(a, b), graph_backward=graph_backward)
 
     def backward(g, needs):
         ga = gb = None
@@ -52,7 +56,41 @@ def dot(a, b, transpose_a=False, transpose_b=False):
             gb = gb.reshape(bd.shape)
             gb = _maybe_t(gb, transpose_b)
         return ga, gb
-    return result(out, ctx, "dot", (a, b), backward, saved=(a, b))
+    return result(out, ctx, "dot", (a, b), backward, saved=(a, b), graph_backward=graph_backward)
+
+
+def _dot_graph_backward(a, b, transpose_a, transpose_b):
+    """dot's backward with recorded operators, for 1-D and 2-D operands: a 1-D ``a`` is a row
+    ``(1, k)`` and a 1-D ``b`` a column ``(k, 1)`` (transposing a 1-D operand changes nothing), then
+    the 2-D rules ``dA' = g·B'ᵀ``, ``dB' = A'ᵀ·g`` with the transposes folded into ``dot``'s flags."""
+    ta, tb = transpose_a and a.ndim == 2, transpose_b and b.ndim == 2
+
+    def graph_backward(g, out, needs):
+        from .shape import reshape
+        a2 = a if a.ndim == 2 else reshape(a, (1, a.shape[0]))
+        b2 = b if b.ndim == 2 else reshape(b, (b.shape[0], 1))
+        rows = a2.shape[1] if ta else a2.shape[0]
+        cols = b2.shape[0] if tb else b2.shape[1]
+        g2 = reshape(g, (rows, cols))
+        ga = gb = None
+        if needs[0]:
+            ga = dot(b2, g2, transpose_a=tb, transpose_b=True) if ta else dot(g2, b2, transpose_b=not tb)
+            ga = reshape(ga, a.shape)
+        if needs[1]:
+            gb = dot(g2, a2, transpose_a=True, transpose_b=ta) if tb else dot(a2, g2, transpose_a=not ta)
+            gb = reshape(gb, b.shape)
+        return ga, gb
+    return graph_backward
+
+
+def _no_graph_backward(what):
+    """A graph_backward for a case of a higher-order operator that has none: says which case."""
+    from ..errors import AutogradError
+
+    def graph_backward(g, out, needs):
+        raise AutogradError(f"autograd.grad(create_graph=True): second derivatives through {what} are "
+                            "not supported yet; reshape the operands to 2-D first")
+    return graph_backward
 
 
 @register()

@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from ..errors import ShapeError
-from ..ndarray import NDArray, from_data
+from .._ndarray import NDArray, from_data
 from ._core import normalize_axis, result, stable_sigmoid, xp_of
 from ._registry import register
 

@@ -14,7 +14,7 @@ import math as _pymath
 
 import numpy as np
 
-from ..ndarray import NDArray
+from .._ndarray import NDArray
 from ._core import result, xp_of
 from ._registry import register
 
@@ -60,7 +60,7 @@ def unary(name, forward, derivative=None, *, uses="input", doc, method=True, see
     doc : str
         The first line of the docstring.
     method : bool
-        Whether ``NDArray.<name>`` exists (written out in ``ndarray.py``).
+        Whether ``NDArray.<name>`` exists (written out in ``_ndarray.py``).
     see : str, optional
         More docstring text (sources of formulas, differences from MXNet).
     """

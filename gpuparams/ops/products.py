@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ndarray import NDArray, normalize_dtype
+from .._ndarray import NDArray, normalize_dtype
 from ._core import result, xp_of
 from ._registry import register
 from .math import as_dtype_of

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import normalize_axes, result, xp_of
+from ._core import constant, normalize_axes, result, xp_of
 from ._registry import register
 
 __all__ = ["sum", "mean", "max", "min"]
@@ -38,11 +38,26 @@ def _reduce(op_name, x, axis, keepdims, exclude, compute, make_backward, save_in
         axes = tuple(i for i in range(data.ndim) if i not in axes)
     out = compute(data, axes, keepdims)
     kept = _kept_shape(data.shape, axes)
-    return result(out, x._ctx, op_name, (x,), make_backward(data, axes, kept, out),
-                  saved=(x,) if save_input else (), save_output=save_input)
+    backward = make_backward(data, axes, kept, out)
+
+    def graph_backward(g, out, needs):
+        return _graph_backward(backward, data.shape, kept, g, needs)
+    return result(out, x._ctx, op_name, (x,), backward, saved=(x,) if save_input else (),
+                  save_output=save_input, graph_backward=graph_backward)
 
 
-@register(method=True)
+def _graph_backward(backward, shape, kept, g, needs):
+    """A reduction's backward with recorded operators: ``g`` broadcast back to the input's shape,
+    times the constant weights ``backward`` gives for a gradient of ones (1 for sum, 1/n for mean,
+    the shared tie mask for max/min), which do not depend on the input's value (piecewise)."""
+    from .elementwise import multiply
+    from .shape import broadcast_to, reshape
+    weights = backward(xp_of(g._data).ones(kept, dtype=g.dtype), needs)[0]
+    spread = broadcast_to(reshape(g, kept), shape)
+    return (multiply(spread, constant(weights, g._ctx)),)
+
+
+@register(method=True, higher_order=True)
 def sum(x, axis=None, keepdims=False, exclude=False):
     """Sum over ``axis`` (all axes by default; ``exclude=True`` reduces all *but* ``axis``)."""
     def compute(data, axes, keepdims):
@@ -57,7 +72,7 @@ def sum(x, axis=None, keepdims=False, exclude=False):
     return _reduce("sum", x, axis, keepdims, exclude, compute, make_backward, save_input=False)
 
 
-@register(method=True)
+@register(method=True, higher_order=True)
 def mean(x, axis=None, keepdims=False, exclude=False):
     """Mean over ``axis`` (all axes by default)."""
     def compute(data, axes, keepdims):
@@ -93,7 +108,7 @@ def _extremum(op_name, pick):
     return reduce_fn
 
 
-max = register("max", method=True)(_extremum("max", "max"))
-min = register("min", method=True)(_extremum("min", "min"))
+max = register("max", method=True, higher_order=True)(_extremum("max", "max"))
+min = register("min", method=True, higher_order=True)(_extremum("min", "min"))
 
 

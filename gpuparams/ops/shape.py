@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ndarray import NDArray, copy_to_context, normalize_dtype
+from .._ndarray import NDArray, copy_to_context, normalize_dtype
 from ._core import (ShapeError, normalize_axes, normalize_axis, result, same_context, scatter_add,
-                    unbroadcast, xp_of)
+                    unbroadcast, unbroadcast_nd, xp_of)
 from ._registry import register
 
 __all__ = ["reshape", "transpose", "expand_dims", "squeeze", "flatten", "concat", "stack",
@@ -109,7 +109,7 @@ def _target_shape(shape, new_shape, reverse=False):
     return tuple(resolved[::-1] if reverse else resolved)
 
 
-@register(method=True)
+@register(method=True, higher_order=True)
 def reshape(x, *shape, **kwargs):
     """Return ``x`` with a new shape (a view when possible), with MXNet's special codes.
 
@@ -131,8 +131,12 @@ def reshape(x, *shape, **kwargs):
 
     def backward(g, needs):
         return (g.reshape(in_shape),)
+
+    def graph_backward(g, out, needs):
+        return (reshape(g, in_shape),)
     out = data.reshape(target)
-    return _share_version(result(out, x._ctx, "reshape", (x,), backward, saved=()), x, out, data)
+    return _share_version(result(out, x._ctx, "reshape", (x,), backward, saved=(),
+                                 graph_backward=graph_backward), x, out, data)
 
 
 def _share_version(out, x, out_data, in_data):
@@ -142,7 +146,7 @@ def _share_version(out, x, out_data, in_data):
     return out
 
 
-@register(method=True)
+@register(method=True, higher_order=True)
 def transpose(x, axes=None):
     """Permute the axes (reverse them by default)."""
     data = x._data
@@ -156,7 +160,11 @@ def transpose(x, axes=None):
 
     def backward(g, needs):
         return (g.transpose(inverse),)
-    return _share_version(result(out, x._ctx, "transpose", (x,), backward, saved=()), x, out, data)
+
+    def graph_backward(g, out, needs):
+        return (transpose(g, None if inverse is None else tuple(int(a) for a in inverse)),)
+    return _share_version(result(out, x._ctx, "transpose", (x,), backward, saved=(),
+                                 graph_backward=graph_backward), x, out, data)
 
 
 @register(method=True)
@@ -495,10 +503,13 @@ def _broadcast(data, target, op_name):
 
     def backward(g, needs):
         return (unbroadcast(g, in_shape),)
-    return result(out, data._ctx, op_name, (data,), backward, saved=())
+
+    def graph_backward(g, out, needs):
+        return (unbroadcast_nd(g, in_shape),)
+    return result(out, data._ctx, op_name, (data,), backward, saved=(), graph_backward=graph_backward)
 
 
-@register(method=True)
+@register(method=True, higher_order=True)
 def broadcast_to(data, shape):
     """Broadcast ``data`` to ``shape`` by repeating its size-1 dimensions (MXNet's ``broadcast_to``).
 
@@ -544,7 +555,7 @@ def broadcast_to(data, shape):
     return _broadcast(data, target, "broadcast_to")
 
 
-@register(method="broadcast_axes", aliases=("broadcast_axes",))
+@register(method="broadcast_axes", aliases=("broadcast_axes",), higher_order=True)
 def broadcast_axis(data, axis=(), size=()):
     """Broadcast the size-1 ``axis`` (or axes) of ``data`` to ``size`` (MXNet's ``broadcast_axis``).
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ndarray import NDArray
+from .._ndarray import NDArray
 from ._core import ShapeError, normalize_axis, result, xp_of
 from ._registry import register
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ...context import cpu
 from ...errors import DatasetChecksumError
-from ...ndarray import from_backend
+from ..._ndarray import from_backend
 from ..dataset import Dataset
 from ..download import dataset_dir, fetch, sha1_of
 from .formats import extract_members, read_cifar_batch, read_idx

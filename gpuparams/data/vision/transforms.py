@@ -13,7 +13,7 @@ import numpy as np
 
 from ... import random as _random
 from ...context import cpu
-from ...ndarray import NDArray, from_backend, from_data
+from ..._ndarray import NDArray, from_backend, from_data
 from ...nn import Block, HybridBlock, Sequential
 
 __all__ = ["Compose", "Cast", "ToTensor", "Normalize", "Resize", "CenterCrop", "RandomFlipLeftRight"]

@@ -10,6 +10,9 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from . import backend
+from ._hostarray import host_array
+from ._unsupported import missing_name
+from .errors import ArrayConversionError
 from .context import Context, current_context
 
 #: What the public API accepts where it takes a context, an axis or a dtype.
@@ -38,12 +41,13 @@ def normalize_dtype(dtype, what="dtype"):
     return dt
 
 
-def from_backend(data, ctx):
+def from_backend(data, ctx, keep_0d=False):
     """Wrap backend ``data`` (a NumPy or CuPy array, not copied) as an NDArray on ``ctx``.
 
-    The constructor every operator uses: no checks; 0-d data becomes shape ``(1,)`` as in MXNet.
+    The constructor every operator uses: no checks; 0-d data becomes shape ``(1,)`` as MXNet's
+    operators give (``x.sum()`` has shape ``(1,)``) unless ``keep_0d`` (``nd.array`` of a 0-d array).
     """
-    if data.ndim == 0:
+    if data.ndim == 0 and not keep_0d:
         data = data.reshape(1)
     out = object.__new__(NDArray)
     out._data = data
@@ -75,13 +79,17 @@ def copy_to_context(data, src, dst):
         return dst_xp.array(data, copy=True)
 
 
-def from_data(source, ctx=None, dtype=None):
+def from_data(source, ctx=None, dtype=None, keep_0d=False):
     """Build an NDArray from a list, NumPy array, scalar or NDArray (always a copy).
 
     Lists and scalars become float32 unless ``dtype`` says otherwise; NumPy arrays and NDArrays keep
-    their dtype (MXNet's rule).
+    their dtype (MXNet's rule). A NumPy object array (what pandas 2 gives for dummy columns) holding
+    numbers or bools becomes float32 (or ``dtype``), as in MXNet. A 0-d source gives shape ``(1,)``
+    unless ``keep_0d``.
     """
     ctx = Context(ctx) if ctx is not None else current_context()
+    if isinstance(source, np.ndarray) and source.dtype.kind == "O":
+        source = _numbers_of_objects(source, dtype)
     if isinstance(source, NDArray):
         data, src_ctx = source._data, source._ctx
         if dtype is None:
@@ -107,7 +115,24 @@ def from_data(source, ctx=None, dtype=None):
     xp = backend.array_module(ctx)
     with backend.device_scope(ctx):
         data = xp.array(data, dtype=dtype, copy=True)
-    return from_backend(data, ctx)
+    return from_backend(data, ctx, keep_0d=keep_0d)
+
+
+def _numbers_of_objects(source, dtype):
+    """A NumPy object array of numbers/bools as numbers (float32 unless ``dtype``), or an
+    :class:`~gpuparams.errors.ArrayConversionError` naming the first element that is not one (MXNet
+    converts through float the same way)."""
+    target = normalize_dtype("float32" if dtype is None else dtype)
+    try:
+        return source.astype(np.float64 if target.kind == "f" else target)
+    except (TypeError, ValueError):
+        for value in source.reshape(-1):
+            if not isinstance(value, (bool, int, float, np.number, np.bool_)):
+                raise ArrayConversionError(
+                    f"nd.array: the object array holds {value!r} ({type(value).__name__}), "
+                    "not a number; convert the column first, e.g. df.astype('float32') or "
+                    "pd.get_dummies(..., dtype=float)") from None
+        raise
 
 
 class NDArray:
@@ -169,10 +194,15 @@ class NDArray:
 
     # ----------------------------------------------------------------- conversion
     def asnumpy(self) -> np.ndarray:
-        """Return a NumPy copy of the data (copied to the host from a GPU)."""
+        """Return a NumPy copy of the data (copied to the host from a GPU).
+
+        For a one-element array the copy is a :class:`~gpuparams._hostarray.OneElementArray`, an
+        ``ndarray`` that ``float()`` accepts on every NumPy, so ``'%f' % loss.mean().asnumpy()``
+        works on NumPy 2.4 too (which refuses ``float()`` of a 1-d NumPy array).
+        """
         if backend.is_cupy_array(self._data):
-            return self._data.get()
-        return np.array(self._data, copy=True)
+            return host_array(self._data.get())
+        return host_array(np.array(self._data, copy=True))
 
     def asscalar(self) -> np.generic:
         """Return the only element as a NumPy scalar; raises ValueError unless ``size == 1``."""
@@ -194,6 +224,11 @@ class NDArray:
             return data.astype(dtype)
         return data.copy() if copy else data
 
+    def __array_function__(self, func, types, args, kwargs):
+        # NumPy's functions (np.all, np.sum, np.concatenate ...) see a CPU NDArray as the NumPy array
+        # it holds and return NumPy results. A GPU array must be copied explicitly (as __array__ says).
+        return func(*_as_host(args), **_as_host(kwargs))
+
     def __float__(self):
         return float(self.asscalar())
 
@@ -201,6 +236,8 @@ class NDArray:
         return int(self.asscalar())
 
     def __bool__(self):
+        if self.size == 0:  # as in MXNet (and NumPy before 2.2): an empty array is False
+            return False
         if self.size != 1:
             raise ValueError(f"the truth value of an NDArray of shape {self.shape} is ambiguous; "
                              "use (x == y).sum() or x.asnumpy().any()")
@@ -219,6 +256,13 @@ class NDArray:
             yield self[i]
 
     __hash__ = object.__hash__
+
+    def __getattr__(self, name):
+        # Called only when normal lookup fails: an MXNet NDArray method we lack says so (with close
+        # matches) instead of a bare AttributeError; private and dunder names fail as usual.
+        if name.startswith("_"):
+            raise AttributeError(f"'NDArray' object has no attribute {name!r}")
+        raise missing_name("NDArray", name, [n for n in dir(type(self)) if not n.startswith("_")])
 
     def __repr__(self):
         shape = "x".join(str(n) for n in self.shape)
@@ -674,7 +718,8 @@ class NDArray:
         """This array sliced to the shape of ``shape_like`` (along ``axes``): ``nd.slice_like``."""
         return _ops.slice_like(self, shape_like, axes)
 
-    def pad(self, mode: str = "constant", pad_width: Sequence[int] = (), constant_value: float = 0.0) -> NDArray:
+    def pad(self, mode: str = "constant", pad_width: Sequence[int] = (),
+            constant_value: float = 0.0) -> NDArray:
         """Padded along its axes (``constant``, ``edge``, ``reflect``): ``nd.pad``."""
         return _ops.pad(self, mode, pad_width, constant_value)
 
@@ -712,7 +757,11 @@ class NDArray:
 
     def backward(self, out_grad: Optional[NDArray] = None, retain_graph: bool = False,
                  train_mode: bool = True, *, head: Optional[NDArray] = None) -> None:
-        """Backpropagate from this array (a head gradient of ones when ``out_grad`` is None)."""
+        """Backpropagate from this array (a head gradient of ones when ``out_grad`` is None).
+
+        ``out_grad`` may have another shape with the same number of elements (MXNet reads it as a
+        flat buffer); it is reshaped to this array's shape. A different size is an error.
+        """
         from . import autograd
         if head is not None:
             out_grad = head
@@ -745,9 +794,11 @@ class NDArray:
 
     # ----------------------------------------------------------------- in-place writes
     def _check_writable(self):
+        # An AutogradError (a RuntimeError and a GpuparamsError, i.e. gpuparams.base.MXNetError), the
+        # class MXNet code catches when it assigns to an array in the graph inside record().
         node = self._node
         if node is not None and not node.freed:
-            raise RuntimeError(
+            raise _autograd.AutogradError(
                 f"in-place write to an array of shape {self.shape} that is the recorded result of "
                 f"'{node.name}': its gradient would be wrong. Use an out-of-place expression "
                 "(y = y + 1), or call backward() first")
@@ -773,8 +824,11 @@ class NDArray:
                 raise ValueError(f"cannot assign an array on {value._ctx} into an array on {self._ctx}; "
                                  f"use value.as_in_context({self._ctx})")
             value = value._data
-        elif isinstance(value, np.ndarray) and self._ctx.device_type != "cpu":
-            value = copy_to_context(value, Context("cpu", 0), self._ctx)
+        else:
+            if isinstance(value, (list, tuple)):  # x[1, 2] = [5]: a sequence is an array value
+                value = np.asarray(value, dtype=self.dtype)
+            if isinstance(value, np.ndarray) and self._ctx.device_type != "cpu":
+                value = copy_to_context(value, Context("cpu", 0), self._ctx)
         self._assign(value, key)
 
     def _inplace(self, other, op_name, apply):
@@ -817,7 +871,24 @@ def _imul(a, b):
 
 
 def _idiv(a, b):
-    a /= b
+    if a.dtype.kind in "iu":  # integer arrays stay integer: MXNet's truncating division
+        a[...] = _ops.elementwise.integer_divide(a, b)
+    else:
+        a /= b
+
+
+def _as_host(value):
+    """``value`` with every CPU NDArray inside (lists, tuples, dicts) replaced by its NumPy array."""
+    if isinstance(value, NDArray):
+        if value._ctx.device_type != "cpu":
+            raise TypeError(f"a NumPy function got an NDArray on {value._ctx}; NumPy computes on the "
+                            "host, so copy it first with x.asnumpy()")
+        return value._data
+    if isinstance(value, (list, tuple)):
+        return type(value)(_as_host(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _as_host(v) for k, v in value.items()}
+    return value
 
 
 def _key_repr(key):
@@ -828,4 +899,5 @@ def _key_repr(key):
 
 # The operators import this module (they build NDArrays), so the package is bound at the end; the
 # methods above look ``_ops`` up when they run.
+from . import autograd as _autograd  # noqa: E402
 from . import ops as _ops  # noqa: E402

@@ -1,0 +1,117 @@
+"""MXNet's import paths after ``mxnet`` -> ``gpuparams``: gluon's submodules are real modules,
+``gpuparams.ndarray`` is the nd namespace, the random samplers and legacy names exist, ``base.MXNetError``
+catches our errors, and a name we lack says it is not supported yet (tests/data/mxnet_compat_semantics.json
+records what MXNet 1.9.1 has)."""
+import importlib
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+import gpuparams as gp
+from gpuparams import errors
+
+MX = json.loads((pathlib.Path(__file__).parent / "data" / "mxnet_compat_semantics.json").read_text())
+
+
+def test_gluon_submodules_are_importable_modules_and_the_same_objects():
+    import gpuparams.gluon.data.vision as vision
+    import gpuparams.gluon.nn as nn
+    from gpuparams.gluon.data import ArrayDataset, DataLoader
+    from gpuparams.gluon.loss import L2Loss
+    from gpuparams.gluon.utils import split_and_load
+    assert nn is gp.nn and gp.gluon.nn is gp.nn
+    assert DataLoader is gp.data.DataLoader and ArrayDataset is gp.data.ArrayDataset
+    assert L2Loss is gp.loss.L2Loss and split_and_load is gp.gluon_utils.split_and_load
+    assert vision is gp.data.vision and gp.gluon.data.vision is vision
+    assert importlib.import_module("gpuparams.gluon.loss") is gp.loss
+    assert importlib.import_module("gpuparams.gluon.utils") is gp.gluon_utils
+    from gpuparams.gluon import Trainer
+    assert Trainer is gp.Trainer
+
+
+def test_gluon_submodules_import_in_a_fresh_interpreter_without_loading_each_other():
+    # `import gpuparams.gluon.data.vision` first, then the package name: still one module object.
+    code = ("import sys, gpuparams.gluon.data.vision as v, gpuparams.data.vision as w; "
+            "import gpuparams.gluon.nn as nn, gpuparams; "
+            "assert v is w and nn is gpuparams.nn; "
+            "print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"
+
+
+def test_ndarray_is_the_nd_namespace_as_mx_ndarray_is_mx_nd():
+    assert MX["names"]["mx.nd is mx.ndarray"]
+    from gpuparams import ndarray as nd2
+    import gpuparams.ndarray as nd3
+    assert nd2 is gp.nd and nd3 is gp.nd and gp.ndarray is gp.nd
+    assert nd2.NDArray is gp.NDArray and isinstance(nd2.ones((2,)), nd2.NDArray)
+    from gpuparams.ndarray import NDArray, array
+    assert NDArray is gp.NDArray and array is gp.nd.array
+
+
+def test_random_samplers_and_legacy_names(ctx):
+    assert all(MX["names"]["legacy samplers"].values())
+    assert MX["names"]["mx.random.uniform is nd.random.uniform"]
+    nd = gp.nd
+    assert gp.random.uniform is nd.random.uniform and gp.random.normal is nd.random.normal
+    assert nd.uniform is nd.random.uniform and nd.random_uniform is nd.random.uniform
+    assert nd.normal is nd.random.normal and nd.random_normal is nd.random.normal
+    gp.random.seed(3)
+    a = gp.random.uniform(-1, 1, shape=(2, 3), ctx=ctx)
+    gp.random.seed(3)
+    b = nd.random_uniform(-1, 1, shape=(2, 3), ctx=ctx)
+    assert a.asnumpy().tolist() == b.asnumpy().tolist() and a.context is ctx
+    want = MX["names"]["nd.random_normal(shape=(2,)).shape"]
+    assert list(nd.random_normal(shape=(2,), ctx=ctx).shape) == want
+    assert -1 <= a.asnumpy().min() and a.asnumpy().max() < 1
+
+
+def test_base_mxnet_error_catches_our_errors():
+    assert gp.base.MXNetError is errors.GpuparamsError
+    with pytest.raises(gp.base.MXNetError):
+        gp.nd.ones((2,)) + gp.nd.ones((3,))  # a ShapeError
+    from gpuparams.base import MXNetError
+    assert issubclass(errors.AutogradError, MXNetError)
+
+
+@pytest.mark.parametrize("owner, name, hint", [
+    (lambda: gp.nd, "sofmax", "softmax"),
+    (lambda: gp.nd, "contrib_foo_op", None),
+    (lambda: gp.gluon, "rnn", None),
+    (lambda: gp, "kv", None),
+    (lambda: gp.nd.ones((2,)), "asnumpyy", "asnumpy"),
+])
+def test_a_missing_name_says_it_is_not_supported_yet(owner, name, hint):
+    obj = owner()
+    with pytest.raises(errors.UnsupportedNameError, match="is not supported by gpuparams yet") as info:
+        getattr(obj, name)
+    assert isinstance(info.value, AttributeError) and name in str(info.value)
+    if hint:
+        assert f"did you mean {hint}" in str(info.value)
+    assert not hasattr(obj, name) and getattr(obj, name, 7) == 7
+
+
+def test_private_names_still_fail_the_usual_way():
+    with pytest.raises(AttributeError) as info:
+        _ = gp.nd.ones((2,))._nothing_here
+    assert not isinstance(info.value, errors.UnsupportedNameError)
+
+
+def test_image_and_contrib_text_import_and_say_so_when_called():
+    from gpuparams import image
+    from gpuparams.contrib import text
+    from gpuparams.contrib.text import embedding, utils, vocab
+    with pytest.raises(errors.NotSupportedError, match=r"gpuparams\.image\.imread is not supported yet"):
+        image.imread("cat.jpg")
+    with pytest.raises(NotImplementedError, match="contrib.text.embedding.create"):
+        text.embedding.create("glove", pretrained_file_name="glove.6B.50d.txt")
+    with pytest.raises(errors.NotSupportedError):
+        vocab.Vocabulary()
+    with pytest.raises(errors.NotSupportedError):
+        utils.count_tokens_from_str("a b")
+    assert embedding.get_pretrained_file_names.__name__ == "get_pretrained_file_names"
+    with pytest.raises(errors.UnsupportedNameError, match="gpuparams.image.ImageRecordIter"):
+        _ = image.ImageRecordIter
