@@ -19,6 +19,7 @@ import numpy as np
 
 from . import backend
 from . import random as _random
+from ._front import adopt, is_np_array
 from .context import cpu
 from .ndarray import NDArray, from_backend, from_data
 
@@ -168,7 +169,7 @@ def _take(field, indices):
         if type(data) is not np.ndarray:
             with backend.device_scope(ctx):
                 indices = backend.cupy_module_of(data).asarray(indices)
-        return from_backend(data[indices], ctx)
+        return from_backend(data[indices], ctx, type(field))
     return from_data(field[indices], ctx=cpu(0))
 
 
@@ -287,6 +288,18 @@ class BatchSampler(Sampler):
 
 
 # ----------------------------------------------------------------------------- loading
+def _front_batch(batch):
+    """A batch in the active front end's arrays (``np`` arrays after ``npx.set_np()``); the batch's
+    arrays are new objects, so switching their class in place touches nothing the dataset holds."""
+    if not is_np_array():
+        return batch
+    if isinstance(batch, NDArray):
+        return adopt(batch)
+    if isinstance(batch, list):
+        return [_front_batch(b) for b in batch]
+    return batch
+
+
 def default_batchify_fn(data):
     """Stack a list of examples into a batch: tuples field by field, NDArrays with ``nd.stack``,
     numbers and NumPy arrays through one NumPy array (keeping its dtype)."""
@@ -364,10 +377,11 @@ class DataLoader:
             batches = (np.asarray(b, dtype=np.int64) for b in self._batch_sampler)
         for indices in batches:
             if self._fast:
-                yield self._dataset._gather(indices)
+                batch = self._dataset._gather(indices)
             else:
                 batchify = self._batchify_fn or default_batchify_fn
-                yield batchify([self._dataset[int(i)] for i in indices])
+                batch = batchify([self._dataset[int(i)] for i in indices])
+            yield _front_batch(batch)
 
     def __len__(self):
         return len(self._batch_sampler)

@@ -18,27 +18,40 @@ SUPPORTED_DTYPES = tuple(np.dtype(t) for t in
 _SUPPORTED = frozenset(SUPPORTED_DTYPES)
 
 
-def normalize_dtype(dtype, what="dtype"):
-    """Return ``np.dtype(dtype)`` if gpuparams supports it, else raise a TypeError listing the choices."""
+_BOOL = np.dtype(bool)
+
+
+def normalize_dtype(dtype, what="dtype", allow_bool=False):
+    """Return ``np.dtype(dtype)`` if gpuparams supports it, else raise a TypeError listing the choices.
+
+    ``allow_bool`` admits ``bool`` too (the NumPy front end's comparison results and masks).
+    """
     try:
         dt = np.dtype(dtype)
     except TypeError as exc:
         raise TypeError(f"{what} {dtype!r} is not a dtype: use one of "
                         f"{', '.join(d.name for d in SUPPORTED_DTYPES)}") from exc
-    if dt not in _SUPPORTED:
+    if dt not in _SUPPORTED and not (allow_bool and dt == _BOOL):
         raise TypeError(f"{what} {dt.name} is not supported: use one of "
                         f"{', '.join(d.name for d in SUPPORTED_DTYPES)} (e.g. .astype('float32'))")
     return dt
 
 
-def from_backend(data, ctx):
+def from_backend(data, ctx, cls=None):
     """Wrap backend ``data`` (a NumPy or CuPy array, not copied) as an NDArray on ``ctx``.
 
-    The constructor every operator uses: no checks; 0-d data becomes shape ``(1,)`` as in MXNet.
+    The constructor every operator uses: no checks. ``cls`` is the front end's array class (NDArray by
+    default, ``gpuparams.np.ndarray`` for the NumPy interface); for a class without NumPy semantics,
+    0-d data becomes shape ``(1,)`` as in MXNet's ``nd``.
     """
+    if cls is None:
+        cls = NDArray
     if data.ndim == 0:
-        data = data.reshape(1)
-    out = object.__new__(NDArray)
+        if not cls._numpy_semantics:
+            data = data.reshape(1)
+        elif isinstance(data, np.generic):  # NumPy reductions give scalars; the np front end keeps 0-d
+            data = np.asarray(data)
+    out = object.__new__(cls)
     out._data = data
     out._ctx = ctx
     out._grad = None
@@ -49,10 +62,19 @@ def from_backend(data, ctx):
     return out
 
 
+def front_of(arrays):
+    """The array class a result of ``arrays`` gets: ``np.ndarray`` when any of them is one (so the
+    NumPy front end's semantics win in mixed expressions), else NDArray."""
+    for x in arrays:
+        if x is not None and type(x) is not NDArray:
+            return type(x)
+    return NDArray
+
+
 def _view(data, base):
     """An NDArray over a view of ``base``'s buffer; it shares ``base``'s version counter so that an
     in-place write through either one is seen by autograd's saved-array check."""
-    out = from_backend(data, base._ctx)
+    out = from_backend(data, base._ctx, type(base))
     out._version = base._version
     return out
 
@@ -113,6 +135,9 @@ class NDArray:
 
     __slots__ = ("_data", "_ctx", "_grad", "_grad_req", "_node", "_version", "_fresh_grad",
                  "__weakref__")
+    # The front end's rules, read by the engine: MXNet nd keeps no 0-d arrays and compares to 0./1.
+    # of the operands' dtype; gpuparams.np.ndarray (a subclass with no slots of its own) sets True.
+    _numpy_semantics = False
     # NumPy must hand mixed expressions (np.float32(2) * x) to our reflected operators.
     __array_priority__ = 1000.0
     __array_ufunc__ = None
@@ -224,6 +249,18 @@ class NDArray:
         # copy.deepcopy and multiprocessing use this protocol.
         return (from_data, (self.asnumpy(), self._ctx))
 
+    # ----------------------------------------------------------------- front ends
+    def as_nd_ndarray(self):
+        """This array as a legacy ``nd`` NDArray, sharing its buffer, gradient and recorded graph
+        (no copy; a 0-d array becomes a shape-(1,) view)."""
+        return _convert(self, NDArray)
+
+    def as_np_ndarray(self):
+        """This array as a ``gpuparams.np.ndarray``, sharing its buffer, gradient and recorded graph
+        (no copy)."""
+        from .np._array import ndarray
+        return _convert(self, ndarray)
+
     # ----------------------------------------------------------------- contexts
     def as_in_context(self, context):
         """Return this array on ``context`` (``self`` when it is already there)."""
@@ -257,7 +294,7 @@ class NDArray:
         NDArray
             A new array, not recorded by autograd (like ``nd.zeros_like(x)``).
         """
-        return from_backend(self._zeros_like_data(), self._ctx)
+        return from_backend(self._zeros_like_data(), self._ctx, type(self))
 
     def ones_like(self):
         """Ones with this array's shape, dtype and context (MXNet's ``x.ones_like()``).
@@ -267,7 +304,7 @@ class NDArray:
         NDArray
             A new array, not recorded by autograd (like ``nd.ones_like(x)``).
         """
-        return from_backend(self._ones_like_data(), self._ctx)
+        return from_backend(self._ones_like_data(), self._ctx, type(self))
 
     def wait_to_read(self):
         """Block until pending device work that writes this array is done (MXNet's name).
@@ -548,7 +585,7 @@ class NDArray:
         if grad_req == "null":
             self._grad = None
         else:
-            self._grad = from_backend(self._zeros_like_data(), self._ctx)
+            self._grad = from_backend(self._zeros_like_data(), self._ctx, type(self))
         self._fresh_grad = False
 
     def detach(self):
@@ -646,6 +683,42 @@ class NDArray:
 
     def __itruediv__(self, other):
         return self._inplace(other, "/=", _idiv)
+
+
+def _convert(x, cls):
+    """``x`` as an array of class ``cls`` over the same buffer, gradient, node and version counter.
+
+    A leaf with a gradient converted while recording becomes a recorded identity instead, so the
+    gradient still reaches the leaf itself (autograd keys leaves by object: a second object sharing
+    the buffer would be a second leaf, and ``grad_req='write'`` contributions would overwrite).
+    """
+    if type(x) is cls:
+        return x
+    data = x._data
+    if data.ndim == 0 and not cls._numpy_semantics:
+        data = data.reshape(1)
+    if x._node is None and x._grad_req != "null":
+        from .autograd import is_recording
+        if is_recording():
+            from .ops._core import result
+            shape = x._data.shape
+
+            def backward(g, needs):
+                return (g.reshape(shape),)
+            out = result(data, x._ctx, "as_" + ("np" if cls._numpy_semantics else "nd") + "_ndarray",
+                         (x,), backward, saved=())
+            out.__class__ = cls
+            out._version = x._version
+            return out
+    out = object.__new__(cls)
+    out._data = data
+    out._ctx = x._ctx
+    out._grad = x._grad
+    out._grad_req = x._grad_req
+    out._node = x._node
+    out._version = x._version
+    out._fresh_grad = x._fresh_grad
+    return out
 
 
 def _iadd(a, b):

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Node, _state
-from ..ndarray import NDArray, from_backend
+from ..ndarray import NDArray, from_backend, front_of
 from ._registry import _strict
 from ..errors import AxisError, ContextMismatchError, ShapeError
 
@@ -24,7 +24,7 @@ __all__ = ["ContextMismatchError", "normalize_axis", "normalize_axes", "result",
 
 def xp_of(data):
     """The array module (numpy or cupy) of a backend array."""
-    if type(data) is np.ndarray:
+    if type(data) is np.ndarray or isinstance(data, np.generic):  # NumPy gives 0-d results as scalars
         return np
     return backend.cupy_module_of(data)
 
@@ -135,7 +135,7 @@ def result(data, ctx, name, inputs, backward_fn, *, saved, save_output=False):
     save_output : bool
         Whether ``backward_fn`` reads the result too.
     """
-    out = from_backend(data, ctx)
+    out = from_backend(data, ctx, front_of(inputs))
     if _state.recording:
         for x in inputs:
             if x is not None and (x._node is not None or x._grad_req != "null"):

@@ -96,12 +96,13 @@ def is_strict():
 
 
 def _first_array(args, kwargs):
+    # An exact-type test first (the common nd case); the np front end's subclass falls to isinstance.
     cls = _NDArray
     for arg in args:
-        if type(arg) is cls:
+        if type(arg) is cls or isinstance(arg, cls):
             return arg
     for value in kwargs.values():
-        if type(value) is cls:
+        if type(value) is cls or isinstance(value, cls):
             return value
     return None
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 import builtins
 import operator
 
-from ..ndarray import NDArray, from_backend
+from ..ndarray import NDArray, from_backend, front_of
 from ._core import broadcast_error, operand, result, same_context, unbroadcast, xp_of
 from ._registry import register
 
 __all__ = ["add", "subtract", "multiply", "divide", "power", "negative", "maximum", "minimum",
            "equal", "not_equal", "greater", "greater_equal", "lesser", "lesser_equal",
-           "exp", "log", "sqrt", "square", "abs", "clip", "sign",
+           "exp", "sin", "cos", "log", "sqrt", "square", "abs", "clip", "sign",
            "broadcast_add", "broadcast_plus", "broadcast_sub", "broadcast_minus", "broadcast_mul",
            "broadcast_div", "broadcast_power", "broadcast_maximum", "broadcast_minimum", "broadcast_equal",
            "broadcast_not_equal", "broadcast_greater", "broadcast_greater_equal", "broadcast_lesser",
@@ -151,10 +151,13 @@ def _comparison(name, fn):
     def compare(a, b):
         ctx, ad, bd, an, bn = _binary_prepare(name, a, b)
         out = _compute(name, fn, ad, bd)
-        dtype = (an if an is not None else bn)._data.dtype
-        return from_backend(out.astype(dtype), ctx)
+        cls = front_of((an, bn))
+        if not cls._numpy_semantics:  # nd: 0./1. in the operands' dtype; np: NumPy's bool
+            out = out.astype((an if an is not None else bn)._data.dtype)
+        return from_backend(out, ctx, cls)
     compare.__name__ = name
-    compare.__doc__ = f"Elementwise ``{name}`` returning 0./1. in the operands' dtype (not differentiable)."
+    compare.__doc__ = (f"Elementwise ``{name}`` returning 0./1. in the operands' dtype (bool for "
+                       "``gpuparams.np`` arrays; not differentiable).")
     return compare
 
 
@@ -206,6 +209,28 @@ def exp(x):
     def backward(g, needs):
         return (g * out,)
     return result(out, x._ctx, "exp", (x,), backward, save_output=True, saved=())
+
+
+@register()
+def sin(x):
+    """Elementwise sine (``np.sin``)."""
+    data = x._data
+    xp = xp_of(data)
+
+    def backward(g, needs):
+        return (g * xp.cos(data),)
+    return result(xp.sin(data), x._ctx, "sin", (x,), backward, saved=(x,))
+
+
+@register()
+def cos(x):
+    """Elementwise cosine (``np.cos``)."""
+    data = x._data
+    xp = xp_of(data)
+
+    def backward(g, needs):
+        return (-g * xp.sin(data),)
+    return result(xp.cos(data), x._ctx, "cos", (x,), backward, saved=(x,))
 
 
 @register(method=True)
