@@ -9,9 +9,9 @@ two leaves whose ``grad_req='write'`` gradients overwrite each other instead of 
 """
 from __future__ import annotations
 
-from .ndarray import NDArray
+from .ndarray import NDArray, _convert
 
-__all__ = ["is_np_array", "set_np_array", "array_class", "adopt"]
+__all__ = ["is_np_array", "set_np_array", "array_class", "adopt", "as_front"]
 
 _state = {"np": False, "cls": NDArray}
 
@@ -48,3 +48,11 @@ def adopt(arr):
         if arr._grad is not None and type(arr._grad) is not cls:
             arr._grad.__class__ = cls
     return arr
+
+
+def as_front(value):
+    """``value`` as the active front end's array when it is an array of the other one (a view
+    sharing buffer and graph, see ``NDArray.as_np_ndarray``); anything else unchanged."""
+    if isinstance(value, NDArray) and type(value) is not _state["cls"]:
+        return _convert(value, _state["cls"])
+    return value

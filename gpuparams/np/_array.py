@@ -19,6 +19,7 @@ from ..ndarray import NDArray, normalize_dtype
 __all__ = ["ndarray", "promote", "result_dtype", "np_dtype"]
 
 _F32 = _onp.dtype(_onp.float32)
+_QUIET = (_F32, _onp.dtype(bool))
 _I64 = _onp.dtype(_onp.int64)
 
 
@@ -126,12 +127,18 @@ class ndarray(NDArray):
 
     # ----------------------------------------------------------------- printing and scalars
     def __repr__(self):
-        text = repr(self.asnumpy())
-        if self.dtype == _F32:  # MXNet's np prints its default dtype the way NumPy prints float64
-            text = text.replace(", dtype=float32)", ")")
+        # MXNet's np format: NumPy's, but with the dtype named unless it is float32 or bool (NumPy names
+        # it unless float64, int64 or bool), and the context named unless it is the CPU.
+        host = self.asnumpy()
+        text = "array(" + _onp.array2string(host, separator=", ", prefix="array(")
+        extras = [] if host.dtype in _QUIET else [f"dtype={host.dtype.name}"]
         if self._ctx.device_type != "cpu":
-            text = text[:-1] + f", ctx={self._ctx})"
-        return text
+            extras.append(f"ctx={self._ctx}")
+        for extra in extras:
+            last = text.rsplit("\n", 1)[-1]
+            text += (",\n      " if len(last) + len(extra) + 2 > _onp.get_printoptions()["linewidth"]
+                     else ", ") + extra
+        return text + ")"
 
     def __str__(self):
         text = str(self.asnumpy())
