@@ -24,6 +24,8 @@ from ._functions import (abs, absolute, add, amax, amin, argmax, argmin, broadca
                          not_equal, power, ravel, reshape, sign, sin, split, sqrt, square, squeeze, stack,
                          std, subtract, sum, swapaxes, tanh, tensordot, transpose, true_divide, var, where)
 
+ndarray.__module__ = __name__  # it prints as gpuparams.np.ndarray (MXNet's: mxnet.numpy.ndarray)
+
 # NumPy's dtypes and constants, so `np.float32` and `np.pi` read as in NumPy code.
 float16, float32, float64 = _onp.float16, _onp.float32, _onp.float64
 int8, int32, int64, uint8 = _onp.int8, _onp.int32, _onp.int64, _onp.uint8
