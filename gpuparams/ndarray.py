@@ -19,6 +19,7 @@ _SUPPORTED = frozenset(SUPPORTED_DTYPES)
 
 
 _BOOL = np.dtype(bool)
+_NUMPY_SCALARS = frozenset(t for t in np.sctypeDict.values() if issubclass(t, np.generic))
 
 
 def normalize_dtype(dtype, what="dtype", allow_bool=False):
@@ -49,7 +50,7 @@ def from_backend(data, ctx, cls=None):
     if data.ndim == 0:
         if not cls._numpy_semantics:
             data = data.reshape(1)
-        elif isinstance(data, np.generic):  # NumPy reductions give scalars; the np front end keeps 0-d
+        elif type(data) in _NUMPY_SCALARS:  # NumPy reductions give scalars; the np front end keeps 0-d
             data = np.asarray(data)
     out = object.__new__(cls)
     out._data = data

@@ -14,6 +14,7 @@ import numbers
 import numpy as _onp
 
 from .. import ops as _ops
+from ..ops import _registry
 from ..ndarray import NDArray, normalize_dtype
 
 __all__ = ["ndarray", "promote", "result_dtype", "np_dtype"]
@@ -21,6 +22,11 @@ __all__ = ["ndarray", "promote", "result_dtype", "np_dtype"]
 _F32 = _onp.dtype(_onp.float32)
 _QUIET = (_F32, _onp.dtype(bool))
 _I64 = _onp.dtype(_onp.int64)
+
+
+# The registered operators the Python operators call, bound once (no attribute lookup per call).
+_add, _subtract, _multiply, _divide, _power = _ops.add, _ops.subtract, _ops.multiply, _ops.divide, _ops.power
+_sum_op, _mean_op = _ops.sum, _ops.mean
 
 
 def np_dtype(dtype, what="dtype"):
@@ -66,9 +72,18 @@ def result_dtype(a, b, true_divide=False):
 
 def promote(a, b, true_divide=False):
     """``(a, b)`` with every array operand cast (a recorded ``astype``) to :func:`result_dtype`."""
-    if (type(a) is ndarray and type(b) is ndarray and a._data.dtype == b._data.dtype
-            and not (true_divide and a._data.dtype.kind in "biu")):
-        return a, b  # the common case: one dtype, nothing to cast
+    # The common cases first, cheaply (this runs on every arithmetic operator of np arrays): two
+    # arrays of one dtype, or a float array with a Python number; nothing to cast.
+    ta, tb = type(a), type(b)
+    if ta is ndarray:
+        da = a._data.dtype
+        if tb is ndarray:
+            if b._data.dtype is da and (da.kind == "f" or not true_divide):
+                return a, b
+        elif (tb is float or tb is int) and da.kind == "f":
+            return a, b
+    elif tb is ndarray and (ta is float or ta is int) and b._data.dtype.kind == "f":
+        return a, b
     rt = result_dtype(a, b, true_divide)
     if isinstance(a, NDArray) and a._data.dtype != rt:
         a = _ops.astype(a, rt)
@@ -164,35 +179,7 @@ class ndarray(NDArray):
     to_device = as_in_ctx
 
     # ----------------------------------------------------------------- arithmetic with promotion
-    def __add__(self, other):
-        return _ops.add(*promote(self, other))
-
-    def __radd__(self, other):
-        return _ops.add(*promote(other, self))
-
-    def __sub__(self, other):
-        return _ops.subtract(*promote(self, other))
-
-    def __rsub__(self, other):
-        return _ops.subtract(*promote(other, self))
-
-    def __mul__(self, other):
-        return _ops.multiply(*promote(self, other))
-
-    def __rmul__(self, other):
-        return _ops.multiply(*promote(other, self))
-
-    def __truediv__(self, other):
-        return _ops.divide(*promote(self, other, true_divide=True))
-
-    def __rtruediv__(self, other):
-        return _ops.divide(*promote(other, self, true_divide=True))
-
-    def __pow__(self, other):
-        return _ops.power(*promote(self, other))
-
-    def __rpow__(self, other):
-        return _ops.power(*promote(other, self))
+    # (the methods are built by _arithmetic below, which inlines promote's common cases)
 
     def __matmul__(self, other):
         from ._functions import matmul
@@ -248,11 +235,15 @@ class ndarray(NDArray):
 
     def sum(self, axis=None, dtype=None, out=None, keepdims=False):
         """Sum over ``axis`` (all by default): a 0-d array without ``axis``."""
+        if dtype is None and out is None and self._data.dtype.kind == "f":
+            return _sum_op(self, axis, keepdims)  # nothing to cast: straight to the operator
         from ._functions import sum as _sum
         return _sum(self, axis, dtype, out, keepdims)
 
     def mean(self, axis=None, dtype=None, out=None, keepdims=False):
         """Mean over ``axis`` (all by default); integer arrays give float32."""
+        if dtype is None and out is None and self._data.dtype.kind == "f":
+            return _mean_op(self, axis, keepdims)
         from ._functions import mean
         return mean(self, axis, dtype, out, keepdims)
 
@@ -317,3 +308,27 @@ class ndarray(NDArray):
     def T(self):
         """The array with its axes reversed."""
         return _ops.transpose(self, None)
+
+
+def _arithmetic(op, reflected=False, true_divide=False):
+    """A Python arithmetic operator of :class:`ndarray`: ``op`` after :func:`promote`, whose common
+    cases (same dtype; a float array with a Python number) are inlined, so that the NumPy front end
+    adds no function call to a recorded operator over ``nd``'s."""
+    def method(self, other):
+        t = type(other)
+        kind = self._data.dtype.kind
+        if ((t is ndarray and other._data.dtype is self._data.dtype and (kind == "f" or not true_divide))
+                or ((t is float or t is int) and kind == "f")):
+            return op(other, self) if reflected else op(self, other)
+        return op(*(promote(other, self, true_divide) if reflected else promote(self, other, true_divide)))
+    return method
+
+
+for _name, _op, _flags in (("add", _add, {}), ("sub", _subtract, {}), ("mul", _multiply, {}),
+                           ("truediv", _divide, {"true_divide": True}), ("pow", _power, {})):
+    setattr(ndarray, f"__{_name}__", _arithmetic(_op, **_flags))
+    setattr(ndarray, f"__r{_name}__", _arithmetic(_op, reflected=True, **_flags))
+    getattr(ndarray, f"__{_name}__").__name__ = f"__{_name}__"
+    getattr(ndarray, f"__r{_name}__").__name__ = f"__r{_name}__"
+
+_registry._NP_ARRAY[0] = ndarray  # the dispatcher's exact-type test for this front end

@@ -14,7 +14,9 @@ from .. import ops as _ops
 from ..errors import ShapeError
 from ..ops._core import normalize_axis
 from ..ndarray import NDArray
-from ._array import _no_out, np_dtype, promote
+from ._array import _no_out, ndarray, np_dtype, promote
+
+_dot = _ops.dot
 
 __all__ = ["add", "subtract", "multiply", "divide", "true_divide", "power", "negative", "maximum",
            "minimum", "equal", "not_equal", "greater", "greater_equal", "less", "less_equal",
@@ -192,6 +194,10 @@ def _same_dtype(a, b):
 def dot(a, b, out=None):
     """NumPy's ``dot``: inner product of 1-D arrays, matrix product of 2-D ones, and for N-D arrays a
     sum over the last axis of ``a`` and the second-to-last of ``b``."""
+    if type(a) is ndarray and type(b) is ndarray and out is None:  # the common case: straight to the op
+        da, db = a._data, b._data
+        if da.dtype is db.dtype and da.ndim and 0 < db.ndim <= 2:
+            return _dot(a, b)
     _no_out(out, "dot")
     if not isinstance(a, NDArray) or not isinstance(b, NDArray):
         return multiply(a, b)  # a scalar operand: NumPy's dot multiplies

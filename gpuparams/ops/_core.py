@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Node, _state
-from ..ndarray import NDArray, from_backend, front_of
+from ..ndarray import NDArray, from_backend
 from ._registry import _strict
 from ..errors import AxisError, ContextMismatchError, ShapeError
 
@@ -135,7 +135,13 @@ def result(data, ctx, name, inputs, backward_fn, *, saved, save_output=False):
     save_output : bool
         Whether ``backward_fn`` reads the result too.
     """
-    out = from_backend(data, ctx, front_of(inputs))
+    # The result's front end follows its inputs (ndarray.front_of, inlined: this is the hot path).
+    cls = NDArray
+    for x in inputs:
+        if x is not None and type(x) is not NDArray:
+            cls = type(x)
+            break
+    out = from_backend(data, ctx, cls)
     if _state.recording:
         for x in inputs:
             if x is not None and (x._node is not None or x._grad_req != "null"):

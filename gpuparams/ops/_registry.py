@@ -76,6 +76,7 @@ class Op(NamedTuple):
 REGISTRY: dict = {}
 
 _NDArray = None  # gpuparams.ndarray.NDArray, bound on first dispatch (ndarray imports this package)
+_NP_ARRAY = [None]  # gpuparams.np.ndarray, bound when gpuparams.np is imported
 _strict = [False]
 
 
@@ -96,13 +97,19 @@ def is_strict():
 
 
 def _first_array(args, kwargs):
-    # An exact-type test first (the common nd case); the np front end's subclass falls to isinstance.
-    cls = _NDArray
+    # Exact-type tests for the two front ends' classes (the hot path); any other NDArray subclass
+    # is found by the isinstance pass, which runs only when those found nothing.
+    cls, np_cls = _NDArray, _NP_ARRAY[0]
     for arg in args:
-        if type(arg) is cls or isinstance(arg, cls):
+        t = type(arg)
+        if t is cls or t is np_cls:
             return arg
     for value in kwargs.values():
-        if type(value) is cls or isinstance(value, cls):
+        t = type(value)
+        if t is cls or t is np_cls:
+            return value
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, cls):
             return value
     return None
 
