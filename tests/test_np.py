@@ -260,3 +260,10 @@ def test_bad_input_errors_name_the_problem():
         x.astype("complex64")
     with pytest.raises(IndexError):
         np.sum(x, axis=2)
+
+
+def test_docstring_examples():
+    import doctest
+    import sys
+    failures, tried = doctest.testmod(sys.modules["gpuparams.np"], optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert failures == 0 and tried > 0

@@ -35,6 +35,9 @@ def _compare(ours, ref, where):
         for i, (o, r) in enumerate(zip(ours["list"], ref["list"])):
             _compare(o, r, f"{where}[{i}]")
         return
+    if "text" in ref:
+        assert ours == ref, where
+        return
     if "scalar" in ref:
         assert ours.get("type") == ref["type"], where
         assert ours["scalar"] == pytest.approx(ref["scalar"], rel=1e-6), where

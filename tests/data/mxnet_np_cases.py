@@ -25,6 +25,10 @@ def _grad(np, autograd, fn, *values):
     return [x.grad for x in xs]
 
 
+def _meta(x):
+    return f"{tuple(x.shape)} {x.dtype}"
+
+
 CASES = {
     # creation
     "array_list": lambda np, npx, ag: np.array([1, 2, 3]),
@@ -165,6 +169,13 @@ CASES = {
     "grad_einsum": lambda np, npx, ag: _grad(np, ag, lambda x, y: np.einsum("ij,kj->ik", x, y).sum(), A, B),
     "grad_softmax": lambda np, npx, ag: _grad(np, ag, lambda x: (npx.softmax(x) * np.array(B)).sum(), A),
     "grad_tanh_reshape": lambda np, npx, ag: _grad(np, ag, lambda x: np.tanh(x.reshape(3, 2)).sum(), A),
+    # random (the generators differ from MXNet's: shapes and dtypes only)
+    "random_uniform": lambda np, npx, ag: _meta(np.random.uniform(-1, 1, size=(2, 3))),
+    "random_uniform_scalar": lambda np, npx, ag: _meta(np.random.uniform()),
+    "random_normal": lambda np, npx, ag: _meta(np.random.normal(0, 1, size=4)),
+    "random_randint": lambda np, npx, ag: _meta(np.random.randint(0, 5, size=(3,))),
+    "random_choice": lambda np, npx, ag: _meta(np.random.choice(5, size=(2,))),
+    "random_multinomial": lambda np, npx, ag: _meta(np.random.multinomial(10, [0.5, 0.5], size=3)),
     # errors
     "err_reshape": lambda np, npx, ag: np.array(A).reshape(4, 2),
     "err_add_shapes": lambda np, npx, ag: np.array(A) + np.array([1.0, 2.0]),
@@ -186,6 +197,8 @@ def encode(value):
     """A JSON form of a case's result."""
     if isinstance(value, (list, tuple)):
         return {"list": [encode(v) for v in value]}
+    if isinstance(value, str):
+        return {"text": value}
     if isinstance(value, (bool, int, float)):
         return {"scalar": value, "type": type(value).__name__}
     host = value.asnumpy()
