@@ -18,6 +18,7 @@ P = _R.uniform(0.5, 2.0, (3, 4))
 V = _R.uniform(-1, 1, (4,))
 M = _R.uniform(-1, 1, (4, 5))
 T3 = _R.uniform(-1, 1, (2, 3, 4))
+NAN = onp.where(A > 0.5, onp.nan, A)
 
 # name -> (np function of the arrays, float64 NumPy reference, inputs, differentiable)
 CASES = {
@@ -78,6 +79,23 @@ CASES = {
     "norm_axis": (lambda a: np.linalg.norm(a, axis=1, keepdims=True),
                   lambda a: onp.linalg.norm(a, axis=1, keepdims=True), [A], True),
     "norm_l1": (lambda v: np.linalg.norm(v, ord=1), lambda v: onp.linalg.norm(v, ord=1), [V], True),
+    "outer": (np.outer, onp.outer, [V, A[0]], True),
+    "flip": (lambda a: np.flip(a, 1), lambda a: onp.flip(a, 1), [A], True),
+    "flip_all": (np.flip, onp.flip, [A], True),
+    "tile": (lambda a: np.tile(a, (2, 1)), lambda a: onp.tile(a, (2, 1)), [A], True),
+    "repeat": (lambda a: np.repeat(a, 2, axis=1), lambda a: onp.repeat(a, 2, axis=1), [A], True),
+    "sort": (lambda a: np.sort(a, axis=0), lambda a: onp.sort(a, axis=0), [A], True),
+    "argsort": (np.argsort, onp.argsort, [A], False),
+    "floor": (lambda a: np.floor(a * 3), lambda a: onp.floor(a * 3), [A], False),
+    "ceil": (lambda a: np.ceil(a * 3), lambda a: onp.ceil(a * 3), [A], False),
+    "round": (lambda a: np.round(a * 3), lambda a: onp.round(a * 3), [A], False),
+    "isnan": (np.isnan, onp.isnan, [NAN], False),
+    "isfinite": (np.isfinite, onp.isfinite, [NAN], False),
+    "logical_and": (lambda a, b: np.logical_and(a > 0, b > 0), lambda a, b: (a > 0) & (b > 0), [A, B], False),
+    "logical_not": (lambda a: np.logical_not(a > 0), lambda a: ~(a > 0), [A], False),
+    "any": (lambda a: np.any(a > 0.9, axis=0), lambda a: (a > 0.9).any(0), [A], False),
+    "all": (lambda a: np.all(a > -1), lambda a: (a > -1).all(), [A], False),
+    "count_nonzero": (lambda a: np.count_nonzero(a > 0), lambda a: onp.count_nonzero(a > 0), [A], False),
     "greater": (np.greater, onp.greater, [A, B], False),
     "equal": (lambda a, b: a == b, onp.equal, [A, A], False),
     "argmax": (lambda a: np.argmax(a, axis=1), lambda a: a.argmax(1), [A], False),
@@ -267,3 +285,26 @@ def test_docstring_examples():
     import sys
     failures, tried = doctest.testmod(sys.modules["gpuparams.np"], optionflags=doctest.NORMALIZE_WHITESPACE)
     assert failures == 0 and tried > 0
+
+
+def test_autograd_grad_returns_np_arrays():
+    x = np.array([1.0, 2.0, 3.0])
+    x.attach_grad()
+    with autograd.record():
+        y = (x ** 2).sum()
+    (g,) = autograd.grad(y, [x])
+    assert type(g) is np.ndarray and g.tolist() == [2.0, 4.0, 6.0]
+
+
+def test_d2l_cross_entropy_indexing_with_range_and_labels(ctx):
+    # D2L's cross_entropy: -log(y_hat[range(len(y_hat)), y]) with float labels as indices.
+    y_hat = np.array([[0.1, 0.3, 0.6], [0.3, 0.2, 0.5]], ctx=ctx)
+    y = np.array([0, 2], ctx=ctx)
+    y_hat.attach_grad()
+    with autograd.record():
+        loss = -np.log(y_hat[range(len(y_hat)), y])
+    loss.backward()
+    onp.testing.assert_allclose(loss.asnumpy(), -onp.log([0.1, 0.5]), rtol=1e-6)
+    onp.testing.assert_allclose(y_hat.grad.asnumpy(), [[-10, 0, 0], [0, 0, -2]], rtol=1e-5)
+    accuracy = float((y_hat.argmax(axis=1) == y).astype(y.dtype).sum())
+    assert accuracy == 1.0

@@ -22,7 +22,9 @@ from ._functions import (abs, absolute, add, amax, amin, argmax, argmin, broadca
                          cos, divide, dot, einsum, equal, exp, expand_dims, greater, greater_equal, less,
                          less_equal, log, matmul, max, maximum, mean, min, minimum, multiply, negative,
                          not_equal, power, ravel, reshape, sign, sin, split, sqrt, square, squeeze, stack,
-                         std, subtract, sum, swapaxes, tanh, tensordot, transpose, true_divide, var, where)
+                         std, subtract, sum, swapaxes, tanh, tensordot, transpose, true_divide, var, where,
+                         outer, flip, tile, repeat, sort, argsort, floor, ceil, round, isnan, isinf,
+                         isfinite, logical_and, logical_or, logical_not, any, all, count_nonzero)
 
 ndarray.__module__ = __name__  # it prints as gpuparams.np.ndarray (MXNet's: mxnet.numpy.ndarray)
 
@@ -41,4 +43,6 @@ __all__ = ["ndarray", "linalg", "random", "arange", "array", "asarray", "empty",
            "power", "ravel", "reshape", "sign", "sin", "split", "sqrt", "square", "squeeze", "stack", "std",
            "subtract", "sum", "swapaxes", "tanh", "tensordot", "transpose", "true_divide", "var", "where",
            "float16", "float32", "float64", "int8", "int32", "int64", "uint8", "bool_", "dtype", "pi", "e",
-           "inf", "nan", "newaxis"]
+           "inf", "nan", "newaxis", "outer", "flip", "tile", "repeat", "sort", "argsort", "floor", "ceil",
+           "round", "isnan", "isinf", "isfinite", "logical_and", "logical_or", "logical_not", "any", "all",
+           "count_nonzero"]

@@ -12,7 +12,7 @@ import numpy as _onp
 
 from .. import ops as _ops
 from ..errors import ShapeError
-from ..ops._core import normalize_axis
+from ..ops._core import normalize_axis, xp_of
 from ..ndarray import NDArray
 from ._array import _no_out, ndarray, np_dtype, promote
 
@@ -23,7 +23,9 @@ __all__ = ["add", "subtract", "multiply", "divide", "true_divide", "power", "neg
            "exp", "log", "sqrt", "square", "abs", "absolute", "sign", "tanh", "sin", "cos", "clip",
            "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std",
            "dot", "matmul", "tensordot", "einsum", "reshape", "transpose", "swapaxes", "concatenate",
-           "stack", "split", "squeeze", "expand_dims", "broadcast_to", "ravel", "where"]
+           "stack", "split", "squeeze", "expand_dims", "broadcast_to", "ravel", "where", "outer", "flip",
+           "tile", "repeat", "sort", "argsort", "floor", "ceil", "round", "isnan", "isinf", "isfinite",
+           "logical_and", "logical_or", "logical_not", "any", "all", "count_nonzero"]
 
 
 def _arr(x, what="a"):
@@ -373,3 +375,104 @@ def where(condition, x, y):
     x, y, cond = broadcast_to(x, shape), broadcast_to(y, shape), broadcast_to(cond, shape)
     return _ops.where(cond, x, y)
 
+
+
+# ----------------------------------------------------------------------------- more of NumPy
+def outer(a, b):
+    """Outer product of two arrays (flattened first): ``a[:, None] * b[None, :]`` (differentiable)."""
+    a, b = _same_dtype(a, b)
+    return _ops.multiply(_ops.reshape(a, (-1, 1)), _ops.reshape(b, (1, -1)))
+
+
+def flip(m, axis=None):
+    """Reverse the order of elements along ``axis`` (every axis when None); differentiable."""
+    m = _arr(m, "m")
+    axes = range(m.ndim) if axis is None else ((axis,) if isinstance(axis, (int, _onp.integer)) else axis)
+    for ax in axes:
+        m = _ops.flip(m, ax)
+    return m
+
+
+def tile(A, reps):
+    """Repeat the whole array ``reps`` times (NumPy's rules; differentiable)."""
+    return _ops.tile(_arr(A, "A"), reps)
+
+
+def repeat(a, repeats, axis=None):
+    """Repeat each element ``repeats`` times along ``axis`` (flattened when None; differentiable)."""
+    return _ops.repeat(_arr(a), repeats, axis)
+
+
+def sort(a, axis=-1):
+    """Sorted copy along ``axis`` (differentiable: the gradient goes back to where each value was)."""
+    a = _arr(a)
+    if axis is None:
+        a, axis = a.reshape(-1), 0
+    return _ops.sort(a, axis)
+
+
+def argsort(a, axis=-1):
+    """Indices (int64) that sort ``a`` along ``axis`` (not differentiable)."""
+    a = _arr(a)
+    if axis is None:
+        a, axis = a.reshape(-1), 0
+    return _ops.argsort(a, axis, True, "int64")
+
+
+def _elementwise_constant(name, fn_name, out_dtype=None):
+    """A NumPy function with no useful gradient (a step function or a test), computed on the
+    backend array and not recorded."""
+    def fn(x):
+        x = _arr(x, "x")
+        from ..ndarray import from_backend
+        data = getattr(xp_of(x._data), fn_name)(x._data)
+        return from_backend(data if out_dtype is None else data.astype(out_dtype), x._ctx, ndarray)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"NumPy's ``{name}`` (not differentiable: its result is a constant for autograd)."
+    return fn
+
+
+floor = _elementwise_constant("floor", "floor")
+ceil = _elementwise_constant("ceil", "ceil")
+round = _elementwise_constant("round", "round")
+isnan = _elementwise_constant("isnan", "isnan")
+isinf = _elementwise_constant("isinf", "isinf")
+isfinite = _elementwise_constant("isfinite", "isfinite")
+logical_not = _elementwise_constant("logical_not", "logical_not")
+
+
+def _logical(name):
+    def fn(x1, x2):
+        from ..ndarray import from_backend
+        a, b = _arr(x1, "x1"), _arr(x2, "x2")
+        if a._ctx is not b._ctx:
+            raise ValueError(f"{name}: operands are on {a._ctx} and {b._ctx}; use x.as_in_ctx(...)")
+        data = getattr(xp_of(a._data), name)(a._data, b._data)
+        return from_backend(data, a._ctx, ndarray)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise ``{name}`` of two arrays (bool result, not differentiable)."
+    return fn
+
+
+logical_and = _logical("logical_and")
+logical_or = _logical("logical_or")
+
+
+def _truth(name):
+    def fn(a, axis=None, keepdims=False):
+        from ..ndarray import from_backend
+        a = _arr(a)
+        data = getattr(a._data, name)(axis=_axis(axis), keepdims=keepdims)
+        return from_backend(data, a._ctx, ndarray)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Whether {'any' if name == 'any' else 'every'} element along ``axis`` is true (bool)."
+    return fn
+
+
+any = _truth("any")
+all = _truth("all")
+
+
+def count_nonzero(a, axis=None):
+    """Number of nonzero elements (int64) along ``axis``."""
+    return sum(not_equal(_arr(a), 0), axis)
