@@ -16,7 +16,7 @@ from .context import cpu, current_context, gpu, num_gpus
 
 __all__ = ["set_np", "reset_np", "is_np_array", "is_np_shape", "use_np", "relu", "sigmoid", "softmax",
            "log_softmax", "pick", "one_hot", "topk", "batch_dot", "dropout", "fully_connected",
-           "activation", "cpu", "gpu", "num_gpus", "current_context", "waitall"]
+           "activation", "cpu", "gpu", "num_gpus", "current_context", "waitall", "save", "load"]
 
 
 def set_np(shape=True, array=True, dtype=False):
@@ -130,3 +130,17 @@ def dropout(data, p=0.5, axes=None, mode="training"):
     scale = 1.0 / (1.0 - p) if p < 1 else 0.0
     mask = nd.array((keep * scale), ctx=data.context, dtype=data.dtype)
     return _ops.multiply(data, mask)
+
+
+def save(file, arr):
+    """Save an array, a list of arrays or a dict of str to array (``nd.save``'s ``.npz`` format:
+    written atomically, loaded without pickle)."""
+    nd.save(file, arr)
+
+
+def load(file, ctx=None):
+    """Load what :func:`save` (or ``nd.save``) wrote, as ``gpuparams.np`` arrays: a list, or a dict."""
+    loaded = nd.load(file, ctx=ctx)
+    if isinstance(loaded, dict):
+        return {key: value.as_np_ndarray() for key, value in loaded.items()}
+    return [value.as_np_ndarray() for value in loaded]

@@ -158,3 +158,18 @@ def test_npx_contexts_and_use_np():
         return npx.is_np_array()
 
     assert inside() is True and npx.is_np_array() is False
+
+
+def test_npx_save_and_load_round_trip_as_np_arrays(tmp_path):
+    # D2L's file I/O with np/npx: npx.save one array, a list, a dict; npx.load gives np arrays back.
+    x = np.arange(4)
+    npx.save(str(tmp_path / "x-file"), x)
+    (x2,) = npx.load(str(tmp_path / "x-file"))
+    assert type(x2) is np.ndarray and x2.tolist() == [0.0, 1.0, 2.0, 3.0] and x2.dtype == onp.float32
+    y = np.zeros(4, dtype="int32")
+    npx.save(str(tmp_path / "x-files"), [x, y])
+    x3, y3 = npx.load(str(tmp_path / "x-files"))
+    assert (x3 == x).asnumpy().all() and y3.dtype == onp.int32
+    npx.save(str(tmp_path / "mydict"), {"x": x, "y": y})
+    loaded = npx.load(str(tmp_path / "mydict"))
+    assert sorted(loaded) == ["x", "y"] and type(loaded["y"]) is np.ndarray
