@@ -689,27 +689,27 @@ class NDArray:
 def _convert(x, cls):
     """``x`` as an array of class ``cls`` over the same buffer, gradient, node and version counter.
 
-    A leaf with a gradient converted while recording becomes a recorded identity instead, so the
-    gradient still reaches the leaf itself (autograd keys leaves by object: a second object sharing
-    the buffer would be a second leaf, and ``grad_req='write'`` contributions would overwrite).
+    A recorded result, and a leaf with a gradient converted while recording, get an identity node
+    instead of sharing ``x``'s: autograd keys gradients by object, so two objects on one node would
+    run its backward twice, and a second object sharing a leaf's buffer would be a second leaf whose
+    ``grad_req='write'`` contribution overwrites the first's.
     """
     if type(x) is cls:
         return x
     data = x._data
     if data.ndim == 0 and not cls._numpy_semantics:
         data = data.reshape(1)
-    if x._node is None and x._grad_req != "null":
-        from .autograd import is_recording
-        if is_recording():
-            from .ops._core import result
+    if x._node is not None or x._grad_req != "null":
+        from .autograd import Node, is_recording
+        if x._node is not None or is_recording():
             shape = x._data.shape
 
             def backward(g, needs):
                 return (g.reshape(shape),)
-            out = result(data, x._ctx, "as_" + ("np" if cls._numpy_semantics else "nd") + "_ndarray",
-                         (x,), backward, saved=())
-            out.__class__ = cls
+            out = from_backend(data, x._ctx, cls)
             out._version = x._version
+            name = "as_np_ndarray" if cls._numpy_semantics else "as_nd_ndarray"
+            out._node = Node(name, (x,), backward, ())
             return out
     out = object.__new__(cls)
     out._data = data

@@ -308,3 +308,16 @@ def test_d2l_cross_entropy_indexing_with_range_and_labels(ctx):
     onp.testing.assert_allclose(y_hat.grad.asnumpy(), [[-10, 0, 0], [0, 0, -2]], rtol=1e-5)
     accuracy = float((y_hat.argmax(axis=1) == y).astype(y.dtype).sum())
     assert accuracy == 1.0
+
+
+def test_converting_a_recorded_result_keeps_one_graph():
+    x = np.array([1.0, 2.0])
+    x.attach_grad()
+    with autograd.record():
+        y = x * 2
+        z = y.as_nd_ndarray()           # the same values, a second object on the graph
+        total = (y + z.as_np_ndarray()).sum() + z.sum().as_np_ndarray()
+    total.backward()                    # y's backward runs once, with both uses summed
+    assert x.grad.tolist() == [6.0, 6.0]
+    y2 = x * 3                          # converted outside record(): still no gradient, no error
+    assert y2.as_nd_ndarray()._node is None
