@@ -24,7 +24,7 @@ import numpy as np
 
 from . import autograd
 from . import initializer as _initializer
-from ._front import adopt
+from ._front import _state as _front_state, adopt
 from ._placement import ContextArg, context_list, host_to_context
 from ._shapes import merge_partial_shapes, shape_is_known
 from ._text import indent_continuation
@@ -339,7 +339,9 @@ class Parameter:
             After ``initialize`` while the shape is still unknown.
         """
         i = self._position(ctx)  # first: it may finish a deferred initialization
-        return adopt(self._data[i])
+        arr = self._data[i]
+        # The hot path (every forward): the class test inline, adopt() only after a front-end switch.
+        return arr if type(arr) is _front_state["cls"] else adopt(arr)
 
     def list_data(self) -> list[NDArray]:
         """The values on every context, in the order of :meth:`list_ctx`."""

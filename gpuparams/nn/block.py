@@ -484,7 +484,7 @@ class Block:
         if self._forward_pre_hooks:
             for hook in list(self._forward_pre_hooks.values()):
                 hook(self, args)
-        if _front.is_np_array():
+        if _front._state["np"]:  # is_np_array(), inline: this runs on every block call
             # After npx.set_np() a block computes in np arrays; nd inputs are taken without a copy.
             args = tuple(_front.as_front(a) for a in args)
         if self._has_pending():
