@@ -321,3 +321,15 @@ def test_converting_a_recorded_result_keeps_one_graph():
     assert x.grad.tolist() == [6.0, 6.0]
     y2 = x * 3                          # converted outside record(): still no gradient, no error
     assert y2.as_nd_ndarray()._node is None
+
+
+def test_check_gradient_takes_np_arrays_and_0d_results(ctx):
+    x = np.array(2.0, ctx=ctx)          # 0-d input, 0-d output: shapes are kept through the check
+    w = np.array([[0.5, -1.0], [2.0, 0.3]], ctx=ctx)
+    seen = []
+
+    def fn(a, b):
+        seen.append((type(a), a.shape))
+        return (a ** 3) * np.tanh(b).sum()
+    check_gradient(fn, [x, w], rtol=1e-4, atol=1e-6)
+    assert seen and all(t is np.ndarray and s == () for t, s in seen)
