@@ -173,3 +173,13 @@ def test_npx_save_and_load_round_trip_as_np_arrays(tmp_path):
     npx.save(str(tmp_path / "mydict"), {"x": x, "y": y})
     loaded = npx.load(str(tmp_path / "mydict"))
     assert sorted(loaded) == ["x", "y"] and type(loaded["y"]) is np.ndarray
+
+
+def test_hybrid_forward_reaches_np_and_npx_through_F():
+    class Scaled(nn.HybridBlock):
+        def hybrid_forward(self, F, x):
+            return F.npx.relu(F.np.sum(x, axis=1, keepdims=True)) * 2
+
+    npx.set_np()
+    out = Scaled()(np.array([[1.0, -3.0], [2.0, 0.5]]))
+    assert type(out) is np.ndarray and out.tolist() == [[0.0], [5.0]]

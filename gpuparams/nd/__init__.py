@@ -96,3 +96,10 @@ def waitall():
 # newly declared operator is ``nd.<name>`` with nothing to add here.
 globals().update(_public_ops())
 __all__ += sorted(_public_ops())
+
+# MXNet's ``F.np`` / ``F.npx`` inside ``hybrid_forward(self, F, x)`` (F is this module, as in MXNet):
+# the NumPy interface, imported on first use.
+from .._lazy import lazy_attributes as _lazy_attributes  # noqa: E402
+
+__getattr__, __dir__ = _lazy_attributes(globals(), {"np": ("gpuparams.np", None),
+                                                    "npx": ("gpuparams.npx", None)})
