@@ -333,3 +333,12 @@ def test_check_gradient_takes_np_arrays_and_0d_results(ctx):
         return (a ** 3) * np.tanh(b).sum()
     check_gradient(fn, [x, w], rtol=1e-4, atol=1e-6)
     assert seen and all(t is np.ndarray and s == () for t, s in seen)
+
+
+def test_0d_arrays_have_no_length_and_do_not_iterate():
+    s = np.array([1.0, 2.0]).sum()
+    with pytest.raises(TypeError, match="0-d"):
+        len(s)
+    with pytest.raises(TypeError, match="0-d"):
+        iter(s)
+    assert len(np.ones((3, 2))) == 3 and [r.shape for r in np.ones((2, 3))] == [(3,), (3,)]

@@ -168,6 +168,16 @@ class ndarray(NDArray):
             return self.asnumpy().reshape(-1)[0].item()
         return self.asnumpy().item(*args)
 
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d array (NumPy's rule); use x.item() for its value")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d array (NumPy's rule); use x.item() for its value")
+        return super().__iter__()
+
     def tolist(self):
         """The values as nested Python lists (a Python scalar for a 0-d array)."""
         return self.asnumpy().tolist()
