@@ -26,6 +26,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "gluon": ("gpuparams.gluon", None),
+    "np": ("gpuparams.np", None),
+    "npx": ("gpuparams.npx", None),
     "nn": ("gpuparams.nn", None),
     "loss": ("gpuparams.loss", None),
     "data": ("gpuparams.data", None),

@@ -28,28 +28,43 @@ SUPPORTED_DTYPES = tuple(np.dtype(t) for t in
 _SUPPORTED = frozenset(SUPPORTED_DTYPES)
 
 
-def normalize_dtype(dtype, what="dtype"):
-    """Return ``np.dtype(dtype)`` if gpuparams supports it, else raise a TypeError listing the choices."""
+_BOOL = np.dtype(bool)
+_NUMPY_SCALARS = frozenset(t for t in np.sctypeDict.values() if issubclass(t, np.generic))
+
+
+def normalize_dtype(dtype, what="dtype", allow_bool=False):
+    """Return ``np.dtype(dtype)`` if gpuparams supports it, else raise a TypeError listing the choices.
+
+    ``allow_bool`` admits ``bool`` too (the NumPy front end's comparison results and masks).
+    """
     try:
         dt = np.dtype(dtype)
     except TypeError as exc:
         raise TypeError(f"{what} {dtype!r} is not a dtype: use one of "
                         f"{', '.join(d.name for d in SUPPORTED_DTYPES)}") from exc
-    if dt not in _SUPPORTED:
+    if dt not in _SUPPORTED and not (allow_bool and dt == _BOOL):
         raise TypeError(f"{what} {dt.name} is not supported: use one of "
                         f"{', '.join(d.name for d in SUPPORTED_DTYPES)} (e.g. .astype('float32'))")
     return dt
 
 
-def from_backend(data, ctx, keep_0d=False):
+def from_backend(data, ctx, cls=None, keep_0d=False):
     """Wrap backend ``data`` (a NumPy or CuPy array, not copied) as an NDArray on ``ctx``.
 
-    The constructor every operator uses: no checks; 0-d data becomes shape ``(1,)`` as MXNet's
-    operators give (``x.sum()`` has shape ``(1,)``) unless ``keep_0d`` (``nd.array`` of a 0-d array).
+    The constructor every operator uses: no checks. ``cls`` is the front end's array class (NDArray by
+    default, ``gpuparams.np.ndarray`` for the NumPy interface); for a class without NumPy semantics,
+    0-d data becomes shape ``(1,)`` as MXNet's ``nd`` operators give (``x.sum()`` has shape ``(1,)``)
+    unless ``keep_0d`` (``nd.array`` of a 0-d array).
     """
-    if data.ndim == 0 and not keep_0d:
-        data = data.reshape(1)
-    out = object.__new__(NDArray)
+    if cls is None:
+        cls = NDArray
+    if data.ndim == 0:
+        if not cls._numpy_semantics:
+            if not keep_0d:
+                data = data.reshape(1)
+        elif type(data) in _NUMPY_SCALARS:  # NumPy reductions give scalars; the np front end keeps 0-d
+            data = np.asarray(data)
+    out = object.__new__(cls)
     out._data = data
     out._ctx = ctx
     out._grad = None
@@ -60,10 +75,19 @@ def from_backend(data, ctx, keep_0d=False):
     return out
 
 
+def front_of(arrays):
+    """The array class a result of ``arrays`` gets: ``np.ndarray`` when any of them is one (so the
+    NumPy front end's semantics win in mixed expressions), else NDArray."""
+    for x in arrays:
+        if x is not None and type(x) is not NDArray:
+            return type(x)
+    return NDArray
+
+
 def _view(data, base):
     """An NDArray over a view of ``base``'s buffer; it shares ``base``'s version counter so that an
     in-place write through either one is seen by autograd's saved-array check."""
-    out = from_backend(data, base._ctx)
+    out = from_backend(data, base._ctx, type(base))
     out._version = base._version
     return out
 
@@ -145,6 +169,9 @@ class NDArray:
 
     __slots__ = ("_data", "_ctx", "_grad", "_grad_req", "_node", "_version", "_fresh_grad",
                  "__weakref__")
+    # The front end's rules, read by the engine: MXNet nd keeps no 0-d arrays and compares to 0./1.
+    # of the operands' dtype; gpuparams.np.ndarray (a subclass with no slots of its own) sets True.
+    _numpy_semantics = False
     # NumPy must hand mixed expressions (np.float32(2) * x) to our reflected operators.
     __array_priority__ = 1000.0
     __array_ufunc__ = None
@@ -275,6 +302,18 @@ class NDArray:
         # copy.deepcopy and multiprocessing use this protocol.
         return (from_data, (self.asnumpy(), self._ctx))
 
+    # ----------------------------------------------------------------- front ends
+    def as_nd_ndarray(self):
+        """This array as a legacy ``nd`` NDArray, sharing its buffer, gradient and recorded graph
+        (no copy; a 0-d array becomes a shape-(1,) view)."""
+        return _convert(self, NDArray)
+
+    def as_np_ndarray(self):
+        """This array as a ``gpuparams.np.ndarray``, sharing its buffer, gradient and recorded graph
+        (no copy)."""
+        from .np._array import ndarray
+        return _convert(self, ndarray)
+
     # ----------------------------------------------------------------- contexts
     def as_in_context(self, context: ContextLike) -> NDArray:
         """Return this array on ``context`` (``self`` when it is already there)."""
@@ -308,7 +347,7 @@ class NDArray:
         NDArray
             A new array, not recorded by autograd (like ``nd.zeros_like(x)``).
         """
-        return from_backend(self._zeros_like_data(), self._ctx)
+        return from_backend(self._zeros_like_data(), self._ctx, type(self))
 
     def ones_like(self) -> NDArray:
         """Ones with this array's shape, dtype and context (MXNet's ``x.ones_like()``).
@@ -318,7 +357,7 @@ class NDArray:
         NDArray
             A new array, not recorded by autograd (like ``nd.ones_like(x)``).
         """
-        return from_backend(self._ones_like_data(), self._ctx)
+        return from_backend(self._ones_like_data(), self._ctx, type(self))
 
     def wait_to_read(self) -> None:
         """Block until pending device work that writes this array is done (MXNet's name).
@@ -748,7 +787,7 @@ class NDArray:
         if grad_req == "null":
             self._grad = None
         else:
-            self._grad = from_backend(self._zeros_like_data(), self._ctx)
+            self._grad = from_backend(self._zeros_like_data(), self._ctx, type(self))
         self._fresh_grad = False
 
     def detach(self) -> NDArray:
@@ -856,6 +895,42 @@ class NDArray:
 
     def __itruediv__(self, other):
         return self._inplace(other, "/=", _idiv)
+
+
+def _convert(x, cls):
+    """``x`` as an array of class ``cls`` over the same buffer, gradient, node and version counter.
+
+    A recorded result, and a leaf with a gradient converted while recording, get an identity node
+    instead of sharing ``x``'s: autograd keys gradients by object, so two objects on one node would
+    run its backward twice, and a second object sharing a leaf's buffer would be a second leaf whose
+    ``grad_req='write'`` contribution overwrites the first's.
+    """
+    if type(x) is cls:
+        return x
+    data = x._data
+    if data.ndim == 0 and not cls._numpy_semantics:
+        data = data.reshape(1)
+    if x._node is not None or x._grad_req != "null":
+        from .autograd import Node, is_recording
+        if x._node is not None or is_recording():
+            shape = x._data.shape
+
+            def backward(g, needs):
+                return (g.reshape(shape),)
+            out = from_backend(data, x._ctx, cls)
+            out._version = x._version
+            name = "as_np_ndarray" if cls._numpy_semantics else "as_nd_ndarray"
+            out._node = Node(name, (x,), backward, ())
+            return out
+    out = object.__new__(cls)
+    out._data = data
+    out._ctx = x._ctx
+    out._grad = x._grad
+    out._grad_req = x._grad_req
+    out._node = x._node
+    out._version = x._version
+    out._fresh_grad = x._fresh_grad
+    return out
 
 
 def _iadd(a, b):

@@ -292,7 +292,7 @@ def grad(heads, variables, head_grads=None, retain_graph=None, create_graph=Fals
             out.append(g)
         else:  # always a copy: g may be a head gradient, or shared with another variable
             with backend.device_of(v).scope():
-                out.append(from_backend(g.reshape(v.shape).astype(v.dtype, copy=True), v._ctx))
+                out.append(from_backend(g.reshape(v.shape).astype(v.dtype, copy=True), v._ctx, type(v)))
     return out
 
 

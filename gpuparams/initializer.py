@@ -21,6 +21,7 @@ import numpy as np
 
 from . import autograd
 from . import random as _random
+from ._front import adopt
 from ._ndarray import NDArray
 
 __all__ = [
@@ -99,7 +100,7 @@ class Initializer:
         desc = name if isinstance(name, InitDesc) else InitDesc(str(name))
         shape, dtype = data.shape, data.dtype
         with autograd.pause():
-            self._init_weight(desc, data)
+            self._init_weight(desc, adopt(data))
         if data.shape != shape or data.dtype != dtype:
             raise RuntimeError(f"{type(self).__name__}._init_weight changed {desc!r} from shape {shape} "
                                f"{dtype} to {data.shape} {data.dtype}; it must fill data in place "

@@ -81,7 +81,8 @@ class Loss(Block):
         if not -loss.ndim <= self._batch_axis < loss.ndim:
             raise ShapeError(f"{type(self).__name__}: batch_axis={self._batch_axis} is out of range for "
                              f"a loss of shape {loss.shape}")
-        return loss.mean(axis=self._batch_axis, exclude=True)
+        # The operator, not the method: np arrays' mean() has NumPy's signature (no exclude=).
+        return nd.mean(loss, axis=self._batch_axis, exclude=True)
 
     def __repr__(self):
         return f"{type(self).__name__}(batch_axis={self._batch_axis}, w={self._weight})"

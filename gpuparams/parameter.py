@@ -24,6 +24,7 @@ import numpy as np
 
 from . import autograd
 from . import initializer as _initializer
+from ._front import _state as _front_state, adopt
 from ._placement import ContextArg, context_list, host_to_context
 from ._shapes import merge_partial_shapes, shape_is_known
 from ._text import indent_continuation
@@ -339,11 +340,13 @@ class Parameter:
             After ``initialize`` while the shape is still unknown.
         """
         i = self._position(ctx)  # first: it may finish a deferred initialization
-        return self._data[i]
+        arr = self._data[i]
+        # The hot path (every forward): the class test inline, adopt() only after a front-end switch.
+        return arr if type(arr) is _front_state["cls"] else adopt(arr)
 
     def list_data(self) -> list[NDArray]:
         """The values on every context, in the order of :meth:`list_ctx`."""
-        return list(self._require_data())
+        return [adopt(arr) for arr in self._require_data()]
 
     def _require_grad(self):
         data = self._require_data()
@@ -356,11 +359,11 @@ class Parameter:
         """The gradient buffer on ``ctx`` (as :meth:`data`); RuntimeError when grad_req is 'null'."""
         self._require_grad()
         i = self._position(ctx)
-        return self._data[i]._grad
+        return adopt(self._data[i])._grad
 
     def list_grad(self) -> list[NDArray]:
         """The gradient buffers on every context."""
-        return [arr._grad for arr in self._require_grad()]
+        return [adopt(arr)._grad for arr in self._require_grad()]
 
     def list_ctx(self) -> list[Context]:
         """The contexts holding copies (those it will hold, while initialization is deferred)."""

@@ -159,7 +159,7 @@ def check_gradient(fn: Callable[..., NDArray], arrays: Sequence[Checked], eps: f
     host_head = np.random.default_rng(seed).uniform(0.5, 1.5, size=out.shape)
     if np.issubdtype(out.dtype, np.floating):
         host_head = host_head.astype(out.dtype)
-    out.backward(from_data(host_head, ctx=out.context, dtype=out.dtype))
+    out.backward(_array_as(host_head, out.context, out.dtype, type(out)))
     for k, x in enumerate(unique):
         i = inputs.first_position[k]
         g = x.grad
@@ -191,6 +191,7 @@ class _Copies:
         self.host: list[np.ndarray] = []
         self.ctx: list = []
         self.dtype: list = []
+        self.cls: list = []
         self.params: dict[int, tuple[Parameter, int]] = {}  # distinct value -> (Parameter, position)
         seen: dict[int, int] = {}
         for i, a in enumerate(self.sources):
@@ -208,13 +209,14 @@ class _Copies:
                 self.host.append(np.array(_host(data), dtype=np.float64, order="C", copy=True))
                 self.ctx.append(data.context)
                 self.dtype.append(data.dtype)
+                self.cls.append(type(data))  # copies of np arrays are np arrays (0-d kept)
             self.slot.append(k)
 
     def make(self, dtype=None, host=None) -> list[NDArray]:
         """New NDArrays (one per position, shared by repeated positions) from the host copies."""
         host = self.host if host is None else host
-        made = [from_data(h, ctx=c, dtype=dtype if dtype is not None else d)
-                for h, c, d in zip(host, self.ctx, self.dtype, strict=True)]
+        made = [_array_as(h, c, dtype if dtype is not None else d, cls)
+                for h, c, d, cls in zip(host, self.ctx, self.dtype, self.cls, strict=True)]
         return [made[k] for k in self.slot]
 
     def unique_of(self, copies: list[NDArray]) -> list[NDArray]:
@@ -256,6 +258,16 @@ class _Copies:
                 g[idx] = (plus - minus) / (2 * eps)
             per_value.append(g)
         return [per_value[k] for k in self.slot]
+
+
+def _array_as(host, ctx, dtype, cls):
+    """A new array of class ``cls`` (``nd`` or ``np``) holding ``host`` on ``ctx``; an ``np`` array
+    keeps ``host``'s shape even when it is 0-d."""
+    arr = from_data(host, ctx=ctx, dtype=dtype)
+    if cls is not NDArray:
+        arr.__class__ = cls  # a fresh object: switching its class touches nothing else
+        arr._data = arr._data.reshape(np.shape(host))
+    return arr
 
 
 def _forward(fn, arrays, record=False):

@@ -79,3 +79,20 @@ def reference_rng(seed):
 def rng():
     """A NumPy generator with a fixed seed, for test inputs (independent of gp.random)."""
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(params=["nd", "np"])
+def front_end(request):
+    """Runs a Gluon test under both front ends: as written (legacy ``nd``), and after
+    ``npx.set_np()``, where parameters, initializers, blocks, losses and DataLoader batches work in
+    ``gpuparams.np`` arrays (a block takes the test's nd inputs as np views without a copy).
+    Modules opt in with ``pytestmark = pytest.mark.usefixtures("front_end")``."""
+    from gpuparams import npx
+    if request.param == "np":
+        npx.set_np()
+        try:
+            yield "np"
+        finally:
+            npx.reset_np()
+    else:
+        yield "nd"

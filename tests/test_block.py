@@ -11,7 +11,7 @@ from gpuparams.parameter import DeferredInitializationError, Parameter
 from conftest import reference_rng as _ref
 
 
-pytestmark = pytest.mark.usefixtures("fresh_names")
+pytestmark = pytest.mark.usefixtures("fresh_names", "front_end")
 
 
 class MLP(nn.Block):

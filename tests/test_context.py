@@ -9,6 +9,9 @@ import gpuparams as gp
 from gpuparams import backend, nd
 from gpuparams.backend import devices
 
+# Every test here runs under both front ends: nd, and np after npx.set_np() (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("front_end")
+
 
 # ------------------------------------------------------------------------------------------ identity
 def test_cpu_and_gpu_reprs_and_fields():

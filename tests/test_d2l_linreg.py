@@ -12,6 +12,9 @@ import pytest
 
 import gpuparams as gp
 
+# Every test here runs under both front ends: nd, and np after npx.set_np() (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("front_end")
+
 CHAPTER_CONTEXTS = [
     pytest.param("cpu", id="cpu0"),
     pytest.param("gpu", id="gpu0", marks=pytest.mark.gpu),

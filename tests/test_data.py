@@ -6,6 +6,9 @@ import gpuparams as gp
 from gpuparams import nd
 from gpuparams.gluon import data as gdata
 
+# Every test here runs under both front ends: nd, and np after npx.set_np() (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("front_end")
+
 
 def _loader_23(last_batch, shuffle=False):
     X = np.arange(46, dtype=np.float32).reshape(23, 2)

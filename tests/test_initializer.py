@@ -17,7 +17,7 @@ from gpuparams.parameter import DeferredInitializationError, Parameter
 from conftest import reference_rng as _ref
 
 
-pytestmark = pytest.mark.usefixtures("fresh_names")
+pytestmark = pytest.mark.usefixtures("fresh_names", "front_end")
 
 
 def _filled(initializer, shape, seed=0, ctx=None):

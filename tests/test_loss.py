@@ -7,6 +7,9 @@ from gpuparams import autograd, nd
 from gpuparams.gluon import loss as gloss
 from gpuparams.gluon import nn
 
+# Every test here runs under both front ends: nd, and np after npx.set_np() (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("front_end")
+
 
 # ----------------------------------------------------------------------------- helpers
 def _value_and_grads(loss_fn, pred, label, head, ctx=None, **kwargs):

@@ -13,6 +13,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "data"))
 import mxnet_reference_cases  # noqa: E402
 
+# Every test here runs under both front ends: nd, and np after npx.set_np() (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("front_end")
+
 with open(os.path.join(HERE, "data", "mxnet_1_9_1_reference.json")) as f:
     REFERENCE = json.load(f)
 

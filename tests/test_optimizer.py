@@ -11,6 +11,9 @@ import pytest
 import gpuparams as gp
 from gpuparams import nd, optimizer as opt
 
+# Every test here runs under both front ends: nd, and np after npx.set_np() (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("front_end")
+
 
 def _step(o, w, g, state, index=0):
     o.update(index, w, g, state)

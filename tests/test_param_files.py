@@ -10,6 +10,9 @@ from gpuparams import init, nd
 from gpuparams.gluon import nn
 from gpuparams.serialization import ArrayFileError
 
+# Every test here runs under both front ends: nd, and np after npx.set_np() (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("front_end")
+
 
 @pytest.fixture(autouse=True)
 def fresh_names():

@@ -6,6 +6,9 @@ import gpuparams as gp
 from gpuparams import autograd, backend, init, nd
 from gpuparams.parameter import Constant, DeferredInitializationError, Parameter, ParameterDict
 
+# Every test here runs under both front ends: nd, and np after npx.set_np() (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("front_end")
+
 
 def _initialized(shape=(2, 3), ctx=None, value=None, **kwargs):
     p = Parameter("w", shape=shape, **kwargs)

@@ -8,6 +8,9 @@ import gpuparams as gp
 from gpuparams import autograd, backend, gluon, init, nd
 from gpuparams.gluon import loss as gloss, nn
 
+# Every test here runs under both front ends: nd, and np after npx.set_np() (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("front_end")
+
 
 GPU_KINDS = [
     pytest.param("emulated", id="gpu0-emulated"),

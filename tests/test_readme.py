@@ -24,8 +24,12 @@ def _blocks(lang):
 def test_python_snippet_runs(index):
     code = _blocks("python")[index]
     out = io.StringIO()
-    with backend.emulation(False), contextlib.redirect_stdout(out):
-        exec(compile(code, f"README.md python block {index}", "exec"), {"__name__": "readme"})
+    from gpuparams import npx
+    try:
+        with backend.emulation(False), contextlib.redirect_stdout(out):
+            exec(compile(code, f"README.md python block {index}", "exec"), {"__name__": "readme"})
+    finally:
+        npx.reset_np()  # a snippet's npx.set_np() must not leak into the next test
     assert out.getvalue().strip(), "each README snippet prints what it shows"
 
 

@@ -168,6 +168,11 @@ SPECS = {
     # linear algebra
     "dot": Spec([_A, _u(4, 5)], np.dot, grad=(0, 1)),
     "batch_dot": Spec([_u(2, 3, 4), _u(2, 4, 5)], np.matmul, grad=(0, 1)),
+    # NumPy's matmul: batch axes broadcast (here (2,) against (1,))
+    "matmul": Spec([_u(2, 3, 4), _u(1, 4, 5)], np.matmul, grad=(0, 1)),
+    # einsum: 'k' appears only in the second operand, so its gradient is a broadcast
+    "einsum": Spec([_u(3, 4), _u(4, 5, 2)], lambda a, b: np.einsum("ij,jkl->il", a, b), grad=(0, 1),
+                   call=lambda op, a, b: op("ij,jkl->il", a, b)),
     # losses (ops.loss; the Gluon Blocks reduce them)
     "l2_loss": Spec([_A, _B], lambda p, y: (p - y) ** 2, grad=(0, 1)),
     "l1_loss": Spec([_A, _BINARY_B], lambda p, y: np.abs(p - y), grad=(0, 1)),

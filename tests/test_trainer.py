@@ -12,6 +12,9 @@ from gpuparams.gluon import nn
 from gpuparams.serialization import ArrayFileError
 from gpuparams.trainer import StaleGradientError, Trainer
 
+# Every test here runs under both front ends: nd, and np after npx.set_np() (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("front_end")
+
 
 def _param(name, values, ctx=None, **kwargs):
     p = gp.Parameter(name, shape=np.shape(values), **kwargs)

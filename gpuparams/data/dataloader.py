@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from .. import random as _random
+from .._front import adopt, is_np_array
 from ..errors import DataLoaderWorkerError
 from .._ndarray import NDArray, from_backend
 from .batchify import default_batchify_fn
@@ -169,7 +170,8 @@ class DataLoader:
             from ._workers import process_batches
             it = process_batches(self._dataset, self._batchify_fn, batches, self._num_workers,
                                  self._prefetch, self._timeout)
-        return self._pinned(it) if self._pin_memory else it
+        it = self._pinned(it) if self._pin_memory else it
+        return _front_batches(it) if is_np_array() else it
 
     def _serial(self, batches):
         for seed, indices in batches:
@@ -209,6 +211,21 @@ class DataLoader:
 
     def __len__(self):
         return len(self._batch_sampler)
+
+
+def _front_batch(batch):
+    """A batch in the ``np`` front end's arrays (after ``npx.set_np()``); the batch's arrays are new
+    objects, so switching their class in place touches nothing the dataset holds."""
+    if isinstance(batch, NDArray):
+        return adopt(batch)
+    if isinstance(batch, list):
+        return [_front_batch(b) for b in batch]
+    return batch
+
+
+def _front_batches(it):
+    for batch in it:
+        yield _front_batch(batch)
 
 
 def _check_cpu_dataset(dataset):

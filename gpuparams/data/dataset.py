@@ -247,5 +247,5 @@ def _take(field, indices):
         if type(data) is not np.ndarray:
             with backend.device_scope(ctx):
                 indices = backend.cupy_module_of(data).asarray(indices)
-        return from_backend(data[indices], ctx)
+        return from_backend(data[indices], ctx, type(field))  # an np field gives np batches
     return from_data(field[indices], ctx=cpu(0))

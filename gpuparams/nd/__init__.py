@@ -5,7 +5,7 @@ functions that create arrays.
 """
 from __future__ import annotations
 
-import numpy as np
+import numpy as _np
 
 from .. import backend
 from ..context import Context, current_context
@@ -38,15 +38,15 @@ def array(source_array, ctx=None, dtype=None):
         if kind in "cSUVMm":  # complex, strings, dates: no sensible float32 value
             normalize_dtype(source_array.dtype, what="source dtype")
         dtype = "float32"
-    keep_0d = isinstance(source_array, (np.ndarray, NDArray)) and source_array.ndim == 0
+    keep_0d = isinstance(source_array, (_np.ndarray, NDArray)) and source_array.ndim == 0
     return from_data(source_array, ctx=ctx, dtype=dtype, keep_0d=keep_0d)
 
 
 def _filled(shape, ctx, dtype, make):
     ctx = Context(ctx) if ctx is not None else current_context()
     dtype = normalize_dtype("float32" if dtype is None else dtype)
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    if any((not isinstance(n, (int, np.integer))) or n < 0 for n in shape):
+    shape = (shape,) if isinstance(shape, (int, _np.integer)) else tuple(shape)
+    if any((not isinstance(n, (int, _np.integer))) or n < 0 for n in shape):
         raise ValueError(f"shape must be non-negative ints, got {shape}")
     xp = backend.array_module(ctx)
     with backend.device_scope(ctx):
@@ -91,18 +91,18 @@ def full(shape, val, ctx=None, dtype=None, out=None):
 
 def arange(start, stop=None, step=1.0, repeat=1, ctx=None, dtype=None):
     """Evenly spaced values in ``[start, stop)`` (float32 by default, as in MXNet)."""
-    values = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    values = _np.arange(start, stop, step) if stop is not None else _np.arange(start)
     if repeat != 1:
-        values = np.repeat(values, repeat)
+        values = _np.repeat(values, repeat)
     return from_data(values, ctx=ctx, dtype="float32" if dtype is None else dtype)
 
 
 def linspace(start, stop, num, endpoint=True, ctx=None, dtype=None):
     """``num`` evenly spaced values from ``start`` to ``stop`` (included unless ``endpoint=False``),
     float32 by default, as MXNet's ``nd.linspace``. Integer dtypes truncate the values."""
-    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 0:
+    if isinstance(num, bool) or not isinstance(num, (int, _np.integer)) or num < 0:
         raise ValueError(f"linspace: num must be a non-negative int, got {num!r}")
-    values = np.linspace(start, stop, int(num), endpoint=bool(endpoint), dtype=np.float64)
+    values = _np.linspace(start, stop, int(num), endpoint=bool(endpoint), dtype=_np.float64)
     return from_data(values, ctx=ctx, dtype="float32" if dtype is None else dtype)
 
 
@@ -110,11 +110,11 @@ def eye(N, M=0, k=0, ctx=None, dtype=None, out=None):
     """An ``N x M`` array (``M = 0``: square) with ones on diagonal ``k`` (above the main one for
     ``k > 0``), float32 by default, as MXNet's ``nd.eye``; ``out=`` as in :func:`zeros`."""
     for name, value in (("N", N), ("M", M), ("k", k)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        if isinstance(value, bool) or not isinstance(value, (int, _np.integer)):
             raise TypeError(f"eye: {name} must be an int, got {value!r}")
     if N < 0 or M < 0:
         raise ValueError(f"eye: N and M must be non-negative, got N={N}, M={M}")
-    values = np.eye(int(N), int(M) or int(N), int(k))
+    values = _np.eye(int(N), int(M) or int(N), int(k))
     arr = from_data(values, ctx=ctx if out is None or ctx else out.context,
                     dtype="float32" if dtype is None else dtype)
     return _into(out, arr, "eye")
@@ -151,4 +151,16 @@ normal = random_normal = random.normal
 __all__ += ["uniform", "random_uniform", "normal", "random_normal"]
 
 # A name MXNet has and we do not (nd.foo) says it is not supported yet instead of a bare AttributeError.
-__getattr__ = _module_getattr(globals(), "nd")
+# MXNet's ``F.np`` / ``F.npx`` inside ``hybrid_forward(self, F, x)`` (F is this module, as in MXNet):
+# the NumPy interface, imported on first use; any other missing name says it is not supported yet.
+from .._lazy import lazy_attributes as _lazy_attributes  # noqa: E402
+
+_lazy_getattr, __dir__ = _lazy_attributes(globals(), {"np": ("gpuparams.np", None),
+                                                      "npx": ("gpuparams.npx", None)})
+_missing_getattr = _module_getattr(globals(), "nd")
+
+
+def __getattr__(name):
+    if name in ("np", "npx"):
+        return _lazy_getattr(name)
+    return _missing_getattr(name)

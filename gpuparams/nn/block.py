@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .. import autograd
+from .. import _front
 from .. import initializer as _initializer
 from .._placement import ContextArg
 from .._shapes import merge_partial_shapes, shape_is_known
@@ -506,6 +507,9 @@ class Block:
         if self._forward_pre_hooks:
             for hook in list(self._forward_pre_hooks.values()):
                 hook(self, args)
+        if _front._state["np"]:  # is_np_array(), inline: this runs on every block call
+            # After npx.set_np() a block computes in np arrays; nd inputs are taken without a copy.
+            args = tuple(_front.as_front(a) for a in args)
         if self._has_pending():
             self._finish_deferred(args, kwargs)
         out = self.forward(*args, **kwargs)

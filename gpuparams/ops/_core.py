@@ -24,7 +24,7 @@ __all__ = ["ContextMismatchError", "normalize_axis", "normalize_axes", "result",
 
 def xp_of(data):
     """The array module (numpy or cupy) of a backend array."""
-    if type(data) is np.ndarray:
+    if type(data) is np.ndarray or isinstance(data, np.generic):  # NumPy gives 0-d results as scalars
         return np
     return backend.cupy_module_of(data)
 
@@ -142,7 +142,13 @@ def result(data, ctx, name, inputs, backward_fn, *, saved, save_output=False, gr
         (which would make a reference cycle) and reads the inputs it captured as NDArrays, so the
         gradients it builds are recorded back to them.
     """
-    out = from_backend(data, ctx)
+    # The result's front end follows its inputs (ndarray.front_of, inlined: this is the hot path).
+    cls = NDArray
+    for x in inputs:
+        if x is not None and type(x) is not NDArray:
+            cls = type(x)
+            break
+    out = from_backend(data, ctx, cls)
     if _state.recording:
         for x in inputs:
             if x is not None and (x._node is not None or x._grad_req != "null"):

@@ -91,7 +91,8 @@ class Op(NamedTuple):
 #: Every operator, by name and by alias.
 REGISTRY: dict = {}
 
-_NDArray = None  # gpuparams.NDArray, bound on first dispatch (ndarray imports this package)
+_NDArray = None  # gpuparams.NDArray, bound on first dispatch (the class module imports this package)
+_NP_ARRAY = [None]  # gpuparams.np.ndarray, bound when gpuparams.np is imported
 _strict = [False]
 
 
@@ -112,12 +113,19 @@ def is_strict():
 
 
 def _first_array(args, kwargs):
-    cls = _NDArray
+    # Exact-type tests for the two front ends' classes (the hot path); any other NDArray subclass
+    # is found by the isinstance pass, which runs only when those found nothing.
+    cls, np_cls = _NDArray, _NP_ARRAY[0]
     for arg in args:
-        if type(arg) is cls:
+        t = type(arg)
+        if t is cls or t is np_cls:
             return arg
     for value in kwargs.values():
-        if type(value) is cls:
+        t = type(value)
+        if t is cls or t is np_cls:
+            return value
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, cls):
             return value
     return None
 

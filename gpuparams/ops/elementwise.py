@@ -9,7 +9,7 @@ import builtins
 import math
 import operator
 
-from .._ndarray import NDArray, from_backend
+from .._ndarray import NDArray, front_of, from_backend
 from ._core import (broadcast_error, constant, operand, result, same_context, unbroadcast, unbroadcast_nd,
                     xp_of)
 from ._registry import register
@@ -243,10 +243,13 @@ def _comparison(name, fn):
     def compare(a, b):
         ctx, ad, bd, an, bn = _binary_prepare(name, a, b)
         out = _compute(name, fn, ad, bd)
-        dtype = (an if an is not None else bn)._data.dtype
-        return from_backend(out.astype(dtype), ctx)
+        cls = front_of((an, bn))
+        if not cls._numpy_semantics:  # nd: 0./1. in the operands' dtype; np: NumPy's bool
+            out = out.astype((an if an is not None else bn)._data.dtype)
+        return from_backend(out, ctx, cls)
     compare.__name__ = name
-    compare.__doc__ = f"Elementwise ``{name}`` returning 0./1. in the operands' dtype (not differentiable)."
+    compare.__doc__ = (f"Elementwise ``{name}`` returning 0./1. in the operands' dtype (bool for "
+                       "``gpuparams.np`` arrays; not differentiable).")
     return compare
 
 

@@ -184,7 +184,7 @@ def one_hot(indices, depth, on_value=1.0, off_value=0.0, dtype="float32"):
     xp = xp_of(idx)
     hit = idx.astype(np.int64)[..., None] == xp.arange(int(depth))
     out = xp.where(hit, on_value, off_value).astype(dt)
-    return from_backend(out, indices._ctx)
+    return from_backend(out, indices._ctx, type(indices))
 
 
 def _arg_extremum(op_name, pick_name):
@@ -202,7 +202,7 @@ def _arg_extremum(op_name, pick_name):
             out = getattr(d, pick_name)(axis=a)
             if keepdims:
                 out = xp_of(d).expand_dims(out, a)
-        return from_backend(out.astype(out_dtype), data._ctx)
+        return from_backend(out.astype(out_dtype), data._ctx, type(data))
     arg_fn.__name__ = op_name
     arg_fn.__doc__ = f"""Index of the {pick_name[3:]}imum along ``axis`` (of the flattened array if
     ``axis`` is None).

@@ -1,10 +1,11 @@
-"""Matrix products: ``dot`` (1-D, 2-D, N-D as MXNet) and ``batch_dot``."""
+"""Matrix products: ``dot`` (1-D, 2-D, N-D as MXNet), ``batch_dot``, and NumPy's ``matmul`` and
+``einsum`` (which the ``gpuparams.np`` front end needs)."""
 from __future__ import annotations
 
-from ._core import ShapeError, result, same_context, xp_of
+from ._core import ShapeError, result, same_context, unbroadcast, xp_of
 from ._registry import register
 
-__all__ = ["dot", "batch_dot"]
+__all__ = ["dot", "batch_dot", "matmul", "einsum"]
 
 
 def _maybe_t(data, flag):
@@ -120,3 +121,93 @@ def batch_dot(a, b, transpose_a=False, transpose_b=False):
             gb = gb.transpose(0, 2, 1) if transpose_b else gb
         return ga, gb
     return result(out, ctx, "batch_dot", (a, b), backward, saved=(a, b))
+
+
+@register()
+def matmul(a, b):
+    """NumPy's ``matmul`` of arrays with at least 2 dimensions: a stack of matrix products whose
+    leading (batch) axes broadcast. (The ``np`` front end turns 1-D operands into matrices first.)"""
+    ctx = same_context("matmul", a, b)
+    ad, bd = a._data, b._data
+    if ad.ndim < 2 or bd.ndim < 2:
+        raise ShapeError(f"matmul: needs operands with at least 2 dimensions, got shapes {a.shape} and "
+                         f"{b.shape} (np.matmul handles 1-D ones)")
+    if ad.shape[-1] != bd.shape[-2]:
+        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} do not align: {ad.shape[-1]} (last axis "
+                         f"of the first) != {bd.shape[-2]} (second-to-last of the second)")
+    xp = xp_of(ad)
+    try:
+        out = xp.matmul(ad, bd)
+    except ValueError:
+        raise ShapeError(f"matmul: the batch axes of shapes {a.shape} and {b.shape} cannot be broadcast "
+                         "together") from None
+
+    def backward(g, needs):
+        ga = unbroadcast(xp.matmul(g, xp.swapaxes(bd, -1, -2)), ad.shape) if needs[0] else None
+        gb = unbroadcast(xp.matmul(xp.swapaxes(ad, -1, -2), g), bd.shape) if needs[1] else None
+        return ga, gb
+    return result(out, ctx, "matmul", (a, b), backward, saved=(a, b))
+
+
+def _parse_einsum(subscripts, operands):
+    """``(input subscripts, output subscript)`` of an explicit einsum expression, checked."""
+    if not isinstance(subscripts, str) or "->" not in subscripts:
+        raise ValueError(f"einsum: subscripts must be an explicit 'ij,jk->ik' string, got {subscripts!r} "
+                         "(implicit output and '...' are not supported)")
+    lhs, out = subscripts.replace(" ", "").split("->")
+    ins = lhs.split(",")
+    if len(ins) != len(operands):
+        raise ValueError(f"einsum: {subscripts!r} names {len(ins)} operands, {len(operands)} were given")
+    for term, x in zip(ins + [out], list(operands) + [None]):
+        if "." in term or not term.isalpha():
+            raise ValueError(f"einsum: subscript {term!r} must be letters only ('...' is not supported)")
+        if len(set(term)) != len(term):
+            raise ValueError(f"einsum: subscript {term!r} repeats a letter (traces and diagonals are not "
+                             "supported)")
+        if x is not None and len(term) != x.ndim:
+            raise ValueError(f"einsum: subscript {term!r} has {len(term)} letters for an operand of shape "
+                             f"{x.shape}")
+    missing = set(out) - set(lhs)
+    if missing:
+        raise ValueError(f"einsum: output letters {sorted(missing)} appear in no operand")
+    return ins, out
+
+
+@register()
+def einsum(subscripts, *operands):
+    """Einstein summation over explicit subscripts (``'ij,jk->ik'``), differentiable in every operand.
+
+    Each operand's subscript has distinct letters; ``...`` and implicit outputs are not supported.
+    """
+    ins, out_term = _parse_einsum(subscripts, operands)
+    ctx = operands[0]._ctx
+    for x in operands[1:]:
+        same_context("einsum", operands[0], x)
+    datas = [x._data for x in operands]
+    xp = xp_of(datas[0])
+    sizes = {}
+    for term, d in zip(ins, datas):
+        for letter, n in zip(term, d.shape):
+            if sizes.setdefault(letter, n) != n:
+                raise ShapeError(f"einsum: letter {letter!r} has sizes {sizes[letter]} and {n} in "
+                                 f"{subscripts!r}")
+    out = xp.einsum(subscripts, *datas)
+
+    def backward(g, needs):
+        grads = []
+        for i, term in enumerate(ins):
+            if not needs[i]:
+                grads.append(None)
+                continue
+            others = [(t, d) for j, (t, d) in enumerate(zip(ins, datas)) if j != i]
+            present = set(out_term).union(*(set(t) for t, _ in others))
+            # Letters only operand i has were summed over it alone: their gradient is g broadcast.
+            kept = "".join(c for c in term if c in present)
+            expr = ",".join([out_term] + [t for t, _ in others]) + "->" + kept
+            gi = xp.einsum(expr, g, *[d for _, d in others])
+            if kept != term:
+                gi = gi.reshape([sizes[c] if c in kept else 1 for c in term])
+                gi = xp.broadcast_to(gi, datas[i].shape).copy()
+            grads.append(gi)
+        return tuple(grads)
+    return result(out, ctx, "einsum", tuple(operands), backward, saved=tuple(operands))

@@ -182,7 +182,7 @@ def argsort(data, axis=-1, is_ascend=True, dtype="float32"):
     _check_array("argsort", "data", data)
     dt = normalize_dtype(dtype, what="argsort: dtype")
     d, ax = _sort_axis("argsort", data, axis)
-    return from_backend(_order(d, ax, bool(is_ascend)).astype(dt), data._ctx)
+    return from_backend(_order(d, ax, bool(is_ascend)).astype(dt), data._ctx, type(data))
 
 
 @register(method=True)
@@ -232,8 +232,8 @@ def topk(data, axis=-1, k=1, ret_typ="indices", is_ascend=False, dtype="float32"
     idx = _order(d, ax, bool(is_ascend))[(slice(None),) * ax + (slice(0, k),)]
     if ret_typ == "mask":
         full = _scatter_back(xp.ones(idx.shape, dtype=d.dtype), idx, ax, d.shape, d.dtype)
-        return from_backend(full.reshape(data.shape), data._ctx)
-    indices = from_backend(idx.astype(dt), data._ctx)
+        return from_backend(full.reshape(data.shape), data._ctx, type(data))
+    indices = from_backend(idx.astype(dt), data._ctx, type(data))
     if ret_typ == "indices":
         return indices
     picked_shape, shape, flat_shape, dtype_ = idx.shape, data.shape, d.shape, d.dtype

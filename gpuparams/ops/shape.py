@@ -208,7 +208,9 @@ def squeeze(x, axis=None, inplace=False):
             drop.add(a)
         elif axis is not None:
             raise ShapeError(f"squeeze: axis {a} has size {shape[a]}, not 1 (shape {shape})")
-    return _maybe_copy(reshape(x, tuple(n for i, n in enumerate(shape) if i not in drop) or (1,)), inplace)
+    kept = tuple(n for i, n in enumerate(shape) if i not in drop)
+    # nd has no 0-d arrays: squeezing every axis leaves (1,); the np front end keeps NumPy's ().
+    return _maybe_copy(reshape(x, kept or (() if type(x)._numpy_semantics else (1,))), inplace)
 
 
 @register(method=True, aliases=("Flatten",))
@@ -328,7 +330,7 @@ def getitem(x, key):
 @register(method=True, public=False)
 def astype(x, dtype, copy=True):
     """Cast to ``dtype`` (the gradient is cast back to the input's dtype)."""
-    dtype = normalize_dtype(dtype)
+    dtype = normalize_dtype(dtype, allow_bool=type(x)._numpy_semantics)
     data = x._data
     if not copy and dtype == data.dtype:
         return x

@@ -4,6 +4,8 @@
   ``add``, ``mul``, ``dot``, ``relu`` — forward and backward under ``autograd.record()``, against the
   same arithmetic in raw NumPy (the floor: no tape, no dispatch) and against PyTorch CPU autograd.
   These rows measure framework overhead, not arithmetic: their TFLOP/s is tiny by design.
+* ``np overhead <op>`` (issue 16): the same recorded op through ``gpuparams.np`` against ``nd``, so
+  the NumPy front end's per-op cost shows as a ratio (1.0: none).
 * ``mlp train step`` (issue 4, ``benchmarks/cpu_train.py``): forward, softmax-CE, backward and SGD of
   an MLP 784-256-256-10 at batch 128 on ``cpu(0)`` vs PyTorch CPU with the same thread count.
 * ``linreg chapter`` (issue 4): the linear-regression chapter's 3 epochs vs PyTorch CPU and vs MXNet
@@ -54,15 +56,21 @@ def _op_reference(op, a, b):
     return np.maximum(a, 0), g * (a > 0)
 
 
-def _gluon_op(op, a_host, b_host, ctx):
+def _gluon_op(op, a_host, b_host, ctx, front="nd"):
     gp = require_framework("nd.array", "nd.dot", "nd.relu", "autograd.record")
-    nd, autograd = gp.nd, gp.autograd
-    a = nd.array(a_host, ctx=ctx)
-    b = nd.array(b_host, ctx=ctx)
+    autograd = gp.autograd
+    if front == "np":  # the same op through the NumPy front end: np arrays, np.dot, npx.relu
+        from gpuparams import np as fe, npx
+        a, b = fe.array(a_host, ctx=ctx), fe.array(b_host, ctx=ctx)
+        dot, relu = fe.dot, npx.relu
+    else:
+        nd = gp.nd
+        a, b = nd.array(a_host, ctx=ctx), nd.array(b_host, ctx=ctx)
+        dot, relu = nd.dot, nd.relu
     a.attach_grad()
     b.attach_grad()
-    forward = {"add": lambda: a + b, "mul": lambda: a * b, "dot": lambda: nd.dot(a, b),
-               "relu": lambda: nd.relu(a)}[op]
+    forward = {"add": lambda: a + b, "mul": lambda: a * b, "dot": lambda: dot(a, b),
+               "relu": lambda: relu(a)}[op]
 
     def step():
         with autograd.record():
@@ -136,6 +144,22 @@ def overhead_case(env, op, baseline, n=OVERHEAD_SIZE):
                 bytes=nbytes, modes=("host",), note="forward + backward under autograd.record()")
 
 
+def np_front_case(env, op, n=OVERHEAD_SIZE):
+    """One recorded ``op`` through ``gpuparams.np`` (ours) vs the same op through ``nd`` (baseline):
+    the cost of the NumPy front end's semantics (promotion check, 0-d/bool rules) per op."""
+    def build():
+        a, b = _op_inputs(env, n)
+        ours = _gluon_op(op, a, b, env.ctx, front="np")
+        theirs = _gluon_op(op, a, b, env.ctx, front="nd")
+        return Bound(ours, theirs, lambda: _op_reference(op, a, b))
+
+    elems = n * n
+    nbytes = 4.0 * elems * (3 if op in ("relu",) else 5)
+    return Case("cpu", f"np overhead {op}", f"{n}x{n}", "gpuparams nd", build,
+                flops=float(_op_flops(op, n)), bytes=nbytes, modes=("host",),
+                note="forward + backward under autograd.record(); np front end vs nd")
+
+
 def cases(env):
     """The suite's cases for ``env``."""
     shapes = env.shapes.get("cpu", {})
@@ -146,6 +170,7 @@ def cases(env):
     for op in OPS:
         out.append(overhead_case(env, op, "numpy", n))
         out.append(overhead_case(env, op, "torch", n))
+        out.append(np_front_case(env, op, n))
     out.append(mlp_case(env, "cpu", "mlp train step", sizes, batch, modes=("host",)))
     out.append(linreg_case(env, "torch"))
     out.append(linreg_case(env, "mxnet"))
