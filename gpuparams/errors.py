@@ -17,7 +17,8 @@ __all__ = [
     "GPUUnavailableError",
     "KernelCompileError", "BudgetError", "DeferredInitializationError", "StaleGradientError",
     "ArrayFileError", "NVMLUnavailableError", "UsageError", "EmulatorError", "KernelFault",
-    "BarrierError", "LaunchConfigError", "ArgumentError", "EmulatorCompileError", "SkipCase",
+    "BarrierError", "LaunchConfigError", "ArgumentError", "EmulatorCompileError", "SkipCase", "TraceError",
+    "GraphFormatError",
 ]
 
 
@@ -183,3 +184,12 @@ class SkipCase(GpuparamsError):
 
 class UsageError(GpuparamsError):
     """A command-line usage error: printed as one line, exit status 2."""
+
+
+class TraceError(GpuparamsError, RuntimeError):
+    """``hybridize``: something in ``hybrid_forward`` cannot be traced (a host read of a value, an
+    in-place write, Python control flow on an array); the message names the block and the line."""
+
+
+class GraphFormatError(GpuparamsError, ValueError):
+    """An exported graph file (``*-symbol.json``) is malformed or names an unknown operator."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend
+from ._tracing import refuse as _refuse_in_trace
+from ._tracing import state as _trace
 from .context import Context, current_context
 
 __all__ = ["NDArray", "SUPPORTED_DTYPES", "normalize_dtype", "from_data", "from_backend", "copy_to_context"]
@@ -103,6 +105,11 @@ def from_data(source, ctx=None, dtype=None):
     return from_backend(data, ctx)
 
 
+_HOST_READ_FIX = ("a hybridized graph cannot depend on values read at trace time; keep the "
+                  "computation in F.* operators, or do the host read outside the block")
+_INPLACE_FIX = "write it out of place (y = y + v, F.where(mask, v, y)); a replay would skip the write"
+
+
 class NDArray:
     """An n-dimensional array on a context, recorded by :mod:`gpuparams.autograd`.
 
@@ -163,12 +170,16 @@ class NDArray:
     # ----------------------------------------------------------------- conversion
     def asnumpy(self):
         """Return a NumPy copy of the data (copied to the host from a GPU)."""
+        if _trace.hook is not None:
+            _refuse_in_trace("asnumpy() reads the array's values on the host", _HOST_READ_FIX)
         if backend.is_cupy_array(self._data):
             return self._data.get()
         return np.array(self._data, copy=True)
 
     def asscalar(self):
         """Return the only element as a NumPy scalar; raises ValueError unless ``size == 1``."""
+        if _trace.hook is not None:
+            _refuse_in_trace("asscalar() reads the array's value on the host", _HOST_READ_FIX)
         if self.size != 1:
             raise ValueError(f"asscalar() needs an array with exactly one element, got shape {self.shape}; "
                              "reduce it first (e.g. .sum() or .mean())")
@@ -179,6 +190,8 @@ class NDArray:
         return self.asscalar().item()
 
     def __array__(self, dtype=None, copy=None):
+        if _trace.hook is not None:
+            _refuse_in_trace("np.asarray() reads the array's values on the host", _HOST_READ_FIX)
         if self._ctx.device_type != "cpu":
             raise TypeError(f"np.asarray() needs a cpu array, this one is on {self._ctx}; "
                             "use x.asnumpy() to copy it to the host")
@@ -188,12 +201,19 @@ class NDArray:
         return data.copy() if copy else data
 
     def __float__(self):
+        if _trace.hook is not None:
+            _refuse_in_trace("float() reads the array's value on the host", _HOST_READ_FIX)
         return float(self.asscalar())
 
     def __int__(self):
+        if _trace.hook is not None:
+            _refuse_in_trace("int() reads the array's value on the host", _HOST_READ_FIX)
         return int(self.asscalar())
 
     def __bool__(self):
+        if _trace.hook is not None:
+            _refuse_in_trace("Python control flow on an array's value (if/while/and/or on an NDArray)",
+                             "compute both branches and select with F.where(cond, a, b)")
         if self.size != 1:
             raise ValueError(f"the truth value of an NDArray of shape {self.shape} is ambiguous; "
                              "use (x == y).sum() or x.asnumpy().any()")
@@ -598,6 +618,8 @@ class NDArray:
 
     def _assign(self, data, key=Ellipsis):
         """Write backend data (or a scalar) into ``self[key]`` and bump the version."""
+        if _trace.hook is not None:
+            _refuse_in_trace("an in-place write (x[...] = v)", _INPLACE_FIX)
         self._check_writable()
         if getattr(data, "ndim", 0) > 0 and data.size == 1:
             # A one-element array (MXNet has no 0-d arrays, so x.sum() has shape (1,)) broadcasts to
@@ -622,6 +644,8 @@ class NDArray:
         self._assign(value, key)
 
     def _inplace(self, other, op_name, apply):
+        if _trace.hook is not None:
+            _refuse_in_trace(f"an in-place update (x {op_name} v)", _INPLACE_FIX)
         self._check_writable()
         if isinstance(other, NDArray) and other._ctx is not self._ctx:
             raise ValueError(f"{op_name}: operands are on different contexts, {self._ctx} and "

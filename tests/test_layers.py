@@ -8,6 +8,9 @@ from gpuparams import autograd, init, nd, testing
 from gpuparams.gluon import nn
 from gpuparams.nn import basic_layers
 
+# Every test here also runs with its HybridBlocks hybridized (tests/conftest.py::hybrid_mode).
+pytestmark = pytest.mark.usefixtures("hybrid_mode")
+
 ACTS = {
     None: (lambda z: z, lambda z: np.ones_like(z)),
     "relu": (lambda z: np.maximum(z, 0), lambda z: (z > 0).astype(np.float64)),

@@ -190,6 +190,8 @@ SPECS = {
     "tile": Spec([_u(2, 3)], lambda x: np.tile(x, (2, 1)), kwargs={"reps": (2, 1)}),
     "repeat": Spec([_u(2, 3)], lambda x: np.repeat(x, 2, axis=1), kwargs={"repeats": 2, "axis": 1}),
     "flip": Spec([_A], lambda x: x[:, ::-1], kwargs={"axis": 1}),
+    # Dropout with p=0 is the identity in every mode (its draws are tested in tests/test_hybridize.py)
+    "Dropout": Spec([_A], lambda x: x, kwargs={"p": 0.0}),
     # optimizer updates (in place; they return the weight)
     "sgd_update": Spec([_A, _B, _u(3, 4)],
                        lambda w, g, m: w + (0.9 * m - 0.1 * (np.clip(2 * g, -1, 1) + 0.01 * w)),

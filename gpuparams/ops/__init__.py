@@ -10,14 +10,14 @@ from __future__ import annotations
 from ..errors import ContextMismatchError, ShapeError
 from ..ndarray import NDArray
 from . import _registry
-from . import (activation, dense, elementwise, indexing, linalg, loss, optimizer_update, reduce, select,
-               shape)
+from . import (activation, dense, dropout, elementwise, indexing, linalg, loss, optimizer_update, reduce,
+               select, shape)
 from ._registry import REGISTRY, Op, method_ops, public_ops, register
 
 # The operator families' modules, the registry's API, and (appended by _export) every operator.
-__all__ = ["activation", "dense", "elementwise", "indexing", "linalg", "loss", "optimizer_update", "reduce",
-           "select", "shape", "REGISTRY", "Op", "register", "public_ops", "method_ops", "ContextMismatchError",
-           "ShapeError"]
+__all__ = ["activation", "dense", "dropout", "elementwise", "indexing", "linalg", "loss", "optimizer_update",
+           "reduce", "select", "shape", "REGISTRY", "Op", "register", "public_ops", "method_ops",
+           "ContextMismatchError", "ShapeError"]
 
 
 def _export():

@@ -1,0 +1,380 @@
+"""hybridize(): trace a HybridBlock's ``hybrid_forward`` through the operator registry, replay the plan.
+
+How it works
+------------
+The first call of a hybridized block with a given **signature** — the shapes, dtypes and contexts of
+its NDArray inputs (and the values of its other inputs), which inputs are the same array, whether
+layers run in training mode and whether autograd is recording — runs ``hybrid_forward`` once
+imperatively with the trace hook of the dispatcher (:mod:`gpuparams.ops._registry`) switched on.
+Every operator call then goes through :meth:`Tracer.record`, which runs it and appends a
+:class:`Step`: the implementation the dispatcher chose (NumPy/CuPy code or our kernels), where each
+NDArray argument comes from (a block input, a parameter, an earlier step's output, or a constant
+made inside ``hybrid_forward``) and the other arguments as they were.
+
+Later calls with the same signature run :meth:`Plan.run`: one loop over the steps that calls those
+implementations directly, inside the device scope entered once for the whole plan. It skips the
+dispatcher, the ``Block.__call__`` machinery of every child (hooks, deferred-initialization checks,
+parameter lookup by name) and Python's control flow in ``hybrid_forward``. Parameters are read at
+each replay (``param.data(ctx)``, the buffer itself, not a copy), so ``Trainer.step``, ``set_data``,
+``initialize(force_reinit=True)`` and ``load_parameters`` are seen by the next replay. Random
+operators (``F.Dropout``) are steps like any other and draw new numbers at each replay.
+
+Under ``autograd.record()`` the replayed operators record their tape nodes as imperative code does,
+so gradients (and the sums over tied parameters) are bit-identical to the imperative run.
+
+What cannot be traced fails at trace time with :class:`~gpuparams.errors.TraceError`, naming the
+block and the source line: host reads of values (``asnumpy``, ``asscalar``, ``float()``, ``if x:``),
+in-place writes (``x[:] = v``, ``x += v``), and arrays derived from a traced array without an
+operator (``x.detach()``). A plan is never silently stale.
+
+The cache
+---------
+Each hybridized block keeps its plans in a least-recently-used cache of :data:`MAX_SIGNATURES`
+signatures (default 8); a ninth signature evicts the least recently used plan, which is traced again
+when it comes back. ``hybridize()`` again, ``cast()`` and adding children clear it.
+
+>>> import gpuparams as gp
+>>> from gpuparams import nn, nd
+>>> net = nn.HybridSequential()
+>>> net.add(nn.Dense(3, activation='relu'), nn.Dense(2))
+>>> net.initialize(); net.hybridize()
+>>> y1 = net(nd.ones((4, 5))); y2 = net(nd.ones((4, 5)))       # traced, then replayed
+>>> gp.graph.cache_info(net)['signatures']
+1
+"""
+from __future__ import annotations
+
+import linecache
+import os
+import sys
+from collections import OrderedDict
+
+from . import autograd
+from ._tracing import state as _state
+from .errors import TraceError
+from .ndarray import NDArray
+from .ops import _registry
+
+__all__ = ["MAX_SIGNATURES", "Plan", "Step", "Tracer", "TraceError", "call_cached", "cache_info",
+           "signature"]
+
+#: How many input signatures each hybridized block keeps plans for (least recently used evicted).
+MAX_SIGNATURES = 8
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def signature(args):
+    """The cache key of a call with positional ``args`` (see the module docstring)."""
+    parts = []
+    arrays = []
+    for a in args:
+        if type(a) is NDArray:
+            data = a._data
+            parts.append((data.shape, data.dtype, a._ctx))
+            arrays.append(a)
+        elif a is None or isinstance(a, (bool, int, float, str)):
+            parts.append(("value", type(a), a))
+        else:
+            raise TypeError(f"a hybridized block takes NDArrays (and None or numbers) as inputs, got "
+                            f"{type(a).__name__}; pass arrays, or call hybridize(active=False)")
+    aliases = ()
+    if len(arrays) > 1:  # the same array passed twice must not share a plan with two distinct arrays
+        ids = [id(a) for a in arrays]
+        aliases = tuple(ids.index(i) for i in ids)
+    astate = autograd._state
+    return tuple(parts), aliases, astate.training, astate.recording
+
+
+class Step:
+    """One recorded operator call.
+
+    Attributes
+    ----------
+    name : str
+        The operator's registered name.
+    fn : callable
+        The implementation the dispatcher chose at trace time (``op.impl`` or ``op.kernel``).
+    device : Device or None
+        The device whose scope the call needs (None on the CPU).
+    args, kwargs : list, dict
+        The arguments as traced; NDArray positions are overwritten at replay from ``fills``.
+    fills : tuple
+        ``(position, index or None, slot)``: argument ``position`` (or item ``index`` of a list/tuple
+        argument) is the value in ``slot``; keyword positions are strings.
+    outs : int or tuple of int or None
+        The slot(s) of the result.
+    """
+
+    __slots__ = ("name", "fn", "device", "args", "kwargs", "fills", "outs", "seq_args")
+
+    def __init__(self, name, fn, device, args, kwargs, fills, outs, seq_args):
+        self.name = name
+        self.fn = fn
+        self.device = device
+        self.args = args
+        self.kwargs = kwargs
+        self.fills = fills
+        self.outs = outs
+        self.seq_args = seq_args  # {position: type} of list/tuple arguments holding NDArrays
+
+
+class Plan:
+    """A traced ``hybrid_forward``: what one replay runs.
+
+    Attributes
+    ----------
+    steps : list of Step
+    n_slots : int
+        Size of the value table a replay fills.
+    input_slots : tuple of (argument index, slot)
+    params : tuple of (slot, Parameter, Context)
+        Read at every replay.
+    consts : tuple of (slot, NDArray)
+        Arrays made inside ``hybrid_forward`` without an operator (``F.zeros``), kept from the trace.
+    output : spec
+        How to build the result from the slots.
+    device : Device or None
+        The device entered once around the replay.
+    """
+
+    def __init__(self, steps, n_slots, input_slots, params, consts, output, device, block_name):
+        self.steps = steps
+        self.n_slots = n_slots
+        self.input_slots = input_slots
+        self.params = params
+        self.consts = consts
+        self.output = output
+        self.device = device
+        self.block_name = block_name
+        self.replays = 0
+
+    def run(self, args):
+        """Replay the plan with the block inputs ``args``; returns what ``hybrid_forward`` returned."""
+        self.replays += 1
+        return _registry.run_plan_on(self.device, lambda: self._loop(args))
+
+    def _loop(self, args):
+        vals = [None] * self.n_slots
+        for index, slot in self.input_slots:
+            vals[slot] = args[index]
+        for slot, param, ctx in self.params:
+            vals[slot] = param.data(ctx)
+        for slot, value in self.consts:
+            vals[slot] = value
+        device = self.device
+        for step in self.steps:
+            args_ = list(step.args)
+            kwargs_ = step.kwargs
+            if kwargs_:
+                kwargs_ = dict(kwargs_)
+            if step.seq_args:
+                for pos in step.seq_args:
+                    target = args_ if type(pos) is int else kwargs_
+                    target[pos] = list(target[pos])
+            for pos, index, slot in step.fills:
+                target = args_ if type(pos) is int else kwargs_
+                if index is None:
+                    target[pos] = vals[slot]
+                else:
+                    target[pos][index] = vals[slot]
+            if step.seq_args:
+                for pos, kind in step.seq_args.items():
+                    target = args_ if type(pos) is int else kwargs_
+                    target[pos] = kind(target[pos])
+            if step.device is None or step.device is device:
+                out = step.fn(*args_, **kwargs_)
+            else:
+                out = _registry._run_on(step.device, step.fn, args_, kwargs_)
+            outs = step.outs
+            if type(outs) is int:
+                vals[outs] = out
+            elif outs is not None:
+                for slot, value in zip(outs, out):
+                    vals[slot] = value
+        return _build(self.output, vals)
+
+
+def _build(spec, vals):
+    kind = spec[0]
+    if kind == "slot":
+        return vals[spec[1]]
+    if kind == "const":
+        return spec[1]
+    items = [_build(s, vals) for s in spec[1]]
+    return tuple(items) if kind == "tuple" else items
+
+
+class Tracer:
+    """Records the operator calls of one ``hybrid_forward`` run into a :class:`Plan`."""
+
+    def __init__(self, block, args):
+        self.block = block
+        self.slots = {}      # id(NDArray) -> slot
+        self.keep = []       # every traced array, so that ids stay unique during the trace
+        self.versions = {}   # id(version list) -> slot of the array owning it
+        self.steps = []
+        self.params = []
+        self.consts = []
+        self.devices = set()
+        self.n = 0
+        self._param_map = None
+        self.input_slots = []
+        for index, a in enumerate(args):
+            if type(a) is NDArray and id(a) not in self.slots:
+                self.input_slots.append((index, self._new_slot(a)))
+
+    def _new_slot(self, array):
+        slot = self.n
+        self.n += 1
+        self.slots[id(array)] = slot
+        self.versions.setdefault(id(array._version), slot)
+        self.keep.append(array)
+        return slot
+
+    def _params_by_array(self):
+        out = {}
+        for p in self.block.collect_params().values():
+            if p._data is not None:
+                for ctx, arr in zip(p._ctx_list, p._data):
+                    out[id(arr)] = (p, ctx)
+        return out
+
+    def slot_of(self, array):
+        """The slot of an NDArray argument (registering parameters and constants on first sight)."""
+        slot = self.slots.get(id(array))
+        if slot is not None:
+            return slot
+        if self._param_map is None or id(array) not in self._param_map:
+            self._param_map = self._params_by_array()  # deferred initialization may have added some
+        found = self._param_map.get(id(array))
+        if found is not None:
+            slot = self._new_slot(array)
+            self.params.append((slot, found[0], found[1]))
+            return slot
+        if id(array._version) in self.versions:
+            self.refuse("an array derived from a traced array without an operator (detach() or a "
+                        "view) is used", "use operators only (F.identity-free code: pass x itself)")
+        slot = self._new_slot(array)
+        self.consts.append((slot, array))
+        return slot
+
+    def record(self, dispatch, args, kwargs):
+        """The dispatcher's trace hook: run one operator call and record it as a :class:`Step`."""
+        name = dispatch.op_name
+        device, fn = _registry.choose(name, args, kwargs)
+        fills = []
+        seq_args = {}
+        arg_list = list(args)
+        for pos, a in enumerate(args):
+            self._note(pos, a, fills, seq_args, arg_list)
+        kw = dict(kwargs)
+        for key, a in kwargs.items():
+            self._note(key, a, fills, seq_args, kw)
+        _state.hook = None  # the operator's own inner operator calls are part of this step
+        try:
+            out = dispatch(*args, **kwargs)
+        finally:
+            _state.hook = self.record
+        if type(out) is NDArray:
+            outs = self._new_slot(out)
+        elif isinstance(out, (list, tuple)) and out and all(type(o) is NDArray for o in out):
+            outs = tuple(self._new_slot(o) for o in out)
+        elif out is None or isinstance(out, (bool, int, float)):
+            return out  # an operator on numbers only: a constant of the trace
+        else:
+            raise TraceError(f"operator {name!r} returned {type(out).__name__}, which a plan cannot hold")
+        if device is not None:
+            self.devices.add(device)
+        self.steps.append(Step(name, fn, device, tuple(arg_list), kw, tuple(fills), outs, seq_args))
+        return out
+
+    def _note(self, pos, value, fills, seq_args, template):
+        if type(value) is NDArray:
+            fills.append((pos, None, self.slot_of(value)))
+            template[pos] = None
+        elif isinstance(value, (list, tuple)) and any(type(v) is NDArray for v in value):
+            seq_args[pos] = type(value)
+            template[pos] = [None if type(v) is NDArray else v for v in value]
+            for i, v in enumerate(value):
+                if type(v) is NDArray:
+                    fills.append((pos, i, self.slot_of(v)))
+
+    def output_spec(self, out):
+        if type(out) is NDArray:
+            return ("slot", self.slot_of(out))
+        if isinstance(out, (list, tuple)):
+            return ("tuple" if isinstance(out, tuple) else "list", [self.output_spec(o) for o in out])
+        if out is None or isinstance(out, (bool, int, float, str)):
+            return ("const", out)
+        raise TraceError(f"cannot hybridize {self.block.name}: hybrid_forward returned "
+                         f"{type(out).__name__}; return NDArrays (or a tuple/list of them)")
+
+    def finish(self, out):
+        """The :class:`Plan` of the traced run that returned ``out``."""
+        spec = self.output_spec(out)
+        devices = self.devices
+        device = next(iter(devices)) if len(devices) == 1 else None
+        plan = Plan(self.steps, self.n, tuple(self.input_slots), tuple(self.params), tuple(self.consts),
+                    spec, device, self.block.name)
+        self.keep = []
+        return plan
+
+    # ------------------------------------------------------------------ errors
+    def refuse(self, what, fix):
+        """Raise :class:`TraceError` for ``what``, naming the block and the user's source line."""
+        frame = sys._getframe(1)
+        user = hybrid = None
+        block = self.block
+        while frame is not None:
+            code = frame.f_code
+            if user is None and not code.co_filename.startswith(_PACKAGE_DIR):
+                user = frame
+            if code.co_name == "hybrid_forward" and hybrid is None:
+                hybrid = frame
+                owner = frame.f_locals.get("self")
+                if owner is not None and hasattr(owner, "_children"):
+                    block = owner
+            if user is not None and hybrid is not None:
+                break
+            frame = frame.f_back
+        where = user or hybrid
+        location = ""
+        if where is not None:
+            source = linecache.getline(where.f_code.co_filename, where.f_lineno).strip()
+            location = f" at {where.f_code.co_filename}:{where.f_lineno} (`{source}`)"
+        raise TraceError(f"cannot hybridize {block.name} ({type(block).__name__}): {what}{location} "
+                         f"inside hybrid_forward; {fix}. Or call hybridize(active=False) to run it "
+                         "imperatively")
+
+
+def _trace(block, args):
+    tracer = Tracer(block, args)
+    _state.tracer, _state.hook = tracer, tracer.record
+    try:
+        out = block._plain_forward(*args)
+    finally:
+        _state.tracer = _state.hook = None
+    return out, tracer.finish(out)
+
+
+def call_cached(block, args):
+    """Run hybridized ``block`` on ``args``: replay the plan of their signature, or trace one."""
+    key = signature(args)
+    plans = block._plans
+    plan = plans.get(key)
+    if plan is not None:
+        plans.move_to_end(key)
+        return plan.run(args)
+    out, plan = _trace(block, args)
+    plans[key] = plan
+    while len(plans) > MAX_SIGNATURES:
+        plans.popitem(last=False)
+    return out
+
+
+def cache_info(block):
+    """``{'signatures': n, 'replays': total, 'steps': [steps per plan]}`` of a hybridized block."""
+    plans = getattr(block, "_plans", None) or OrderedDict()
+    return {"signatures": len(plans), "replays": sum(p.replays for p in plans.values()),
+            "steps": [len(p.steps) for p in plans.values()]}
