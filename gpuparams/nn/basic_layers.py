@@ -233,8 +233,9 @@ class Flatten(HybridBlock):
     """Reshapes ``(N, ...)`` inputs to ``(N, features)``."""
 
     def hybrid_forward(self, F: Any, x: NDArray) -> NDArray:
-        """``x`` reshaped to ``(N, -1)``."""
-        return x.reshape((x.shape[0], -1))
+        """``x`` reshaped to ``(N, -1)`` (the ``flatten`` operator, so an exported graph does not
+        fix the batch size)."""
+        return F.flatten(x)
 
     def __repr__(self):
         return type(self).__name__
