@@ -613,6 +613,24 @@ def test_training_step_gate_passes_for_a_correct_step():
         assert row["baseline_skipped"].startswith("PyTorch is not installed")
 
 
+@pytest.mark.parametrize("baseline", ["numpy", "imperative"])
+def test_hybridized_training_step_and_its_baselines_pass_the_gate(baseline):
+    # Both sides are checked against the float64 reference: the hybridized gpuparams step and the
+    # hand-written NumPy step (or gpuparams imperative).
+    from gpuparams.bench.suites import _models
+    (row,) = _quiet_runner().run_case(_models.mlp_case(_cpu_env(), "cpu", "mlp", (20, 16, 10), 8,
+                                                       modes=("host",), hybridize=True,
+                                                       baseline=baseline))
+    assert row["correct"] is True and row["baseline_correct"] is True, row
+    assert row["max_rel_err"] < 1e-5 and row["ratio"] > 0
+
+
+def test_hybridized_linreg_chapter_matches_its_reference():
+    from gpuparams.bench.suites import _models
+    (row,) = _quiet_runner().run_case(_models.linreg_case(_cpu_env(), "imperative", hybridize=True))
+    assert row["correct"] is True and row["baseline_correct"] is True, row
+
+
 def test_without_torch_gpuparams_is_still_gated_and_timed(monkeypatch):
     if not _framework_has("nd.array", "autograd.record"):
         pytest.skip("gpuparams.nd / autograd not landed")
