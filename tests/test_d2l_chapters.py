@@ -12,7 +12,8 @@ from gpuparams import gluon, init, nd
 from gpuparams.gluon import nn
 
 
-pytestmark = pytest.mark.usefixtures("fresh_names")
+# Every test here also runs with its HybridBlocks hybridized (tests/conftest.py::hybrid_mode).
+pytestmark = pytest.mark.usefixtures("fresh_names", "hybrid_mode")
 
 
 class MySequential(nn.Block):

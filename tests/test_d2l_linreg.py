@@ -12,6 +12,9 @@ import pytest
 
 import gpuparams as gp
 
+# Every test here also runs with its HybridBlocks hybridized (tests/conftest.py::hybrid_mode).
+pytestmark = pytest.mark.usefixtures("hybrid_mode")
+
 CHAPTER_CONTEXTS = [
     pytest.param("cpu", id="cpu0"),
     pytest.param("gpu", id="gpu0", marks=pytest.mark.gpu),

@@ -10,6 +10,9 @@ from gpuparams import init, nd
 from gpuparams.gluon import nn
 from gpuparams.serialization import ArrayFileError
 
+# Every test here also runs with its HybridBlocks hybridized (tests/conftest.py::hybrid_mode).
+pytestmark = pytest.mark.usefixtures("hybrid_mode")
+
 
 @pytest.fixture(autouse=True)
 def fresh_names():

@@ -12,6 +12,9 @@ from gpuparams.gluon import nn
 from gpuparams.serialization import ArrayFileError
 from gpuparams.trainer import StaleGradientError, Trainer
 
+# Every test here also runs with its HybridBlocks hybridized (tests/conftest.py::hybrid_mode).
+pytestmark = pytest.mark.usefixtures("hybrid_mode")
+
 
 def _param(name, values, ctx=None, **kwargs):
     p = gp.Parameter(name, shape=np.shape(values), **kwargs)
