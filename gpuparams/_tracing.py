@@ -15,7 +15,8 @@ import threading
 class _State(threading.local):
     hook = None      # tracer.record(op_name, dispatch, args, kwargs), or None
     tracer = None    # the active Tracer (kept while ``hook`` is cleared inside an operator)
-    replaying = 0    # depth of plan replays running in this thread
+    imperative = 0   # > 0: hybridized blocks run imperatively (tests, summary)
+    capture = None   # the graph.Capture recording kernel launches (CUDA-graph capture), or None
 
 
 state = _State()

@@ -18,7 +18,7 @@ __all__ = [
     "KernelCompileError", "BudgetError", "DeferredInitializationError", "StaleGradientError",
     "ArrayFileError", "NVMLUnavailableError", "UsageError", "EmulatorError", "KernelFault",
     "BarrierError", "LaunchConfigError", "ArgumentError", "EmulatorCompileError", "SkipCase", "TraceError",
-    "GraphFormatError",
+    "GraphFormatError", "CaptureFallbackWarning", "CaptureError",
 ]
 
 
@@ -193,3 +193,13 @@ class TraceError(GpuparamsError, RuntimeError):
 
 class GraphFormatError(GpuparamsError, ValueError):
     """An exported graph file (``*-symbol.json``) is malformed or names an unknown operator."""
+
+
+class CaptureFallbackWarning(GpuparamsError, UserWarning):
+    """``hybridize(static_alloc=True, static_shape=True)``: a plan could not be captured as one graph
+    of kernel launches (the message says why) and runs as the uncaptured replay instead."""
+
+
+class CaptureError(GpuparamsError, RuntimeError):
+    """Why a plan cannot be captured as a graph of kernel launches; ``hybridize`` turns it into one
+    :class:`CaptureFallbackWarning` and replays uncaptured."""

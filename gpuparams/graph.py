@@ -47,16 +47,17 @@ from __future__ import annotations
 import linecache
 import os
 import sys
+import warnings
 from collections import OrderedDict
 
 from . import autograd
 from ._tracing import state as _state
-from .errors import TraceError
+from .errors import CaptureError, CaptureFallbackWarning, TraceError
 from .ndarray import NDArray
 from .ops import _registry
 
-__all__ = ["MAX_SIGNATURES", "Plan", "Step", "Tracer", "TraceError", "call_cached", "cache_info",
-           "signature"]
+__all__ = ["MAX_SIGNATURES", "Plan", "Step", "Tracer", "TraceError", "Capture", "CapturedPlan",
+           "CaptureFallbackWarning", "call_cached", "cache_info", "signature"]
 
 #: How many input signatures each hybridized block keeps plans for (least recently used evicted).
 MAX_SIGNATURES = 8
@@ -148,13 +149,36 @@ class Plan:
         self.device = device
         self.block_name = block_name
         self.replays = 0
+        self.captured = None        # CapturedPlan, once captured
+        self.capture_failed = None  # why capture fell back (then it is not tried again)
+        self.captures = 0
 
     def run(self, args):
         """Replay the plan with the block inputs ``args``; returns what ``hybrid_forward`` returned."""
         self.replays += 1
         return _registry.run_plan_on(self.device, lambda: self._loop(args))
 
-    def _loop(self, args):
+    def run_captured(self, args):
+        """Replay through a captured graph (capturing it first, again after a parameter buffer
+        changed); falls back to :meth:`run`, with one warning, when the plan cannot be captured."""
+        if self.capture_failed is not None:
+            return self.run(args)
+        captured = self.captured
+        if captured is not None and not captured.valid():
+            captured = self.captured = None  # a parameter got a new buffer: capture again
+        if captured is None:
+            try:
+                captured = self.captured = CapturedPlan(self, args)
+            except CaptureError as exc:
+                self.capture_failed = str(exc)
+                warnings.warn(f"{self.block_name}: CUDA-graph capture fell back to the uncaptured replay: "
+                              f"{exc}", CaptureFallbackWarning, stacklevel=4)
+                return self.run(args)
+            self.captures += 1
+        self.replays += 1
+        return captured.run(args)
+
+    def _loop(self, args, on_step=None):
         vals = [None] * self.n_slots
         for index, slot in self.input_slots:
             vals[slot] = args[index]
@@ -192,7 +216,118 @@ class Plan:
             elif outs is not None:
                 for slot, value in zip(outs, out):
                     vals[slot] = value
+            if on_step is not None:
+                on_step(step)
         return _build(self.output, vals)
+
+
+class Capture:
+    """Records the kernel launches of a capture region (the hook of ``backend.loader.launch``).
+
+    On the emulated GPU each launch is stored and not run, as CUDA stream capture does; a replay
+    runs them in order on the same buffers. On a real GPU the launch is issued on the capturing
+    CuPy stream, which records it into the CUDA graph.
+    """
+
+    def __init__(self, device):
+        self.device = device
+        self.launches = []
+        self.count = 0
+
+    def record(self, dev, fn, grid, block, args, shared_mem):
+        if dev is not self.device:
+            raise CaptureError(f"a kernel launch on {dev.label} inside a capture on {self.device.label}")
+        self.count += 1
+        if dev.emulated:
+            self.launches.append((fn, grid, block, args, shared_mem))
+        else:
+            dev.run(fn, grid, block, args, shared_mem)
+
+
+class CapturedPlan:
+    """A plan captured into one graph of kernel launches (``hybridize(static_alloc=True,
+    static_shape=True)`` on a device with our kernels, outside ``autograd.record()``).
+
+    The inputs are copied into buffers owned by the graph, the launches replay on those buffers and
+    on the parameters' buffers as they were at capture (:meth:`valid` notices a new buffer), and the
+    outputs are copied out, so a later call never overwrites what an earlier one returned.
+    """
+
+    def __init__(self, plan, args):
+        device = plan.device
+        xp = device.xp
+        self.device = device
+        statics = list(args)
+        self.inputs = []
+        for index, _ in plan.input_slots:
+            buffer = xp.empty(args[index].shape, dtype=args[index].dtype)
+            statics[index] = _wrap(buffer, args[index]._ctx)
+            self.inputs.append((index, buffer))
+        self.params = [(p, ctx, p.data(ctx)._data) for _, p, ctx in plan.params]
+        capture = Capture(device)
+
+        def one_step(step):
+            # Every step must be kernel launches only: host (NumPy/CuPy) work would run once, at
+            # capture, and never again at replay.
+            if capture.count == one_step.seen:
+                raise CaptureError(f"operator {step.name!r} ran no kernel of ours (host or library "
+                                    "work cannot be captured into the graph)")
+            one_step.seen = capture.count
+        one_step.seen = 0
+
+        previous = _state.capture
+        _state.capture = capture
+        graph = None
+        try:
+            if device.emulated:
+                out = plan._loop(statics, one_step)
+            else:  # pragma: no cover - needs a real GPU (owed to the GPU box)
+                stream = xp.cuda.Stream(non_blocking=True)
+                with stream:
+                    stream.begin_capture()
+                    try:
+                        out = plan._loop(statics, one_step)
+                    finally:
+                        graph = stream.end_capture()
+                self.stream = stream
+        finally:
+            _state.capture = previous
+        self.graph = graph
+        self.launches = capture.launches
+        self.outputs = out
+        self.output_spec = plan.output
+
+    def valid(self):
+        """False when a parameter was given a new buffer since the capture."""
+        return all(p._data is not None and p.data(ctx)._data is buffer for p, ctx, buffer in self.params)
+
+    def run(self, args):
+        """Copy ``args`` in, launch the graph, copy the outputs out."""
+        device = self.device
+        with device.scope():
+            for index, buffer in self.inputs:
+                buffer[...] = args[index]._data
+            if self.graph is not None:  # pragma: no cover - real GPU
+                self.graph.launch(self.stream)
+                self.stream.synchronize()
+            else:
+                run = device.run
+                for fn, grid, block, launch_args, shared_mem in self.launches:
+                    run(fn, grid, block, launch_args, shared_mem)
+            return _copy_out(self.outputs)
+
+
+def _wrap(buffer, ctx):
+    from .ndarray import from_backend
+    return from_backend(buffer, ctx)
+
+
+def _copy_out(value):
+    if type(value) is NDArray:
+        return _wrap(value._data.copy(), value._ctx)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copy_out(v) for v in value)
+    return value
 
 
 def _build(spec, vals):
@@ -365,6 +500,10 @@ def call_cached(block, args):
     plan = plans.get(key)
     if plan is not None:
         plans.move_to_end(key)
+        flags = block._flags
+        if (flags["static_alloc"] and flags["static_shape"] and not key[3] and plan.device is not None
+                and plan.device.custom_kernels):
+            return plan.run_captured(args)
         return plan.run(args)
     out, plan = _trace(block, args)
     plans[key] = plan
@@ -374,7 +513,11 @@ def call_cached(block, args):
 
 
 def cache_info(block):
-    """``{'signatures': n, 'replays': total, 'steps': [steps per plan]}`` of a hybridized block."""
+    """``{'signatures', 'replays', 'steps', 'captures', 'capture_failed'}`` of a hybridized block:
+    the number of plans, replays over all of them, steps per plan, CUDA-graph captures made (a
+    parameter buffer change makes another) and, per plan, why capture fell back (or None)."""
     plans = getattr(block, "_plans", None) or OrderedDict()
     return {"signatures": len(plans), "replays": sum(p.replays for p in plans.values()),
-            "steps": [len(p.steps) for p in plans.values()]}
+            "steps": [len(p.steps) for p in plans.values()],
+            "captures": sum(p.captures for p in plans.values()),
+            "capture_failed": [p.capture_failed for p in plans.values()]}

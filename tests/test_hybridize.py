@@ -438,3 +438,113 @@ def test_imports_checks_inputs_and_parameter_files(tmp_path):
     other.collect_params().save(wrong)
     with pytest.raises(ValueError, match=r"does not match the graph: missing \['dense\d+_weight"):
         gluon.SymbolBlock.imports(symbol_file, ["data"], wrong)
+
+
+# ----------------------------------------------------------------------------- capture (emulated GPU)
+from gpuparams import backend  # noqa: E402
+from gpuparams.errors import CaptureFallbackWarning  # noqa: E402
+
+
+@pytest.fixture
+def emulated():
+    with backend.emulation(True):
+        yield gp.gpu(0)
+
+
+def _relu_mlp(ctx):
+    net = nn.HybridSequential()
+    net.add(nn.Dense(16, activation="relu"), nn.Dense(5))
+    net.initialize(ctx=ctx)
+    return net
+
+
+def _imperative(net, x):
+    """The imperative result, keeping the block's plans (hybridize(active=False) would clear them)."""
+    from gpuparams._tracing import state
+    state.imperative += 1
+    try:
+        return net(x).asnumpy()
+    finally:
+        state.imperative -= 1
+
+
+def test_capture_records_the_launches_and_replays_them(emulated, rng):
+    net = _relu_mlp(emulated)
+    x = nd.array(rng.standard_normal((7, 9)), ctx=emulated)
+    net.hybridize(static_alloc=True, static_shape=True)
+    first = net(x)                      # traced
+    second = net(x)                     # captured, then launched
+    info = graph.cache_info(net)
+    assert info["captures"] == 1 and info["capture_failed"] == [None]
+    plan = next(iter(net._plans.values()))
+    assert len(plan.captured.launches) == 2  # one fused GEMM per Dense
+    np.testing.assert_array_equal(second.asnumpy(), first.asnumpy())
+    x2 = nd.array(rng.standard_normal((7, 9)), ctx=emulated)
+    third = net(x2)                     # new values, same buffers: copied in before the launches
+    np.testing.assert_array_equal(third.asnumpy(), _imperative(net, x2))
+    np.testing.assert_array_equal(second.asnumpy(), first.asnumpy())  # outputs are copies
+    assert graph.cache_info(net)["captures"] == 1
+
+
+def test_a_new_parameter_buffer_invalidates_the_captured_graph(emulated, rng):
+    net = _relu_mlp(emulated)
+    x = nd.array(rng.standard_normal((3, 4)), ctx=emulated)
+    net.hybridize(static_alloc=True, static_shape=True)
+    net(x)
+    net(x)
+    net[0].weight.set_data(nd.ones(net[0].weight.shape) * 0.1)  # written into the same buffer
+    np.testing.assert_array_equal(net(x).asnumpy(), _imperative(net, x))
+    assert graph.cache_info(net)["captures"] == 1
+    net.initialize(init.Normal(1.0), ctx=emulated, force_reinit=True)  # in place, too
+    np.testing.assert_array_equal(net(x).asnumpy(), _imperative(net, x))
+    assert graph.cache_info(net)["captures"] == 1
+    net.reset_ctx([emulated, gp.cpu(0)])
+    net.reset_ctx(emulated)  # back on one context: new buffers, so the graph is captured again
+    np.testing.assert_array_equal(net(x).asnumpy(), _imperative(net, x))
+    assert graph.cache_info(net)["captures"] == 2
+
+
+def test_a_step_without_our_kernels_falls_back_with_one_warning(emulated, rng):
+    net = nn.HybridSequential()
+    net.add(nn.Dense(6, activation="tanh"), nn.Dense(2))  # tanh is a NumPy operator on the emulator
+    net.initialize(ctx=emulated)
+    net.hybridize(static_alloc=True, static_shape=True)
+    x = nd.array(rng.standard_normal((4, 3)), ctx=emulated)
+    net(x)
+    with pytest.warns(CaptureFallbackWarning, match=r"operator 'Activation' ran no kernel of ours"):
+        out = net(x)
+    np.testing.assert_array_equal(out.asnumpy(), _imperative(net, x))
+    net(x)  # no second warning (warnings are errors in this suite)
+    info = graph.cache_info(net)
+    assert info["captures"] == 0 and "Activation" in info["capture_failed"][0]
+
+
+def test_no_capture_while_recording_or_on_the_cpu(emulated, rng):
+    net = _relu_mlp(emulated)
+    net.hybridize(static_alloc=True, static_shape=True)
+    x = nd.array(rng.standard_normal((3, 4)), ctx=emulated)
+    y = nd.zeros((3, 5), ctx=emulated)
+    ref_out, ref_grads = _step(net, x, y)
+    out, grads = _step(net, x, y)  # recording: the uncaptured replay, gradients as imperative
+    np.testing.assert_allclose(out, ref_out, rtol=1e-6)
+    for key in ref_grads:
+        np.testing.assert_allclose(grads[key], ref_grads[key], rtol=1e-6, atol=1e-7)
+    assert graph.cache_info(net)["captures"] == 0
+    cpu_net = _relu_mlp(gp.cpu(0))
+    cpu_net.hybridize(static_alloc=True, static_shape=True)
+    for _ in range(3):
+        cpu_net(nd.ones((2, 4)))
+    assert graph.cache_info(cpu_net)["captures"] == 0 and graph.cache_info(cpu_net)["replays"] == 2
+
+
+def test_share_parameters_clears_the_plans():
+    a, b = _mlp(), _mlp()
+    a.initialize()
+    b.initialize()
+    a.hybridize()
+    x = nd.ones((2, 3))
+    a(x)
+    a.share_parameters(b)
+    assert graph.cache_info(a)["signatures"] == 0
+    b.hybridize(active=False)
+    np.testing.assert_array_equal(a(x).asnumpy(), b(x).asnumpy())

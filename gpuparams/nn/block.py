@@ -432,6 +432,8 @@ class Block:
             entries = block._params._params
             block._params._params = {(new.name if k == old.name else k): (new if k == old.name else v)
                                      for k, v in entries.items()}
+        if plan:
+            self._clear_cached_graphs()  # traced plans hold the former Parameter objects
         return self
 
     # ------------------------------------------------------------------ files
@@ -676,7 +678,7 @@ class HybridBlock(Block):
 
     def forward(self, x: Any, *args: Any) -> Any:
         """Run ``hybrid_forward``: replayed from a traced plan when hybridized, else imperatively."""
-        if self._active and _trace_state.tracer is None and not _trace_state.replaying:
+        if self._active and _trace_state.tracer is None and not _trace_state.imperative:
             from .. import graph
             return graph.call_cached(self, (x,) + args)
         return self._plain_forward(x, *args)
