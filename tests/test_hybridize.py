@@ -548,3 +548,27 @@ def test_share_parameters_clears_the_plans():
     assert graph.cache_info(a)["signatures"] == 0
     b.hybridize(active=False)
     np.testing.assert_array_equal(a(x).asnumpy(), b(x).asnumpy())
+
+
+def test_matches_mxnet_1_9_1():
+    # The same code recorded under MXNet 1.9.1 (tests/data/mxnet_hybridize_cases.py); the MXNet values
+    # are in tests/data/mxnet_1_9_1_hybridize.json.
+    import json
+    import os
+    import sys
+    here = os.path.join(os.path.dirname(__file__), "data")
+    sys.path.insert(0, here)
+    try:
+        import mxnet_hybridize_cases as cases
+    finally:
+        sys.path.remove(here)
+    with open(os.path.join(here, "mxnet_1_9_1_hybridize.json")) as f:
+        expected = json.load(f)
+    got = cases.run(nd, autograd, nn)
+    for key in ("repr_hybrid_lambda", "repr_lambda", "repr_dropout", "repr_flatten",
+                "hybrid_sequential_is_sequential", "hybrid_block_bases", "plain_child_error"):
+        assert got[key] == expected[key], key
+    for key in ("output_0", "output_1", "grads_0", "grads_1"):
+        for a, b in zip(got[key] if key.startswith("grads") else [got[key]],
+                        expected[key] if key.startswith("grads") else [expected[key]]):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
