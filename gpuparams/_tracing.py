@@ -17,6 +17,7 @@ class _State(threading.local):
     tracer = None    # the active Tracer (kept while ``hook`` is cleared inside an operator)
     imperative = 0   # > 0: hybridized blocks run imperatively (tests, summary)
     capture = None   # the graph.Capture recording kernel launches (CUDA-graph capture), or None
+    collect = None   # a replay's recorder of backward functions (one tape node per block call)
 
 
 state = _State()

@@ -52,7 +52,8 @@ from collections import OrderedDict
 
 from . import autograd
 from ._tracing import state as _state
-from .errors import CaptureError, CaptureFallbackWarning, TraceError
+from .autograd import Node
+from .errors import AutogradError, CaptureError, CaptureFallbackWarning, TraceError
 from .ndarray import NDArray
 from .ops import _registry
 
@@ -154,9 +155,25 @@ class Plan:
         self.captures = 0
 
     def run(self, args):
-        """Replay the plan with the block inputs ``args``; returns what ``hybrid_forward`` returned."""
+        """Replay the plan with the block inputs ``args``; returns what ``hybrid_forward`` returned.
+
+        Under ``autograd.record()`` a plan with one output records one tape node for the whole call
+        (:class:`_FusedBackward`) instead of one per operator.
+        """
         self.replays += 1
+        if autograd._state.recording and self.output[0] == "slot":
+            return _registry.run_plan_on(self.device, lambda: self._fused(args))
         return _registry.run_plan_on(self.device, lambda: self._loop(args))
+
+    def _fused(self, args):
+        fused = _FusedBackward(self.block_name)
+        previous = _state.collect
+        _state.collect = fused.record
+        try:
+            out = self._loop(args)
+        finally:
+            _state.collect = previous
+        return fused.attach(out)
 
     def run_captured(self, args):
         """Replay through a captured graph (capturing it first, again after a parameter buffer
@@ -328,6 +345,96 @@ def _copy_out(value):
     if isinstance(value, (list, tuple)):
         return type(value)(_copy_out(v) for v in value)
     return value
+
+
+class _FusedBackward:
+    """The backward of one replayed block call: the operators' own backward functions, run in
+    reverse order over the plan's values, behind a single autograd node.
+
+    While the replay runs, :func:`gpuparams.ops._core.result` hands each operator's backward function
+    (and the versions of what it saved) to :meth:`record` instead of building a tape node. Inputs are
+    numbered as the replay goes (by ``id`` while the arrays are alive, kept alive until
+    :meth:`attach`), so the node holds only what the backward functions hold, as imperative nodes do.
+    Gradients reaching one value are summed as ``autograd`` sums them (first one reshaped, then
+    ``previous + g``).
+    """
+
+    __slots__ = ("name", "records", "index", "external", "ext_index", "keep")
+
+    def __init__(self, name):
+        self.name = name
+        self.records = []    # (op name, input refs, backward, saved versions, output shape)
+        self.index = {}      # id(output) -> record number (while the replay runs)
+        self.external = []   # arrays from outside the plan that want a gradient (params, inputs)
+        self.ext_index = {}
+        self.keep = []
+
+    def record(self, out, name, inputs, backward_fn, saved):
+        refs = []
+        wants = False
+        for x in inputs:
+            if x is None:
+                refs.append(None)
+                continue
+            k = self.index.get(id(x))
+            if k is not None:
+                refs.append((True, k))
+                wants = True
+            elif x._node is not None or x._grad_req != "null":
+                e = self.ext_index.get(id(x))
+                if e is None:
+                    e = self.ext_index[id(x)] = len(self.external)
+                    self.external.append(x)
+                refs.append((False, e))
+                wants = True
+            else:
+                refs.append(None)  # a constant: no gradient flows to it
+        if not wants:
+            return  # as imperatively: a result of constants only records nothing
+        self.index[id(out)] = len(self.records)
+        self.keep.append(out)
+        self.records.append((name, tuple(refs), backward_fn, saved, out.shape))
+
+    def attach(self, out):
+        k = self.index.get(id(out)) if type(out) is NDArray else None
+        self.index = self.keep = None
+        if k is None:
+            return out  # the output is an input or a constant: nothing to differentiate here
+        records, external = self.records, tuple(self.external)
+        last = k
+
+        def backward(g, needs):
+            grads = [None] * (last + 1)
+            ext = [None] * len(external)
+            grads[last] = g
+            for i in range(last, -1, -1):
+                gi = grads[i]
+                if gi is None:
+                    continue
+                grads[i] = None
+                name, refs, fn, saved, _ = records[i]
+                for array, version in saved:
+                    if array._version[0] != version:
+                        raise AutogradError(
+                            f"an array of shape {array.shape} that the backward of '{name}' (in "
+                            f"hybridized {self.name}) needs was modified in place after it was used "
+                            f"(version {version} -> {array._version[0]}); write to a copy, or make "
+                            "the change outside autograd.record()")
+                input_needs = tuple(r is not None and (r[0] or bool(needs[r[1]])) for r in refs)
+                for r, need, xg in zip(refs, input_needs, fn(gi, input_needs)):
+                    if not need or xg is None:
+                        continue
+                    target, j = (grads, r[1]) if r[0] else (ext, r[1])
+                    shape = records[j][4] if r[0] else external[j].shape
+                    previous = target[j]
+                    if previous is None:
+                        target[j] = xg if tuple(xg.shape) == shape else xg.reshape(shape)
+                    else:
+                        target[j] = previous + xg.reshape(previous.shape)
+            return tuple(ext)
+
+        out._node = Node(f"hybridized {self.name}", external, backward, ())
+        return out
 
 
 def _build(spec, vals):

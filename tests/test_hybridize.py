@@ -572,3 +572,44 @@ def test_matches_mxnet_1_9_1():
         for a, b in zip(got[key] if key.startswith("grads") else [got[key]],
                         expected[key] if key.startswith("grads") else [expected[key]]):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_replay_under_record_is_one_tape_node(rng):
+    with nn.NameManager():
+        net = _mlp()
+    net.initialize()
+    net.hybridize()
+    x = nd.array(rng.standard_normal((4, 6)))
+    with autograd.record():
+        net(x)                           # traced: one node per operator
+        out = net(x)                     # replayed: one node for the block
+    assert out._node.name == "hybridized hybridsequential0"
+    params = [p.data() for p in net.collect_params().values()]
+    assert len(out._node.inputs) == len(params) and all(
+        any(a is p for p in params) for a in out._node.inputs)
+    x[:] = 0  # the saved input changed before backward: refused, naming the operator and block
+    with pytest.raises(gp.errors.AutogradError, match=r"backward of 'dense' \(in hybridized "
+                                                      r"hybridsequential0\) needs was modified in place"):
+        out.backward()
+
+
+def test_gradients_flow_through_a_replayed_block_into_the_graph_around_it(rng):
+    net = _mlp(hidden=(5,))
+    net.initialize()
+    x = nd.array(rng.standard_normal((3, 4)))
+    x.attach_grad()
+
+    def run():
+        with autograd.record():
+            h = x * 2
+            loss = (net(h) * net(h + 1)).sum()   # the block used twice inside one graph
+        loss.backward()
+        return x.grad.asnumpy().copy(), [p.grad().asnumpy().copy() for p in net.collect_params().values()]
+
+    ref_x, ref_p = run()
+    net.hybridize()
+    for _ in range(3):
+        gx, gparams = run()
+        np.testing.assert_array_equal(gx, ref_x)
+        for a, b in zip(gparams, ref_p):
+            np.testing.assert_array_equal(a, b)

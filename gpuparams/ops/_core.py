@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 
 from .. import backend
+from .._tracing import state as _trace_state
 from ..autograd import Node, _state
 from ..ndarray import NDArray, from_backend
 from ._registry import _strict
@@ -136,6 +137,16 @@ def result(data, ctx, name, inputs, backward_fn, *, saved, save_output=False):
         Whether ``backward_fn`` reads the result too.
     """
     out = from_backend(data, ctx)
+    collect = _trace_state.collect
+    if collect is not None:  # a hybridized replay: one tape node for the whole block (gpuparams.graph)
+        if _state.recording:
+            if _strict[0]:
+                _audit_saved(name, backward_fn, inputs, saved, save_output, data)
+            saved = tuple((s, s._version[0]) for s in saved if s is not None)
+            if save_output:
+                saved += ((_OutputRef(out), out._version[0]),)
+            collect(out, name, inputs, backward_fn, saved)
+        return out
     if _state.recording:
         for x in inputs:
             if x is not None and (x._node is not None or x._grad_req != "null"):
