@@ -52,7 +52,7 @@ from collections import OrderedDict
 
 from . import autograd
 from ._tracing import state as _state
-from .autograd import Node
+from .autograd import GradSink, Node
 from .errors import AutogradError, CaptureError, CaptureFallbackWarning, TraceError
 from .ndarray import NDArray
 from .ops import _registry
@@ -359,7 +359,7 @@ class _FusedBackward:
     ``previous + g``).
     """
 
-    __slots__ = ("name", "records", "index", "external", "ext_index", "keep")
+    __slots__ = ("name", "records", "index", "external", "ext_index", "keep", "sinks")
 
     def __init__(self, name):
         self.name = name
@@ -368,6 +368,12 @@ class _FusedBackward:
         self.external = []   # arrays from outside the plan that want a gradient (params, inputs)
         self.ext_index = {}
         self.keep = []
+        self.sinks = set()   # records whose backward writes leaf gradients in place (GradSink)
+
+    def allow_sinks(self, out):
+        k = self.index.get(id(out))
+        if k is not None:
+            self.sinks.add(k)
 
     def record(self, out, name, inputs, backward_fn, saved):
         refs = []
@@ -400,7 +406,7 @@ class _FusedBackward:
         self.index = self.keep = None
         if k is None:
             return out  # the output is an input or a constant: nothing to differentiate here
-        records, external = self.records, tuple(self.external)
+        records, external, sinks = self.records, tuple(self.external), frozenset(self.sinks)
         last = k
 
         def backward(g, needs):
@@ -421,6 +427,9 @@ class _FusedBackward:
                             f"(version {version} -> {array._version[0]}); write to a copy, or make "
                             "the change outside autograd.record()")
                 input_needs = tuple(r is not None and (r[0] or bool(needs[r[1]])) for r in refs)
+                if i in sinks:  # this operator may write a leaf's gradient buffer itself
+                    input_needs = tuple(_sink(needs[r[1]]) if need and not r[0] else need
+                                        for r, need in zip(refs, input_needs))
                 for r, need, xg in zip(refs, input_needs, fn(gi, input_needs)):
                     if not need or xg is None:
                         continue
@@ -434,7 +443,16 @@ class _FusedBackward:
             return tuple(ext)
 
         out._node = Node(f"hybridized {self.name}", external, backward, ())
+        out._node.accepts_sinks = bool(sinks)
         return out
+
+
+def _sink(need):
+    """A fresh GradSink for one more use of a leaf in this backward pass (whether it accumulates
+    depends on what was written before it), or ``True`` when the leaf has no sink."""
+    if isinstance(need, GradSink):
+        return GradSink(need.leaf, need._state)
+    return True
 
 
 def _build(spec, vals):

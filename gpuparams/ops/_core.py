@@ -19,7 +19,8 @@ from ..ndarray import NDArray, from_backend
 from ._registry import _strict
 from ..errors import AxisError, ContextMismatchError, ShapeError
 
-__all__ = ["ContextMismatchError", "normalize_axis", "normalize_axes", "result", "same_context",
+__all__ = ["ContextMismatchError", "normalize_axis", "normalize_axes", "result", "allow_grad_sinks",
+           "same_context",
            "operand", "unbroadcast", "xp_of", "ShapeError", "contiguous", "scatter_add", "stable_sigmoid"]
 
 
@@ -158,6 +159,15 @@ def result(data, ctx, name, inputs, backward_fn, *, saved, save_output=False):
                 out._node = Node(name, inputs, backward_fn, saved)
                 break
     return out
+
+
+def allow_grad_sinks(out):
+    """Say that the backward recorded for ``out`` can write leaf gradients straight into their buffers
+    (it accepts :class:`~gpuparams.autograd.GradSink` entries in ``needs``)."""
+    if out._node is not None:
+        out._node.accepts_sinks = True
+    elif _trace_state.collect is not None:  # inside a hybridized replay (gpuparams.graph)
+        _trace_state.collect.__self__.allow_sinks(out)
 
 
 def _closure_arrays(fn, depth=0):
