@@ -19,8 +19,17 @@ each replay (``param.data(ctx)``, the buffer itself, not a copy), so ``Trainer.s
 ``initialize(force_reinit=True)`` and ``load_parameters`` are seen by the next replay. Random
 operators (``F.Dropout``) are steps like any other and draw new numbers at each replay.
 
-Under ``autograd.record()`` the replayed operators record their tape nodes as imperative code does,
-so gradients (and the sums over tied parameters) are bit-identical to the imperative run.
+Under ``autograd.record()`` a replay records **one** tape node for the whole block call: the
+operators hand their backward functions to the replay (:class:`_FusedBackward`) instead of building
+a node each, and that node's backward runs them in reverse over the plan, summing gradients as
+``autograd`` does, so gradients (and the sums over tied parameters) are bit-identical to the
+imperative run on the CPU.
+
+Capture: with ``hybridize(static_alloc=True, static_shape=True)`` on a device that runs our kernels,
+outside ``record()``, the second call of a signature records the plan's kernel launches
+(:class:`Capture`, the hook in ``backend.loader.launch``) into a :class:`CapturedPlan` and later
+calls replay them on graph-owned buffers. A step that launches none of our kernels cannot be
+captured: the plan falls back to the uncaptured replay with one ``CaptureFallbackWarning``.
 
 What cannot be traced fails at trace time with :class:`~gpuparams.errors.TraceError`, naming the
 block and the source line: host reads of values (``asnumpy``, ``asscalar``, ``float()``, ``if x:``),
