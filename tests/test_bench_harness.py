@@ -706,11 +706,16 @@ def test_train_suite_gates_a_training_step_on_the_emulated_gpu():
         env = SuiteEnv(kind="emulated", ctx=gp.gpu(0), xp=np, torch_device="cpu",
                        shapes={"train": [("mlp train step", (13, 33, 17, 5), 9)]})
         cases = suite.cases(env)
-        assert [c.modes for c in cases] == [("host",)]
-        (row,) = _quiet_runner().run(cases)
-    assert (row["suite"], row["shape"]) == ("train", "13-33-17-5 batch 9")
-    assert row["correct"] is True and row["max_rel_err"] < 1e-5, (row["gate"], row["error"])
-    assert row["gpuparams_ms"] > 0
+        assert [c.modes for c in cases] == [("host",)] * 3
+        rows = _quiet_runner().run(cases)
+    assert [(r["name"], r["baseline"]) for r in rows] == [
+        ("mlp train step", "torch eager (cpu)"), ("mlp train step hybridized", "gpuparams imperative"),
+        ("mlp forward captured", "uncaptured replay")]
+    for row in rows:
+        assert (row["suite"], row["shape"]) == ("train", "13-33-17-5 batch 9")
+        assert row["correct"] is True and row["max_rel_err"] < 1e-5, (row["gate"], row["error"])
+        assert row["gpuparams_ms"] > 0
+    assert rows[1]["baseline_correct"] is True and rows[2]["baseline_correct"] is True
 
 
 def _numpy_dense_forward(ctx, x, w, b=None, activation=None, out=None):

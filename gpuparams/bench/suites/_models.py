@@ -14,7 +14,7 @@ import numpy as np
 from ..harness import Bound, Case, SkipCase
 from ._common import free_memory, require_framework, require_torch
 
-__all__ = ["mlp_case", "init_mlp_weights", "reference_mlp_step", "mlp_step_work",
+__all__ = ["mlp_case", "forward_case", "init_mlp_weights", "reference_mlp_step", "mlp_step_work",
            "linreg_data", "reference_linreg", "linreg_chapter", "linreg_case"]
 
 
@@ -278,6 +278,49 @@ def mlp_case(env, suite, name, sizes, batch, lr=0.1, modes=("kernel", "pipelined
     return Case(suite, name, shape, label, build, flops=flops,
                 bytes=sum(b for _, b in terms), terms=terms, modes=modes,
                 note=f"forward, softmax-CE, backward, SGD lr={lr}{threads}")
+
+
+def forward_case(env, suite, name, sizes, batch, modes=("kernel", "pipelined")):
+    """Inference of a ReLU MLP, hybridized with ``static_alloc=True, static_shape=True`` (its kernel
+    launches captured as one graph) vs the same block hybridized without (the uncaptured replay)."""
+    sizes = tuple(int(s) for s in sizes)
+
+    def build():
+        gp = require_framework("nd.array", "gluon.nn.HybridSequential", "graph.cache_info")
+        x_host, _, weights0 = _mlp_data(env, sizes, batch)
+        ctx = env.ctx
+        x = gp.nd.array(x_host, ctx=ctx)
+
+        def make(captured):
+            net = gp.gluon.nn.HybridSequential()
+            for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+                net.add(gp.gluon.nn.Dense(fan_out, activation="relu" if i < len(sizes) - 2 else None,
+                                          in_units=fan_in))
+            net.initialize(ctx=ctx)
+            for layer, (w, b) in zip(net, weights0):
+                layer.weight.set_data(gp.nd.array(w, ctx=ctx))
+                layer.bias.set_data(gp.nd.array(b, ctx=ctx))
+            net.hybridize(static_alloc=captured, static_shape=captured)
+            net(x)  # trace
+            net(x)  # capture (or replay)
+            info = gp.graph.cache_info(net)
+            if captured and info["captures"] != 1:  # never time a fallback under the captured label
+                raise SkipCase(f"the forward could not be captured: {info['capture_failed']}")
+            return lambda: net(x).asnumpy()
+
+        def reference():
+            h = np.asarray(x_host, np.float64)
+            for i, (w, b) in enumerate(weights0):
+                h = h @ np.asarray(w, np.float64).T + b
+                if i < len(weights0) - 1:
+                    h = np.maximum(h, 0)
+            return h
+        return Bound(make(True), make(False), reference, close=lambda: free_memory(env))
+
+    flops = sum(2.0 * batch * a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    return Case(suite, name, f"{'-'.join(map(str, sizes))} batch {batch}", "uncaptured replay", build,
+                flops=flops, bytes=0.0, modes=modes,
+                note="hybridize(static_alloc, static_shape): launches captured once, replayed")
 
 
 # ---------------------------------------------------------------------------------------------------
