@@ -680,3 +680,17 @@ def test_graph_step_says_once_that_step_capture_is_not_there(emulated):
         run(x, y)
     run(x, y)  # once only (warnings are errors in this suite)
     assert run.captured is False
+
+
+def test_summary_of_a_hybridized_net_lists_its_layers(capsys):
+    net = nn.HybridSequential()
+    net.add(nn.Dense(3, in_units=4), nn.Dense(2, in_units=3))
+    net.initialize()
+    net.hybridize()
+    x = nd.ones((2, 4))
+    net(x)
+    net(x)
+    net.summary(x)
+    text = capsys.readouterr().out
+    assert "Dense-1" in text and "Dense-2" in text and "Total params: 23" in text
+    assert graph.cache_info(net)["replays"] == 1  # summary ran imperatively, the plans are kept

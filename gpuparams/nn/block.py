@@ -575,10 +575,12 @@ class Block:
                 handles.append(block.register_forward_hook(after))
 
         self.apply(attach)  # the one tree walk, blocks only
+        _trace_state.imperative += 1  # hybridized blocks too: a replay would call no child's hooks
         try:
             with autograd.pause(train_mode=False):
                 self(*inputs)
         finally:
+            _trace_state.imperative -= 1
             for handle in handles:
                 handle.detach()
         print(_summary_table(self, inputs, rows))
