@@ -13,6 +13,8 @@ from . import backend
 from ._hostarray import host_array
 from ._unsupported import missing_name
 from .errors import ArrayConversionError
+from ._tracing import refuse as _refuse_in_trace
+from ._tracing import state as _trace
 from .context import Context, current_context
 
 #: What the public API accepts where it takes a context, an axis or a dtype.
@@ -159,6 +161,11 @@ def _numbers_of_objects(source, dtype):
         raise
 
 
+_HOST_READ_FIX = ("a hybridized graph cannot depend on values read at trace time; keep the "
+                  "computation in F.* operators, or do the host read outside the block")
+_INPLACE_FIX = "write it out of place (y = y + v, F.where(mask, v, y)); a replay would skip the write"
+
+
 class NDArray:
     """An n-dimensional array on a context, recorded by :mod:`gpuparams.autograd`.
 
@@ -227,12 +234,16 @@ class NDArray:
         ``ndarray`` that ``float()`` accepts on every NumPy, so ``'%f' % loss.mean().asnumpy()``
         works on NumPy 2.4 too (which refuses ``float()`` of a 1-d NumPy array).
         """
+        if _trace.hook is not None:
+            _refuse_in_trace("asnumpy() reads the array's values on the host", _HOST_READ_FIX)
         if backend.is_cupy_array(self._data):
             return host_array(self._data.get())
         return host_array(np.array(self._data, copy=True))
 
     def asscalar(self) -> np.generic:
         """Return the only element as a NumPy scalar; raises ValueError unless ``size == 1``."""
+        if _trace.hook is not None:
+            _refuse_in_trace("asscalar() reads the array's value on the host", _HOST_READ_FIX)
         if self.size != 1:
             raise ValueError(f"asscalar() needs an array with exactly one element, got shape {self.shape}; "
                              "reduce it first (e.g. .sum() or .mean())")
@@ -243,6 +254,8 @@ class NDArray:
         return self.asscalar().item()
 
     def __array__(self, dtype=None, copy=None):
+        if _trace.hook is not None:
+            _refuse_in_trace("np.asarray() reads the array's values on the host", _HOST_READ_FIX)
         if self._ctx.device_type != "cpu":
             raise TypeError(f"np.asarray() needs a cpu array, this one is on {self._ctx}; "
                             "use x.asnumpy() to copy it to the host")
@@ -257,12 +270,19 @@ class NDArray:
         return func(*_as_host(args), **_as_host(kwargs))
 
     def __float__(self):
+        if _trace.hook is not None:
+            _refuse_in_trace("float() reads the array's value on the host", _HOST_READ_FIX)
         return float(self.asscalar())
 
     def __int__(self):
+        if _trace.hook is not None:
+            _refuse_in_trace("int() reads the array's value on the host", _HOST_READ_FIX)
         return int(self.asscalar())
 
     def __bool__(self):
+        if _trace.hook is not None:
+            _refuse_in_trace("Python control flow on an array's value (if/while/and/or on an NDArray)",
+                             "compute both branches and select with F.where(cond, a, b)")
         if self.size == 0:  # as in MXNet (and NumPy before 2.2): an empty array is False
             return False
         if self.size != 1:
@@ -844,6 +864,8 @@ class NDArray:
 
     def _assign(self, data, key=Ellipsis):
         """Write backend data (or a scalar) into ``self[key]`` and bump the version."""
+        if _trace.hook is not None:
+            _refuse_in_trace("an in-place write (x[...] = v)", _INPLACE_FIX)
         self._check_writable()
         if getattr(data, "ndim", 0) > 0 and data.size == 1:
             # A one-element array (MXNet has no 0-d arrays, so x.sum() has shape (1,)) broadcasts to
@@ -871,6 +893,8 @@ class NDArray:
         self._assign(value, key)
 
     def _inplace(self, other, op_name, apply):
+        if _trace.hook is not None:
+            _refuse_in_trace(f"an in-place update (x {op_name} v)", _INPLACE_FIX)
         self._check_writable()
         if isinstance(other, NDArray) and other._ctx is not self._ctx:
             raise ValueError(f"{op_name}: operands are on different contexts, {self._ctx} and "

@@ -18,7 +18,8 @@ __all__ = [
     "KernelCompileError", "BudgetError", "DeferredInitializationError", "StaleGradientError",
     "ArrayFileError", "NVMLUnavailableError", "UsageError", "EmulatorError", "KernelFault",
     "BarrierError", "LaunchConfigError", "ArgumentError", "EmulatorCompileError", "SkipCase",
-    "NotSupportedError", "UnsupportedNameError", "ArrayConversionError",
+    "NotSupportedError", "UnsupportedNameError", "ArrayConversionError", "TraceError",
+    "GraphFormatError", "CaptureFallbackWarning", "CaptureError",
 ]
 
 
@@ -224,3 +225,22 @@ class SkipCase(GpuparamsError):
 
 class UsageError(GpuparamsError):
     """A command-line usage error: printed as one line, exit status 2."""
+
+
+class TraceError(GpuparamsError, RuntimeError):
+    """``hybridize``: something in ``hybrid_forward`` cannot be traced (a host read of a value, an
+    in-place write, Python control flow on an array); the message names the block and the line."""
+
+
+class GraphFormatError(GpuparamsError, ValueError):
+    """An exported graph file (``*-symbol.json``) is malformed or names an unknown operator."""
+
+
+class CaptureFallbackWarning(GpuparamsError, UserWarning):
+    """``hybridize(static_alloc=True, static_shape=True)``: a plan could not be captured as one graph
+    of kernel launches (the message says why) and runs as the uncaptured replay instead."""
+
+
+class CaptureError(GpuparamsError, RuntimeError):
+    """Why a plan cannot be captured as a graph of kernel launches; ``hybridize`` turns it into one
+    :class:`CaptureFallbackWarning` and replays uncaptured."""

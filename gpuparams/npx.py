@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import functools
 
-from . import _front, autograd, nd
+from . import _front, nd
 from . import ops as _ops
-from . import random as _random
 from .context import cpu, current_context, gpu, num_gpus
 
 __all__ = ["set_np", "reset_np", "is_np_array", "is_np_shape", "use_np", "relu", "sigmoid", "softmax",
@@ -115,21 +114,10 @@ def dropout(data, p=0.5, axes=None, mode="training"):
     """Zero each element with probability ``p`` and scale the rest by ``1/(1-p)``, in training mode
     (``autograd.record()``) or always with ``mode='always'``; ``data`` itself otherwise.
 
-    ``axes`` share one mask value along those axes. Masks come from the seeded host generator.
+    ``axes`` share one mask value along those axes. Masks come from the seeded host generator. The
+    operator is ``nd.Dropout``'s (one implementation for both front ends and ``nn.Dropout``).
     """
-    if not 0 <= p <= 1:
-        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
-    if mode not in ("training", "always"):
-        raise ValueError(f"dropout: mode must be 'training' or 'always', got {mode!r}")
-    if p == 0 or (mode == "training" and not autograd.is_training()):
-        return data
-    shape = list(data.shape)
-    for axis in axes or ():
-        shape[_ops._core.normalize_axis(axis, data.shape, "dropout", "axes")] = 1
-    keep = _random.generator().random(size=tuple(shape)) >= p
-    scale = 1.0 / (1.0 - p) if p < 1 else 0.0
-    mask = nd.array((keep * scale), ctx=data.context, dtype=data.dtype)
-    return _ops.multiply(data, mask)
+    return _ops.Dropout(data, p=p, mode=mode, axes=axes or ())
 
 
 def save(file, arr):

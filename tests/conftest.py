@@ -96,3 +96,29 @@ def front_end(request):
             npx.reset_np()
     else:
         yield "nd"
+
+
+@pytest.fixture(params=["imperative", "hybridized"])
+def hybrid_mode(request, monkeypatch):
+    """Run a test twice: as written, and with every HybridBlock hybridized at its first call.
+
+    Modules opt in with ``pytestmark = pytest.mark.usefixtures("hybrid_mode")``, so that each nn test
+    also checks the traced-and-replayed path (the second and later calls of a block replay its
+    plan). A block whose children include a plain Block cannot be hybridized and stays imperative,
+    as it would in MXNet; a test that calls ``hybridize()`` itself keeps its own settings.
+    """
+    if request.param == "hybridized":
+        from gpuparams import nn
+        original = nn.HybridBlock.forward
+
+        def forward(self, x, *args):
+            if not self._active and "_auto_hybridized" not in self.__dict__:
+                self.__dict__["_auto_hybridized"] = True
+                try:
+                    self.hybridize()
+                except ValueError:  # a plain Block child: it runs imperatively
+                    pass
+            return original(self, x, *args)
+
+        monkeypatch.setattr(nn.HybridBlock, "forward", forward)
+    yield request.param

@@ -613,6 +613,24 @@ def test_training_step_gate_passes_for_a_correct_step():
         assert row["baseline_skipped"].startswith("PyTorch is not installed")
 
 
+@pytest.mark.parametrize("baseline", ["numpy", "imperative"])
+def test_hybridized_training_step_and_its_baselines_pass_the_gate(baseline):
+    # Both sides are checked against the float64 reference: the hybridized gpuparams step and the
+    # hand-written NumPy step (or gpuparams imperative).
+    from gpuparams.bench.suites import _models
+    (row,) = _quiet_runner().run_case(_models.mlp_case(_cpu_env(), "cpu", "mlp", (20, 16, 10), 8,
+                                                       modes=("host",), hybridize=True,
+                                                       baseline=baseline))
+    assert row["correct"] is True and row["baseline_correct"] is True, row
+    assert row["max_rel_err"] < 1e-5 and row["ratio"] > 0
+
+
+def test_hybridized_linreg_chapter_matches_its_reference():
+    from gpuparams.bench.suites import _models
+    (row,) = _quiet_runner().run_case(_models.linreg_case(_cpu_env(), "imperative", hybridize=True))
+    assert row["correct"] is True and row["baseline_correct"] is True, row
+
+
 def test_without_torch_gpuparams_is_still_gated_and_timed(monkeypatch):
     if not _framework_has("nd.array", "autograd.record"):
         pytest.skip("gpuparams.nd / autograd not landed")
@@ -688,11 +706,16 @@ def test_train_suite_gates_a_training_step_on_the_emulated_gpu():
         env = SuiteEnv(kind="emulated", ctx=gp.gpu(0), xp=np, torch_device="cpu",
                        shapes={"train": [("mlp train step", (13, 33, 17, 5), 9)]})
         cases = suite.cases(env)
-        assert [c.modes for c in cases] == [("host",)]
-        (row,) = _quiet_runner().run(cases)
-    assert (row["suite"], row["shape"]) == ("train", "13-33-17-5 batch 9")
-    assert row["correct"] is True and row["max_rel_err"] < 1e-5, (row["gate"], row["error"])
-    assert row["gpuparams_ms"] > 0
+        assert [c.modes for c in cases] == [("host",)] * 3
+        rows = _quiet_runner().run(cases)
+    assert [(r["name"], r["baseline"]) for r in rows] == [
+        ("mlp train step", "torch eager (cpu)"), ("mlp train step hybridized", "gpuparams imperative"),
+        ("mlp forward captured", "uncaptured replay")]
+    for row in rows:
+        assert (row["suite"], row["shape"]) == ("train", "13-33-17-5 batch 9")
+        assert row["correct"] is True and row["max_rel_err"] < 1e-5, (row["gate"], row["error"])
+        assert row["gpuparams_ms"] > 0
+    assert rows[1]["baseline_correct"] is True and rows[2]["baseline_correct"] is True
 
 
 def _numpy_dense_forward(ctx, x, w, b=None, activation=None, out=None):

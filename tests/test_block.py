@@ -11,7 +11,9 @@ from gpuparams.parameter import DeferredInitializationError, Parameter
 from conftest import reference_rng as _ref
 
 
-pytestmark = pytest.mark.usefixtures("fresh_names", "front_end")
+# Every test here runs under both front ends (nd, np) and also with its HybridBlocks hybridized
+# (tests/conftest.py::front_end, ::hybrid_mode).
+pytestmark = pytest.mark.usefixtures("fresh_names", "front_end", "hybrid_mode")
 
 
 class MLP(nn.Block):
@@ -283,13 +285,18 @@ def test_sequential_add_index_slice_len_iter():
     net.initialize(init.One())
     x = nd.ones((2, 3))
     np.testing.assert_array_equal(net(x).asnumpy(), c(b(a(x))).asnumpy())
-    # HybridSequential is its own subclass so that it prints and names itself as in MXNet.
-    assert issubclass(nn.HybridSequential, nn.Sequential) and nn.HybridBlock is nn.Block
+    # As in MXNet 1.9.1 (HybridBlock.__mro__ is (HybridBlock, Block, object); HybridSequential is
+    # not a Sequential): HybridSequential is a HybridBlock with the same container behaviour.
+    assert issubclass(nn.HybridSequential, nn.HybridBlock) and issubclass(nn.HybridBlock, nn.Block)
+    assert not issubclass(nn.HybridSequential, nn.Sequential)
 
 
-def test_hybridize_is_not_a_silent_no_op():
-    with pytest.raises(NotImplementedError, match=r"hybridize\(\) is not implemented yet.*CUDA graph"):
-        nn.Sequential().hybridize()
+def test_hybridize_on_a_plain_sequential_hybridizes_its_hybrid_children():
+    net = nn.Sequential()
+    net.add(nn.Dense(3, in_units=2), nn.Dense(2, in_units=3))
+    net.initialize()
+    net.hybridize()
+    assert not hasattr(net, "_active") and all(child._active for child in net)
 
 
 def test_hybrid_forward_gets_parameters_as_keywords():

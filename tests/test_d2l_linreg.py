@@ -12,8 +12,9 @@ import pytest
 
 import gpuparams as gp
 
-# Every test here runs under both front ends: nd, and np after npx.set_np() (tests/conftest.py).
-pytestmark = pytest.mark.usefixtures("front_end")
+# Every test here runs under both front ends (nd, np) and also with its HybridBlocks hybridized
+# (tests/conftest.py::front_end, ::hybrid_mode).
+pytestmark = pytest.mark.usefixtures("front_end", "hybrid_mode")
 
 CHAPTER_CONTEXTS = [
     pytest.param("cpu", id="cpu0"),

@@ -8,8 +8,9 @@ from gpuparams import autograd, init, nd, testing
 from gpuparams.gluon import nn
 from gpuparams.nn import basic_layers
 
-# Every test here runs under both front ends: nd, and np after npx.set_np() (tests/conftest.py).
-pytestmark = pytest.mark.usefixtures("front_end")
+# Every test here runs under both front ends (nd, np) and also with its HybridBlocks hybridized
+# (tests/conftest.py::front_end, ::hybrid_mode).
+pytestmark = pytest.mark.usefixtures("front_end", "hybrid_mode")
 
 ACTS = {
     None: (lambda z: z, lambda z: np.ones_like(z)),

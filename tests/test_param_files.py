@@ -10,8 +10,9 @@ from gpuparams import init, nd
 from gpuparams.gluon import nn
 from gpuparams.serialization import ArrayFileError
 
-# Every test here runs under both front ends: nd, and np after npx.set_np() (tests/conftest.py).
-pytestmark = pytest.mark.usefixtures("front_end")
+# Every test here runs under both front ends (nd, np) and also with its HybridBlocks hybridized
+# (tests/conftest.py::front_end, ::hybrid_mode).
+pytestmark = pytest.mark.usefixtures("front_end", "hybrid_mode")
 
 
 @pytest.fixture(autouse=True)

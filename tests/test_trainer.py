@@ -12,8 +12,9 @@ from gpuparams.gluon import nn
 from gpuparams.serialization import ArrayFileError
 from gpuparams.trainer import StaleGradientError, Trainer
 
-# Every test here runs under both front ends: nd, and np after npx.set_np() (tests/conftest.py).
-pytestmark = pytest.mark.usefixtures("front_end")
+# Every test here runs under both front ends (nd, np) and also with its HybridBlocks hybridized
+# (tests/conftest.py::front_end, ::hybrid_mode).
+pytestmark = pytest.mark.usefixtures("front_end", "hybrid_mode")
 
 
 def _param(name, values, ctx=None, **kwargs):

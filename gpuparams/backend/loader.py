@@ -17,6 +17,7 @@ import os
 import threading
 from pathlib import Path
 
+from .._tracing import state as _capture_state
 from ..errors import KernelCompileError
 from .devices import COMPILE_OPTIONS, as_device, emulation_order
 
@@ -145,5 +146,10 @@ def launch(target, filename, name, grid, block, args, shared_mem=0):
     fn = get_function(dev, filename, name)
     if shared_mem > DEFAULT_SMEM_LIMIT and getattr(fn, "max_dynamic_shared_size_bytes", 0) < shared_mem:
         fn.max_dynamic_shared_size_bytes = shared_mem
-    dev.run(fn, tuple(int(g) for g in grid), tuple(int(b) for b in block), args, shared_mem)
+    grid, block = tuple(int(g) for g in grid), tuple(int(b) for b in block)
+    capture = _capture_state.capture
+    if capture is not None:  # a CUDA-graph capture (gpuparams.graph) records every launch
+        capture.record(dev, fn, grid, block, args, shared_mem)
+        return
+    dev.run(fn, grid, block, args, shared_mem)
 

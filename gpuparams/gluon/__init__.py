@@ -23,6 +23,7 @@ _MEMBERS = {
     "DeferredInitializationError": ("gpuparams.parameter", "DeferredInitializationError"),
     "Block": ("gpuparams.nn", "Block"),
     "HybridBlock": ("gpuparams.nn", "HybridBlock"),
+    "SymbolBlock": ("gpuparams.graph_io", "SymbolBlock"),
 }
 
 __all__ = sorted(_MEMBERS)

@@ -1,10 +1,12 @@
 """Layers and containers (``gluon.nn``): Block, Sequential, Dense, Activation, Flatten, Dropout.
 
-``HybridBlock`` is an alias of ``Block`` and ``HybridSequential`` a ``Sequential`` of its own name, so
-that MXNet code runs; ``hybridize()`` is not available yet and raises NotImplementedError.
+``HybridBlock`` (``hybrid_forward(F, x, ...)``) can be traced into a static graph with ``hybridize()``
+(see :mod:`gpuparams.graph`); Dense, Activation, Dropout, Flatten, HybridSequential and HybridLambda
+are HybridBlocks.
 """
 from .block import Block, HybridBlock, NameManager
-from .basic_layers import Activation, Dense, Dropout, Flatten, HybridSequential, Sequential
+from .basic_layers import (Activation, Dense, Dropout, Flatten, HybridLambda, HybridSequential, Lambda,
+                           Sequential)
 
 __all__ = ["Block", "HybridBlock", "Sequential", "HybridSequential", "Dense", "Activation", "Flatten",
-           "Dropout", "NameManager"]
+           "Dropout", "Lambda", "HybridLambda", "NameManager"]

@@ -1,4 +1,5 @@
-"""The basic layers: Sequential, Dense, Activation, Flatten, Dropout."""
+"""The basic layers: Sequential, HybridSequential, Dense, Activation, Flatten, Dropout, Lambda,
+HybridLambda. All but Sequential and Lambda are HybridBlocks (``hybrid_forward(F, x, ...)``)."""
 from __future__ import annotations
 
 import numbers
@@ -7,40 +8,27 @@ from typing import Any
 
 import numpy as np
 
-from .. import autograd
-from .. import random as _random
 from .._text import indent_continuation
 from ..initializer import Initializer
-from .._ndarray import NDArray, from_data, normalize_dtype
+from .._ndarray import NDArray, normalize_dtype
 from ..ops.activation import ACTIVATIONS
 from ..ops.activation import activation as _activation
 from ..ops.dense import DENSE_ACTIVATIONS
 from ..ops.dense import dense as _dense
-from .block import Block
+from ..ops.dropout import Dropout as _dropout
+from .block import Block, HybridBlock
 
-__all__ = ["Sequential", "HybridSequential", "Dense", "Activation", "Flatten", "Dropout"]
+__all__ = ["Sequential", "HybridSequential", "Dense", "Activation", "Flatten", "Dropout", "Lambda",
+           "HybridLambda"]
 
 
-class Sequential(Block):
-    """Runs its children one after another: ``net.add(a, b)``; ``net(x)`` is ``b(a(x))``.
-
-    Supports ``len(net)``, ``net[i]`` (a child), ``net[i:j]`` (a new Sequential holding the same
-    children, hence the same parameters) and iteration over the children.
-
-    Examples
-    --------
-    >>> from gpuparams import nn
-    >>> net = nn.Sequential()
-    >>> net.add(nn.Dense(4, activation='relu'), nn.Dense(2))
-    >>> len(net)
-    2
-    """
-
+class _Chain:
+    """What Sequential and HybridSequential share: adding, indexing, iterating, printing."""
     def add(self, *blocks: Block) -> None:
         """Append ``blocks`` (registered as children ``'0'``, ``'1'`` ...)."""
         for block in blocks:
             if not isinstance(block, Block):
-                raise TypeError(f"Sequential.add expects Blocks, got {type(block).__name__}")
+                raise TypeError(f"{type(self).__name__}.add expects Blocks, got {type(block).__name__}")
             self.register_child(block)
 
     def __repr__(self):
@@ -48,8 +36,7 @@ class Sequential(Block):
                           for key, block in self._children.items())
         return f"{type(self).__name__}(\n{lines}\n)"
 
-    def forward(self, x: Any, *args: Any) -> Any:
-        """Feed ``x`` through the children in order (extra arguments go to the first child only)."""
+    def _run_children(self, x, args):
         for block in self._children.values():
             x = block(x, *args)
             args = ()
@@ -78,10 +65,45 @@ class Sequential(Block):
         return iter(list(self._children.values()))
 
 
-class HybridSequential(Sequential):
-    """MXNet's ``HybridSequential``: a :class:`Sequential` under its own name (prefix
-    ``hybridsequential0_``, repr ``HybridSequential(...)``), so MXNet code prints the same.
-    ``hybridize()`` is not available yet."""
+class Sequential(_Chain, Block):
+    """Runs its children one after another: ``net.add(a, b)``; ``net(x)`` is ``b(a(x))``.
+
+    Supports ``len(net)``, ``net[i]`` (a child), ``net[i:j]`` (a new Sequential holding the same
+    children, hence the same parameters) and iteration over the children. ``hybridize()``
+    hybridizes the HybridBlock children.
+
+    Examples
+    --------
+    >>> from gpuparams import nn
+    >>> net = nn.Sequential()
+    >>> net.add(nn.Dense(4, activation='relu'), nn.Dense(2))
+    >>> len(net)
+    2
+    """
+
+    def forward(self, x: Any, *args: Any) -> Any:
+        """Feed ``x`` through the children in order (extra arguments go to the first child only)."""
+        return self._run_children(x, args)
+
+
+class HybridSequential(_Chain, HybridBlock):
+    """The hybridizable :class:`Sequential`: every child must be a HybridBlock when
+    :meth:`~HybridBlock.hybridize` is called (a plain Block is reported there, by name). As in MXNet
+    it is not a subclass of ``Sequential``.
+
+    Examples
+    --------
+    >>> from gpuparams import nn, nd
+    >>> net = nn.HybridSequential()
+    >>> net.add(nn.Dense(4, activation='relu'), nn.Dense(2))
+    >>> net.initialize(); net.hybridize()
+    >>> net(nd.ones((3, 5))).shape
+    (3, 2)
+    """
+
+    def hybrid_forward(self, F: Any, x: Any, *args: Any) -> Any:
+        """Feed ``x`` through the children in order (extra arguments go to the first child only)."""
+        return self._run_children(x, args)
 
 
 def _check_activation(name, who):
@@ -90,7 +112,7 @@ def _check_activation(name, who):
                          f"{', '.join(sorted(ACTIVATIONS))}")
 
 
-class Activation(Block):
+class Activation(HybridBlock):
     """Applies an activation: ``'relu'``, ``'sigmoid'``, ``'tanh'``, ``'softrelu'`` or ``'softsign'``.
 
     Its automatic prefix is the activation's name (``relu0_``), as in Gluon.
@@ -104,7 +126,7 @@ class Activation(Block):
     def _alias(self):
         return self._act_type
 
-    def forward(self, x: NDArray) -> NDArray:
+    def hybrid_forward(self, F: Any, x: NDArray) -> NDArray:
         """Apply the activation to ``x``."""
         return _activation(x, self._act_type)
 
@@ -121,7 +143,7 @@ def _check_count(value, what, allow_zero):
     return int(value)
 
 
-class Dense(Block):
+class Dense(HybridBlock):
     """Fully connected layer ``y = activation(x·Wᵀ + b)`` with ``W`` of shape ``(units, in_units)``.
 
     Parameters
@@ -192,12 +214,13 @@ class Dense(Block):
         self.weight.shape = (self._units, features)
 
     def forward(self, x: NDArray) -> NDArray:
-        """``activation(x·Wᵀ + b)`` through the one dense operator (ReLU fused into it)."""
+        """``activation(x·Wᵀ + b)`` (see :meth:`hybrid_forward`)."""
         if not isinstance(x, NDArray):
             raise TypeError(f"{self.name}: expected an NDArray input, got {type(x).__name__}")
-        ctx = x.context
-        weight = self.weight.data(ctx)
-        bias = self.bias.data(ctx) if self.bias is not None else None
+        return super().forward(x)
+
+    def hybrid_forward(self, F: Any, x: NDArray, weight: NDArray, bias: NDArray | None = None) -> NDArray:
+        """``activation(x·Wᵀ + b)`` through the one dense operator (ReLU fused into it)."""
         fused = self._act_type if self._act_type in DENSE_ACTIVATIONS else None
         out = _dense(x, weight, bias, activation=fused, flatten=self._flatten)
         if self.act is not None and fused is None:
@@ -210,18 +233,19 @@ class Dense(Block):
         return f"{type(self).__name__}({in_units} -> {self.weight.shape[0]}, {act})"
 
 
-class Flatten(Block):
+class Flatten(HybridBlock):
     """Reshapes ``(N, ...)`` inputs to ``(N, features)``."""
 
-    def forward(self, x: NDArray) -> NDArray:
-        """``x`` reshaped to ``(N, -1)``."""
-        return x.reshape((x.shape[0], -1))
+    def hybrid_forward(self, F: Any, x: NDArray) -> NDArray:
+        """``x`` reshaped to ``(N, -1)`` (the ``flatten`` operator, so an exported graph does not
+        fix the batch size)."""
+        return F.flatten(x)
 
     def __repr__(self):
         return type(self).__name__
 
 
-class Dropout(Block):
+class Dropout(HybridBlock):
     """Zeroes each element with probability ``rate`` in training mode, scaling the rest by 1/(1-rate).
 
     Outside training mode (``autograd.record()`` turns it on; ``predict_mode`` or no recording turns
@@ -243,19 +267,67 @@ class Dropout(Block):
         self._rate = float(rate)
         self._axes = tuple(axes)
 
-    def forward(self, x: NDArray) -> NDArray:
-        """``x`` times a fresh scaled keep-mask in training mode; ``x`` itself otherwise."""
-        if not autograd.is_training() or self._rate == 0:
-            return x
-        shape = list(x.shape)
-        for axis in self._axes:
-            if not -x.ndim <= axis < x.ndim:
-                raise ValueError(f"Dropout: axis {axis} is out of range for an input of shape {x.shape}")
-            shape[axis] = 1
-        keep = _random.generator().random(size=tuple(shape)) >= self._rate
-        scale = 1.0 / (1.0 - self._rate) if self._rate < 1 else 0.0
-        mask = from_data((keep * scale).astype(x.dtype), ctx=x.context)
-        return x * mask
+    def hybrid_forward(self, F: Any, x: NDArray) -> NDArray:
+        """``x`` times a fresh scaled keep-mask in training mode; ``x`` itself otherwise (the
+        ``F.Dropout`` operator, so a hybridized graph draws a new mask at each replay)."""
+        return _dropout(x, p=self._rate, axes=self._axes)
 
     def __repr__(self):
         return f"{type(self).__name__}(p = {self._rate:g}, axes={self._axes})"
+
+
+class Lambda(Block):
+    """Wraps a function (or the name of an ``nd`` operator) as a Block: ``Lambda('tanh')``,
+    ``Lambda(lambda x: x * 2)``.
+
+    Parameters
+    ----------
+    function : str or callable
+        Called as ``function(*inputs)``; a string names an ``nd`` function.
+    """
+
+    def __init__(self, function: str | Any, prefix: str | None = None):
+        super().__init__(prefix=prefix)
+        self._func_impl, self._func_name = _lambda_function(function, "Lambda", hybrid=False)
+
+    def forward(self, *args: Any) -> Any:
+        """``function(*args)``."""
+        return self._func_impl(*args)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self._func_name})"
+
+
+class HybridLambda(HybridBlock):
+    """Wraps a function ``function(F, *inputs)`` (or the name of an ``F`` operator) as a HybridBlock:
+    ``HybridLambda('tanh')``, ``HybridLambda(lambda F, x: F.relu(x) * 2)``.
+
+    Parameters
+    ----------
+    function : str or callable
+        A string names an ``nd`` operator, called as ``F.<name>(*inputs)``.
+    """
+
+    def __init__(self, function: str | Any, prefix: str | None = None):
+        super().__init__(prefix=prefix)
+        self._func_impl, self._func_name = _lambda_function(function, "HybridLambda", hybrid=True)
+
+    def hybrid_forward(self, F: Any, x: Any, *args: Any) -> Any:
+        """``function(F, x, *args)``."""
+        return self._func_impl(F, x, *args)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self._func_name})"
+
+
+def _lambda_function(function, who, hybrid):
+    from .. import nd
+    if isinstance(function, str):
+        target = getattr(nd, function, None)
+        if target is None or not callable(target):
+            raise ValueError(f"{who}: nd has no function named {function!r}; pass an nd operator name "
+                             "(e.g. 'tanh') or a callable")
+        return ((lambda F, *args: target(*args)) if hybrid else target), function
+    if not callable(function):
+        raise TypeError(f"{who}: function must be a str or a callable, got {type(function).__name__}")
+    return function, getattr(function, "__name__", type(function).__name__)

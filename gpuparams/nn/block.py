@@ -33,6 +33,8 @@ from .. import initializer as _initializer
 from .._placement import ContextArg
 from .._shapes import merge_partial_shapes, shape_is_known
 from .._text import indent_continuation
+from .._tracing import state as _trace_state
+from .._tracing import suspended as _untraced
 from .._ndarray import NDArray
 from ..parameter import Parameter, ParameterDict
 from ..serialization import load_arrays, load_checked_into, save_arrays
@@ -355,9 +357,10 @@ class Block:
         self.collect_params().reset_ctx(ctx)
 
     def cast(self, dtype: Any) -> None:
-        """Convert every parameter of the tree to ``dtype``."""
+        """Convert every parameter of the tree to ``dtype`` (hybridized graphs are traced again)."""
         for p in self.collect_params().values():
             p.cast(dtype)
+        self._clear_cached_graphs()
 
     def apply(self, fn: Callable[[Block], Any]) -> Block:
         """Call ``fn(block)`` on every descendant (children first) and on this block; returns self."""
@@ -430,6 +433,8 @@ class Block:
             entries = block._params._params
             block._params._params = {(new.name if k == old.name else k): (new if k == old.name else v)
                                      for k, v in entries.items()}
+        if plan:
+            self._clear_cached_graphs()  # traced plans hold the former Parameter objects
         return self
 
     # ------------------------------------------------------------------ files
@@ -511,7 +516,8 @@ class Block:
             # After npx.set_np() a block computes in np arrays; nd inputs are taken without a copy.
             args = tuple(_front.as_front(a) for a in args)
         if self._has_pending():
-            self._finish_deferred(args, kwargs)
+            with _untraced():  # initializers are not part of a hybridized graph
+                self._finish_deferred(args, kwargs)
         out = self.forward(*args, **kwargs)
         if self._forward_hooks:
             for hook in list(self._forward_hooks.values()):
@@ -556,15 +562,16 @@ class Block:
         return self.hybrid_forward(nd, *args, **params)
 
     def hybridize(self, active: bool = True, **kwargs: Any) -> None:
-        """Not available yet.
+        """Hybridize the :class:`HybridBlock` children (recursively); a plain Block itself stays
+        imperative, as in Gluon. See :meth:`HybridBlock.hybridize` for the arguments."""
+        for child in self._children.values():
+            child.hybridize(active, **kwargs)
 
-        Planned: capture a whole training step as one CUDA graph on a GPU (DESIGN.md §2). Until it
-        exists, calling it raises instead of silently doing nothing; blocks run imperatively.
-        """
-        raise NotImplementedError(
-            f"{type(self).__name__}.hybridize() is not implemented yet: gpuparams plans to capture a "
-            "whole training step as a CUDA graph behind it. Remove the call; the model runs the same "
-            "without it")
+    def _clear_cached_graphs(self):
+        for entry in walk(self, with_params=False):
+            plans = getattr(entry.owner, "_plans", None)
+            if plans is not None:
+                plans.clear()
 
     def summary(self, *inputs: Any) -> None:
         """Run ``inputs`` through the model and print each layer's output shape and parameter count.
@@ -595,10 +602,12 @@ class Block:
                 handles.append(block.register_forward_hook(after))
 
         self.apply(attach)  # the one tree walk, blocks only
+        _trace_state.imperative += 1  # hybridized blocks too: a replay would call no child's hooks
         try:
             with autograd.pause(train_mode=False):
                 self(*inputs)
         finally:
+            _trace_state.imperative -= 1
             for handle in handles:
                 handle.detach()
         print(_summary_table(self, inputs, rows))
@@ -611,13 +620,126 @@ class Block:
         return f"{type(self).__name__}(\n{lines}\n)"
 
 
-HybridBlock = Block
-"""Alias of :class:`Block` for MXNet code (``hybridize()`` is not available yet)."""
+_HYBRID_FLAGS = ("static_alloc", "static_shape")
+# Gluon 1.x tuning knobs of its own graph executor; accepted so that MXNet scripts run unchanged.
+_IGNORED_FLAGS = ("backend", "backend_opts", "clear", "partition_if_dynamic", "inline_limit",
+                  "forward_bulk_size", "backward_bulk_size")
+
+
+class HybridBlock(Block):
+    """A block whose computation is written once, as ``hybrid_forward(self, F, x, *args, **params)``,
+    and can be traced into a static graph with :meth:`hybridize` (MXNet Gluon 1.x).
+
+    ``F`` is the :mod:`gpuparams.nd` namespace; the block's own parameters arrive as keyword
+    arguments under their attribute names (``weight=``, ``bias=``), already on the input's context
+    and initialized (deferred shapes are inferred first, through :meth:`Block.infer_shape`).
+    Children must be HybridBlocks too (checked by :meth:`hybridize`).
+
+    Examples
+    --------
+    >>> from gpuparams import nn, nd
+    >>> class Scale(nn.HybridBlock):
+    ...     def __init__(self, **kwargs):
+    ...         super().__init__(**kwargs)
+    ...         self.s = self.params.get('s', shape=(1,), init='ones')
+    ...     def hybrid_forward(self, F, x, s):
+    ...         return F.broadcast_mul(x, s) + 1
+    >>> blk = Scale(); blk.initialize(); blk.hybridize()
+    >>> blk(nd.ones((2, 2))).asnumpy().tolist()
+    [[2.0, 2.0], [2.0, 2.0]]
+    """
+
+    def __init__(self, prefix: str | None = None, params: ParameterDict | None = None):
+        super().__init__(prefix, params)
+        self._active = False
+        self._flags = {"static_alloc": False, "static_shape": False}
+        self._plans = OrderedDict()
+
+    def register_child(self, block: Block, name: str | None = None) -> None:
+        """Register ``block`` as a child (see :meth:`Block.register_child`); clears traced graphs."""
+        super().register_child(block, name)
+        self._plans.clear()
+
+    def hybridize(self, active: bool = True, static_alloc: bool = False, static_shape: bool = False,
+                  **kwargs: Any) -> None:
+        """Trace ``hybrid_forward`` into a plan per input signature and replay it (recursively).
+
+        Parameters
+        ----------
+        active : bool
+            False returns the tree to imperative execution.
+        static_alloc : bool
+            Keep the plan's buffers between calls (needed for CUDA-graph capture).
+        static_shape : bool
+            Promise that input shapes do not change (needed for CUDA-graph capture).
+        **kwargs
+            MXNet's executor options (``inline_limit``, ``forward_bulk_size`` ...), accepted and
+            ignored; anything else is a TypeError.
+
+        Raises
+        ------
+        ValueError
+            When a child is a plain :class:`Block` (as in MXNet: make it a HybridBlock, or use
+            ``HybridSequential`` instead of ``Sequential``).
+
+        Notes
+        -----
+        The first call with a new signature (input shapes, dtypes, contexts, training mode,
+        recording) traces; later ones replay. Each block keeps :data:`gpuparams.graph.MAX_SIGNATURES`
+        plans (least recently used evicted). See :mod:`gpuparams.graph`.
+        """
+        unknown = [k for k in kwargs if k not in _IGNORED_FLAGS]
+        if unknown:
+            raise TypeError(f"{type(self).__name__}.hybridize() got unexpected keyword arguments "
+                            f"{unknown}; it takes active, static_alloc and static_shape")
+        for key, child in self._children.items():
+            if not isinstance(child, HybridBlock):
+                raise ValueError(
+                    f"Children of HybridBlock must also be HybridBlock, but child {key!r} of "
+                    f"{self.name}, {type(child).__name__} ({child.name}), is a plain Block. Make it a "
+                    "HybridBlock (implement hybrid_forward), or if you are using Sequential, please "
+                    "try HybridSequential instead")
+        self._active = bool(active)
+        self._flags = {"static_alloc": bool(static_alloc), "static_shape": bool(static_shape)}
+        self._plans.clear()
+        for child in self._children.values():
+            child.hybridize(active, static_alloc=static_alloc, static_shape=static_shape, **kwargs)
+
+    def forward(self, x: Any, *args: Any) -> Any:
+        """Run ``hybrid_forward``: replayed from a traced plan when hybridized, else imperatively."""
+        if self._active and _trace_state.tracer is None and not _trace_state.imperative:
+            from .. import graph
+            return graph.call_cached(self, (x,) + args)
+        return self._plain_forward(x, *args)
+
+    def _plain_forward(self, x: Any, *args: Any) -> Any:
+        from .. import nd
+        ctx = x.context if isinstance(x, NDArray) else None
+        params = {attr: p.data(ctx) for attr, p in self._reg_params.items()}
+        return self.hybrid_forward(nd, x, *args, **params)
+
+    def hybrid_forward(self, F: Any, x: Any, *args: Any, **kwargs: Any) -> Any:
+        """The computation, with ``F`` the ``nd`` namespace; subclasses implement it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement hybrid_forward(self, F, x, ...)")
+
+    def export(self, path: str | os.PathLike, epoch: int = 0) -> tuple[str, str]:
+        """Write the traced graph as ``path-symbol.json`` and the parameters as ``path-EPOCH.params.npz``.
+
+        The block must be hybridized and called once (the graph of its most recent signature is
+        written). See :mod:`gpuparams.graph_io` for the format.
+
+        Returns
+        -------
+        (str, str)
+            The two file names.
+        """
+        from ..graph_io import export_block
+        return export_block(self, path, epoch)
 
 
 def _sequential_types():
-    from .basic_layers import Sequential
-    return (Sequential,)
+    from .basic_layers import HybridSequential, Sequential
+    return (Sequential, HybridSequential)
 
 
 def _shape_text(value):

@@ -13,12 +13,14 @@ import numbers
 import numpy as np
 
 from .. import backend
+from .._tracing import state as _trace_state
 from ..autograd import Node, _state
 from .._ndarray import NDArray, from_backend
 from ._registry import REGISTRY, _strict
 from ..errors import AxisError, ContextMismatchError, ShapeError
 
-__all__ = ["ContextMismatchError", "normalize_axis", "normalize_axes", "result", "same_context",
+__all__ = ["ContextMismatchError", "normalize_axis", "normalize_axes", "result", "allow_grad_sinks",
+           "same_context",
            "operand", "unbroadcast", "xp_of", "ShapeError", "contiguous", "scatter_add", "stable_sigmoid"]
 
 
@@ -149,6 +151,16 @@ def result(data, ctx, name, inputs, backward_fn, *, saved, save_output=False, gr
             cls = type(x)
             break
     out = from_backend(data, ctx, cls)
+    collect = _trace_state.collect
+    if collect is not None:  # a hybridized replay: one tape node for the whole block (gpuparams.graph)
+        if _state.recording:
+            if _strict[0]:
+                _audit_saved(name, backward_fn, inputs, saved, save_output, data)
+            saved = tuple((s, s._version[0]) for s in saved if s is not None)
+            if save_output:
+                saved += ((_OutputRef(out), out._version[0]),)
+            collect(out, name, inputs, backward_fn, saved)
+        return out
     if _state.recording:
         for x in inputs:
             if x is not None and (x._node is not None or x._grad_req != "null"):
@@ -193,6 +205,15 @@ def unbroadcast_nd(g, shape):
     if axes:
         g = _sum(g, axis=axes, keepdims=True)
     return _reshape(g, tuple(shape))
+
+
+def allow_grad_sinks(out):
+    """Say that the backward recorded for ``out`` can write leaf gradients straight into their buffers
+    (it accepts :class:`~gpuparams.autograd.GradSink` entries in ``needs``)."""
+    if out._node is not None:
+        out._node.accepts_sinks = True
+    elif _trace_state.collect is not None:  # inside a hybridized replay (gpuparams.graph)
+        _trace_state.collect.__self__.allow_sinks(out)
 
 
 def _closure_arrays(fn, depth=0):

@@ -45,9 +45,10 @@ from typing import Callable, NamedTuple, Optional
 import numpy as np
 
 from .. import backend
+from .._tracing import state as _trace
 
 __all__ = ["Op", "REGISTRY", "register", "public_ops", "method_ops", "higher_order_ops", "set_strict",
-           "is_strict"]
+           "is_strict", "choose", "run_plan_on"]
 
 
 class Op(NamedTuple):
@@ -166,10 +167,33 @@ def _on_numbers(name, scalar):
     return numbers_only
 
 
+def choose(op_name, args, kwargs):
+    """``(device or None, function)``: what the dispatcher runs for this call of ``op_name`` (the
+    tracer records it so that a replay calls the same implementation without dispatching)."""
+    op = REGISTRY[op_name]
+    first = _first_array(args, kwargs)
+    if first is None or first._ctx.device_type != "gpu":
+        return None, op.impl
+    device = backend.device_of(first)
+    use_kernel = op.kernel is not None and device.custom_kernels and first._data.dtype == _FLOAT32
+    return device, (op.kernel if use_kernel else op.impl)
+
+
+def run_plan_on(device, body):
+    """Run ``body()`` (a plan replay) with ``device`` current, entered once for all its operators."""
+    if device is None:
+        return body()
+    return _run_on(device, lambda: body(), (), {})
+
+
 def _make_dispatch(impl, kernel, numbers_only=None):
+    # The trace hook: while a hybrid_forward is traced, every operator call goes to the tracer,
+    # which runs it through this same dispatcher (with the hook cleared) and records it.
     if kernel is None:
         @functools.wraps(impl)
         def dispatch(*args, **kwargs):
+            if _trace.hook is not None:
+                return _trace.hook(dispatch, args, kwargs)
             # The common case, an NDArray first, costs no extra call (this runs for every operator).
             first = args[0] if args and type(args[0]) is _NDArray else _first_array(args, kwargs)
             if first is not None and first._ctx.device_type == "gpu":
@@ -180,6 +204,9 @@ def _make_dispatch(impl, kernel, numbers_only=None):
     else:
         @functools.wraps(impl)
         def dispatch(*args, **kwargs):
+            if _trace.hook is not None:
+                return _trace.hook(dispatch, args, kwargs)
+            # The common case, an NDArray first, costs no extra call (this runs for every operator).
             first = args[0] if args and type(args[0]) is _NDArray else _first_array(args, kwargs)
             if first is not None and first._ctx.device_type == "gpu":
                 device = backend.device_of(first)

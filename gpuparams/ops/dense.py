@@ -9,7 +9,7 @@ buffers. On ``cpu`` the same maths runs through NumPy.
 from __future__ import annotations
 
 from ..autograd import GradSink
-from ._core import ShapeError, contiguous, result, same_context, xp_of
+from ._core import ShapeError, allow_grad_sinks, contiguous, result, same_context, xp_of
 from ._registry import register
 
 __all__ = ["dense", "FullyConnected", "DENSE_ACTIVATIONS"]
@@ -107,8 +107,7 @@ def _dense_kernel(x, weight, bias=None, activation=None, flatten=True):
         return _dense_graph_backward(g, out, needs, x, weight, activation, in_units, units)
     out = result(y.reshape(out_shape), ctx, "dense", inputs, backward, saved=(x, inputs[1]),
                  save_output=activation == "relu", graph_backward=graph_backward)
-    if out._node is not None:
-        out._node.accepts_sinks = True
+    allow_grad_sinks(out)
     return out
 
 

@@ -1,14 +1,19 @@
-"""Functional ``nd.Dropout`` (MXNet's operator; ``nn.Dropout`` is the layer)."""
+"""Dropout as an operator (MXNet's ``nd.Dropout``; ``nn.Dropout`` and ``npx.dropout`` call it).
+
+Being one registered operator matters for ``hybridize()``: a traced graph calls it at every replay,
+so each replay draws a new mask instead of keeping the one drawn while tracing.
+"""
 from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from .. import autograd
 from .. import random as _random
-from .._ndarray import NDArray, from_data
-from ._core import normalize_axes
+from .._ndarray import NDArray
+from ._core import normalize_axes, result, xp_of
 from ._registry import register
-from .elementwise import multiply
 
 __all__ = ["Dropout"]
 
@@ -49,5 +54,13 @@ def Dropout(data, p=0.5, mode="training", axes=(), cudnn_off=False):
         shape[a] = 1
     keep = _random.generator().random(size=tuple(shape)) >= p
     scale = 1.0 / (1.0 - p) if p < 1 else 0.0
-    mask = from_data((keep * scale).astype(data.dtype), ctx=data.context)
-    return multiply(data, mask)
+    x = data._data
+    xp = xp_of(x)
+    mask = (keep * scale).astype(x.dtype)
+    if xp is not np:
+        mask = xp.asarray(mask)
+    out = x * mask
+
+    def backward(g, needs):
+        return (g * mask,)
+    return result(out, data._ctx, "Dropout", (data,), backward, saved=())

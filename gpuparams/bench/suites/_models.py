@@ -14,7 +14,7 @@ import numpy as np
 from ..harness import Bound, Case, SkipCase
 from ._common import free_memory, require_framework, require_torch
 
-__all__ = ["mlp_case", "init_mlp_weights", "reference_mlp_step", "mlp_step_work",
+__all__ = ["mlp_case", "forward_case", "init_mlp_weights", "reference_mlp_step", "mlp_step_work",
            "linreg_data", "reference_linreg", "linreg_chapter", "linreg_case"]
 
 
@@ -108,16 +108,18 @@ def _mlp_data(env, sizes, batch):
     return x, labels, init_mlp_weights(sizes, rng)
 
 
-def _gluon_mlp(env, sizes, batch, lr, x_host, labels_host, weights0):
+def _gluon_mlp(env, sizes, batch, lr, x_host, labels_host, weights0, hybridize=False):
     gp = require_framework("nd.array", "autograd.record", "gluon.nn.Dense", "gluon.nn.Sequential",
                            "gluon.loss.SoftmaxCrossEntropyLoss", "gluon.Trainer")
     nd, autograd, gluon = gp.nd, gp.autograd, gp.gluon
     ctx = env.ctx
-    net = gluon.nn.Sequential()
+    net = gluon.nn.HybridSequential() if hybridize else gluon.nn.Sequential()
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         net.add(gluon.nn.Dense(fan_out, activation="relu" if i < len(sizes) - 2 else None,
                                in_units=fan_in))
     net.initialize(ctx=ctx)
+    if hybridize:
+        net.hybridize()
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr})
     x = nd.array(x_host, ctx=ctx)
@@ -179,6 +181,52 @@ def _torch_mlp(env, sizes, lr, x_host, labels_host, weights0):
     return step, set_weights, get_weights
 
 
+def _numpy_mlp(sizes, lr, x_host, labels_host, weights0):
+    """The same step written by hand in float32 NumPy (no framework): the floor for the CPU rows."""
+    x = np.asarray(x_host, np.float32)
+    labels = np.asarray(labels_host).astype(np.int64)
+    n = x.shape[0]
+    rows = np.arange(n)
+    layers = [[w.copy(), b.copy()] for w, b in weights0]
+    lr32 = np.float32(lr)
+
+    def set_weights(weights):
+        for layer, (w, b) in zip(layers, weights):
+            layer[0][...] = w
+            layer[1][...] = b
+
+    def get_weights():
+        return [(w.copy(), b.copy()) for w, b in layers]
+
+    def step():
+        acts = [x]
+        h = x
+        last = len(layers) - 1
+        for i, (w, b) in enumerate(layers):
+            h = h @ w.T + b
+            if i < last:
+                h = np.maximum(h, 0)
+            acts.append(h)
+        shifted = h - h.max(axis=1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        loss = -log_p[rows, labels]
+        dz = np.exp(log_p)
+        dz[rows, labels] -= 1
+        dz /= n
+        for i in range(last, -1, -1):
+            w, b = layers[i]
+            dw = dz.T @ acts[i]
+            db = dz.sum(axis=0)
+            if i:
+                dz = (dz @ w) * (acts[i] > 0)
+            w -= lr32 * dw
+            b -= lr32 * db
+        return loss
+
+    set_weights(weights0)
+    return step, set_weights, get_weights
+
+
 def _checked_step(step, set_weights, get_weights, weights0):
     """Reset to the gate's starting weights, run one step, return loss and updates (float64)."""
     def check():
@@ -192,19 +240,28 @@ def _checked_step(step, set_weights, get_weights, weights0):
     return check
 
 
-def mlp_case(env, suite, name, sizes, batch, lr=0.1, modes=("kernel", "pipelined")):
-    """A full training step of an MLP (``sizes``, e.g. ``(784, 256, 256, 10)``) vs PyTorch eager."""
+def mlp_case(env, suite, name, sizes, batch, lr=0.1, modes=("kernel", "pipelined"), hybridize=False,
+             baseline="torch"):
+    """A full training step of an MLP (``sizes``, e.g. ``(784, 256, 256, 10)``) vs a baseline.
+
+    ``hybridize`` runs gpuparams' network hybridized; ``baseline`` is ``"torch"`` (PyTorch eager),
+    ``"numpy"`` (the step written by hand in NumPy) or ``"imperative"`` (gpuparams not hybridized).
+    """
     sizes = tuple(int(s) for s in sizes)
 
     def build():
         x, labels, weights0 = _mlp_data(env, sizes, batch)
-        ours = _gluon_mlp(env, sizes, batch, lr, x, labels, weights0)
-        try:
-            theirs = _torch_mlp(env, sizes, lr, x, labels, weights0)
-        except SkipCase as exc:
-            theirs, missing = None, str(exc)
+        ours = _gluon_mlp(env, sizes, batch, lr, x, labels, weights0, hybridize=hybridize)
+        missing = None
+        if baseline == "numpy":
+            theirs = _numpy_mlp(sizes, lr, x, labels, weights0)
+        elif baseline == "imperative":
+            theirs = _gluon_mlp(env, sizes, batch, lr, x, labels, weights0)
         else:
-            missing = None
+            try:
+                theirs = _torch_mlp(env, sizes, lr, x, labels, weights0)
+            except SkipCase as exc:
+                theirs, missing = None, str(exc)
 
         def reference():
             return reference_mlp_step(weights0, x, labels, lr)
@@ -215,11 +272,55 @@ def mlp_case(env, suite, name, sizes, batch, lr=0.1, modes=("kernel", "pipelined
 
     flops, terms = mlp_step_work(sizes, batch)
     shape = f"{'-'.join(map(str, sizes))} batch {batch}"
-    baseline = "torch eager" + (" (cpu)" if env.torch_device == "cpu" else "")
+    label = {"numpy": "numpy (hand-written step)", "imperative": "gpuparams imperative"}.get(
+        baseline, "torch eager" + (" (cpu)" if env.torch_device == "cpu" else ""))
     threads = f"; {env.threads} threads on both sides" if env.kind == "cpu" and env.threads else ""
-    return Case(suite, name, shape, baseline, build, flops=flops,
+    return Case(suite, name, shape, label, build, flops=flops,
                 bytes=sum(b for _, b in terms), terms=terms, modes=modes,
                 note=f"forward, softmax-CE, backward, SGD lr={lr}{threads}")
+
+
+def forward_case(env, suite, name, sizes, batch, modes=("kernel", "pipelined")):
+    """Inference of a ReLU MLP, hybridized with ``static_alloc=True, static_shape=True`` (its kernel
+    launches captured as one graph) vs the same block hybridized without (the uncaptured replay)."""
+    sizes = tuple(int(s) for s in sizes)
+
+    def build():
+        gp = require_framework("nd.array", "gluon.nn.HybridSequential", "graph.cache_info")
+        x_host, _, weights0 = _mlp_data(env, sizes, batch)
+        ctx = env.ctx
+        x = gp.nd.array(x_host, ctx=ctx)
+
+        def make(captured):
+            net = gp.gluon.nn.HybridSequential()
+            for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+                net.add(gp.gluon.nn.Dense(fan_out, activation="relu" if i < len(sizes) - 2 else None,
+                                          in_units=fan_in))
+            net.initialize(ctx=ctx)
+            for layer, (w, b) in zip(net, weights0):
+                layer.weight.set_data(gp.nd.array(w, ctx=ctx))
+                layer.bias.set_data(gp.nd.array(b, ctx=ctx))
+            net.hybridize(static_alloc=captured, static_shape=captured)
+            net(x)  # trace
+            net(x)  # capture (or replay)
+            info = gp.graph.cache_info(net)
+            if captured and info["captures"] != 1:  # never time a fallback under the captured label
+                raise SkipCase(f"the forward could not be captured: {info['capture_failed']}")
+            return lambda: net(x).asnumpy()
+
+        def reference():
+            h = np.asarray(x_host, np.float64)
+            for i, (w, b) in enumerate(weights0):
+                h = h @ np.asarray(w, np.float64).T + b
+                if i < len(weights0) - 1:
+                    h = np.maximum(h, 0)
+            return h
+        return Bound(make(True), make(False), reference, close=lambda: free_memory(env))
+
+    flops = sum(2.0 * batch * a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    return Case(suite, name, f"{'-'.join(map(str, sizes))} batch {batch}", "uncaptured replay", build,
+                flops=flops, bytes=0.0, modes=modes,
+                note="hybridize(static_alloc, static_shape): launches captured once, replayed")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -260,19 +361,23 @@ def reference_linreg(features, labels, w0, b0, epochs=3, batch=10, lr=0.03):
     return {"w": w.reshape(1, -1), "b": np.array([b]), "epoch_loss": np.array(losses)}
 
 
-def linreg_chapter(nd, autograd, gluon, init, features, labels, w0, b0, epochs=3, batch=10, lr=0.03):
+def linreg_chapter(nd, autograd, gluon, init, features, labels, w0, b0, epochs=3, batch=10, lr=0.03,
+                   hybridize=False):
     """The chapter's training code, written once for any Gluon-1.x-compatible framework.
 
     ``nd, autograd, gluon, init`` are the modules of gpuparams or of MXNet; the code is the chapter's
     (ArrayDataset, DataLoader, ``Dense(1)``, ``L2Loss``, ``Trainer('sgd', lr=0.03)``, 3 epochs), except
     that the data is not shuffled and the initial weights are set to ``w0, b0`` after the first forward
     (which completes deferred initialisation), so the result can be checked against a reference.
+    ``hybridize=True`` adds the chapter's optional ``net.hybridize()``.
     """
     dataset = gluon.data.ArrayDataset(nd.array(features), nd.array(labels))
     loader = gluon.data.DataLoader(dataset, batch, shuffle=False)
     net = gluon.nn.Sequential()
     net.add(gluon.nn.Dense(1))
     net.initialize(init.Normal(sigma=0.01))
+    if hybridize:
+        net.hybridize()
     loss = gluon.loss.L2Loss()
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr})
     all_x, all_y = nd.array(features), nd.array(labels)
@@ -311,10 +416,12 @@ def _torch_linreg(torch, features, labels, w0, b0, epochs=3, batch=10, lr=0.03):
     return {"w": net.weight, "b": net.bias, "epoch_loss": np.array(epoch_loss)}
 
 
-def linreg_case(env, baseline):
-    """The chapter's 3 epochs vs PyTorch CPU (``baseline="torch"``) or MXNet (``"mxnet"``)."""
+def linreg_case(env, baseline, hybridize=False):
+    """The chapter's 3 epochs vs PyTorch CPU (``baseline="torch"``), MXNet (``"mxnet"``) or gpuparams
+    itself not hybridized (``"imperative"``, with ``hybridize=True`` for ours)."""
     epochs, batch, lr = 3, 10, 0.03
-    label = {"torch": "torch eager (cpu)", "mxnet": "mxnet gluon"}[baseline]
+    label = {"torch": "torch eager (cpu)", "mxnet": "mxnet gluon",
+             "imperative": "gpuparams imperative"}[baseline]
 
     def build():
         if baseline == "mxnet":
@@ -333,6 +440,10 @@ def linreg_case(env, baseline):
 
             def theirs():
                 return linreg_chapter(*mx_modules, features, labels, w0, b0, epochs, batch, lr)
+        elif baseline == "imperative":
+            def theirs():
+                return linreg_chapter(gp.nd, gp.autograd, gp.gluon, gp.init, features, labels, w0, b0,
+                                      epochs, batch, lr)
         else:
             try:
                 torch = require_torch(env)
@@ -344,7 +455,7 @@ def linreg_case(env, baseline):
 
         def ours():
             return linreg_chapter(gp.nd, gp.autograd, gp.gluon, gp.init, features, labels, w0, b0,
-                                  epochs, batch, lr)
+                                  epochs, batch, lr, hybridize=hybridize)
 
         def reference():
             return reference_linreg(features, labels, w0, b0, epochs, batch, lr)
@@ -352,6 +463,7 @@ def linreg_case(env, baseline):
 
     steps = epochs * math.ceil(1000 / batch)
     flops = steps * (4.0 * batch * 2 + 4.0 * batch + 6) + epochs * 6.0 * 1000
-    return Case("cpu", "linreg chapter (3 epochs)", "1000x2, batch 10, Dense(1)", label, build,
+    name = "linreg chapter (3 epochs)" + (" hybridized" if hybridize else "")
+    return Case("cpu", name, "1000x2, batch 10, Dense(1)", label, build,
                 flops=flops, bytes=0.0, modes=("host",), reps=3,
                 note="L2Loss, sgd lr=0.03, no shuffle (so it can be checked); whole training run")

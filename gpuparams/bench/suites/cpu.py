@@ -10,6 +10,9 @@
   an MLP 784-256-256-10 at batch 128 on ``cpu(0)`` vs PyTorch CPU with the same thread count.
 * ``linreg chapter`` (issue 4): the linear-regression chapter's 3 epochs vs PyTorch CPU and vs MXNet
   (the MXNet row says "skipped" where MXNet is not installed).
+* ``mlp train step hybridized`` / ``linreg chapter hybridized`` (issue 11): the same code after
+  ``net.hybridize()`` against gpuparams imperative and against the step written by hand in NumPy, at
+  batch 8, 32 and 128 (plus the imperative step against NumPy, so the three compare in one run).
 
 All rows use host timers (``mode = host``), interleaved A/B like the GPU suites.
 """
@@ -28,6 +31,7 @@ OPS = ("add", "mul", "dot", "relu")
 OVERHEAD_SIZE = 16
 MLP_SIZES = (784, 256, 256, 10)
 MLP_BATCH = 128
+HYBRID_BATCHES = (8, 32, 128)
 
 
 def _op_flops(op, n):
@@ -172,6 +176,14 @@ def cases(env):
         out.append(overhead_case(env, op, "torch", n))
         out.append(np_front_case(env, op, n))
     out.append(mlp_case(env, "cpu", "mlp train step", sizes, batch, modes=("host",)))
+    # hybridize() (issue 11): the same step hybridized, against gpuparams imperative and against the
+    # step written by hand in NumPy, at three batch sizes (the overhead shows at the small ones)
+    for hb in shapes.get("hybrid_batches", HYBRID_BATCHES):
+        for baseline in ("imperative", "numpy"):
+            out.append(mlp_case(env, "cpu", "mlp train step hybridized", sizes, hb, modes=("host",),
+                                hybridize=True, baseline=baseline))
+        out.append(mlp_case(env, "cpu", "mlp train step", sizes, hb, modes=("host",), baseline="numpy"))
     out.append(linreg_case(env, "torch"))
     out.append(linreg_case(env, "mxnet"))
+    out.append(linreg_case(env, "imperative", hybridize=True))
     return out
