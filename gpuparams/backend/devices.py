@@ -368,7 +368,9 @@ class CupyDevice(Device):
                                          source=f"kernels/{filename}") from exc
 
     def workspace_key(self):
-        return (self.cache_key, self.xp.cuda.get_current_stream().ptr)
+        # The thread too: under CUPY_CUDA_PER_THREAD_DEFAULT_STREAM=1 every thread's current stream
+        # has the same pointer value, and two threads must not share split-K counters.
+        return (self.cache_key, self.xp.cuda.get_current_stream().ptr, threading.get_ident())
 
 
 # ---------------------------------------------------------------------------------------------------
