@@ -13,11 +13,11 @@ from gpuparams.backend.gemm_plan import H100, H200, TILE_CONFIGS, occupancy
 
 #: ptxas numbers of dense.cu (NVRTC 13.5, sm_90, 2026-12-04): registers and static shared memory.
 PTXAS = {
-    "dense_fwd_w": (213, 16), "dense_bwd_dx_w": (236, 16), "dense_bwd_dw_w": (247, 16),
-    "dense_bwd_grouped_w": (245, 16), "dense_fwd_m": (145, 16), "dense_bwd_dx_m": (168, 16),
-    "dense_bwd_dw_m": (164, 16), "dense_bwd_grouped_m": (231, 16), "dense_fwd_l": (127, 16384),
-    "dense_bwd_dx_l": (127, 16384), "dense_bwd_dw_l": (123, 16384), "dense_fwd_s": (80, 16400),
-    "dense_bwd_dx_s": (80, 16400), "dense_bwd_dw_s": (80, 16400),
+    "dense_fwd_w": (255, 16), "dense_bwd_dx_w": (255, 16), "dense_bwd_dw_w": (247, 16),
+    "dense_bwd_grouped_w": (252, 16), "dense_fwd_m": (168, 16), "dense_bwd_dx_m": (168, 16),
+    "dense_bwd_dw_m": (167, 16), "dense_bwd_grouped_m": (203, 16), "dense_fwd_l": (127, 16384),
+    "dense_bwd_dx_l": (127, 16384), "dense_bwd_dw_l": (123, 16384), "dense_fwd_s": (71, 16400),
+    "dense_bwd_dx_s": (71, 16400), "dense_bwd_dw_s": (74, 16400),
 }
 
 
