@@ -18,7 +18,7 @@
 // are transposed on the way in; their shared rows are XOR-swizzled in groups of four floats so that
 // transposing store is bank-conflict free without padding and the float4 reads stay aligned.
 //
-// Split-K (small configuration only, gridDim.z > 1): each z-slice reduces a contiguous range of BK-tiles and writes its partial
+// Split-K (all but "l", gridDim.z > 1): each z-slice reduces a contiguous range of BK-tiles and writes its partial
 // tile to a workspace; the last slice of a tile to finish (found with an atomic counter) sums the
 // partials in slice order — deterministic whatever order the blocks ran in — applies the epilogue and
 // resets the counter to 0 for the next launch. Counters must be zero before the first launch.
@@ -27,6 +27,17 @@
 // the argument marshalling is identical on CuPy and in the emulator.
 
 // ---- tile configurations -----------------------------------------------------------------------
+// The cost-model planner (gpuparams/backend/gemm_plan.py) picks one per GEMM. "w" and "m" (below,
+// "multistage cp.async configurations") need 16-byte-aligned operands with leading dimensions that
+// are multiples of 4; "l" and "s" are the fallback for everything else.
+//
+// The ReLU mask is re-read from y (4 bytes per element) by both backward GEMMs rather than from a
+// 1-bit mask the forward would write: for batch 2048 × 1024→1024 that is 8 MB per GEMM, about 2.5 µs
+// of HBM time on an H100 against ~130 µs of FMA work per GEMM (< 2 %; the second read mostly hits
+// L2 in the grouped launch), and a bit mask would cost the forward an extra store per element and a
+// shuffle-and-ballot epilogue. Estimated, not measured; revisit if gpu_check shows the backward
+// memory-bound.
+//
 // "l": 128×128 tile, 8×8 per thread, BK=8, 256 threads — large batches. __launch_bounds__(256, 2)
 //      caps it at 128 registers (two blocks, 16 warps per SM); it has no split-K path, which would
 //      not fit in that budget, and the launcher only picks it when it already fills the GPU.
