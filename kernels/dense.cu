@@ -542,18 +542,18 @@ GP_DENSE_BWD_DW(dense_bwd_dw_s, GP_S_CFG, 3, true)
 // own chunks (the mask values were loaded into registers one tile earlier), and the barrier then
 // makes every thread's chunks visible and frees the stage of tile kt-1 for the next copies.
 //
-// FFMA share of the main loop (static gate, NVRTC 13.5, sm_90): w 0.888 forward, 0.869 dX, 0.856
-// dW (its fused db row sums and the ReLU-mask code sit in the loop); m 0.82 / 0.75 / 0.73. The
-// floors below are those less a point; the 0.9 goal of issue 12 is not met yet by w's backward
-// kernels nor by m, whose 12 copies and 34 LDS.128 per k-tile weigh on 2048 FFMAs per thread.
-// @budget dense_fwd_w registers=255 shared=16 ffma_share=0.88
+// FFMA share of the main loop (static gate, NVRTC 13.5, sm_90): w 0.911 forward, 0.874 dX, 0.855
+// dW (its fused db row sums and the ReLU-mask code sit in the loop); m 0.84 / 0.76 / 0.74. The
+// floors below are those less about a point. Issue 12's 0.9 is met by w's forward; w's backward
+// kernels and m (12 copies and 34 LDS.128 per k-tile against 2048 FFMAs per thread) are short of it.
+// @budget dense_fwd_w registers=255 shared=16 ffma_share=0.9
 // @budget dense_bwd_dx_w registers=255 shared=16 ffma_share=0.86
-// @budget dense_bwd_dw_w registers=255 shared=16 ffma_share=0.85
-// @budget dense_bwd_grouped_w registers=255 shared=16 ffma_share=0.85
-// @budget dense_fwd_m registers=168 shared=16 ffma_share=0.81
-// @budget dense_bwd_dx_m registers=168 shared=16 ffma_share=0.74
-// @budget dense_bwd_dw_m registers=168 shared=16 ffma_share=0.72
-// @budget dense_bwd_grouped_m registers=255 shared=16 ffma_share=0.72
+// @budget dense_bwd_dw_w registers=255 shared=16 ffma_share=0.845
+// @budget dense_bwd_grouped_w registers=255 shared=16 ffma_share=0.845
+// @budget dense_fwd_m registers=168 shared=16 ffma_share=0.82
+// @budget dense_bwd_dx_m registers=168 shared=16 ffma_share=0.75
+// @budget dense_bwd_dw_m registers=168 shared=16 ffma_share=0.73
+// @budget dense_bwd_grouped_m registers=255 shared=16 ffma_share=0.73
 
 #define GP_ASYNC_BK 32
 #define GP_ASYNC_STAGES 3
@@ -622,46 +622,64 @@ struct AsyncLoader {
         }
     }
 
-    // Whether chunk (gt, gr) lies inside the (T, R) operand, and its offset from the operand's
-    // start (0 outside). Chunks are never partial: the launcher runs these kernels only when every
-    // leading dimension is a multiple of 4, and the contiguous extent of each operand (R for a
-    // t-major one, T for a k-major one) is its leading dimension.
-    __device__ __forceinline__ static bool chunk_at(int gt, int T, int gr, int R, int ld, size_t& off) {
-        const bool inside = gt < T && gr < R;
-        const int rt = inside ? gt : 0, rr = inside ? gr : 0;
-        off = RCONTIG ? (size_t)rt * (size_t)ld + (size_t)rr : (size_t)rr * (size_t)ld + (size_t)rt;
-        return inside;
+    // Chunk v of a thread is chunk 0 moved DT rows of t (t-major) or DR rows of r (k-major) per v,
+    // so its address is chunk 0's plus v strides: one base address per call, not one per chunk.
+    static constexpr int DT = RCONTIG ? NT / (BK / 4) : 0;
+    static constexpr int DR = RCONTIG ? 0 : NT / (BT / 4);
+    static_assert(RCONTIG ? NT % (BK / 4) == 0 : NT % (BT / 4) == 0, "chunks must stride evenly");
+
+    // Whether chunk v of the tile at (t0, r0) lies inside the (T, R) operand, and its address
+    // (`src` itself outside). Chunks are never partial: the launcher runs these kernels only when
+    // every leading dimension is a multiple of 4, and the contiguous extent of each operand (R for
+    // a t-major one, T for a k-major one) is its leading dimension.
+    struct Walk {
+        const float* p0;  // chunk 0's address (valid or not: only dereferenced when inside)
+        size_t step;      // elements between consecutive chunks of the thread
+        int gt0, gr0;     // chunk 0's coordinates
+    };
+
+    __device__ __forceinline__ static Walk walk(const float* src, int ld, int t0, int r0) {
+        int t, r;
+        coords(0, t, r);
+        Walk w;
+        w.gt0 = t0 + t;
+        w.gr0 = r0 + r;
+        w.p0 = src + (RCONTIG ? (size_t)w.gt0 * (size_t)ld + (size_t)w.gr0
+                              : (size_t)w.gr0 * (size_t)ld + (size_t)w.gt0);
+        w.step = (size_t)(RCONTIG ? DT : DR) * (size_t)ld;
+        return w;
+    }
+
+    __device__ __forceinline__ static bool inside(const Walk& w, int v, int T, int R) {
+        return RCONTIG ? (w.gt0 + v * DT < T && w.gr0 < R) : (w.gt0 < T && w.gr0 + v * DR < R);
     }
 
     __device__ __forceinline__ static void issue(float* stage, const float* __restrict__ src, int ld,
                                                  int t0, int T, int r0, int R) {
+        const Walk w = walk(src, ld, t0, r0);
 #pragma unroll
         for (int v = 0; v < V; ++v) {
             int t, r;
             coords(v, t, r);
-            size_t off;
-            const bool inside = chunk_at(t0 + t, T, r0 + r, R, ld, off);
-            cp_async16(stage + chunk_offset<BT, BK, RCONTIG>(t, r), src + off, inside ? 16 : 0);
+            const bool in = inside(w, v, T, R);
+            cp_async16(stage + chunk_offset<BT, BK, RCONTIG>(t, r), in ? w.p0 + v * w.step : src,
+                       in ? 16 : 0);
         }
     }
 
-    // The mask values of chunk v of the tile at (t0, r0) (1 where out of range).
-    __device__ __forceinline__ static float4 mask_of(int v, const float* __restrict__ mask, int ld,
-                                                     int t0, int T, int r0, int R) {
-        int t, r;
-        coords(v, t, r);
-        size_t off;
-        return chunk_at(t0 + t, T, r0 + r, R, ld, off)
-                   ? __ldg(reinterpret_cast<const float4*>(mask + off))
-                   : make_float4(1.f, 1.f, 1.f, 1.f);
+    // The mask values of chunk v (1 where out of range).
+    __device__ __forceinline__ static float4 mask_of(const Walk& w, int v, int T, int R) {
+        return inside(w, v, T, R) ? __ldg(reinterpret_cast<const float4*>(w.p0 + v * w.step))
+                                  : make_float4(1.f, 1.f, 1.f, 1.f);
     }
 
     // With PREFETCH: loads the mask values of this thread's chunks of the tile at (t0, r0).
     __device__ __forceinline__ void load_mask(const float* __restrict__ mask, int ld, int t0, int T,
                                               int r0, int R) {
         if (PREFETCH) {
+            const Walk w = walk(mask, ld, t0, r0);
 #pragma unroll
-            for (int v = 0; v < V; ++v) mreg[PREFETCH ? v : 0] = mask_of(v, mask, ld, t0, T, r0, R);
+            for (int v = 0; v < V; ++v) mreg[PREFETCH ? v : 0] = mask_of(w, v, T, R);
         }
     }
 
@@ -669,11 +687,12 @@ struct AsyncLoader {
     // has landed.
     __device__ __forceinline__ void apply_mask(float* stage, const float* __restrict__ mask, int ld,
                                                int t0, int T, int r0, int R) const {
+        const Walk w = walk(mask, ld, t0, r0);
 #pragma unroll
         for (int v = 0; v < V; ++v) {
             int t, r;
             coords(v, t, r);
-            const float4 m = PREFETCH ? mreg[PREFETCH ? v : 0] : mask_of(v, mask, ld, t0, T, r0, R);
+            const float4 m = PREFETCH ? mreg[PREFETCH ? v : 0] : mask_of(w, v, T, R);
             float4* p = reinterpret_cast<float4*>(stage + chunk_offset<BT, BK, RCONTIG>(t, r));
             float4 a = *p;
             a.x = m.x > 0.f ? a.x : 0.f;

@@ -59,7 +59,7 @@ class TileConfig:
         cp.async pipeline depth (0: the register-staged double buffer of the fallback kernels).
     efficiency : float
         Fraction of the FP32 peak a saturated SM reaches with it: the FFMA share of the main loop
-        from the static gate (``w`` 0.86–0.89, ``m`` 0.73–0.82, ``l`` 0.69–0.78, ``s`` 0.51–0.63),
+        from the static gate (``w`` 0.86–0.91, ``m`` 0.74–0.84, ``l`` 0.69–0.78, ``s`` 0.51–0.63),
         averaged over forward and backward. To be replaced by measured rates (gpu_check.sh).
     """
 
@@ -87,9 +87,9 @@ class TileConfig:
 
 TILE_CONFIGS = {
     # cp.async, 3 stages, BK=32: the large tile for big GEMMs, 1 block/SM.
-    "w": TileConfig("w", 128, 256, 32, 256, True, stages=3, efficiency=0.87),
+    "w": TileConfig("w", 128, 256, 32, 256, True, stages=3, efficiency=0.88),
     # cp.async, 128×64: the batch-1024–2048 band, 3 blocks/SM (2 for its grouped backward).
-    "m": TileConfig("m", 128, 64, 32, 128, True, stages=3, efficiency=0.77),
+    "m": TileConfig("m", 128, 64, 32, 128, True, stages=3, efficiency=0.78),
     # Fallbacks for misaligned operands / leading dimensions not a multiple of 4.
     "l": TileConfig("l", 128, 128, 8, 256, False, efficiency=0.78),
     "s": TileConfig("s", 64, 64, 16, 256, True, efficiency=0.62),
