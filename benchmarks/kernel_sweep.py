@@ -22,10 +22,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import gpuparams as gp  # noqa: E402
-from gpuparams import backend  # noqa: E402
-from gpuparams.backend import kernels as K  # noqa: E402
-from gpuparams.backend import loader  # noqa: E402
+import gpuparams as gp
+from gpuparams import backend
+from gpuparams.backend import kernels as K
+from gpuparams.backend import loader
 
 TILES = [("w", 1), ("w", 2), ("m", 1), ("m", 3), ("l", 1), ("s", 1), ("s", 3)]
 ALIGNED = (70, 44, 36)      # N, K, M: ragged tiles, every leading dimension a multiple of 4

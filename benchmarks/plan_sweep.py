@@ -21,9 +21,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import gpuparams as gp  # noqa: E402
-from gpuparams.backend import array_module, dense_launch, gemm_plan  # noqa: E402
-from gpuparams.backend import kernels as K  # noqa: E402
+import gpuparams as gp
+from gpuparams.backend import array_module, dense_launch, gemm_plan
+from gpuparams.backend import kernels as K
 
 SHAPES = [(4096, 4096, 4096), (256, 1024, 1024), (512, 1024, 1024), (1024, 1024, 1024),
           (2048, 1024, 1024)]
@@ -74,13 +74,15 @@ def main(argv=None):
                     plan = gemm_plan.plan_gemm(N, M, Kd, model, bps, tile=tile)
                     desc = f"{plan.config.name}:{plan.splits}"
                     est = plan.est_us
-                    call = lambda t=tile: K.dense_forward(ctx, x, w, activation="relu", tile=t)  # noqa: E731
+                    def call(t=tile, x=x, w=w):
+                        return K.dense_forward(ctx, x, w, activation="relu", tile=t)
                 else:
                     plan = gemm_plan.plan_backward(N, Kd, M, model, bps, tile=tile)
                     desc = (f"{'grouped ' if plan.grouped else ''}dx {plan.dx.config.name}:"
                             f"{plan.dx.splits} dw {plan.dw.config.name}:{plan.dw.splits}")
                     est = plan.est_us
-                    call = lambda t=tile: K.dense_backward(ctx, dy, x, w, y, tile=t)  # noqa: E731
+                    def call(t=tile, dy=dy, x=x, w=w, y=y):
+                        return K.dense_backward(ctx, dy, x, w, y, tile=t)
                 row = {"forced": None if tile is None else f"{tile[0]}:{tile[1]}", "plan": desc,
                        "est_us": round(est, 2), "ms": None}
                 if not args.dry:

@@ -254,7 +254,8 @@ def sass_results(gate_results, nvdisasm, pytestconfig):
         if result.report is None or not any(b.ffma_share for b in result.budgets.values()):
             continue
         out[path] = sass.kernel_sass(result.report, nvdisasm)
-        text = f"\n\nstatic performance gate: {path.name}\n{sass.format_sass_table(out[path], result.budgets)}\n"
+        table = sass.format_sass_table(out[path], result.budgets)
+        text = f"\n\nstatic performance gate: {path.name}\n{table}\n"
         capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
         if capture is not None:
             with capture.global_and_fixture_disabled():

@@ -240,7 +240,7 @@ class CompileReport:
     functions: dict = field(default_factory=dict)
     lowered_names: dict = field(default_factory=dict)
     cubin_size: int = 0
-    #: the compiled cubin (for the SASS gate, :mod:`gpuparams.backend.sass`)
+    #: the compiled cubin (for the SASS gate, :mod:`gpuparams.gate.sass`)
     cubin: bytes = field(default=b"", repr=False)
 
 
