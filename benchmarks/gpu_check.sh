@@ -91,7 +91,9 @@ if [ "$DRY" = 1 ]; then
     # No GPU: the selection must exist and collect.
     step pytest-gpu 120 "$PYTEST_LOG" "$PY" -m pytest -q -p no:cacheprovider -m gpu --collect-only tests
 else
-    step pytest-gpu 150 "$PYTEST_LOG" "$PY" -m pytest -q -p no:cacheprovider -m gpu -rs tests
+    # The first step to compile dense.cu with NVRTC on the box (a minute); CuPy's kernel cache then
+    # serves every later step.
+    step pytest-gpu 200 "$PYTEST_LOG" "$PY" -m pytest -q -p no:cacheprovider -m gpu -rs tests
 fi
 
 SAN_LOG="$OUTDIR/sanitizer.log"

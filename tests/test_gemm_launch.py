@@ -8,8 +8,15 @@ from gpuparams.backend import dense_launch, devices, gemm_plan
 
 
 def _keys_from_two_threads(dev):
+    # Both threads stay alive until both have their key (a finished thread's ident can be reused).
     keys = []
-    threads = [threading.Thread(target=lambda: keys.append(dev.workspace_key())) for _ in range(2)]
+    both = threading.Barrier(2)
+
+    def work():
+        keys.append(dev.workspace_key())
+        both.wait(timeout=30)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
     for t in threads:
         t.start()
     for t in threads:
