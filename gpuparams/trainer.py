@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from . import backend
 from . import optimizer as _opt
 from ._placement import host_to_context
 from ._shapes import shape_is_known
@@ -250,13 +251,17 @@ class Trainer:
                 continue
             # Sum on the first context in context order (deterministic), then copy the sum back, so
             # that every copy receives bit-identical gradients and stays identical after the update.
+            # Every allocation and elementwise kernel runs under its array's device: outside a
+            # device scope CuPy would put `total` on the current device (gpu(0)) for gpu(1) data.
             first = grads[0]
-            total = first._data.copy()
-            for g in grads[1:]:
-                total += copy_to_context(g._data, g.context, first.context)
+            with backend.device_scope(first.context):
+                total = first._data.copy()
+                for g in grads[1:]:
+                    total += copy_to_context(g._data, g.context, first.context)
             for g in grads:
                 data = total if g is first else copy_to_context(total, first.context, g.context)
-                g._data[...] = data
+                with backend.device_scope(g.context):
+                    g._data[...] = data
                 g._version[0] += 1
 
     def _update(self, live):

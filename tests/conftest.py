@@ -21,6 +21,24 @@ def _real_gpu_present():
 
 
 REAL_GPU = _real_gpu_present()
+#: GPUPARAMS_REQUIRE_GPU=1 (benchmarks/gpu_check.sh sets it): a GPU is expected, so a GPU test that
+#: cannot run fails with the reason instead of being skipped.
+REQUIRE_GPU = os.environ.get("GPUPARAMS_REQUIRE_GPU", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def gpu_test_action(present, required, reason):
+    """What happens to a ``gpu`` test: None (it runs), ``('skip', why)`` or ``('fail', why)``."""
+    if present:
+        return None
+    if required:
+        return ("fail", f"GPUPARAMS_REQUIRE_GPU=1 but no GPU is usable: {reason}")
+    return ("skip", f"needs a real NVIDIA GPU with CuPy ({reason})")
+
+
+def _gpu_action():
+    if REAL_GPU:
+        return None
+    return gpu_test_action(False, REQUIRE_GPU, backend.gpu_unavailable_reason() or "none found")
 
 
 def pytest_configure(config):
@@ -32,12 +50,20 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    if REAL_GPU:
+    action = _gpu_action()
+    if action is None or action[0] != "skip":
         return
-    skip = pytest.mark.skip(reason="needs a real NVIDIA GPU with CuPy (none found)")
+    skip = pytest.mark.skip(reason=action[1])
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_runtest_setup(item):
+    # Before any fixture: a test's own "no GPU here" skip must not hide a GPU that is expected.
+    action = _gpu_action()
+    if action is not None and action[0] == "fail" and "gpu" in item.keywords:
+        pytest.fail(action[1], pytrace=False)
 
 
 CONTEXT_PARAMS = [

@@ -342,12 +342,51 @@ def test_event_timer_flushes_before_each_start_event_and_reads_times_after_the_l
     cuda = _FakeCuda(log)
     fake_cupy = type("cupy", (), {"cuda": cuda, "float32": np.float32,
                                   "empty": staticmethod(lambda n, dtype: cuda.scratch_type(n))})
-    timer = CudaEventTimer(fake_cupy, flush_bytes=1024)
+    timer = CudaEventTimer(fake_cupy, flush_bytes=1024, spin=False)
     times = timer.measure(lambda: log.append("call"), 2)
     assert log == ["device-sync", "flush:1.0", "record", "call", "record",
                    "flush:0.0", "record", "call", "record", "event-sync"]
     assert times == [1.5, 1.5]
     assert timer.calibrate(lambda: None) == 1
+
+
+def test_event_timer_spins_the_device_after_the_flush_sized_by_the_host_enqueue_time():
+    # Issue 12: a multi-launch function must not be charged for the Python between its launches, so
+    # a device spin sits between the flush and the start event, long enough for the host to enqueue
+    # the whole call; the host enqueue time is recorded beside the GPU time.
+    import time as _time
+
+    from gpuparams.bench import CudaEventTimer
+    log = []
+    cuda = _FakeCuda(log)
+
+    class FakeRawKernel:
+        def __init__(self, code, name):
+            assert "clock64" in code and name == "gp_bench_spin"
+
+        def __call__(self, grid, block, args):
+            log.append(f"spin:{int(args[0])}")
+
+    cuda.Device = lambda: type("dev", (), {"attributes": {"ClockRate": 1_980_000}})()
+    fake_cupy = type("cupy", (), {"cuda": cuda, "float32": np.float32, "RawKernel": FakeRawKernel,
+                                  "empty": staticmethod(lambda n, dtype: cuda.scratch_type(n))})
+    timer = CudaEventTimer(fake_cupy, flush_bytes=1024)
+
+    def slow_host_call():  # ~300 us of Python between launches
+        _time.sleep(0.0003)
+        log.append("call")
+
+    assert timer.calibrate(slow_host_call, lambda: None) == 1
+    assert 2 * 300 <= timer.spin_us <= CudaEventTimer.MAX_SPIN_US
+    log.clear()
+    timer.measure(slow_host_call, 2)
+    cycles = int(timer.spin_us * 1980)
+    assert log == ["device-sync", "flush:1.0", f"spin:{cycles}", "record", "call", "record",
+                   "flush:0.0", f"spin:{cycles}", "record", "call", "record", "event-sync"]
+    assert timer.dispatch_ms[slow_host_call] >= 0.3
+    # A quick function still gets the minimum spin.
+    timer.calibrate(lambda: None)
+    assert timer.spin_us == CudaEventTimer.MIN_SPIN_US
 
 
 def test_runner_rejects_nonsense_settings():

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from gpuparams.gate import nvrtc
+from gpuparams.backend import gemm_plan
+from gpuparams.gate import nvrtc, sass
 
 REPO = Path(__file__).resolve().parents[1]
 GATED = sorted(REPO.glob("kernels/*.cu")) + sorted((REPO / "tests" / "kernels").glob("*.cu"))
@@ -230,3 +231,116 @@ def test_nvrtc_available_says_why():
     ok, reason = nvrtc.nvrtc_available()
     assert isinstance(ok, bool) and reason
     assert reason.startswith("NVRTC ") if ok else "install" in reason
+
+
+# ------------------------------------------------------------------------------------------------
+# Static performance gate (issue 12): SASS of the main loop, from nvdisasm
+
+@pytest.fixture(scope="module")
+def nvdisasm():
+    tool = sass.nvdisasm_path()
+    if tool is None:
+        reason = "nvdisasm not found (pip install nvidia-cuda-nvdisasm, or a CUDA toolkit)"
+        if IN_CI:
+            pytest.fail(f"CI=true but the static performance gate cannot run: {reason}")
+        pytest.skip(reason)
+    return tool
+
+
+@pytest.fixture(scope="module")
+def sass_results(gate_results, nvdisasm, pytestconfig):
+    out = {}
+    for path, result in gate_results.items():
+        if result.report is None or not any(b.ffma_share for b in result.budgets.values()):
+            continue
+        out[path] = sass.kernel_sass(result.report, nvdisasm)
+        table = sass.format_sass_table(out[path], result.budgets)
+        text = f"\n\nstatic performance gate: {path.name}\n{table}\n"
+        capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
+        if capture is not None:
+            with capture.global_and_fixture_disabled():
+                print(text, flush=True)
+    return out
+
+
+def test_kernels_meet_their_ffma_floors(gate_results, sass_results):
+    dense = REPO / "kernels" / "dense.cu"
+    assert dense in sass_results
+    problems = []
+    for path, per_kernel in sass_results.items():
+        problems += sass.check_floors(per_kernel, gate_results[path].budgets)
+    assert problems == []
+    k = sass_results[dense]
+    # The cp.async kernels read their operands with LDS.128 only (the few LDS.32 are the fused db
+    # row sums and the split-K flag), and never touch local memory.
+    for name in ("dense_fwd_w", "dense_bwd_dx_w", "dense_fwd_m", "dense_bwd_dx_m"):
+        loop = k[name].main_loop
+        assert loop.lds128 >= 128 and loop.lds32 <= 4 and k[name].local_memory == 0, (name, loop)
+        assert loop.ffma == (4096 if name.endswith("_w") else 2048), (name, loop)
+    assert (k["dense_fwd_w"].blocks_per_sm, k["dense_fwd_m"].blocks_per_sm) == (1, 3)
+
+
+def test_budget_lines_give_the_occupancy_ptxas_gives(gate_results):
+    # The emulated gpu(0) plans with the budgets (no NVRTC at run time): they must give the same
+    # blocks per SM as the registers ptxas really allocates.
+    result = gate_results[REPO / "kernels" / "dense.cu"]
+    for name, res in result.report.kernels.items():
+        tile = gemm_plan.TILE_CONFIGS.get(name.rsplit("_", 1)[-1])
+        if tile is None or name == "dense_bwd_db":
+            continue
+        budget = result.budgets[nvrtc._norm(name)]
+        real = gemm_plan.occupancy(res.registers, tile.threads, res.shared, tile.dynamic_smem())
+        from_budget = gemm_plan.occupancy(budget.registers, tile.threads, budget.shared,
+                                          tile.dynamic_smem())
+        assert real == from_budget, (name, res.registers, budget.registers)
+
+
+LOW_FFMA = """\
+    // @budget axpy_loop registers=64 shared=0 ffma_share=0.9
+    extern "C" __global__ void axpy_loop(float* y, const float* x, int n) {
+        for (int i = threadIdx.x; i < n; i += blockDim.x) y[i] = fmaf(2.f, x[i], y[i]);
+    }
+"""
+
+
+def test_a_missed_floor_fails(nvrtc_ready, nvdisasm, tmp_path):
+    path = write(tmp_path, "low.cu", LOW_FFMA)
+    result = nvrtc.gate_file(path)
+    assert result.ok, result.problems  # registers and shared memory are fine
+    per_kernel = sass.kernel_sass(result.report, nvdisasm)
+    loop = per_kernel["axpy_loop"].main_loop
+    assert loop.ffma >= 1 and loop.ffma_share < 0.5
+    problems = sass.check_floors(per_kernel, result.budgets)
+    assert len(problems) == 1 and "axpy_loop: FFMA share of the main loop" in problems[0]
+    assert "under the floor 0.9" in problems[0]
+
+
+SASS_TEXT = """\
+\t.section\t.text.k,"ax",@progbits
+.text.k:
+        /*0000*/                   MOV R1, c[0x0][0x28] ;
+.L_x_0:
+        /*0010*/                   LDS.128 R4, [R2] ;
+        /*0020*/                   LDS R8, [R3] ;
+        /*0030*/                   FFMA R9, R4, R5, R9 ;
+        /*0040*/                   FFMA R10, R6, R7, R10 ;
+        /*0050*/                   NOP ;
+        /*0060*/              @!P0 BRA `(.L_x_0) ;
+        /*0070*/                   STL [R1], R9 ;
+        /*0080*/                   EXIT ;
+"""
+
+
+def test_sass_parsing_finds_the_main_loop():
+    functions = sass.parse_sass(SASS_TEXT)
+    loop, local = sass.analyze(*functions["k"])
+    assert (loop.instructions, loop.ffma, loop.lds128, loop.lds32, local) == (5, 2, 1, 1, 1)
+    assert loop.ffma_share == pytest.approx(0.4)
+
+
+def test_budget_floor_parses():
+    budgets = nvrtc.parse_budgets("// @budget k registers=8 shared=0 ffma_share=0.85\n"
+                                  "// @budget j registers=8 shared=0\n")
+    assert budgets["k"].ffma_share == 0.85 and budgets["j"].ffma_share is None
+    with pytest.raises(nvrtc.BudgetError, match="malformed"):
+        nvrtc.parse_budgets("// @budget k registers=8 shared=0 ffma_share=1.5\n")

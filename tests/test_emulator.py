@@ -53,6 +53,7 @@ def modules():
             name_expressions=("axpy<float>", "axpy<double>", "scale_rows<float, 4>",
                               "cxx_linkage_fill")),
         "wmma": emulator.Module(path=KERNELS / "emu_wmma.cu"),
+        "cp_async": emulator.Module(path=KERNELS / "emu_cp_async.cu"),
     }
 
 
@@ -621,3 +622,84 @@ def test_exceptions_are_runtime_errors():
         assert issubclass(cls, EmulatorError) and issubclass(cls, RuntimeError)
     err = pickle.loads(pickle.dumps(CompileError("k.cu", "error: log")))
     assert (err.filename, err.log) == ("k.cu", "error: log") and "k.cu" in str(err)
+
+
+# ------------------------------------------------------------------------------------------------
+# cp.async (issue 12): the pipeline primitives, and the reads of stages that have not landed
+
+def _pipeline(modules, x, n, ntiles, mode, order):
+    out = np.full(ntiles * 256, np.nan, np.float32)
+    modules["cp_async"].get_function("pipeline_copy")(
+        (1,), (64,), (x, out, i32(n), i32(ntiles), i32(mode)), shared_mem=3 * 64 * 16, order=order)
+    return out
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_cp_async_pipeline_lands_every_stage(modules, rng, order):
+    # Five tiles through three stages (every stage reused), the last tile ragged: the zero-fill
+    # variant (src-size < 16) pads the chunk that straddles n and the chunks wholly past it.
+    n = 4 * 256 + 37
+    x = rng.uniform(-1, 1, n).astype(np.float32)
+    out = _pipeline(modules, x, n, 5, 0, order)
+    np.testing.assert_array_equal(out[:n], x)
+    np.testing.assert_array_equal(out[n:], 0)
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("mode, what", [(1, "no wait_group at all"),
+                                        (2, "a wait_group one group short")])
+def test_cp_async_read_before_landing_is_caught(modules, rng, order, mode, what):
+    # Without the emulator's bookkeeping these reads would see the data (the copy is done at issue)
+    # or NaN poison; either way it must stop with the reader, the issuing thread and the issue site.
+    x = rng.uniform(-1, 1, 3 * 256).astype(np.float32)
+    with pytest.raises(KernelFault, match="before the cp.async writing it has landed") as info:
+        _pipeline(modules, x, x.size, 3, mode, order)
+    message = str(info.value)
+    assert "emu_cp_async.cu:" in message and "read of 16 byte(s) at dynamic shared memory" in message, what
+    reader = info.value.thread[0]
+    assert f"issued by thread ({(reader + 1) % 64},0,0)" in message, message
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_cp_async_missing_barrier_after_the_wait_is_caught(modules, rng, order):
+    # Without a barrier no thread ever waits for another: the reader either finds its neighbour's
+    # copy in flight (a fault) or finds no copy at all yet, and then reads the block-start poison.
+    x = rng.uniform(-1, 1, 3 * 256).astype(np.float32)
+    try:
+        out = _pipeline(modules, x, x.size, 3, 3, order)
+    except KernelFault as exc:
+        assert "before the cp.async writing it has landed" in str(exc)
+    else:
+        assert np.isnan(out).any(), "a read of another thread's chunk without a barrier went unseen"
+    np.testing.assert_array_equal(_pipeline(modules, x, x.size, 3, 0, order), x)
+
+
+def test_cp_async_misuse_is_refused(modules, tmp_path):
+    src = tmp_path / "cp_async_misuse.cu"
+    src.write_text(
+        'extern "C" __global__ void k(const float* x, float* y, int what) {\n'
+        '    extern __shared__ float4 s[];\n'
+        '    __shared__ float4 st[2];\n'
+        '    if (what == 0) __pipeline_memcpy_async(&s[0], x + 1, 16);  // misaligned source\n'
+        '    if (what == 1) __pipeline_memcpy_async(y, x, 16);          // destination not shared\n'
+        '    if (what == 2) {                                           // one stage, two copies\n'
+        '        __pipeline_memcpy_async(&st[0], x, 16);\n'
+        '        __pipeline_memcpy_async(&st[0], x + 4, 16);\n'
+        '    }\n'
+        '    if (what == 3) {                                           // a write into the stage\n'
+        '        __pipeline_memcpy_async(&st[1], x, 16);\n'
+        '        float4* volatile p = &st[1];  // through a pointer: direct accesses are unchecked\n'
+        '        p->x = 1.f;\n'
+        '    }\n'
+        '    if (what == 4) __pipeline_memcpy_async(&s[0], x + 8, 16);  // source out of bounds\n'
+        '    __pipeline_commit();\n'
+        '    __pipeline_wait_prior(0);\n'
+        '    y[0] = st[0].x + st[1].x;\n'
+        '}\n')
+    fn = emulator.Module(path=src).get_function("k")
+    x = np.arange(8, dtype=np.float32)
+    for what, match in [(0, "misaligned cp.async of 16 bytes"), (1, "not in shared memory"),
+                        (2, "still has in flight"), (3, "write of 4 byte"),
+                        (4, "out-of-bounds read")]:
+        with pytest.raises(KernelFault, match=match):
+            fn((1,), (1,), (x, np.zeros(4, np.float32), i32(what)), shared_mem=64)

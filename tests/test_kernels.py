@@ -22,8 +22,17 @@ from gpuparams.gluon import nn
 SHAPES = [(1, 1, 1), (70, 45, 33), (129, 257, 65), (66, 40, 72)]
 ALIGNED_SHAPE = (66, 40, 72)
 # Every tile configuration: the large tile, the small tile, and the small tile split three ways.
+# (Forced cp.async tiles on these shapes take the fallback where an operand is not aligned; the
+# cp.async kernels have their own shapes below.)
 TILES = [pytest.param(("l", 1), id="l"), pytest.param(("s", 1), id="s"),
          pytest.param(("s", 3), id="s-split3")]
+# The multistage cp.async tiles (issue 12), each with and without split-K.
+ASYNC_TILES = [pytest.param(("w", 1), id="w"), pytest.param(("w", 2), id="w-split2"),
+               pytest.param(("m", 1), id="m"), pytest.param(("m", 3), id="m-split3")]
+# Shapes every cp.async kernel can take (N×K→M with K and M multiples of 4): a single row, ragged
+# row and column tiles, a reduction that ends mid-stage, more k-tiles than stages (every stage
+# reused), and 129 rows (a second row of 128-row tiles holding one row).
+ASYNC_SHAPES = [(1, 4, 4), (70, 44, 36), (129, 264, 68)]
 ORDERS = ["forward", "reverse", "random"]
 
 
@@ -239,6 +248,63 @@ def test_dense_backward_emulated(emu, rng, shape, tile, order):
 
 
 @pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("tile", ASYNC_TILES)
+@pytest.mark.parametrize("shape", ASYNC_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_dense_async_tiles_emulated(emu, rng, launches, shape, tile, order):
+    # Forward (bias, ReLU), the grouped backward (dX + dW + db, with and without the mask), and
+    # accumulation, through the cp.async kernels in every thread order.
+    with K.emulation_order(order):
+        check_forward(emu, rng, shape, bias=True, relu=True, tile=tile)
+        check_forward(emu, rng, shape, bias=False, relu=False, tile=tile)
+        for mask in (False, True):
+            check_backward(emu, rng, shape, mask=mask, tile=tile)
+        check_backward(emu, rng, shape, mask=True, tile=tile, accumulate=True)
+    name = tile[0]
+    ran = {kernel for kernel, _ in launches}
+    assert ran == {f"dense_fwd_{name}", f"dense_bwd_grouped_{name}"}, ran
+
+
+@pytest.mark.parametrize("tile", ASYNC_TILES)
+@pytest.mark.parametrize("need", [(True, False, False), (False, True, True), (False, True, False)],
+                         ids=["dx", "dw+db", "dw"])
+def test_dense_async_separate_backward_kernels_emulated(emu, rng, launches, need, tile):
+    # One gradient alone: the separate dX / dW kernels of the cp.async tiles (reverse order).
+    with K.emulation_order("reverse"):
+        check_backward(emu, rng, (70, 44, 36), mask=True, tile=tile, need=need)
+        check_backward(emu, rng, (70, 44, 36), mask=False, tile=tile, need=need, accumulate=True)
+    kinds = {kernel for kernel, _ in launches}
+    expected = {f"dense_bwd_dx_{tile[0]}"} if need[0] else {f"dense_bwd_dw_{tile[0]}"}
+    assert kinds == expected, kinds
+
+
+@pytest.mark.parametrize("tile", ASYNC_TILES[::2])
+def test_dense_async_tiles_fall_back_on_misaligned_operands_emulated(emu, rng, launches, tile):
+    # Misaligned pointers or a leading dimension not a multiple of 4: the forced cp.async tile
+    # must not run (its 16-byte copies would fault); the planner picks a fallback tile instead.
+    check_forward(emu, rng, ALIGNED_SHAPE, bias=True, relu=True, tile=tile, misaligned=True)
+    check_backward(emu, rng, ALIGNED_SHAPE, mask=True, tile=tile, misaligned=True)
+    check_forward(emu, rng, (70, 45, 36), bias=True, relu=False, tile=tile)
+    check_backward(emu, rng, (70, 44, 33), mask=True, tile=tile)
+    suffixes = {kernel.rsplit("_", 1)[1] for kernel, _ in launches}
+    assert suffixes <= {"l", "s", "db"}, suffixes
+
+
+def test_dense_async_split_k_is_deterministic_whatever_the_block_order_emulated(emu, rng):
+    N, Kdim, M = 70, 264, 68
+    x, w, b = _inputs(rng, N, Kdim, M)
+    dy = rng.uniform(-1, 1, (N, M)).astype(np.float32)
+    results = []
+    for order in ORDERS:
+        with K.emulation_order(order):
+            y = K.dense_forward(emu.ctx, x, w, b, tile=("m", 3))
+            grads = K.dense_backward(emu.ctx, dy, x, w, tile=("m", 2))
+        results.append((y,) + tuple(grads))
+    for other in results[1:]:
+        for a, c in zip(results[0], other):
+            np.testing.assert_array_equal(a, c)
+
+
+@pytest.mark.parametrize("order", ORDERS)
 @pytest.mark.parametrize("tile", TILES)
 def test_dense_misaligned_pointers_emulated(emu, rng, tile, order):
     # Every pointer 4 bytes off a 16-byte boundary on a shape whose leading dimensions are all
@@ -448,38 +514,7 @@ def test_elementwise_rejects_bad_arguments(emu):
 
 
 # ------------------------------------------------------------------------------------------------
-# Tile plan (pure Python)
-
-def test_plan_fills_an_h100_at_batch_256():
-    # 256×1024→1024 on 132 SMs: the forward and dX GEMMs are 256×1024 outputs (16 large tiles),
-    # so the small tile with split-K must give at least one block per SM.
-    for P, Q, R in ((256, 1024, 1024), (1024, 1024, 256)):
-        plan = K.plan_gemm(P, Q, R, 132)
-        assert plan.blocks >= 132, (P, Q, R, plan)
-    plan = K.plan_gemm(256, 1024, 1024, 132)
-    assert (plan.config.name, plan.splits, plan.grid) == ("s", 5, (4, 16, 5))
-
-
-def test_plan_large_batches_use_the_large_tile():
-    plan = K.plan_gemm(4096, 1024, 1024, 132)
-    assert (plan.config.name, plan.splits, plan.grid) == ("l", 1, (32, 8, 1))
-    # dW of the same layer: 1024×1024 output reduced over the batch: small tile, no split needed.
-    plan = K.plan_gemm(1024, 1024, 4096, 132)
-    assert (plan.config.name, plan.splits) == ("s", 1)
-
-
-def test_plan_limits_split_k():
-    # Never more slices than BK-tiles, never an empty slice; a forced split is clamped the same way.
-    plan = K.plan_gemm(10, 10, 20, 132)
-    assert plan.splits <= -(-20 // plan.config.bk)
-    assert K.plan_gemm(10, 10, 20, 132, tile=("s", 8)).splits == 2
-    assert K.plan_gemm(10, 10, 0, 132, tile=("s", 8)).splits == 1
-    assert K.plan_gemm(8, 8, 4096, 132).splits == K.MAX_SPLITS
-    with pytest.raises(ValueError, match="split count must be >= 1"):
-        K.plan_gemm(8, 8, 8, 132, tile=("s", 0))
-    with pytest.raises(ValueError, match="'l' has no split-K"):
-        K.plan_gemm(8, 8, 64, 132, tile=("l", 2))
-
+# Tile plan: tests/test_gemm_plan.py (the cost model of issue 12 replaced the shape rule)
 
 def test_large_tile_launched_with_slices_still_right_emulated(emu, rng):
     # The large tile has no split-K path; should it ever get gridDim.z > 1, slice 0 does all the work
@@ -680,7 +715,9 @@ def test_emulation_order_rejects_unknown_orders():
 #: test_every_kernel_is_covered until it has tests here and is added to this set.
 COVERED_KERNELS = {
     "dense.cu": {"dense_fwd_l", "dense_fwd_s", "dense_bwd_dx_l", "dense_bwd_dx_s", "dense_bwd_dw_l",
-                 "dense_bwd_dw_s", "dense_bwd_db"},
+                 "dense_bwd_dw_s", "dense_bwd_db",
+                 "dense_fwd_w", "dense_bwd_dx_w", "dense_bwd_dw_w", "dense_bwd_grouped_w",
+                 "dense_fwd_m", "dense_bwd_dx_m", "dense_bwd_dw_m", "dense_bwd_grouped_m"},
     "elementwise.cu": {"relu_fwd", "relu_bwd"},
     "optimizer.cu": {"sgd_update", "sgd_mom_update", "adam_update"},
 }
@@ -726,7 +763,8 @@ def launches(emu, monkeypatch):
 
 def _kinds(launches):
     """Kernel names without the tile suffix."""
-    return [name.rsplit("_", 1)[0] if name.endswith(("_l", "_s")) else name for name, _ in launches]
+    return [name.rsplit("_", 1)[0] if name.endswith(("_l", "_s", "_w", "_m")) else name
+            for name, _ in launches]
 
 
 def test_dense_layer_runs_the_fused_kernels_emulated(emu, rng, launches):

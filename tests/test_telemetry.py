@@ -146,11 +146,14 @@ def test_decode_names_each_bit_and_keeps_unknown_bits():
     assert len(telemetry.decode_clock_event_reasons(every)) == len(telemetry.CLOCK_EVENT_REASONS)
 
 
-def test_only_power_thermal_and_hardware_reasons_count_as_throttling():
+def test_only_thermal_and_hardware_reasons_count_as_throttling():
     assert not telemetry.is_throttled(0)
     assert not telemetry.is_throttled(0x1 | 0x2 | 0x10 | 0x100)  # idle, app clocks, sync boost, display
-    for bit in (0x4, 0x8, 0x20, 0x40, 0x80, 0x200, 0x400):
-        assert telemetry.is_throttled(bit | 0x1), hex(bit)
+    # The software power cap is where every sustained FP32 GEMM runs (issue 12): not a reason to re-run.
+    assert not telemetry.is_throttled(0x4)
+    assert not telemetry.is_throttled(0x4 | 0x1)
+    for bit in (0x8, 0x20, 0x40, 0x80, 0x200, 0x400):
+        assert telemetry.is_throttled(bit | 0x4), hex(bit)
 
 
 # --- without a driver ---------------------------------------------------------------------------------
@@ -266,7 +269,7 @@ def test_summary_takes_min_median_peak_and_ors_the_reasons():
     assert s["energy_j"] == pytest.approx(0.14)
     assert s["clock_event_reasons"] == 0x4
     assert s["clock_event_reason_names"] == ["sw_power_cap"]
-    assert s["throttled"] is True
+    assert s["throttled"] is False  # recorded, but the power cap alone is not throttling
 
 
 def test_summary_of_an_idle_section_is_not_throttled():

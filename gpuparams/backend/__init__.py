@@ -21,13 +21,15 @@ from ..context import Context
 from ..errors import GPUUnavailableError
 from .devices import (EMULATE_ENV, INSTALL_HINT, CpuDevice, CupyDevice, Device, EmulatedDevice,
                       cupy_module, cupy_module_of, device, device_for, device_of, emulation,
-                      emulation_enabled, gpu_count, is_cupy_array, real_gpu_count, set_emulation)
+                      emulation_enabled, gpu_count, gpu_unavailable_reason, is_cupy_array,
+                      real_gpu_count, set_emulation)
 
 __all__ = [
     "GPUUnavailableError", "Device", "CpuDevice", "CupyDevice", "EmulatedDevice", "device",
     "device_of", "device_for", "array_module", "device_scope", "gpu_count", "real_gpu_count",
     "is_emulated", "uses_custom_kernels", "emulation_enabled", "set_emulation", "emulation",
     "cupy_module", "is_cupy_array", "cupy_module_of", "EMULATE_ENV", "INSTALL_HINT",
+    "gpu_unavailable_reason",
 ]
 
 #: Former name of :func:`real_gpu_count` (the CLI and tests ask it for the real GPUs only).

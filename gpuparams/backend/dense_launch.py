@@ -1,21 +1,32 @@
-"""The dense-layer launchers and the GEMM planner (``kernels/dense.cu``).
+"""The dense-layer launchers: ``dense_forward`` and ``dense_backward`` (``kernels/dense.cu``).
 
-Public launch wrappers (they take and return raw backend arrays, validate shapes and dtypes, pick the
-tile configuration by shape and allocate outputs that were not given):
+They validate shapes and dtypes, ask the cost-model planner (:mod:`~gpuparams.backend.gemm_plan`)
+for the tile configuration and split-K factor of every GEMM, and launch the kernels through
+:mod:`~gpuparams.backend.loader` (so a monkeypatched ``loader.launch`` sees them). Both take a
+:class:`~gpuparams.backend.devices.Device` or a ``gpu`` context; a context is resolved with the input
+data (:func:`~gpuparams.backend.devices.device_for`), so arrays made on the emulated ``gpu(0)`` keep
+running in the emulator after the emulation switch flips.
 
-- :func:`dense_forward` — ``y = act(x·Wᵀ + b)``
-- :func:`dense_backward` — ``dX``, ``dW``, ``db`` with the ReLU mask fused into the loads
+The planner needs each kernel's resident blocks per SM: on a GPU from
+``cuOccupancyMaxActiveBlocksPerMultiprocessor`` on the compiled function (with the dynamic shared
+memory the launch will ask for); on the emulated ``gpu(0)`` from the compile gate's numbers: the
+registers and static shared memory of ``dense.cu``'s ``// @budget`` lines, through
+:func:`gemm_plan.occupancy` (the gate checks they give what ptxas gives). The emulated device is
+planned as an H100 SXM (132 SMs), so the emulator runs the configurations the real target gets.
 
-Both take a :class:`~gpuparams.backend.devices.Device` or a ``gpu`` context; a context is resolved
-with the input data (:func:`~gpuparams.backend.devices.device_for`), so arrays made on the emulated
-``gpu(0)`` keep running in the emulator after the emulation switch flips.
+The cp.async configurations (``w``, ``m``) run only when every operand they copy is 16-byte
+aligned and every leading dimension is a multiple of 4; otherwise the register-staged ``l``/``s``
+kernels run, which fall back to scalar loads only for the groups of four that are misaligned or
+cross an edge.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+import threading
 
 import numpy as np
 
+from . import gemm_plan as _plan
 from . import loader as _loader
 from ._arrays import alloc as _alloc
 from ._arrays import cdiv as _cdiv
@@ -24,11 +35,19 @@ from ._arrays import kernel_device as _kernel_device
 from ._arrays import ptr as _ptr
 from .devices import as_device
 
-__all__ = ["TileConfig", "GemmPlan", "TILE_CONFIGS", "MIN_KTILES_PER_SPLIT", "MAX_SPLITS", "plan_gemm",
-           "sm_count", "dense_forward", "dense_backward", "clear_workspaces"]
+__all__ = ["TileConfig", "GemmPlan", "TILE_CONFIGS", "MAX_SPLITS", "plan_gemm", "plan_backward",
+           "sm_count", "dense_forward", "dense_backward", "blocks_per_sm", "device_model_of",
+           "clear_workspaces"]
 
+TileConfig = _plan.TileConfig
+GemmPlan = _plan.GemmPlan
+TILE_CONFIGS = _plan.TILE_CONFIGS
+MAX_SPLITS = _plan.MAX_SPLITS
+plan_gemm = _plan.plan_gemm
+plan_backward = _plan.plan_backward
 _INT32_MAX = 2**31 - 1
-_GRID_YZ_MAX = 65535
+
+_FILE = "dense.cu"
 
 
 def sm_count(target):
@@ -74,155 +93,171 @@ def _output(dev, name, given, shape, accumulate):
     return _check_array(dev, name, given, shape)
 
 
-# ---------------------------------------------------------------------------------------------------
-# GEMM tile configurations and the shape rule
-
-
-@dataclass(frozen=True)
-class TileConfig:
-    """One compiled tile configuration of the dense kernels (must match ``kernels/dense.cu``)."""
-
-    name: str
-    bm: int       # output rows per block
-    bn: int       # output columns per block
-    bk: int       # reduction depth per shared-memory stage
-    threads: int  # threads per block
-    split_k: bool  # whether the kernels were compiled with the split-K path
-
-
-TILE_CONFIGS = {
-    # Big batches: 8×8 outputs per thread, at the 128-register limit of two blocks per SM, which is
-    # why it has no split-K path (it is only chosen when it already fills the GPU).
-    "l": TileConfig("l", 128, 128, 8, 256, False),
-    # Small batches, usually with split-K: 4×4 outputs per thread.
-    "s": TileConfig("s", 64, 64, 16, 256, True),
-}
-#: A split-K slice reduces at least this many BK-tiles, so its partial's round trip through the
-#: workspace stays small next to the multiply.
-MIN_KTILES_PER_SPLIT = 4
-MAX_SPLITS = 16
-
-
-@dataclass(frozen=True)
-class GemmPlan:
-    """How one GEMM ``C (P, Q) = Σ_r A(i, r) B(r, j)`` is launched."""
-
-    config: TileConfig
-    splits: int
-    grid: tuple
-
-    @property
-    def blocks(self):
-        return self.grid[0] * self.grid[1] * self.grid[2]
-
-
-def plan_gemm(P, Q, R, sms, tile=None):
-    """Choose the tile configuration and split-K factor for a ``P×Q`` output reduced over ``R``.
-
-    Shape rule: the large 128×128 tile when it alone gives every SM a block; otherwise the 64×64
-    tile, and when even that leaves SMs idle, split the reduction so that about two blocks per SM
-    exist (each slice at least :data:`MIN_KTILES_PER_SPLIT` stages deep, at most
-    :data:`MAX_SPLITS` slices). E.g. on 132 SMs, 256×1024→1024 forward: 16 large tiles → small tile,
-    64 blocks → 5 splits, 320 blocks; 4096×1024→1024: 256 large tiles.
-
-    Parameters
-    ----------
-    P, Q, R : int
-        Output rows, output columns, reduction length.
-    sms : int
-        SM count of the device.
-    tile : None, str or (str, int), optional
-        Force a configuration (``'l'`` or ``'s'``) and optionally the split count (tests, benchmarks).
-        Only ``'s'`` can split; the count is clamped to the number of BK-deep stages.
-
-    Returns
-    -------
-    GemmPlan
-        The configuration, the split count and the launch grid ``(ceil(P/bm), ceil(Q/bn), splits)``.
-    """
-    if tile is None:
-        big = TILE_CONFIGS["l"]
-        if _cdiv(P, big.bm) * _cdiv(Q, big.bn) >= sms:
-            cfg, splits = big, 1
-        else:
-            cfg = TILE_CONFIGS["s"]
-            tiles = _cdiv(P, cfg.bm) * _cdiv(Q, cfg.bn)
-            ktiles = _cdiv(R, cfg.bk)
-            splits = 1
-            if tiles < sms:
-                splits = min(_cdiv(2 * sms, tiles), ktiles // MIN_KTILES_PER_SPLIT, MAX_SPLITS)
-    else:
-        name, splits = (tile, 1) if isinstance(tile, str) else tile
-        if name not in TILE_CONFIGS:
-            raise ValueError(f"unknown tile configuration {name!r}: use one of {sorted(TILE_CONFIGS)}")
-        cfg = TILE_CONFIGS[name]
-        if int(splits) < 1:
-            raise ValueError(f"split count must be >= 1, got {splits}")
-        if int(splits) > 1 and not cfg.split_k:
-            raise ValueError(f"tile configuration {name!r} has no split-K; use ('s', {splits})")
-    # Every slice must own at least one BK-tile (an empty slice would still be counted, but wastes a
-    # block); with R == 0 there is nothing to split.
-    splits = max(1, min(int(splits), _cdiv(R, cfg.bk)))
-    grid = (_cdiv(P, cfg.bm), _cdiv(Q, cfg.bn), splits)
-    if grid[1] > _GRID_YZ_MAX:
-        raise ValueError(f"{Q} output columns exceed the kernels' grid limit "
-                         f"({_GRID_YZ_MAX * cfg.bn} for tile {cfg.name!r})")
-    return GemmPlan(cfg, splits, grid)
-
-
-# Split-K workspace: per device and stream (per thread under the emulator), so concurrent launches
-# never share one. The counters are zero at rest: each tile's last slice resets its counter.
-_workspaces = {}
-
-
-def clear_workspaces():
-    """Drop every split-K workspace (the next split launch allocates a fresh one)."""
-    _workspaces.clear()
-
-
-def _workspace(dev, floats, counters):
-    """Return ``(ws, cnt)``: float32 scratch of at least ``floats`` and zeroed int32 counters."""
-    key = dev.workspace_key()
-    xp = dev.xp
-    ws, cnt = _workspaces.get(key, (None, None))
-    if ws is None or ws.size < max(floats, 1):
-        ws = xp.empty(max(floats, 1, 0 if ws is None else ws.size), dtype=np.float32)
-    if cnt is None or cnt.size < max(counters, 1):
-        cnt = xp.zeros(max(counters, 1, 0 if cnt is None else cnt.size), dtype=np.int32)
-    _workspaces[key] = (ws, cnt)
-    return ws, cnt
-
-
-def _launch_gemm(dev, kernel, plan, args, out_shape, dsum_rows=0):
-    """Launch dense GEMM ``kernel`` (``'dense_fwd'`` ...) per ``plan``, appending the workspace args.
-
-    With split-K the workspace holds one ``out_shape`` partial per slice, then ``dsum_rows`` floats
-    per slice for the fused row sums (db).
-    """
-    floats = counters = 0
-    if plan.splits > 1:
-        floats = plan.splits * (out_shape[0] * out_shape[1] + dsum_rows)
-        counters = plan.grid[0] * plan.grid[1]
-    ws, cnt = _workspace(dev, floats, counters)
-    try:
-        _loader.launch(dev, "dense.cu", f"{kernel}_{plan.config.name}", plan.grid,
-               (plan.config.threads, 1, 1), tuple(args) + (ws, cnt))
-    except BaseException:
-        # A launch that died half way may leave non-zero counters: start from fresh ones next time.
-        _workspaces.pop(dev.workspace_key(), None)
-        raise
-
-
-# ---------------------------------------------------------------------------------------------------
-# Dense layer
-
-
 def _activation_flag(activation):
     if activation is None or activation == "identity":
         return 0
     if activation == "relu":
         return 1
     raise ValueError(f"activation must be None or 'relu' for the dense kernel, got {activation!r}")
+
+_KERNELS = ("dense_fwd", "dense_bwd_dx", "dense_bwd_dw")
+_lock = threading.RLock()
+
+
+# ---------------------------------------------------------------------------------------------------
+# What the planner needs to know about the device
+
+_occupancy_cache = {}  # device key -> {kernel name: blocks per SM}
+
+
+def _kernel_names():
+    for tile in _plan.TILE_CONFIGS:
+        for kernel in _KERNELS:
+            yield kernel, tile
+        if tile in _plan.ASYNC_TILES:
+            yield "dense_bwd_grouped", tile
+
+
+def _threads(tile):
+    return _plan.TILE_CONFIGS[tile].threads
+
+
+def _dynamic_smem(tile):
+    return _plan.TILE_CONFIGS[tile].dynamic_smem()
+
+
+def _gate_resources():
+    """``{kernel: (registers, static shared bytes)}`` of dense.cu from its ``// @budget`` lines.
+
+    The compile gate fails any kernel over its budget, and checks that the budgets give the same
+    blocks per SM as the registers ptxas allocates (tests/test_compile_gate.py), so these are the
+    gate's numbers without compiling at run time (NVRTC takes a minute for dense.cu).
+    """
+    _, text = _loader.kernel_source(_FILE)
+    # The budget lines' leading fields (the gate, gpuparams.gate.nvrtc, parses them in full; the
+    # runtime does not import the gate).
+    return {name: (int(regs), int(smem)) for name, regs, smem in
+            re.findall(r"^\s*//\s*@budget\s+(\S+)\s+registers=(\d+)\s+shared=(\d+)", text, re.M)}
+
+
+def blocks_per_sm(target):
+    """``{'dense_fwd_w': 1, ...}``: resident blocks per SM of every dense GEMM kernel on a device."""
+    dev = as_device(target)
+    key = dev.cache_key
+    table = _occupancy_cache.get(key)
+    if table is not None:
+        return table
+    with _lock:
+        table = _occupancy_cache.get(key)
+        if table is None:
+            table = _emulated_occupancy() if dev.emulated else _cuda_occupancy(dev)
+            _occupancy_cache[key] = table
+    return table
+
+
+def _emulated_occupancy():
+    resources = _gate_resources()
+    table = {}
+    for kernel, tile in _kernel_names():
+        name = f"{kernel}_{tile}"
+        regs, smem = resources.get(name, (255, 0))
+        table[name] = _plan.occupancy(regs, _threads(tile), smem, _dynamic_smem(tile), _plan.H100)
+    return table
+
+
+def _cuda_occupancy(dev):
+    cupy = dev.xp
+    table = {}
+    with dev.scope():
+        for kernel, tile in _kernel_names():
+            name = f"{kernel}_{tile}"
+            fn = _loader.get_function(dev, _FILE, name)
+            dyn = _dynamic_smem(tile)
+            if dyn > 48 * 1024 and fn.max_dynamic_shared_size_bytes < dyn:
+                fn.max_dynamic_shared_size_bytes = dyn
+            table[name] = int(cupy.cuda.driver.occupancyMaxActiveBlocksPerMultiprocessor(
+                fn.kernel.ptr, _threads(tile), dyn))
+    return table
+
+
+_models = {}
+
+
+def device_model_of(target):
+    """The planner's :class:`~gpuparams.backend.gemm_plan.DeviceModel` of a device's GPU."""
+    dev = as_device(target)
+    if dev.emulated:
+        return _plan.H100
+    model = _models.get(dev.cache_key)
+    if model is None:
+        props = dev.xp.cuda.runtime.getDeviceProperties(dev.device_id)
+        name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
+        model = _models[dev.cache_key] = _plan.device_model(name, dev.sm_count)
+    return model
+
+
+# ---------------------------------------------------------------------------------------------------
+# Split-K workspaces: one per Device.workspace_key() — (device, stream, thread) on CUDA — so that
+# neither two streams nor two host threads sharing a stream (CUPY_CUDA_PER_THREAD_DEFAULT_STREAM=1
+# gives every thread the same per-thread default stream *pointer*) ever use one workspace and its
+# counters at the same time. The counters are zero at rest: each tile's last slice resets its own.
+
+_workspaces = {}
+
+
+def clear_workspaces():
+    """Drop every split-K workspace and the cached occupancy tables."""
+    with _lock:
+        _workspaces.clear()
+        _occupancy_cache.clear()
+        _models.clear()
+
+
+def _workspace(dev, floats, counters):
+    """``(ws, cnt)``: float32 scratch of at least ``floats`` and zeroed int32 counters."""
+    key = dev.workspace_key()
+    xp = dev.xp
+    ws, cnt = _workspaces.get(key, (None, None))
+    with dev.scope():
+        if ws is None or ws.size < max(floats, 1):
+            ws = xp.empty(max(floats, 1, 0 if ws is None else ws.size), dtype=np.float32)
+        if cnt is None or cnt.size < max(counters, 1):
+            cnt = xp.zeros(max(counters, 1, 0 if cnt is None else cnt.size), dtype=np.int32)
+    _workspaces[key] = (ws, cnt)
+    return ws, cnt
+
+
+def _split_sizes(plan, out_shape, dsum_rows):
+    if plan.splits <= 1:
+        return 0, 0
+    return plan.splits * (out_shape[0] * out_shape[1] + dsum_rows), plan.grid[0] * plan.grid[1]
+
+
+def _launch(dev, name, grid, threads, args, shared_mem):
+    try:
+        _loader.launch(dev, _FILE, name, grid, (threads, 1, 1), args, shared_mem=shared_mem)
+    except BaseException:
+        # A launch that died half way may leave non-zero counters: start from fresh ones next time.
+        _workspaces.pop(dev.workspace_key(), None)
+        raise
+
+
+def _launch_gemm(dev, kernel, plan, args, out_shape, dsum_rows=0):
+    floats, counters = _split_sizes(plan, out_shape, dsum_rows)
+    ws, cnt = _workspace(dev, floats, counters)
+    cfg = plan.config
+    _launch(dev, f"{kernel}_{cfg.name}", plan.grid, cfg.threads, tuple(args) + (ws, cnt),
+            cfg.dynamic_smem())
+
+
+# ---------------------------------------------------------------------------------------------------
+# Dense layer
+
+
+def _aligned(arrays, leading_dims):
+    """Whether the cp.async kernels may copy ``arrays`` (16-byte aligned, leading dims % 4 == 0)."""
+    return (all(d % 4 == 0 for d in leading_dims)
+            and all(_ptr(a) % 16 == 0 for a in arrays if a is not None and a.size))
 
 
 def dense_forward(ctx, x, w, b=None, activation=None, out=None, *, tile=None):
@@ -239,7 +274,8 @@ def dense_forward(ctx, x, w, b=None, activation=None, out=None, *, tile=None):
     out : array, (N, M) float32, optional
         Written in full; must not overlap the inputs.
     tile : None, str or (str, int), optional
-        Force a tile configuration (see :func:`plan_gemm`); by default it is chosen by shape.
+        Force a tile configuration and split count (see :func:`gemm_plan.plan_gemm`); by default
+        the cost model chooses (or ``GPUPARAMS_GEMM_PLAN``).
 
     Returns
     -------
@@ -259,7 +295,8 @@ def dense_forward(ctx, x, w, b=None, activation=None, out=None, *, tile=None):
         _check_distinct("out", y, x=x, w=w, b=b)
         if N == 0 or M == 0:
             return y
-        plan = plan_gemm(N, M, K, dev.sm_count, tile)
+        plan = _plan.plan_gemm(N, M, K, device_model_of(dev), blocks_per_sm(dev), kernel="dense_fwd",
+                               aligned=_aligned((x, w), (K,)), tile=tile)
         args = (x, w, w if b is None else b, y, np.int32(N), np.int32(K), np.int32(M),
                 np.int32(b is not None), np.int32(relu))
         _launch_gemm(dev, "dense_fwd", plan, args, (N, M))
@@ -273,7 +310,8 @@ def dense_backward(ctx, dy, x, w, y=None, *, need_dx=True, need_dw=True, need_db
 
     ``dZ = dy ⊙ (y > 0)`` when ``y`` (the ReLU output) is given, else ``dZ = dy``; the mask is
     applied while the kernels load ``dy``. Each gradient is computed only when needed; ``db`` comes
-    out of the ``dW`` kernel when both are needed.
+    out of the ``dW`` kernel when both are needed, and dX and dW run as one grouped launch when the
+    planner estimates that faster.
 
     Parameters
     ----------
@@ -290,7 +328,7 @@ def dense_backward(ctx, dy, x, w, y=None, *, need_dx=True, need_dw=True, need_db
     accumulate_dx, accumulate_dw, accumulate_db : bool
         Add into the given buffer instead of overwriting it (``grad_req='add'``, tied parameters).
     tile : None, str or (str, int), optional
-        Force a tile configuration for the GEMMs (see :func:`plan_gemm`).
+        Force a tile configuration for the GEMMs (see :func:`gemm_plan.plan_gemm`).
 
     Returns
     -------
@@ -310,7 +348,6 @@ def dense_backward(ctx, dy, x, w, y=None, *, need_dx=True, need_dw=True, need_db
     inputs = {"dy": dy, "x": x, "w": w, "y": y}
     has_mask = np.int32(y is not None)
     ymask = dy if y is None else y
-    sms = dev.sm_count
     with dev.scope():
         gx = gw = gb = None
         if need_dx:
@@ -325,19 +362,52 @@ def dense_backward(ctx, dy, x, w, y=None, *, need_dx=True, need_dw=True, need_db
             if gw is not None:
                 _check_distinct("db", gb, dw=gw)
 
-        if gx is not None and N > 0 and K > 0:
-            plan = plan_gemm(N, K, M, sms, tile)
-            args = (dy, ymask, w, gx, np.int32(N), np.int32(K), np.int32(M), has_mask,
-                    np.int32(bool(accumulate_dx)))
-            _launch_gemm(dev, "dense_bwd_dx", plan, args, (N, K))
+        run_dx = gx is not None and N > 0 and K > 0
+        run_dw = gw is not None and M > 0 and K > 0
         fused_db = gb is not None and gw is not None and K > 0
-        if gw is not None and M > 0 and K > 0:
-            plan = plan_gemm(M, K, N, sms, tile)
-            args = (dy, ymask, x, gw, gb if fused_db else gw, np.int32(N), np.int32(K), np.int32(M),
-                    has_mask, np.int32(bool(accumulate_dw)), np.int32(fused_db),
-                    np.int32(bool(accumulate_db)))
-            _launch_gemm(dev, "dense_bwd_dw", plan, args, (M, K), dsum_rows=M if fused_db else 0)
+        if run_dx or run_dw:
+            aligned = _aligned((dy, y, x if run_dw else None, w if run_dx else None), (M, K))
+            plan = _plan.plan_backward(N, K, M, device_model_of(dev), blocks_per_sm(dev),
+                                       need_dx=run_dx, need_dw=run_dw, aligned=aligned, tile=tile)
+            dx_args = (dy, ymask, w, gx, np.int32(N), np.int32(K), np.int32(M), has_mask,
+                       np.int32(bool(accumulate_dx)))
+            dw_args = (dy, ymask, x, gw, gb if fused_db else gw, np.int32(N), np.int32(K),
+                       np.int32(M), has_mask, np.int32(bool(accumulate_dw)), np.int32(fused_db),
+                       np.int32(bool(accumulate_db)))
+            if plan.grouped:
+                _launch_grouped(dev, plan, dy, ymask, w, x, gx, gw, gb if fused_db else gw,
+                                (N, K, M), has_mask, accumulate_dx, accumulate_dw, fused_db,
+                                accumulate_db)
+            else:
+                if run_dx:
+                    _launch_gemm(dev, "dense_bwd_dx", plan.dx, dx_args, (N, K))
+                if run_dw:
+                    _launch_gemm(dev, "dense_bwd_dw", plan.dw, dw_args, (M, K),
+                                 dsum_rows=M if fused_db else 0)
         if gb is not None and not fused_db and M > 0:
-            _loader.launch(dev, "dense.cu", "dense_bwd_db", (_cdiv(M, 32), 1, 1), (256, 1, 1),
-                   (dy, ymask, gb, np.int32(N), np.int32(M), has_mask, np.int32(bool(accumulate_db))))
+            _launch(dev, "dense_bwd_db", (_cdiv(M, 32), 1, 1), 256,
+                    (dy, ymask, gb, np.int32(N), np.int32(M), has_mask,
+                     np.int32(bool(accumulate_db))), 0)
     return gx, gw, gb
+
+
+
+def _launch_grouped(dev, plan, dy, ymask, w, x, gx, gw, gdb, dims, has_mask, accumulate_dx,
+                    accumulate_dw, fused_db, accumulate_db):
+    """dX and dW in one launch: one workspace holds both GEMMs' partials, then both counter sets."""
+    N, K, M = dims
+    px, pw = plan.dx, plan.dw
+    fx, cx = _split_sizes(px, (N, K), 0)
+    fw, cw = _split_sizes(pw, (M, K), M if fused_db else 0)
+    # Keep the dW part 16-byte aligned (float4 partials) by rounding the dX part up to 4 floats.
+    fx4 = _cdiv(fx, 4) * 4
+    ws, cnt = _workspace(dev, fx4 + max(fw, 1), cx + max(cw, 1))
+    cfg = px.config
+    blocks = px.blocks + pw.blocks
+    args = (dy, ymask, w, x, gx, gw, gdb, np.int32(N), np.int32(K), np.int32(M), has_mask,
+            np.int32(bool(accumulate_dx)), np.int32(bool(accumulate_dw)), np.int32(fused_db),
+            np.int32(bool(accumulate_db)), np.int32(px.grid[0]), np.int32(px.grid[1]),
+            np.int32(px.splits), np.int32(pw.grid[0]), np.int32(pw.grid[1]), np.int32(pw.splits),
+            ws[:max(fx4, 1)], cnt[:max(cx, 1)], ws[fx4:fx4 + max(fw, 1)], cnt[cx:cx + max(cw, 1)])
+    _launch(dev, f"dense_bwd_grouped_{cfg.name}", (blocks, 1, 1), cfg.threads, args,
+            cfg.dynamic_smem())

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import warnings
 
 import numpy as np
 
@@ -32,6 +33,7 @@ __all__ = [
     "emulation_enabled", "set_emulation", "emulation", "emulation_order", "gpu_count",
     "real_gpu_count", "cupy_module", "is_cupy_array", "cupy_module_of", "EMULATE_ENV", "INSTALL_HINT",
     "EMULATED_SM_COUNT",
+    "gpu_unavailable_reason", "cupy_import_warnings",
 ]
 
 EMULATE_ENV = "GPUPARAMS_EMULATE_GPU"
@@ -118,16 +120,42 @@ _cupy_import_error = None
 _device_count = None
 
 
+#: Warnings CuPy (or a NumPy it uses) emitted while being imported, as strings.
+cupy_import_warnings = []
+
+
 def _import_cupy():
-    """Import CuPy once; remember the failure instead of raising it."""
+    """Import CuPy once; remember the failure instead of raising it.
+
+    Warnings raised during the import are recorded (:data:`cupy_import_warnings`), not turned into
+    a failed import: under ``filterwarnings = error`` (the test suite) a deprecation warning from a
+    newer NumPy would otherwise make a working GPU look absent, and every GPU test skip.
+    """
     global _cupy, _cupy_import_error
     if _cupy is None and _cupy_import_error is None:
         try:
-            import cupy  # lazy on purpose: CuPy is optional
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                import cupy  # lazy on purpose: CuPy is optional
+            cupy_import_warnings.extend(f"{w.category.__name__}: {w.message}" for w in caught)
             _cupy = cupy
         except Exception as exc:  # ImportError, or a broken CUDA install raising at import
             _cupy_import_error = exc
     return _cupy
+
+
+def gpu_unavailable_reason():
+    """Why no real GPU can be used here (a sentence), or None when one can."""
+    cupy = _import_cupy()
+    if cupy is None:
+        return f"CuPy could not be imported: {_cupy_import_error!r}"
+    try:
+        count = int(cupy.cuda.runtime.getDeviceCount())
+    except Exception as exc:  # any driver error is the reason
+        return f"CuPy is installed but the CUDA driver refused: {exc!r}"
+    if count == 0:
+        return "CuPy is installed but no CUDA device is visible"
+    return None
 
 
 def real_gpu_count():
@@ -368,7 +396,9 @@ class CupyDevice(Device):
                                          source=f"kernels/{filename}") from exc
 
     def workspace_key(self):
-        return (self.cache_key, self.xp.cuda.get_current_stream().ptr)
+        # The thread too: under CUPY_CUDA_PER_THREAD_DEFAULT_STREAM=1 every thread's current stream
+        # has the same pointer value, and two threads must not share split-K counters.
+        return (self.cache_key, self.xp.cuda.get_current_stream().ptr, threading.get_ident())
 
 
 # ---------------------------------------------------------------------------------------------------

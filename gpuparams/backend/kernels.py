@@ -1,14 +1,15 @@
 """Our CUDA kernels, in one namespace: the loader and every launcher (a re-export module).
 
 The code lives in :mod:`~gpuparams.backend.loader` (find ``kernels/*.cu``, compile per file and
-device, cache, launch), :mod:`~gpuparams.backend.dense_launch` (the dense-layer GEMMs and their tile
-planner) and :mod:`~gpuparams.backend.elementwise_launch` (ReLU, SGD and Adam updates). Monkeypatch
-those modules, not this one, to change what the launchers call.
+device, cache, launch), :mod:`~gpuparams.backend.dense_launch` (the dense-layer GEMMs; their
+cost-model planner is :mod:`~gpuparams.backend.gemm_plan`) and
+:mod:`~gpuparams.backend.elementwise_launch` (ReLU, SGD and Adam updates). Monkeypatch those
+modules, not this one, to change what the launchers call.
 """
 from __future__ import annotations
 
-from .dense_launch import (MAX_SPLITS, MIN_KTILES_PER_SPLIT, TILE_CONFIGS, GemmPlan, TileConfig,
-                           clear_workspaces, dense_backward, dense_forward, plan_gemm, sm_count)
+from .dense_launch import (MAX_SPLITS, TILE_CONFIGS, GemmPlan, TileConfig, clear_workspaces,
+                           dense_backward, dense_forward, plan_backward, plan_gemm, sm_count)
 from .devices import COMPILE_OPTIONS, EMULATED_SM_COUNT
 from .elementwise_launch import adam_update, relu_backward, relu_forward, sgd_update
 from .loader import (KERNEL_DIR_ENV, KernelCompileError, emulation_order, get_function, get_module,
@@ -18,7 +19,7 @@ from .loader import clear_cache as _clear_loader_cache
 __all__ = [
     "KernelCompileError", "KERNEL_DIR_ENV", "COMPILE_OPTIONS", "kernel_dir", "kernel_source",
     "get_module", "get_function", "launch", "emulation_order", "clear_cache",
-    "TileConfig", "GemmPlan", "TILE_CONFIGS", "MIN_KTILES_PER_SPLIT", "MAX_SPLITS", "plan_gemm",
+    "TileConfig", "GemmPlan", "TILE_CONFIGS", "MAX_SPLITS", "plan_gemm", "plan_backward",
     "sm_count", "EMULATED_SM_COUNT",
     "dense_forward", "dense_backward", "relu_forward", "relu_backward", "sgd_update", "adam_update",
 ]

@@ -342,6 +342,7 @@ class Runner:
                             baseline_first_ms=baseline_first_ms, rounds=self.rounds, inner=inner,
                             reruns=reruns)
             row["error"] = baseline_error
+            _note_dispatch(row, self.timers[mode], bound.gpuparams, baseline)
             rows.append(row)
             self.log(_progress_line(label, row))
         return rows
@@ -372,6 +373,17 @@ class Runner:
                 continue
             break
         return samples[0], (samples[1] if baseline_fn is not None else None), nvml, reruns, inner
+
+
+def _note_dispatch(row, timer, gp_fn, baseline_fn):
+    """Kernel mode: record the device spin and the host enqueue times beside the GPU times."""
+    dispatch = getattr(timer, "dispatch_ms", None)
+    if not dispatch or gp_fn not in dispatch:
+        return
+    text = f"spin {timer.spin_us:.0f} us after the L2 flush; host enqueue gpuparams {dispatch[gp_fn]:.4g} ms"
+    if baseline_fn is not None and baseline_fn in dispatch:
+        text += f", baseline {dispatch[baseline_fn]:.4g} ms"
+    row["note"] = f"{row['note']}; {text}" if row.get("note") else text
 
 
 def _fmt_ms(value):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 import time
 
+import numpy as np
+
 __all__ = ["HostTimer", "CudaEventTimer", "FLUSH_BYTES"]
 
 #: Bytes written between kernel-mode repetitions: several times the L2 of any current GPU (50 MB on
@@ -106,6 +108,15 @@ class CudaEventTimer(_FirstCallTimer):
     while the GPU works through it the host has already enqueued the call being timed: the events then
     measure GPU execution, not Python dispatch.
 
+    The flush alone does not keep Python out of the time when ``fn`` launches several kernels (the
+    CuPy chain, a training step): the GPU can finish the flush before the host has enqueued the second
+    launch, and the gap is then charged to ``fn``. So after the flush a device-side spin (a one-thread
+    kernel polling ``clock64``) is enqueued, sized in :meth:`calibrate` to twice the longest host
+    enqueue time of the functions timed (20 µs – 2 ms), which lets the host enqueue all of ``fn``
+    before the start event is reached. Both are recorded: :attr:`spin_us` and, per function, the
+    median host enqueue time of its last measurement (:attr:`dispatch_ms`), which the harness puts
+    into the row's note.
+
     Events are recorded on CuPy's current stream. PyTorch's default stream and CuPy's are both the
     legacy default stream, so the events also bracket PyTorch kernels launched from ``fn``.
 
@@ -115,16 +126,40 @@ class CudaEventTimer(_FirstCallTimer):
         The imported CuPy module (passed in so this file never imports it).
     flush_bytes : int
         Size of the scratch buffer; 0 disables the flush.
+    spin : bool
+        Enqueue the device spin after the flush (default); False times as before (flush only).
     """
 
     mode = "kernel"
+    MIN_SPIN_US = 20.0
+    MAX_SPIN_US = 2000.0
 
-    def __init__(self, cupy, flush_bytes=FLUSH_BYTES):
+    def __init__(self, cupy, flush_bytes=FLUSH_BYTES, spin=True):
         self.cp = cupy
         self.inner = 1
         self.flush_bytes = int(flush_bytes)
         self._scratch = cupy.empty(self.flush_bytes // 4, dtype=cupy.float32) if flush_bytes else None
         self._flips = 0
+        self.spin_enabled = bool(spin)
+        self.spin_us = self.MIN_SPIN_US if spin else 0.0
+        self.dispatch_ms = {}
+        self._spin_kernel = None
+        self._cycles_per_us = None
+
+    def spin(self):
+        """Enqueue a kernel that keeps the GPU busy for :attr:`spin_us` microseconds."""
+        if not self.spin_enabled or self.spin_us <= 0:
+            return
+        if self._spin_kernel is None:
+            self._spin_kernel = self.cp.RawKernel(
+                'extern "C" __global__ void gp_bench_spin(long long cycles) {\n'
+                '    const long long t0 = clock64();\n'
+                '    while (clock64() - t0 < cycles) { }\n'
+                '}\n', "gp_bench_spin")
+            dev = self.cp.cuda.Device()
+            self._cycles_per_us = dev.attributes["ClockRate"] / 1000.0  # kHz -> cycles per us
+        cycles = int(self.spin_us * self._cycles_per_us)
+        self._spin_kernel((1,), (1,), (np.int64(cycles),))
 
     def flush(self):
         """Overwrite the scratch buffer, evicting whatever L2 held."""
@@ -137,18 +172,32 @@ class CudaEventTimer(_FirstCallTimer):
         self.cp.cuda.runtime.deviceSynchronize()
 
     def calibrate(self, *fns):
-        """Kernel mode times single calls; nothing to calibrate."""
+        """Sizes the spin from the host enqueue time of one call of each ``fn``; returns 1."""
+        if self.spin_enabled:
+            longest = 0.0
+            for fn in fns:
+                self._sync()
+                t0 = time.perf_counter_ns()
+                fn()
+                longest = max(longest, (time.perf_counter_ns() - t0) * 1e-3)
+            self.spin_us = min(self.MAX_SPIN_US, max(self.MIN_SPIN_US, 2.0 * longest))
+        self._sync()
         return 1
 
     def measure(self, fn, reps):
-        """``reps`` GPU times (ms) of ``fn``, each after an L2 flush."""
+        """``reps`` GPU times (ms) of ``fn``, each after an L2 flush and the device spin."""
         cuda = self.cp.cuda
         pairs = [(cuda.Event(), cuda.Event()) for _ in range(reps)]
+        host = []
         self._sync()
         for start, end in pairs:
             self.flush()
+            self.spin()
             start.record()
+            t0 = time.perf_counter_ns()
             fn()
+            host.append((time.perf_counter_ns() - t0) * 1e-6)
             end.record()
         pairs[-1][1].synchronize()
+        self.dispatch_ms[fn] = float(np.median(host))
         return [cuda.get_elapsed_time(start, end) for start, end in pairs]

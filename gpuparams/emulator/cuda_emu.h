@@ -405,6 +405,17 @@ CUEMU_NO_CHECKS inline void mem_check(uintptr_t a, size_t n, int write, void* pc
     const uintptr_t* w = ::cuemu_watch;
     if (__builtin_expect((a + n > w[0] && a < w[1]) || (a + n > w[2] && a < w[3]), 0))
         ::cuemu_mem_check(a, n, write, pc);
+    // Shared memory that a cp.async in flight will still overwrite (see cuemu_runtime.cpp).
+    const uintptr_t* aw = ::cuemu_async_watch;
+    if (__builtin_expect(a + n > aw[0] && a < aw[1], 0)) {
+        const uintptr_t lo = a < aw[0] ? aw[0] : a;
+        const uintptr_t hi = a + n > aw[1] ? aw[1] : a + n;
+        for (uintptr_t word = (lo - aw[0]) >> 2; word <= (hi - 1 - aw[0]) >> 2; ++word)
+            if (::cuemu_async_shadow[word]) {
+                ::cuemu_async_fault(a, n, write, pc);
+                break;
+            }
+    }
 }
 }  // namespace cuemu
 #define CUEMU_ASAN_CALLBACKS(N)                                                                    \
@@ -440,6 +451,24 @@ extern "C" CUEMU_NO_CHECKS void __asan_storeN_noabort(uintptr_t a, size_t n) {
 }
 #endif
 #undef CUEMU_ASAN_CALLBACKS
+
+// ---- cp.async: CUDA's pipeline primitives (cuda_pipeline_primitives.h) ---------------------------
+// Kernels that use cp.async through inline PTX call these in their `#ifdef __CUEMU__` path. The
+// source is read here, in instrumented code, so an out-of-bounds source is reported like any load;
+// the runtime poisons the destination until the issuing thread waits for the copy's group.
+inline void __pipeline_memcpy_async(void* dst_shared, const void* src_global, size_t size_and_align,
+                                    size_t zfill = 0, CUEMU_LOC) {
+    unsigned char data[16] = {0};
+    const size_t n = size_and_align;
+    const size_t src_bytes = zfill < n ? n - zfill : 0;
+    if (n <= 16) {
+        const volatile unsigned char* s = static_cast<const volatile unsigned char*>(src_global);
+        for (size_t i = 0; i < src_bytes; ++i) data[i] = s[i];
+    }
+    ::cuemu_async_copy(dst_shared, src_global, data, (unsigned)n, (unsigned)src_bytes, CUEMU_AT);
+}
+inline void __pipeline_commit() { ::cuemu_async_commit(); }
+inline void __pipeline_wait_prior(size_t prior) { ::cuemu_async_wait((unsigned)prior); }
 
 // The dynamic shared memory of the running block; every `extern __shared__` array of the module is
 // placed at this address by the loader.

@@ -78,6 +78,19 @@ extern "C" {
 extern CUEMU_EXPORT uintptr_t cuemu_watch[4];
 // The slow path of the memory-access checks (cuda_emu.h): reports an invalid access, or returns.
 CUEMU_EXPORT void cuemu_mem_check(uintptr_t addr, size_t size, int write, void* pc);
+// cp.async: while any copy is in flight in the running block, [0], [1) spans the module's TLS block
+// (all shared memory) and the shadow holds one byte per 4-byte word of it, non-zero where a copy
+// has not landed; an access there goes to cuemu_async_fault, which reports it.
+extern CUEMU_EXPORT uintptr_t cuemu_async_watch[2];
+extern CUEMU_EXPORT unsigned char* cuemu_async_shadow;
+CUEMU_EXPORT void cuemu_async_fault(uintptr_t addr, size_t size, int write, void* pc);
+// Issues one asynchronous copy of n bytes into shared `dst`: `data` holds the bytes already read
+// from `src` (src_bytes of them, zero-filled to n).
+CUEMU_EXPORT void cuemu_async_copy(void* dst, const void* src, const void* data, unsigned n,
+                                   unsigned src_bytes, const char* file, int line);
+CUEMU_EXPORT void cuemu_async_commit(void);
+// Lands this thread's copies of every committed group but the `prior` most recent ones.
+CUEMU_EXPORT void cuemu_async_wait(unsigned prior);
 // The running CUDA thread and the launch geometry; set by the runtime before each fiber switch.
 extern CUEMU_EXPORT cuemu::ThreadPub* cuemu_current;
 extern CUEMU_EXPORT uint3 cuemu_block_idx;

@@ -19,6 +19,10 @@
 //   * uninitialized shared memory: the module's TLS block (its __shared__ variables and the dynamic
 //     shared memory) is filled with 0xFF bytes (NaN as float) at every block start;
 //   * divergent or deadlocked barriers, warp collectives naming exited lanes;
+//   * cp.async reads of a stage that has not landed: an asynchronous copy (__pipeline_memcpy_async,
+//     the emulator's form of cp.async) poisons its destination and marks it in a shadow map of
+//     shared memory until the issuing thread's __pipeline_wait_prior (cp.async.wait_group) lands
+//     it; any access to a marked word stops the launch, naming both threads and the issue site;
 //   * device asserts, __trap(), misaligned accesses and out-of-range indexing of fixed-size arrays
 //     (the kernel module is built with -fsanitize=alignment,bounds; the handlers are below).
 // A fault inside a fiber (SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGTRAP) is caught by a handler installed
@@ -42,7 +46,7 @@
 
 using namespace cuemu;
 
-#define CUEMU_RUNTIME_VERSION 1
+#define CUEMU_RUNTIME_VERSION 2
 
 // ---- launch request / result (mirrored by ctypes in _module.py) ----------------------------------
 
@@ -96,6 +100,8 @@ struct LaunchResult {
 
 extern "C" {
 CUEMU_EXPORT uintptr_t cuemu_watch[4] = {0, 0, 0, 0};
+CUEMU_EXPORT uintptr_t cuemu_async_watch[2] = {0, 0};
+CUEMU_EXPORT unsigned char* cuemu_async_shadow = nullptr;
 CUEMU_EXPORT ThreadPub* cuemu_current = nullptr;
 CUEMU_EXPORT uint3 cuemu_block_idx = {0, 0, 0};
 CUEMU_EXPORT dim3 cuemu_block_dim;
@@ -189,7 +195,21 @@ struct Thread {
     int arg, width, pred;
     const char* file;
     int line;
+    // cp.async: this thread's copies in flight (a ring in g_async), and its open group's number
+    int aq_head, aq_count;
+    uint64_t async_open;
 };
+
+// One asynchronous global -> shared copy in flight (see the cp.async section).
+struct AsyncCopy {
+    char* dst;
+    uint32_t n;
+    int line;
+    uint64_t group;
+    const char* file;
+    unsigned char data[16];
+};
+const int kAsyncPerThread = 64;
 
 struct Mapping {
     char* base;       // the whole mapping, guard pages included
@@ -227,6 +247,8 @@ struct State {
     int sig_write;
     void* sig_pc;
     Thread* sig_thread;
+    // cp.async copies in flight in the running block, over all its threads
+    int async_pending;
 };
 
 State g;
@@ -244,6 +266,9 @@ stack_t g_old_altstack;
 char* g_altstack = nullptr;
 const size_t kAltStackSize = 64 * 1024;
 unsigned char g_ones[4096];
+AsyncCopy* g_async = nullptr;           // kAsyncPerThread slots per thread, allocated once
+unsigned char* g_shadow = nullptr;      // one byte per 4-byte word of the module's TLS block
+size_t g_shadow_words = 0;
 
 uint64_t splitmix(uint64_t* s) {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
@@ -849,6 +874,174 @@ __attribute__((noinline)) void mem_check_slow(uintptr_t a, size_t n, int write, 
     }
 }
 
+
+// ---- cp.async ------------------------------------------------------------------------------------
+// An asynchronous copy reads its source when it is issued (as the copy engine may), poisons its
+// destination (0xFF: NaN) and marks the destination's words in g_shadow. It lands (data written,
+// marks cleared) only when its thread waits for its group; __syncthreads does not land anything,
+// as on the GPU. While any copy is in flight, cuemu_async_watch spans the TLS block, so that
+// cuda_emu.h looks up the shadow on every access to shared memory. That covers every access through
+// a pointer (dynamic shared memory, a pointer into a static __shared__ array); g++ leaves direct
+// accesses to a static __shared__ array by name uninstrumented, and those see the 0xFF poison.
+
+AsyncCopy* async_slot(const Thread* t, int i) {
+    return &g_async[(size_t)t->pub.linear * kAsyncPerThread + (size_t)((t->aq_head + i) % kAsyncPerThread)];
+}
+
+void async_reset_block() {
+    for (int i = 0; i < g.nthreads; ++i) {
+        g.threads[i].aq_head = g.threads[i].aq_count = 0;
+        g.threads[i].async_open = 0;
+    }
+    if (g.async_pending && g_shadow) memset(g_shadow, 0, g_shadow_words);
+    g.async_pending = 0;
+    cuemu_async_watch[0] = cuemu_async_watch[1] = 0;
+}
+
+bool async_prepare() {
+    if (!g_async) {
+        g_async = (AsyncCopy*)calloc((size_t)kMaxThreads * kAsyncPerThread, sizeof(AsyncCopy));
+        if (!g_async) return false;
+    }
+    const size_t words = (size_t)(g.tls_hi - g.tls_lo) / 4 + 2;
+    if (words > g_shadow_words) {
+        free(g_shadow);
+        g_shadow = (unsigned char*)calloc(words, 1);
+        if (!g_shadow) return false;
+        g_shadow_words = words;
+    }
+    memset(g_shadow, 0, g_shadow_words);
+    cuemu_async_shadow = g_shadow;
+    return true;
+}
+
+size_t shadow_word(uintptr_t a) { return (size_t)((a - (uintptr_t)g.tls_lo) >> 2); }
+
+// Where in shared memory `a` is, for messages: "dynamic shared memory byte N" or "static ...".
+void describe_shared(char* out, size_t size, uintptr_t a) {
+    const uintptr_t dyn = (uintptr_t)g.dyn;
+    if (a >= dyn && a < dyn + g.req->dyn_capacity)
+        snprintf(out, size, "dynamic shared memory byte %llu", (unsigned long long)(a - dyn));
+    else
+        snprintf(out, size, "a static __shared__ variable (TLS byte %llu)",
+                 (unsigned long long)(a - (uintptr_t)g.tls_lo));
+}
+
+// The in-flight copy overlapping [a, a+n), and the thread that issued it.
+const AsyncCopy* find_async(uintptr_t a, size_t n, const Thread** owner) {
+    for (int i = 0; i < g.nthreads; ++i) {
+        const Thread* t = &g.threads[i];
+        for (int j = 0; j < t->aq_count; ++j) {
+            const AsyncCopy* c = async_slot(t, j);
+            if (a < (uintptr_t)c->dst + c->n && (uintptr_t)c->dst < a + n) {
+                *owner = t;
+                return c;
+            }
+        }
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+extern "C" {
+
+CUEMU_EXPORT void cuemu_async_fault(uintptr_t a, size_t n, int write, void* pc) {
+    Thread* t = g.running;
+    if (!t || g.failed) return;
+    const Thread* owner = nullptr;
+    const AsyncCopy* c = find_async(a, n, &owner);
+    if (!c) return;  // the shadow and the queues always agree; nothing to report otherwise
+    char where[128];
+    describe_shared(where, sizeof where, a);
+    fail(ST_FAULT, t, nullptr, 0,
+         "%s of %zu byte(s) at %s before the cp.async writing it has landed: it was issued by "
+         "thread (%u,%u,%u) at %s:%d, group %llu, and that thread has not waited for the group "
+         "yet (a missing cp.async.wait_group / __pipeline_wait_prior, or a missing __syncthreads "
+         "between the wait and another thread's read)",
+         write ? "write" : "read", n, where, owner->pub.idx.x, owner->pub.idx.y, owner->pub.idx.z,
+         c->file ? c->file : "?", c->line, (unsigned long long)c->group);
+    set_pc(pc);
+    to_scheduler_for_good(t);
+}
+
+CUEMU_EXPORT void cuemu_async_copy(void* dst, const void* src, const void* data, unsigned n,
+                                   unsigned src_bytes, const char* file, int line) {
+    Thread* t = g.running;
+    if (!t || g.failed) return;
+    const uintptr_t a = (uintptr_t)dst;
+    if (n != 4 && n != 8 && n != 16) {
+        fail(ST_FAULT, t, file, line, "cp.async of %u bytes: the size must be 4, 8 or 16", n);
+        to_scheduler_for_good(t);
+    }
+    if (a < (uintptr_t)g.tls_lo || a + n > (uintptr_t)g.tls_hi) {
+        fail(ST_FAULT, t, file, line, "cp.async destination %p is not in shared memory", dst);
+        to_scheduler_for_good(t);
+    }
+    if ((a % n) != 0 || (src_bytes && ((uintptr_t)src % n) != 0)) {
+        fail(ST_FAULT, t, file, line,
+             "misaligned cp.async of %u bytes (shared %p, global %p): both addresses must be "
+             "%u-byte aligned", n, dst, src, n);
+        to_scheduler_for_good(t);
+    }
+    mem_check_slow(a, n, 1, __builtin_return_address(0));  // past the launch's dynamic shared memory
+    for (size_t w = shadow_word(a); w <= shadow_word(a + n - 1); ++w)
+        if (g_shadow[w]) {
+            const Thread* owner = nullptr;
+            const AsyncCopy* c = find_async(a, n, &owner);
+            fail(ST_FAULT, t, file, line,
+                 "cp.async into shared memory that an earlier cp.async (thread (%u,%u,%u) at %s:%d) "
+                 "still has in flight: wait for that group before reusing its stage",
+                 owner ? owner->pub.idx.x : 0, owner ? owner->pub.idx.y : 0,
+                 owner ? owner->pub.idx.z : 0, c && c->file ? c->file : "?", c ? c->line : 0);
+            to_scheduler_for_good(t);
+        }
+    if (t->aq_count == kAsyncPerThread) {
+        fail(ST_FAULT, t, file, line,
+             "more than %d cp.async copies in flight in one thread (the emulator's limit): wait "
+             "for older groups", kAsyncPerThread);
+        to_scheduler_for_good(t);
+    }
+    AsyncCopy* c = async_slot(t, t->aq_count++);
+    c->dst = (char*)dst;
+    c->n = n;
+    c->group = t->async_open;
+    c->file = file;
+    c->line = line;
+    memcpy(c->data, data, n);
+    memset(dst, 0xff, n);
+    for (size_t w = shadow_word(a); w <= shadow_word(a + n - 1); ++w) g_shadow[w] = 1;
+    if (g.async_pending++ == 0) {
+        cuemu_async_watch[0] = (uintptr_t)g.tls_lo;
+        cuemu_async_watch[1] = (uintptr_t)g.tls_hi;
+    }
+}
+
+CUEMU_EXPORT void cuemu_async_commit(void) {
+    if (g.running) ++g.running->async_open;
+}
+
+CUEMU_EXPORT void cuemu_async_wait(unsigned prior) {
+    Thread* t = g.running;
+    if (!t || g.failed) return;
+    // Groups numbered below async_open - prior are complete after the wait (the open, uncommitted
+    // group is not waited for, as with cp.async.wait_group).
+    while (t->aq_count > 0) {
+        AsyncCopy* c = async_slot(t, 0);
+        if (c->group + prior >= t->async_open) break;
+        memcpy(c->dst, c->data, c->n);
+        const uintptr_t a = (uintptr_t)c->dst;
+        for (size_t w = shadow_word(a); w <= shadow_word(a + c->n - 1); ++w) g_shadow[w] = 0;
+        t->aq_head = (t->aq_head + 1) % kAsyncPerThread;
+        --t->aq_count;
+        if (--g.async_pending == 0) cuemu_async_watch[0] = cuemu_async_watch[1] = 0;
+    }
+}
+
+}  // extern "C"
+
+namespace {
+
 // ---- the launch ----------------------------------------------------------------------------------
 
 void fill_order(int n) {
@@ -865,6 +1058,7 @@ void fill_order(int n) {
 int run_block(uint32_t bx, uint32_t by, uint32_t bz) {
     const LaunchRequest* req = g.req;
     cuemu_block_idx = uint3{bx, by, bz};
+    async_reset_block();  // copies a finished block left in flight are dropped (they would land)
     poison_shared();
     const uint32_t nx = req->block[0], ny = req->block[1];
     const int n = g.nthreads;
@@ -967,6 +1161,10 @@ int launch_locked(const LaunchRequest* req, LaunchResult* res) {
              "could not locate the kernel module's thread-local storage (shared memory)");
         return res->status;
     }
+    if (!async_prepare()) {
+        fail(ST_INTERNAL, nullptr, nullptr, 0, "could not allocate the cp.async bookkeeping");
+        return res->status;
+    }
     cuemu_grid_dim = dim3(req->grid[0], req->grid[1], req->grid[2]);
     cuemu_block_dim = dim3(req->block[0], req->block[1], req->block[2]);
 
@@ -1009,6 +1207,7 @@ int launch_locked(const LaunchRequest* req, LaunchResult* res) {
         }
         cuemu_current = nullptr;
         cuemu_watch[0] = cuemu_watch[1] = cuemu_watch[2] = cuemu_watch[3] = 0;
+        async_reset_block();
         // A safety net behind the access checks: code the compiler did not instrument (a libc
         // memcpy, inline assembly) could still have written next to an argument.
         if (!g.failed) check_canaries();

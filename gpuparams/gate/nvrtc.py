@@ -240,6 +240,8 @@ class CompileReport:
     functions: dict = field(default_factory=dict)
     lowered_names: dict = field(default_factory=dict)
     cubin_size: int = 0
+    #: the compiled cubin (for the SASS gate, :mod:`gpuparams.gate.sass`)
+    cubin: bytes = field(default=b"", repr=False)
 
 
 @functools.lru_cache(maxsize=1)
@@ -420,7 +422,8 @@ def compile_report(path_or_code, arch=DEFAULT_ARCH, options=(), name_expressions
     callees = {demangle(sym): FunctionResources(demangle(sym), f.stack, f.spill_stores, f.spill_loads)
                for sym, f in functions.items()}
     return CompileReport(filename=filename, arch=arch, options=opts, log=log, kernels=kernels,
-                         functions=callees, lowered_names=lowered, cubin_size=len(cubin))
+                         functions=callees, lowered_names=lowered, cubin_size=len(cubin),
+                         cubin=bytes(cubin))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -434,10 +437,13 @@ class Budget:
     registers: int
     shared: int
     line: int
+    #: optional floor of the FFMA share of the main loop (the static performance gate, sass.py)
+    ffma_share: float = None
 
 
 _BUDGET_RE = re.compile(r"^\s*//\s*@budget\b(.*)$")
-_BUDGET_BODY_RE = re.compile(r"^\s+(\S.*?)\s+registers=(\d+)\s+shared=(\d+)\s*$")
+_BUDGET_BODY_RE = re.compile(
+    r"^\s+(\S.*?)\s+registers=(\d+)\s+shared=(\d+)(?:\s+ffma_share=(0?\.\d+|1(?:\.0*)?))?\s*$")
 
 
 def _norm(name):
@@ -463,13 +469,15 @@ def parse_budgets(source):
         body = _BUDGET_BODY_RE.match(m.group(1))
         if not body:
             raise BudgetError(f"line {number}: malformed budget {line.strip()!r}; the format is "
-                              f"'// @budget <entry or *> registers=<N> shared=<bytes>'")
+                              f"'// @budget <entry or *> registers=<N> shared=<bytes>"
+                              f" [ffma_share=<0..1>]'")
         entry = body.group(1)
         key = _norm(entry)
         if key in budgets:
             raise BudgetError(f"line {number}: a second budget for {entry!r} "
                               f"(first on line {budgets[key].line})")
-        budgets[key] = Budget(entry, int(body.group(2)), int(body.group(3)), number)
+        share = float(body.group(4)) if body.group(4) else None
+        budgets[key] = Budget(entry, int(body.group(2)), int(body.group(3)), number, share)
     return budgets
 
 
