@@ -306,27 +306,10 @@ def _run_backward(heads, head_grads, retain_graph, variables=None):
     from ._ndarray import NDArray
 
     op_name = "backward" if variables is None else "autograd.grad"
-    if isinstance(heads, NDArray):
-        heads = [heads]
-        if head_grads is not None and not isinstance(head_grads, (list, tuple)):
-            head_grads = [head_grads]
-    elif isinstance(head_grads, NDArray):
-        head_grads = [head_grads]  # a lone head gradient goes with a list of one head (as in MXNet)
-    heads = list(heads)
-    if head_grads is None:
-        head_grads = [None] * len(heads)
-    if len(head_grads) != len(heads):
-        raise ValueError(f"{op_name}: {len(heads)} heads but {len(head_grads)} head gradients")
+    heads, head_grads = _head_gradients(op_name, heads, head_grads)
 
     grads = {}
     for head, head_grad in zip(heads, head_grads):
-        if not _wants_grad(head):
-            raise AutogradError(
-                f"{op_name}() was called on an array that was not computed inside autograd.record() "
-                "from arrays with attach_grad(); record the forward pass with `with autograd.record():` "
-                "and call attach_grad() on the inputs you want gradients for")
-        if head._node is not None and head._node.freed:
-            raise AutogradError(_FREED_MESSAGE.format(name=head._node.name))
         if head_grad is None:
             g = head._ones_like_data()
         else:
@@ -407,7 +390,7 @@ def _head_gradients(op_name, heads, head_grads):
         if head_grads is not None and not isinstance(head_grads, (list, tuple)):
             head_grads = [head_grads]
     elif isinstance(head_grads, NDArray):
-        head_grads = [head_grads]
+        head_grads = [head_grads]  # a lone head gradient goes with a list of one head (as in MXNet)
     heads = list(heads)
     if head_grads is None:
         head_grads = [None] * len(heads)
