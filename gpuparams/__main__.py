@@ -25,8 +25,9 @@ def _command_index(argv):
 def main(argv=None):
     """Parse ``argv`` (default ``sys.argv[1:]``), run the chosen command, return its exit code.
 
-    Exit codes: the command's own (0 success); 2 for bad arguments or a command that cannot be
-    loaded; 130 when interrupted with Ctrl-C.
+    Exit codes: the command's own (0 success); 2 for bad arguments, a command that cannot be
+    loaded, and file-system or out-of-memory errors (each one line, no traceback); 130 when
+    interrupted with Ctrl-C.
     """
     from . import __version__
 
@@ -61,6 +62,12 @@ def main(argv=None):
     except UsageError as exc:
         print(f"gpuparams {name}: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError as exc:
+        # Whatever the up-front estimates missed still ends in one line, not a traceback.
+        detail = str(exc).splitlines()[0] if str(exc) else "no detail"
+        print(f"gpuparams {name}: error: out of memory ({detail}); use a smaller model, batch or "
+              "data set", file=sys.stderr)
+        return 2
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly, and keep Python from complaining
         # again while it flushes stdout at exit.
@@ -69,6 +76,11 @@ def main(argv=None):
         except OSError:
             pass
         return 141
+    except OSError as exc:
+        # File-system trouble after the up-front checks (a full disk, a folder removed meanwhile):
+        # our file errors already name the user's path.
+        print(f"gpuparams {name}: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"gpuparams {name}: interrupted", file=sys.stderr)
         return 130

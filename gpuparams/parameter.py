@@ -807,7 +807,7 @@ class ParameterDict:
             if not name.startswith(restore_prefix):
                 raise ValueError(f"restore_prefix {restore_prefix!r} does not start Parameter name "
                                  f"{name!r}; every name must start with it")
-        loaded = load_arrays(filename)
+        loaded = load_arrays(filename, kind="gpuparams parameter file")
         entries = [(name, param, [name[len(restore_prefix):]]) for name, param in self._params.items()]
         load_checked_into(entries, loaded, filename, ctx, allow_missing, ignore_extra, cast_dtype,
                           dtype_source)

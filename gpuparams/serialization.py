@@ -9,8 +9,10 @@ for parameter files (all problems reported at once, nothing changed unless every
 """
 from __future__ import annotations
 
+import errno
 import os
-import tempfile
+import secrets
+import stat
 import zipfile
 import zlib
 from collections.abc import Mapping, Sequence
@@ -26,7 +28,8 @@ from .errors import ArrayFileError
 if TYPE_CHECKING:
     from .parameter import Parameter
 
-__all__ = ["save_arrays", "load_arrays", "atomic_write", "load_checked_into", "ArrayFileError"]
+__all__ = ["save_arrays", "load_arrays", "atomic_write", "temporary_prefix", "load_checked_into",
+           "ArrayFileError"]
 
 
 def save_arrays(path, arrays):
@@ -55,27 +58,138 @@ def save_arrays(path, arrays):
 def atomic_write(path, write, suffix=".npz"):
     """Call ``write(binary_file)`` on a temporary file beside ``path``, then rename it over ``path``.
 
-    The temporary file is flushed and fsync'ed before the rename (same folder, so the rename is
-    atomic) and the folder is fsync'ed after it. If ``write`` or anything else fails, the previous
-    file at ``path`` is untouched and the temporary file is removed.
+    The temporary file is named after the target, ``.<name>.tmp-<pid>-<random>``, so a leftover
+    from a killed process is recognisable: temporaries of the same target whose process is gone are
+    removed before the next write. It is flushed and fsync'ed before the rename (same folder, so the
+    rename is atomic) and the folder is fsync'ed after it. If ``write`` or anything else fails, the
+    previous file at ``path`` is untouched and the temporary file is removed. The new file gets the
+    mode of the file it replaces, else ``0o666`` minus the umask (what ``open`` would give).
+
+    Errors from the file system (no permission, a folder in the way, a full disk) are re-raised as
+    the same ``OSError`` subclass naming ``path``, never the temporary file.
+
+    ``suffix`` is accepted for old callers; the temporary's name no longer uses it.
     """
+    del suffix
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, f"cannot write {path}: it is a folder; give a file name "
+                                              "inside it", path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
+    base = os.path.basename(path)
+    _remove_stale_temporaries(folder, base)
+    mode = _mode_for(path)
+    tmp = None
     try:
+        fd, tmp = _create_temporary(folder, base)
         with os.fdopen(fd, "wb") as f:
+            _chmod(f.fileno(), mode)
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+        tmp = None
+    except OSError as exc:
+        raise _naming(exc, path) from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
     _fsync_folder(folder)
     return path
+
+
+def temporary_prefix(target):
+    """The start of every temporary file name :func:`atomic_write` uses for ``target``'s base name."""
+    return f".{os.path.basename(os.fspath(target))}.tmp-"
+
+
+def _create_temporary(folder, base):
+    prefix = f"{temporary_prefix(base)}{os.getpid()}-"
+    for _ in range(100):
+        tmp = os.path.join(folder, prefix + secrets.token_hex(4))
+        try:
+            # 0o600 until the final mode is set on the descriptor: nobody reads a half-written file.
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                           0o600), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, f"no unused temporary name for {base} in {folder}")
+
+
+def _remove_stale_temporaries(folder, base):
+    """Delete ``.<base>.tmp-<pid>-<rand>`` files whose process no longer runs (a crash or SIGKILL
+    mid-save). Temporaries of live processes are left alone: they may be saving right now."""
+    prefix = temporary_prefix(base)
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(prefix)]
+    except OSError:
+        return
+    for name in names:
+        pid, _, rand = name[len(prefix):].partition("-")
+        if not (pid.isdigit() and rand) or _process_alive(int(pid)):
+            continue
+        try:
+            os.unlink(os.path.join(folder, name))
+        except OSError:
+            pass  # another process removed it first, or the folder is read-only: not our problem
+
+
+def _process_alive(pid):
+    if pid == os.getpid():
+        return True  # another thread of ours may be writing it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists (owned by someone else) or cannot tell: keep the file
+    return True
+
+
+def _current_umask():
+    # /proc tells without changing anything; os.umask has to set a value to read it, which races
+    # with other threads creating files, so it is only the fallback.
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _mode_for(path):
+    """The permission bits of the file being replaced, else what a new file would get."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~_current_umask()
+
+
+def _chmod(fd, mode):
+    try:
+        os.fchmod(fd, mode)
+    except (AttributeError, OSError):  # no fchmod (Windows) or a file system without modes
+        pass
+
+
+def _naming(exc, path):
+    """``exc`` (an OSError about a temporary file) as the same class, about ``path``."""
+    reason = exc.strerror or str(exc)
+    fix = ""
+    if isinstance(exc, PermissionError):
+        fix = f"; check that {os.path.dirname(os.path.abspath(path))} is writable"
+    text = f"cannot write {path}: {reason}{fix}"
+    try:
+        return type(exc)(exc.errno, text) if exc.errno else type(exc)(text)
+    except TypeError:  # an OSError subclass with its own constructor
+        return OSError(exc.errno, text) if exc.errno else OSError(text)
 
 
 def _write_npz(f, arrays):
@@ -102,33 +216,67 @@ def _fsync_folder(folder):
         os.close(fd)
 
 
-def load_arrays(path):
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a first member, or an empty archive
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def load_arrays(path, kind="gpuparams array file"):
     """Read every array of an ``.npz`` file into a dict, refusing pickled content.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    kind : str
+        What the caller expects, for messages (``"gpuparams parameter file"``).
 
     Raises
     ------
     FileNotFoundError
         When ``path`` does not exist.
+    IsADirectoryError, PermissionError
+        When ``path`` is a folder or cannot be read (the message names it).
     ArrayFileError
-        When the file is truncated, corrupt or holds objects that need pickle.
+        When the file is empty, not a zip archive, truncated, corrupt or holds objects that need
+        pickle.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, f"cannot read {path}: it is a folder, not a {kind}")
     try:
         # Open the file here rather than handing np.load the path: np.load leaks its own handle when
         # the zip directory is unreadable.
         with open(path, "rb") as f:
-            loaded = np.load(f, allow_pickle=False)
-            if not hasattr(loaded, "files"):  # a bare .npy file: an array, not an archive
-                raise ArrayFileError(f"{path} is a single-array .npy file, not a .npz array file")
-            with loaded as archive:
-                return {name: archive[name] for name in archive.files}
+            magic = f.read(len(_NPY_MAGIC))
+            if not magic:
+                raise ArrayFileError(f"{path} is empty (0 bytes), not a {kind}")
+            if magic.startswith(_NPY_MAGIC):
+                raise ArrayFileError(f"{path} is a single-array .npy file, not a .npz array file "
+                                     f"(a {kind} is a zip archive of arrays)")
+            if not magic.startswith(_ZIP_MAGICS):
+                # Without this check np.load would try to unpickle it and say "if you trust the file".
+                raise ArrayFileError(f"{path} is not a {kind} (not a zip archive)")
+            f.seek(0)
+            with np.load(f, allow_pickle=False) as archive:
+                return {name: _member(archive, name, path) for name in archive.files}
     except ArrayFileError:
         raise
+    except PermissionError:
+        raise PermissionError(errno.EACCES, f"cannot read {path}: permission denied") from None
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, zlib.error) as exc:
         raise ArrayFileError(f"{path} is not a readable .npz array file (truncated or corrupt?): "
                              f"{exc}") from None
+
+
+def _member(archive, name, path):
+    try:
+        return archive[name]
+    except ValueError as exc:
+        if "pickle" not in str(exc):
+            raise
+        raise ArrayFileError(f"{path}: entry {name!r} holds Python objects, which would need pickle to "
+                             "load; gpuparams files hold numeric arrays only") from None
 
 
 def load_checked_into(entries: Sequence[tuple[str, Parameter, Sequence[str]]],

@@ -340,7 +340,7 @@ class Trainer:
             not a trainer-states file, was written for another optimizer, or names parameters or
             states this trainer does not have.
         """
-        arrays = load_arrays(fname)
+        arrays = load_arrays(fname, kind="gpuparams trainer-states file")
         opt = self._optimizer
         fmt = arrays.pop("__format__", None)
         if fmt is None or str(fmt) != _STATES_FORMAT:

@@ -32,6 +32,13 @@ def _metric(line, name):
     return float(re.search(rf"{name} +([0-9.e+-]+)", line).group(1))
 
 
+def _run_folder(tmp_path):
+    """The one run folder a default ``train`` made: runs/<YYYYmmdd-HHMMSS>/."""
+    runs = os.listdir(tmp_path / "runs")
+    assert len(runs) == 1 and re.fullmatch(r"\d{8}-\d{6}(-\d+)?", runs[0]), runs
+    return tmp_path / "runs" / runs[0]
+
+
 def _one_line_error(result):
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
@@ -49,8 +56,12 @@ def test_default_task_mlp_reaches_95_percent(tmp_path):
     assert _metric(lines[-1], "accuracy") >= 95.0
     assert "examples/s" in lines[-1] and lines[-1].endswith("cpu(0)")
     assert "classify on synthetic spirals" in result.stdout
+    run = _run_folder(tmp_path)  # without --out, every run gets its own folder
+    assert sorted(os.listdir(tmp_path)) == ["runs"]
     for name in ("model.npz", "model.trainer.npz", "model.json"):
-        assert (tmp_path / name).exists()
+        assert (run / name).exists()
+    assert f"saved runs/{run.name}/model.npz (parameters)" in result.stdout
+    assert "a new run folder" in result.stdout
     assert result.stderr == ""  # stderr is not a terminal: no progress bar
 
 
@@ -76,22 +87,24 @@ def test_linreg_chapter_converges(tmp_path):
 def test_resume_continues_from_saved_files(tmp_path):
     first = _train(tmp_path, "--examples", "300", "--epochs", "2", "--hidden", "16")
     assert first.returncode == 0, first.stderr
-    record = json.loads((tmp_path / "model.json").read_text())
+    run = _run_folder(tmp_path)
+    record = json.loads((run / "model.json").read_text())
     assert record["epochs_done"] == 2 and record["hidden"] == [16]
-    with np.load(tmp_path / "model.trainer.npz", allow_pickle=False) as states:
+    with np.load(run / "model.trainer.npz", allow_pickle=False) as states:
         updates_after_two = int(states["__num_update__"])
     assert updates_after_two == 2 * 10  # 300 examples / batch 32 = 10 steps per epoch
 
     resumed = _train(tmp_path, "--examples", "300", "--epochs", "1", "--resume")
     assert resumed.returncode == 0, resumed.stderr
+    assert _run_folder(tmp_path) == run  # --resume continues the newest run, in its folder
     assert "resuming after epoch 2" in resumed.stdout
     lines = _epoch_lines(resumed.stdout)
     assert len(lines) == 1 and lines[0].startswith("epoch 3/3")
     # the resumed run starts from the trained model, not from scratch
     assert _metric(lines[0], "loss") < _metric(_epoch_lines(first.stdout)[0], "loss")
-    record = json.loads((tmp_path / "model.json").read_text())
+    record = json.loads((run / "model.json").read_text())
     assert record["epochs_done"] == 3 and [h["epoch"] for h in record["history"]] == [1, 2, 3]
-    with np.load(tmp_path / "model.trainer.npz", allow_pickle=False) as states:
+    with np.load(run / "model.trainer.npz", allow_pickle=False) as states:
         assert int(states["__num_update__"]) == 30  # the update counts carried on
 
 
@@ -103,6 +116,8 @@ def test_resume_refuses_a_different_architecture(tmp_path):
 
 def test_resume_without_files(tmp_path):
     assert "train once without --resume" in _one_line_error(_train(tmp_path, "--resume"))
+    assert "train once without --resume" in _one_line_error(_train(tmp_path, "--resume", "--out", "m.npz"))
+    assert os.listdir(tmp_path) == []
 
 
 def test_user_csv_with_header_and_arbitrary_labels(tmp_path):
@@ -114,8 +129,9 @@ def test_user_csv_with_header_and_arbitrary_labels(tmp_path):
     result = _train(tmp_path, "--data", "points.csv", "--epochs", "15", "--hidden", "16")
     assert result.returncode == 0, result.stderr
     assert "inferred from whole-number labels" in result.stdout
+    assert "points.csv: first line 'a,b,c,label' taken as column names" in result.stdout
     assert _metric(_epoch_lines(result.stdout)[-1], "accuracy") >= 95.0
-    record = json.loads((tmp_path / "model.json").read_text())
+    record = json.loads((_run_folder(tmp_path) / "model.json").read_text())
     assert record["classes"] == [5.0, 7.0] and record["features"] == 3
     np.testing.assert_allclose(record["feature_std"], X.std(axis=0))
 
@@ -147,7 +163,7 @@ def test_missing_data_file(tmp_path):
     ("text.csv", "1,2,3\n4,x,6\n", "not a table of numbers"),
     ("header_only.csv", "a,b\n", "no data rows"),
     ("one_column.csv", "1\n2\n", "at least two columns"),
-    ("broken.npz", "not a zip", "not a readable .npz"),
+    ("broken.npz", "not a zip", "broken.npz is not a .npz file of arrays X and y (not a zip archive)"),
     ("data.txt", "1,2\n", "unsupported file type '.txt'"),
 ])
 def test_unreadable_data_files(tmp_path, name, content, message):

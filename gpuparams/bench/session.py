@@ -172,7 +172,12 @@ def _gpu_group(opts, log):
     try:
         cupy = backend.cupy_module(ctx)
     except backend.GPUUnavailableError as exc:
-        return None, f"needs a real NVIDIA GPU: {exc}"
+        # The backend's message suggests the emulator as a way to get a gpu(0); for timing that
+        # would be a false hint (see the emulation check above), so it is taken out here.
+        reason = re.sub(rf",? or set {backend.EMULATE_ENV}=1 to emulate gpu\(0\)( on the CPU)?", "", str(exc))
+        reason = reason.replace(" Use gp.cpu(0).", "")
+        return None, (f"needs a real NVIDIA GPU: {reason} The GPU suites time real GPUs only; "
+                      f"{backend.EMULATE_ENV}=1 does not make them run. Use --suite cpu on this machine.")
     cupy.cuda.Device(opts.device).use()
     info = versions()
     nvml_report = telemetry.query_devices()

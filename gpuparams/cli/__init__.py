@@ -11,9 +11,12 @@ file) are printed as one line, ``gpuparams <command>: error: <what and how to fi
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
+
 from ..errors import UsageError
 
-__all__ = ["COMMANDS", "UsageError", "OneLineErrorParser"]
+__all__ = ["COMMANDS", "UsageError", "OneLineErrorParser", "probe_writable"]
 
 #: Subcommand name -> one-line help.
 COMMANDS = {
@@ -29,3 +32,29 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def probe_writable(folder):
+    """Why files cannot be written in ``folder`` (text), or None when they can.
+
+    Creating and removing a probe file is the test that counts (permission bits say nothing about
+    read-only mounts, ACLs or a root user). A folder that does not exist yet is judged by its
+    nearest existing parent, where it would be created; nothing is left behind either way.
+    """
+    folder = os.path.abspath(os.fspath(folder))
+    target = folder
+    while not os.path.exists(target):
+        parent = os.path.dirname(target)
+        if parent == target:
+            break
+        target = parent
+    if not os.path.isdir(target):
+        return f"{target} is a file, not a folder"
+    probe = os.path.join(target, f".gpuparams-probe-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        return f"cannot write in {target} ({exc.strerror or exc})"
+    os.close(fd)
+    os.unlink(probe)
+    return None

@@ -17,7 +17,7 @@ import argparse
 import re
 import sys
 
-from . import OneLineErrorParser, UsageError
+from . import OneLineErrorParser, UsageError, probe_writable
 
 __all__ = ["add_arguments", "run", "main", "options_from_args"]
 
@@ -129,6 +129,14 @@ def run(args) -> int:
     except UsageError as exc:
         print(f"gpuparams bench: error: {exc}", file=sys.stderr)
         return 2
+    if opts.write and not args.list:
+        # Checked before any timing: a results folder that cannot be written would otherwise be
+        # found out only after the whole run.
+        problem = probe_writable(opts.out_dir)
+        if problem is not None:
+            print(f"gpuparams bench: error: --out {opts.out_dir}: {problem}; choose a writable folder "
+                  "or pass --no-write", file=sys.stderr)
+            return 2
     if args.list:
         for suite, name, shape, baseline, modes in list_cases(opts.suites):
             print(f"{suite:8} {name:24} {shape:42} vs {baseline}  [{', '.join(modes)}]")

@@ -5,14 +5,14 @@ Examples::
     gpuparams train                                  # MLP on synthetic spirals, best device present
     gpuparams train --task linreg                    # the Gluon linear-regression chapter
     gpuparams train --data points.csv --hidden 64,64 --epochs 20 --ctx cpu
-    gpuparams train --data points.csv --epochs 10 --resume   # 10 more epochs from model.npz
+    gpuparams train --data points.csv --epochs 10 --resume   # 10 more epochs of the newest run
     gpuparams train --dataset fashion-mnist --hidden 256 --epochs 5   # the D2L MLP chapter
 
 Data: without ``--data``, a built-in synthetic task that needs no download: ``classify`` (default;
 three interleaved spirals in 2-D, not linearly separable) or ``linreg`` (``y = 2*x1 - 3.4*x2 + 4.2``
 plus noise of standard deviation 0.01, 1000 examples). ``--data file.npz`` (arrays ``X`` and ``y``)
-or ``file.csv`` (numbers, last column the label, an optional header line) trains on your data; its
-features are standardized with the training set's mean and standard deviation (kept in the run
+or ``file.csv`` (numbers, last column the label, an optional header line: a first line that is not
+all numbers; a UTF-8 byte-order mark is ignored) trains on your data; its features are standardized with the training set's mean and standard deviation (kept in the run
 record). The task of a data file is classification when its labels are whole numbers of an integer
 dtype or at most 100 distinct whole values, else regression; ``--task`` overrides.
 ``--dataset fashion-mnist`` (or ``mnist``) trains a classifier on that training set's 60,000 images
@@ -20,17 +20,22 @@ dtype or at most 100 distinct whole values, else regression; ``--task`` override
 ``$GPUPARAMS_HOME/datasets/<name>``, ``~/.gpuparams/datasets/<name>``) and downloaded there when
 missing; offline, the error names each file's URL and where to put it by hand.
 
-Outputs, for ``--out model.npz`` (the default): ``model.npz`` (parameters, the format of
+Outputs, for ``--out model.npz``: ``model.npz`` (parameters, the format of
 ``Block.save_parameters``), ``model.trainer.npz`` (the Trainer's states) and ``model.json`` (the run
 record: task, architecture, preprocessing, epochs done, history), rewritten after every epoch.
-``--resume`` continues from them.
+Without ``--out`` every run gets a new folder, ``runs/<YYYYmmdd-HHMMSS>/model.npz`` and so on, so
+nothing is ever overwritten; an explicit ``--out`` whose files exist is refused unless ``--force``
+(or ``--resume``) is given. ``--resume`` continues from the files of ``--out``, or without it from
+the newest run under ``runs/``.
 
-Exit codes: 0 on success; 1 when training diverged (a non-finite loss); 2 for bad arguments and
-unreadable or unsuitable data files (one line on stderr, no traceback).
+Exit codes: 0 on success; 1 when training diverged (a non-finite loss); 2 for bad arguments,
+unreadable or unsuitable data files, outputs that cannot be written and models too big for the
+device (one line on stderr, no traceback, before any training).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -42,7 +47,7 @@ import warnings
 
 import numpy as np
 
-from . import UsageError
+from . import UsageError, probe_writable
 
 __all__ = ["add_arguments", "run", "make_spirals", "make_linreg", "load_data", "parse_context",
            "TASK_DEFAULTS"]
@@ -57,6 +62,9 @@ TASK_DEFAULTS = {
 _RECORD_FORMAT = "gpuparams-train/1"
 _MAX_CLASSES_FROM_FLOATS = 100
 _EVAL_BATCH = 4096
+#: Where runs go without --out: a new folder per run below this one (relative to the working folder).
+RUNS_DIR = "runs"
+_OUT_NAME = "model.npz"
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -155,11 +163,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run_group.add_argument("--ctx", metavar="DEVICE",
                            help="cpu, cpu:0, gpu or gpu:N (default: gpu(0) when CuPy and an NVIDIA GPU "
                                 "are present, else cpu(0))")
-    run_group.add_argument("--out", default="model.npz", metavar="FILE",
-                           help="parameter file to write (default model.npz); the trainer states go to "
-                                "FILE's stem + .trainer.npz and the run record to stem + .json")
+    run_group.add_argument("--out", default=None, metavar="FILE",
+                           help="parameter file to write (default: runs/<timestamp>/model.npz, a new "
+                                "folder per run); the trainer states go to FILE's stem + .trainer.npz "
+                                "and the run record to stem + .json")
+    run_group.add_argument("--force", action="store_true",
+                           help="overwrite the files of an existing --out (default: refuse)")
     run_group.add_argument("--resume", action="store_true",
-                           help="continue from the files of --out for --epochs more epochs")
+                           help="continue from the files of --out (default: the newest run in runs/) "
+                                "for --epochs more epochs")
     run_group.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                            help="show a progress bar on stderr (default: only when stderr is a terminal)")
 
@@ -229,21 +241,29 @@ def _looks_numeric(fields):
     return True
 
 
-def _read_csv(path):
+def _read_csv(path, notes=None):
+    # utf-8-sig drops a byte-order mark (Excel writes one); read as plain UTF-8 the mark would make
+    # the first data row look like a header and lose it.
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:
             first = f.readline()
     except UnicodeDecodeError:
         raise UsageError(f"cannot read {path}: not a UTF-8 text file") from None
     if not first.strip():
         raise UsageError(f"cannot read {path}: the file is empty")
+    # The header is decided by content: a first line that is all numbers is data.
     header = 0 if _looks_numeric(first.strip().split(",")) else 1
+    if notes is not None:
+        shown = first.strip()
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        notes.append(f"{os.path.basename(path)}: first line {shown!r} taken as column names" if header
+                     else f"{os.path.basename(path)}: no header line (the first line is numbers)")
     try:
         with warnings.catch_warnings():
             # An empty table is reported below as one clear error, not as NumPy's warning.
             warnings.filterwarnings("ignore", message=".*input contained no data", category=UserWarning)
             table = np.loadtxt(path, delimiter=",", skiprows=header, ndmin=2, dtype=np.float64,
-                               encoding="utf-8")
+                               encoding="utf-8-sig")
     except ValueError as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(f"cannot read {path}: not a table of numbers ({reason})") from None
@@ -254,10 +274,11 @@ def _read_csv(path):
     return table[:, :-1], table[:, -1]
 
 
-def load_data(path):
+def load_data(path, notes=None):
     """Read ``(X, y)`` from a ``.npz`` (arrays ``X``, ``y``) or ``.csv`` (label in the last column).
 
     ``X`` is returned as ``(N, features)`` float64 and ``y`` as given (``(N,)`` or ``(N, k)``).
+    ``notes``, a list, receives what was decided about the file (whether a CSV has a header line).
 
     Raises
     ------
@@ -273,7 +294,7 @@ def load_data(path):
     try:
         if ext == ".npz":
             try:
-                arrays = load_arrays(path)
+                arrays = load_arrays(path, kind=".npz file of arrays X and y")
             except ArrayFileError as exc:
                 raise UsageError(str(exc)) from None
             missing = [k for k in ("X", "y") if k not in arrays]
@@ -282,7 +303,7 @@ def load_data(path):
                                  f"{', '.join(sorted(arrays)) or 'none'})")
             X, y = arrays["X"], arrays["y"]
         elif ext == ".csv":
-            X, y = _read_csv(path)
+            X, y = _read_csv(path, notes)
         else:
             raise UsageError(f"--data {path}: unsupported file type {ext or '(none)'!r}; use .npz "
                              "(arrays X and y) or .csv (label in the last column)")
@@ -315,16 +336,162 @@ def _infer_task(y):
     return "linreg", "real-valued labels"
 
 
-# ----------------------------------------------------------------------------- run record
+# ----------------------------------------------------------------------------- output files
 def _paths(out):
     stem = out[:-4] if out.lower().endswith(".npz") else out
     return out, stem + ".trainer.npz", stem + ".json"
+
+
+def _newest_run(runs_dir):
+    """``runs/<name>/model.npz`` of the newest run folder that holds a run record, or None."""
+    try:
+        names = sorted(os.listdir(runs_dir), reverse=True)  # timestamps sort by time
+    except OSError:
+        return None
+    for name in names:
+        out = os.path.join(runs_dir, name, _OUT_NAME)
+        if os.path.isfile(_paths(out)[2]):
+            return out
+    return None
+
+
+def _new_run_folder(runs_dir):
+    """Create ``runs/<timestamp>/`` (``-2``, ``-3``... when that second is taken).
+
+    Returns the folder and whether ``runs_dir`` itself was created.
+    """
+    made_runs = not os.path.isdir(runs_dir)
+    try:
+        os.makedirs(runs_dir, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the run folder {runs_dir}/: {exc.strerror or exc}; run from a "
+                         "writable folder or give --out FILE") from None
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 1000):
+        folder = os.path.join(runs_dir, stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            os.mkdir(folder)
+            return folder, made_runs
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise UsageError(f"cannot create the run folder {folder}/: {exc.strerror or exc}; run from "
+                             "a writable folder or give --out FILE") from None
+    raise UsageError(f"{runs_dir}/ already holds 999 runs started at {stamp}; give --out FILE")
+
+
+def _check_writable(paths, flag):
+    """Refuse, before any work, outputs that could not be written: a folder in the way, a missing
+    or read-only folder (tested by creating and removing a probe file, which is what counts)."""
+    for path in paths:
+        if os.path.isdir(path):
+            raise UsageError(f"{flag} {path}: is a folder; give a file name such as "
+                             f"{os.path.join(path, _OUT_NAME)}")
+    folder = os.path.dirname(os.path.abspath(paths[0]))
+    if not os.path.isdir(folder):
+        raise UsageError(f"{flag} {paths[0]}: folder {folder} does not exist")
+    problem = probe_writable(folder)
+    if problem is not None:
+        raise UsageError(f"{flag} {paths[0]}: {problem}; choose a writable folder")
+
+
+def _outputs(args, plan):
+    """Decide where the run's three files go and check, before any work, that they can be written.
+
+    Sets ``plan.params_path``, ``plan.states_path``, ``plan.record_path``, ``plan.made_folder`` (a
+    run folder this call created, removed again if the run ends before writing anything) and
+    ``plan.where`` (what was decided, for the summary line).
+    """
+    plan.made_folder, plan.made_runs = None, False
+    if args.out is not None:
+        out, flag = args.out, "--out"
+        if os.path.isdir(out):
+            raise UsageError(f"--out {out}: is a folder; give a file name such as "
+                             f"{os.path.join(out, _OUT_NAME)}")
+        plan.where = ""
+    elif args.resume:
+        out, flag = _newest_run(RUNS_DIR), "--resume"
+        if out is None:
+            raise UsageError(f"--resume: no earlier run in {RUNS_DIR}/ to continue; train once without "
+                             "--resume first, or give the run's --out FILE")
+        plan.where = f" (the newest run in {RUNS_DIR}/; --out FILE to choose another)"
+    else:
+        folder, plan.made_runs = _new_run_folder(RUNS_DIR)
+        out, flag = os.path.join(folder, _OUT_NAME), "--out"
+        plan.made_folder = folder
+        plan.where = (" (a new run folder: earlier runs are never overwritten; --resume continues "
+                      "the newest, --out FILE writes elsewhere)")
+    paths = _paths(out)
+    plan.params_path, plan.states_path, plan.record_path = paths
+    if args.out is not None and not args.resume and not args.force:
+        existing = [p for p in paths if os.path.lexists(p)]
+        if existing:
+            raise UsageError(f"--out {out}: {', '.join(existing)} already exist(s) (an earlier run); "
+                             "pass --force to overwrite, --resume to continue it, or choose another --out")
+    _check_writable(paths, flag)
+
+
+def _discard_empty_folder(plan):
+    """Remove a run folder this run created and never wrote to (the run stopped early), and
+    ``runs/`` too when this run created it, so a failed run leaves the working folder as it was."""
+    if getattr(plan, "made_folder", None) is None:
+        return
+    try:
+        os.rmdir(plan.made_folder)  # only succeeds when empty
+    except OSError:
+        return
+    if plan.made_runs:
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.dirname(plan.made_folder))
+
+
+# ----------------------------------------------------------------------------- run record
 
 
 def _write_json(path, record):
     from ..serialization import atomic_write
     text = json.dumps(record, indent=1) + "\n"
     atomic_write(path, lambda f: f.write(text.encode("utf-8")), suffix=".json")
+
+
+def _is_int(value, minimum=0):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _is_number_list(value, length=None):
+    return (isinstance(value, list) and (length is None or len(value) == length)
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                    for v in value))
+
+
+def _record_problem(record):
+    """The first field of a run record that a resumed run could not use, as text, or None."""
+    checks = [
+        ("task", lambda v: v in TASK_DEFAULTS, f"one of {', '.join(sorted(TASK_DEFAULTS))}"),
+        ("features", lambda v: _is_int(v, 1), "a positive integer"),
+        ("outputs", lambda v: _is_int(v, 1), "a positive integer"),
+        ("hidden", lambda v: isinstance(v, list) and all(_is_int(w, 1) for w in v),
+         "a list of positive integers"),
+        ("optimizer", lambda v: v in ("sgd", "adam"), "sgd or adam"),
+        ("lr", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+         and v > 0, "a positive number"),
+        ("batch_size", lambda v: _is_int(v, 1), "a positive integer"),
+        ("epochs_done", lambda v: _is_int(v, 0), "a non-negative integer"),
+        ("history", lambda v: isinstance(v, list), "a list"),
+        ("classes", lambda v: v is None or _is_number_list(v), "null or a list of numbers"),
+        ("feature_mean", lambda v: v is None or _is_number_list(v, record.get("features")),
+         "null or one number per feature"),
+        ("feature_std", lambda v: v is None or _is_number_list(v, record.get("features")),
+         "null or one number per feature"),
+    ]
+    for name, ok, wanted in checks:
+        if name not in record:
+            return f"it has no field {name!r}"
+        if not ok(record[name]):
+            return f"field {name!r} is {json.dumps(record[name])[:60]}, expected {wanted}"
+    if (record["feature_mean"] is None) != (record["feature_std"] is None):
+        return "fields 'feature_mean' and 'feature_std' must both be set or both be null"
+    return None
 
 
 def _read_record(path):
@@ -337,19 +504,24 @@ def _read_record(path):
         raise UsageError(f"--resume: cannot read {path}: {exc}") from None
     if not isinstance(record, dict) or record.get("format") != _RECORD_FORMAT:
         raise UsageError(f"--resume: {path} is not a gpuparams train record")
+    problem = _record_problem(record)
+    if problem is not None:
+        raise UsageError(f"--resume: {path} is damaged ({problem}); train again without --resume")
     return record
 
 
 # ----------------------------------------------------------------------------- the run
-def _resolve(args):
-    """Everything a run needs, from the arguments, the data and (with --resume) the run record."""
-    plan = types.SimpleNamespace()
-    plan.params_path, plan.states_path, plan.record_path = _paths(args.out)
-    out_dir = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(out_dir):
-        raise UsageError(f"--out {args.out}: folder {out_dir} does not exist")
-    record = _read_record(plan.record_path) if args.resume else None
+def _resolve(args, ctx=None):
+    """Everything a run needs, from the arguments, the data and (with --resume) the run record.
+
+    Every check that can fail runs here, before any work: the output files last (a new run folder
+    is only created once everything else is known to be fine).
+    """
+    plan = types.SimpleNamespace(notes=[])
+    record = None
     if args.resume:
+        _outputs(args, plan)
+        record = _read_record(plan.record_path)
         for path in (plan.params_path, plan.states_path):
             if not os.path.exists(path):
                 raise UsageError(f"--resume: {path} not found; train once without --resume first")
@@ -368,7 +540,7 @@ def _resolve(args):
     elif args.data is not None:
         if args.examples is not None:
             raise UsageError("--examples sets the size of the synthetic data; it cannot be used with --data")
-        X, y = load_data(args.data)
+        X, y = load_data(args.data, plan.notes)
         if args.task is not None:
             task, why = args.task, "--task"
         elif record is not None:
@@ -470,7 +642,66 @@ def _resolve(args):
     plan.epochs_done = record["epochs_done"] if record is not None else 0
     plan.history = list(record.get("history", [])) if record is not None else []
     plan.record = record
+    _check_memory(plan, ctx)
+    if not args.resume:
+        _outputs(args, plan)
     return plan
+
+
+def _parameter_count(features, hidden, outputs):
+    widths = (features, *hidden, outputs)
+    return sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
+
+
+def _available_bytes(ctx):
+    """Free memory of ``ctx``'s device, or None when it cannot be told."""
+    from .. import backend
+    if ctx is not None and ctx.device_type == "gpu" and not backend.is_emulated(ctx):
+        try:
+            cupy = backend.cupy_module(ctx)
+            with cupy.cuda.Device(ctx.device_id):
+                return int(cupy.cuda.runtime.memGetInfo()[0])
+        except Exception:  # a failing query must not stop the run; the allocation will tell
+            return None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _size_text(n):
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000.0
+    return f"{n:.1f} PB"
+
+
+def _check_memory(plan, ctx):
+    """Refuse, before allocating anything, a model whose training state would not fit the device.
+
+    Training holds every parameter four bytes wide as weights and gradients, plus the optimizer's
+    states (Adam: two per weight; SGD without momentum: none), plus the activations of one batch.
+    """
+    count = _parameter_count(plan.features, plan.hidden, plan.outputs)
+    copies = 2 + (2 if plan.optimizer == "adam" else 0)
+    widths = (plan.features, *plan.hidden, plan.outputs)
+    activations = 3 * max(plan.batch_size, min(_EVAL_BATCH, plan.X.shape[0])) * sum(widths)
+    need = 4 * (count * copies + activations)
+    free = _available_bytes(ctx)
+    if free is not None and need > free:
+        raise UsageError(f"--hidden {_hidden_text(plan.hidden)}: training this model needs about "
+                         f"{_size_text(need)} ({count:,} parameters as float32 weights, gradients"
+                         f"{' and 2 Adam states' if copies == 4 else ''}), more than the "
+                         f"{_size_text(free)} free on {ctx or 'this machine'}; use narrower or fewer "
+                         f"hidden layers")
 
 
 def _hidden_text(hidden):
@@ -537,15 +768,22 @@ def _count_parameters(net):
 
 def run(args) -> int:
     """Train as ``args`` says; return the exit code (see the module docstring)."""
+    ctx = parse_context(args.ctx)
+    plan = _resolve(args, ctx)
+    try:
+        return _train(args, plan, ctx)
+    finally:
+        _discard_empty_folder(plan)
+
+
+def _train(args, plan, ctx):
     import gpuparams as gp
-    from .. import autograd, nd
+    from .. import nd
     from ..data import ArrayDataset, DataLoader
     from ..loss import L2Loss, SoftmaxCrossEntropyLoss
     from ..serialization import ArrayFileError
     from ..trainer import Trainer
 
-    ctx = parse_context(args.ctx)
-    plan = _resolve(args)
     classify = plan.task == "classify"
     gp.random.seed(args.seed + plan.epochs_done)  # a resumed run does not replay epoch 1's order
 
@@ -572,12 +810,26 @@ def run(args) -> int:
               else f"; task inferred from {plan.task_reason}, --task overrides")
     print(f"gpuparams train: {plan.task} on {plan.source} "
           f"({n:,} examples x {plan.features} features, {what}{reason})")
+    for note in plan.notes:
+        print(note)
     print(f"model {shape} ({_count_parameters(net):,} parameters) | {plan.optimizer} "
           f"lr={trainer.learning_rate:g} | batch {plan.batch_size} | device {_device_text(ctx)}"
           + (f" | resuming after epoch {plan.epochs_done}" if plan.record is not None else ""))
     sys.stdout.flush()
 
-    show_bar = _progress_enabled(args.progress)
+    job = types.SimpleNamespace(net=net, loss_fn=loss_fn, trainer=trainer, loader=loader, X=X, y=y,
+                                classify=classify, show_bar=_progress_enabled(args.progress))
+    with np.errstate(all="ignore"):
+        # A diverging run overflows: that is reported once, as a non-finite loss after the epoch,
+        # not as a screenful of NumPy RuntimeWarnings.
+        return _epochs(plan, ctx, job)
+
+
+def _epochs(plan, ctx, job):
+    """Train ``plan.epochs`` epochs, saving after each; 1 when the loss stops being finite."""
+    from .. import autograd, nd
+    net, loss_fn, trainer, loader, X, y = job.net, job.loss_fn, job.trainer, job.loader, job.X, job.y
+    classify, show_bar = job.classify, job.show_bar
     first, last = plan.epochs_done + 1, plan.epochs_done + plan.epochs
     for epoch in range(first, last + 1):
         bar = _progress_bar(len(loader), f"epoch {epoch}/{last}", show_bar)
@@ -610,7 +862,7 @@ def run(args) -> int:
                              "examples_per_s": seen / max(elapsed, 1e-9), "device": str(ctx)})
         _save(plan, net, trainer, epoch)
     print(f"saved {plan.params_path} (parameters), {plan.states_path} (trainer states), "
-          f"{plan.record_path} (run record)")
+          f"{plan.record_path} (run record){plan.where}")
     return 0
 
 

@@ -494,7 +494,7 @@ class Block:
         Both forms of :meth:`save_parameters` load: a tied parameter takes the value of whichever of
         its structural names the file holds (if it holds several, they must agree).
         """
-        loaded = load_arrays(filename)
+        loaded = load_arrays(filename, kind="gpuparams parameter file")
         groups = self._grouped_structural_params()
         structural = {k for _, _, keys in groups for k in keys}
         if loaded and not structural.intersection(loaded) and not any("." in k for k in loaded):
