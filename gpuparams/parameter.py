@@ -474,15 +474,13 @@ class Parameter:
             return first
         return np.mean(np.stack(copies).astype(np.float64), axis=0).astype(self._dtype)
 
-    def _load_init(self, value, ctx, cast_dtype=False, dtype_source="current"):
-        """Take a loaded host array (already validated): fill unknown dims, then copy it in.
+    def _load_init(self, value, ctx):
+        """Take a loaded host array (validated): fill unknown dims, then copy it in.
 
-        With ``cast_dtype``, ``dtype_source='current'`` converts the value to this parameter's
-        dtype, ``'saved'`` converts the parameter to the value's dtype (as MXNet does)."""
-        if cast_dtype and dtype_source == "saved":
+        The value has this parameter's dtype, or (``dtype_source='saved'``) the file's, which the
+        parameter then takes, as MXNet does."""
+        if value.dtype != self._dtype:
             self.cast(value.dtype)
-        elif cast_dtype:
-            value = value.astype(self._dtype, copy=False)
         self._shape = tuple(value.shape)
         if self._data is not None:
             if ctx is None or set(ctx) == set(self._ctx_list):

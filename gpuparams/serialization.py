@@ -311,6 +311,7 @@ def load_checked_into(entries: Sequence[tuple[str, Parameter, Sequence[str]]],
                          f"dtype) or 'saved' (take the file's), got {dtype_source!r}")
     contexts = None if ctx is None else context_list(ctx, f"load {source}")
     used, plan, missing, wrong_shape, wrong_dtype, conflicts = set(), [], [], [], [], []
+    uncastable = []
     for shown, param, keys in entries:
         present = [k for k in keys if k in loaded]
         used.update(present)
@@ -327,7 +328,22 @@ def load_checked_into(entries: Sequence[tuple[str, Parameter, Sequence[str]]],
         if value.dtype != param.dtype and not cast_dtype:
             wrong_dtype.append(f"{shown}: model {param.dtype.name} vs file {value.dtype.name}")
             continue
-        plan.append((param, value))
+        if dtype_source == "saved" and value.dtype != param.dtype:
+            # The parameter takes the file's dtype (its values stay as saved); a dtype no parameter
+            # can have is refused here, so the cast cannot fail half-way through the load.
+            why = _unsupported_dtype(value.dtype)
+            if why is not None:
+                uncastable.append(f"{shown}: file {value.dtype.name} for the model: {why}")
+                continue
+            plan.append((param, value))
+            continue
+        # Converted here, not while loading: a value that cannot be converted must stop the load
+        # before the first parameter changes.
+        converted, why = _converted(value, param.dtype)
+        if why is not None:
+            uncastable.append(f"{shown}: file {value.dtype.name} to model {param.dtype.name}: {why}")
+            continue
+        plan.append((param, converted))
     extra = [f"{k} (shape {loaded[k].shape})" for k in loaded if k not in used]
     problems = []
     if missing and not allow_missing:
@@ -341,8 +357,53 @@ def load_checked_into(entries: Sequence[tuple[str, Parameter, Sequence[str]]],
         problems.append(f"dtypes differ (pass cast_dtype=True to convert): {'; '.join(wrong_dtype)}")
     if conflicts:
         problems.append(f"conflicting entries: {'; '.join(conflicts)}")
+    if uncastable:
+        problems.append(f"values that cannot be converted: {'; '.join(uncastable)}")
     if problems:
         raise ValueError(f"cannot load {source}; nothing was changed:\n  " + "\n  ".join(problems))
     with autograd.pause():
         for param, value in plan:
-            param._load_init(value, contexts, cast_dtype, dtype_source)
+            param._load_init(value, contexts)
+
+
+def _unsupported_dtype(dtype):
+    """Why a parameter cannot have ``dtype``, or None."""
+    from ._ndarray import normalize_dtype
+    try:
+        normalize_dtype(dtype, what="the file's dtype")
+    except TypeError as exc:
+        return str(exc)
+    return None
+
+
+def _converted(value, dtype):
+    """``value`` as ``dtype``, or ``(None, why)`` when the conversion would lose or invent values.
+
+    Refused: non-numeric content, complex to real (the imaginary part would vanish), NaN or infinity
+    to an integer type, numbers outside the target's range (they would wrap around or become
+    infinite) and fractions to an integer type (they would be truncated).
+    """
+    if value.dtype == dtype:
+        return value, None
+    src, dst = value.dtype, np.dtype(dtype)
+    if src.kind not in "biufc":
+        return None, f"the file holds {src.name} data, not numbers"
+    if src.kind == "c" and dst.kind != "c":
+        if np.any(value.imag != 0):
+            return None, "complex values with a non-zero imaginary part"
+        value = value.real
+    if dst.kind in "biu" and value.dtype.kind in "fc":
+        if not np.all(np.isfinite(value)):
+            return None, "NaN or infinite values cannot become integers"
+        if np.any(value != np.round(value)):
+            return None, "fractional values would be truncated"
+    if dst.kind in "iu" and value.size:
+        info = np.iinfo(dst)
+        low, high = value.min(), value.max()
+        if low < info.min or high > info.max:
+            return None, f"values from {low} to {high} do not fit in {dst.name} ({info.min} to {info.max})"
+    with np.errstate(over="ignore", invalid="ignore"):
+        converted = value.astype(dst)
+    if dst.kind == "f" and np.any(np.isinf(converted) & np.isfinite(value)):
+        return None, f"values beyond the {dst.name} range (largest {np.finfo(dst).max:g}) would become infinite"
+    return converted, None

@@ -278,10 +278,18 @@ class Trainer:
         """New optimizer states for every copy of ``p``, carrying over values loaded from a file or
         held by earlier states (after ``reset_ctx`` or ``cast`` replaced the parameter's arrays)."""
         opt = self._optimizer
-        carry = self._pending_states.pop(p.name, None)
+        carry = self._pending_states.get(p.name)
         old = self._states.get(i)
         if carry is None and old is not None and old[0] is not None:
             carry = {sname: old[0][k].asnumpy() for k, sname in enumerate(opt._state_names_of(old[0]))}
+        states = self._new_states(i, p, datas, carry)
+        self._pending_states.pop(p.name, None)
+        self._states[i] = states
+        return states
+
+    def _new_states(self, i, p, datas, carry):
+        """Fresh states for ``datas`` holding the host values ``carry`` (if any); changes nothing."""
+        opt = self._optimizer
         states = [opt.create_state_multi_precision(i, d) for d in datas]
         if carry is not None:
             for state, d in zip(states, datas):
@@ -294,7 +302,6 @@ class Trainer:
                                          f"{value.shape} but the parameter has shape {d.shape}")
                     dtype = state[k].dtype
                     state[k]._data[...] = host_to_context(value.astype(dtype, copy=False), d.context)
-        self._states[i] = states
         return states
 
     # ----------------------------------------------------------------- states on disk
@@ -343,15 +350,15 @@ class Trainer:
         arrays = load_arrays(fname, kind="gpuparams trainer-states file")
         opt = self._optimizer
         fmt = arrays.pop("__format__", None)
-        if fmt is None or str(fmt) != _STATES_FORMAT:
+        if fmt is None or fmt.dtype.kind not in "US" or str(fmt) != _STATES_FORMAT:
             raise ArrayFileError(f"{fname} is not a gpuparams trainer-states file (written by "
                                  "Trainer.save_states)")
-        saved_opt = str(arrays.pop("__optimizer__"))
+        saved_opt = _scalar(arrays.pop("__optimizer__", None), "U", fname, "__optimizer__")
         if saved_opt != type(opt).__name__.lower():
             raise ValueError(f"{fname} holds states of optimizer '{saved_opt}' but this trainer uses "
                              f"'{type(opt).__name__.lower()}'")
-        num_update = int(arrays.pop("__num_update__"))
-        lr = float(arrays.pop("__learning_rate__"))
+        num_update = _scalar(arrays.pop("__num_update__", None), "i", fname, "__num_update__")
+        lr = _scalar(arrays.pop("__learning_rate__", None), "f", fname, "__learning_rate__")
         by_name = {p.name: i for i, p in enumerate(self._params)}
         counts, states = {}, {}
         required = set(opt.state_names)
@@ -362,7 +369,7 @@ class Trainer:
                 raise ValueError(f"{fname}: entry {key!r} names a parameter this trainer does not train "
                                  f"(it trains {', '.join(by_name) or 'nothing'})")
             if sname == "__count__":
-                counts[by_name[pname]] = int(value)
+                counts[by_name[pname]] = _scalar(value, "i", fname, key)
             elif sname in valid_states:
                 states.setdefault(pname, {})[sname] = value
             else:
@@ -373,30 +380,58 @@ class Trainer:
             if missing:
                 raise ValueError(f"{fname}: parameter {pname} lacks state(s) {', '.join(sorted(missing))}")
             p = self._params[by_name[pname]]
-            if shape_is_known(p.shape):
-                for sname, value in found.items():
-                    if tuple(value.shape) != tuple(p.shape):
-                        raise ValueError(f"{fname}: state {pname}/{sname} has shape {value.shape} but the "
-                                         f"parameter has shape {p.shape}")
+            # The dtype its states get: float32 beside a float16 weight under multi_precision.
+            state_dtype = np.dtype(np.float32) if opt._uses_master(p) else p.dtype
+            for sname, value in found.items():
+                if shape_is_known(p.shape) and tuple(value.shape) != tuple(p.shape):
+                    raise ValueError(f"{fname}: state {pname}/{sname} has shape {value.shape} but the "
+                                     f"parameter has shape {p.shape}")
+                # Converted now so that nothing below can fail half-way.
+                if value.dtype.kind not in "biuf":
+                    raise ValueError(f"{fname}: state {pname}/{sname} holds {value.dtype.name} data, not "
+                                     "numbers")
+                with np.errstate(all="ignore"):
+                    converted = value.astype(state_dtype, copy=False)
+                if np.any(np.isinf(converted) & np.isfinite(value)):
+                    raise ValueError(f"{fname}: state {pname}/{sname} has values beyond the "
+                                     f"{state_dtype.name} range")
+                found[sname] = converted
+        # New states for the initialized parameters are built before any attribute changes.
+        built = {}
+        for pname, found in states.items():
+            i = by_name[pname]
+            p = self._params[i]
+            try:
+                datas = p.list_data()
+            except RuntimeError:
+                continue  # uninitialized or deferred: applied when its states are first created
+            built[i] = self._new_states(i, p, datas, found)
         # Everything checked: apply.
         opt.num_update = num_update
         if opt.lr_scheduler is None:
             opt.lr = lr
         opt._index_update_count = counts
-        self._states = {}
-        self._pending_states = {}
-        for pname, found in states.items():
-            i = by_name[pname]
-            p = self._params[i]
-            self._pending_states[pname] = found
-            try:
-                datas = p.list_data()
-            except RuntimeError:
-                continue  # uninitialized or deferred: applied when its states are first created
-            self._create_states(i, p, datas)
+        self._states = built
+        self._pending_states = {pname: found for pname, found in states.items()
+                                if by_name[pname] not in built}
 
     def __repr__(self):
         return f"Trainer({len(self._params)} parameters, {self._optimizer!r})"
+
+
+def _scalar(value, kind, fname, key):
+    """The Python value of a one-element entry of a states file, of ``kind`` ('i', 'f' or 'U')."""
+    ok = value is not None and value.size == 1 and (
+        value.dtype.kind in ("iub" if kind == "i" else "iuf" if kind == "f" else "US"))
+    if not ok:
+        wanted = {"i": "an integer", "f": "a number", "U": "a string"}[kind]
+        got = "nothing" if value is None else f"{value.dtype.name} of shape {value.shape}"
+        raise ArrayFileError(f"{fname}: entry {key!r} should be {wanted}, the file holds {got}; "
+                             "is it a file written by Trainer.save_states?")
+    item = value.reshape(()).item()
+    if kind == "f" and not np.isfinite(item):
+        raise ArrayFileError(f"{fname}: entry {key!r} is {item}, not a finite number")
+    return int(item) if kind == "i" else float(item) if kind == "f" else str(item)
 
 
 def _states_fit(opt, states, datas):

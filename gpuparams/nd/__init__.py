@@ -33,13 +33,73 @@ def array(source_array, ctx=None, dtype=None):
     scalar gives shape ``(1,)`` (MXNet 1.9.1 gives ``()``), the shape every operator gives a single
     element.
     """
+    # Decided on the source as given: a Python scalar, a 0-d array once checked, still gives (1,).
+    keep_0d = isinstance(source_array, (_np.ndarray, NDArray)) and source_array.ndim == 0
+    if not isinstance(source_array, (NDArray, _np.ndarray)) and not backend.is_cupy_array(source_array):
+        source_array = _python_values(source_array)
     if dtype is None and not isinstance(source_array, NDArray):
         kind = getattr(getattr(source_array, "dtype", None), "kind", "f")
         if kind in "cSUVMm":  # complex, strings, dates: no sensible float32 value
             normalize_dtype(source_array.dtype, what="source dtype")
         dtype = "float32"
-    keep_0d = isinstance(source_array, (_np.ndarray, NDArray)) and source_array.ndim == 0
+    if isinstance(source_array, _np.ndarray):
+        _check_integer_range(source_array, normalize_dtype(dtype))
     return from_data(source_array, ctx=ctx, dtype=dtype, keep_0d=keep_0d)
+
+
+def _element(index):
+    return "element [" + ", ".join(map(str, index)) + "]" if index else "the value"
+
+
+def _python_values(source):
+    """Lists, tuples and scalars as a NumPy array, refusing what would silently become NaN or
+    garbage (``None``, strings, other objects) with the position of the first such element."""
+    try:
+        values = _np.asarray(source)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"nd.array: cannot build an array from {type(source).__name__}: {exc}") from None
+    if values.dtype.kind in "US":
+        first = values.reshape(-1)[0] if values.size else ""
+        where = _np.unravel_index(0, values.shape) if values.size else ()
+        raise TypeError(f"nd.array: {_element(where)} is the string {str(first)!r}; strings are "
+                        "not numbers (convert them with float() first)")
+    if values.dtype.kind == "O":
+        for index in _np.ndindex(values.shape):
+            item = values[index]
+            if item is None:
+                raise TypeError(f"nd.array: {_element(index)} is None, not a number; fill missing "
+                                "values explicitly (e.g. float('nan'))")
+            if isinstance(item, (str, bytes)):
+                raise TypeError(f"nd.array: {_element(index)} is the string {item!r}; strings "
+                                "are not numbers (convert them with float() first)")
+            if not isinstance(item, (int, float, complex, bool, _np.number, _np.bool_)):
+                raise TypeError(f"nd.array: {_element(index)} is a {type(item).__name__}, not "
+                                "a number")
+        # Only numbers are left (Python ints too big for int64 end up here); from_data converts them.
+    return values
+
+
+def _check_integer_range(values, dtype):
+    """Refuse values an integer ``dtype`` cannot hold (NumPy would wrap them around, 200 -> -56)."""
+    if dtype.kind not in "iu" or values.size == 0 or values.dtype.kind not in "biufO":
+        return
+    info = _np.iinfo(dtype)
+    if values.dtype.kind == "O":
+        bad = [(i, v) for i, v in zip(_np.ndindex(values.shape), values.flat) if not info.min <= v <= info.max]
+    else:
+        with _np.errstate(invalid="ignore"):
+            mask = (values < info.min) | (values > info.max)
+        if values.dtype.kind == "f":
+            mask |= ~_np.isfinite(values)
+        if not mask.any():
+            return
+        index = tuple(int(i) for i in _np.argwhere(mask)[0])
+        bad = [(index, values[index])]
+    if bad:
+        index, value = bad[0]
+        value = value.item() if hasattr(value, "item") else value
+        raise OverflowError(f"nd.array: {_element(index)}, {value}, does not fit in {dtype.name} "
+                            f"({info.min}..{info.max}); use a wider dtype or bring the values into range")
 
 
 def _filled(shape, ctx, dtype, make):

@@ -298,7 +298,13 @@ class Block:
             Regular expression; only parameters whose full name it matches from the start
             (``re.match``) are kept, e.g. ``'.*weight'`` or ``'dense0_|dense1_'``.
         """
-        pattern = re.compile(select) if select else None
+        try:
+            pattern = re.compile(select) if select else None
+        except (re.error, TypeError) as exc:
+            where = f" at position {exc.pos}" if getattr(exc, "pos", None) is not None else ""
+            reason = getattr(exc, "msg", str(exc))
+            raise ValueError(f"collect_params: select={select!r} is not a valid regular expression "
+                             f"({reason}{where}); escape literal characters with re.escape()") from None
         result = ParameterDict(self._params.prefix)
         for entry in walk(self):
             p = entry.param

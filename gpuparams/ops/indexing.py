@@ -3,7 +3,9 @@
 These are the MXNet 1.x operators that Gluon-style code reaches for around the model itself: cutting
 a mini-batch out of a data set (``features.take(idx)``), reading the score of the true class
 (``nd.pick(y_hat, y)``) and measuring accuracy (``y_hat.argmax(axis=1) == y``). Indices may be given as
-float arrays of whole numbers, as MXNet allows; they are truncated to integers.
+float arrays of whole numbers, as MXNet allows; unlike MXNet, a fraction or NaN among them is an error
+naming it, not truncated (checking float indices reads them on the host: a synchronisation on a GPU,
+which integer indices avoid).
 
 ``take`` and ``pick`` are differentiable with respect to the data (the gradient goes back to the
 positions that were read, summed where one position was read several times); ``one_hot``, ``argmax``
@@ -16,8 +18,9 @@ import numpy as np
 from .._ndarray import NDArray, from_backend, normalize_dtype
 from ._core import normalize_axis, ShapeError, result, same_context, scatter_add, xp_of
 from ._registry import register
+from .reduce import empty_axis
 
-__all__ = ["take", "pick", "one_hot", "argmax", "argmin"]
+__all__ = ["take", "pick", "one_hot", "argmax", "argmin", "whole_indices"]
 
 _MODES = ("clip", "wrap", "raise")
 
@@ -34,7 +37,7 @@ def _index_data(op_name, data, indices, size, axis, mode):
     kind = idx.dtype.kind
     if kind not in "fiu":
         raise TypeError(f"{op_name}: indices must be numbers, got dtype {idx.dtype}")
-    idx = idx.astype(np.int64)  # float indices of whole numbers are MXNet's habit; truncate like it
+    idx = whole_indices(op_name, idx, "index")
     if size == 0:
         raise ShapeError(f"{op_name}: axis {axis} of the data has size 0; there is nothing to index")
     if mode == "clip":
@@ -47,6 +50,29 @@ def _index_data(op_name, data, indices, size, axis, mode):
         raise IndexError(f"{op_name}: index {first} is out of range for axis {axis} of size {size}; "
                          "use mode='clip' or mode='wrap' to map it into range")
     return idx
+
+
+def whole_indices(op_name, idx, what):
+    """Backend array ``idx`` (integers, or floats holding whole numbers) as int64.
+
+    A float index that is NaN, infinite or has a fraction raises ValueError naming the first one and
+    its position: truncating it (0.9999 -> 0) would silently use the wrong class or row.
+    """
+    if idx.dtype.kind != "f":
+        return idx.astype(np.int64, copy=False)
+    xp = xp_of(idx)
+    bad = ~xp.isfinite(idx) | (idx != xp.floor(idx))
+    if bool(bad.any()):
+        flat = int(xp.argmax(bad.reshape(-1)))
+        position = tuple(int(i) for i in np.unravel_index(flat, idx.shape))
+        item = idx.reshape(-1)[flat:flat + 1]
+        item = (item.get() if hasattr(item, "get") else item)[0]  # the value in its own precision
+        shown = "NaN" if item != item else np.format_float_positional(item, unique=True, trim="-")
+        where = f"row {position[0]}" if len(position) == 1 else f"position {list(position)}"
+        plural = "indices" if what == "index" else f"{what}s"
+        raise ValueError(f"{op_name}: {what} {shown} in {where} is not a whole number; {plural} must be "
+                         "integers (round them explicitly if that is what you mean)")
+    return idx.astype(np.int64)
 
 
 @register(method=True)
@@ -182,7 +208,7 @@ def one_hot(indices, depth, on_value=1.0, off_value=0.0, dtype="float32"):
     if idx.dtype.kind not in "fiu":
         raise TypeError(f"one_hot: indices must be numbers, got dtype {idx.dtype}")
     xp = xp_of(idx)
-    hit = idx.astype(np.int64)[..., None] == xp.arange(int(depth))
+    hit = whole_indices("one_hot", idx, "index")[..., None] == xp.arange(int(depth))
     out = xp.where(hit, on_value, off_value).astype(dt)
     return from_backend(out, indices._ctx, type(indices))
 
@@ -196,9 +222,11 @@ def _arg_extremum(op_name, pick_name):
         # like with like); integer inputs give int64 indices, which cannot overflow.
         out_dtype = d.dtype if d.dtype.kind == "f" else np.dtype(np.int64)
         if axis is None:
+            empty_axis(op_name, d.shape, ())
             out = getattr(d.reshape(-1), pick_name)().reshape(1)
         else:
             a = normalize_axis(axis, d.shape, op_name)
+            empty_axis(op_name, d.shape, (a,))
             out = getattr(d, pick_name)(axis=a)
             if keepdims:
                 out = xp_of(d).expand_dims(out, a)

@@ -16,6 +16,7 @@ from ..errors import ShapeError
 from .._ndarray import NDArray, from_data
 from ._core import normalize_axis, result, stable_sigmoid, xp_of
 from ._registry import register
+from .indexing import whole_indices
 
 __all__ = ["l2_loss", "l1_loss", "huber_loss", "sigmoid_bce", "softmax_cross_entropy", "as_label",
            "label_like"]
@@ -153,6 +154,25 @@ def sigmoid_bce(pred, label, from_sigmoid=False):
     return _elementwise("sigmoid_bce", pred, label, _bce_logit_forward, _bce_logit_grads)
 
 
+def _log_softmax(p, axis, xp):
+    """``x - max(x) - log(sum(exp(x - max(x))))``, also right where the row's max is infinite.
+
+    A row holding +inf: the k entries at +inf share the probability, log-softmax ``-log(k)`` there
+    and -inf elsewhere (so the loss is ``log k``, 0 for one +inf, or +inf). A row that is all -inf has
+    no distribution and gives NaN. -inf entries in a finite row are -inf, as the formula gives.
+    """
+    m = p.max(axis=axis, keepdims=True)
+    finite = xp.isfinite(m)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        shifted = p - xp.where(finite, m, 0)
+        logp = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+        if xp is not np or not bool(finite.all()):
+            at_inf = p == xp.inf
+            k = at_inf.sum(axis=axis, keepdims=True).astype(p.dtype)
+            logp = xp.where(m == xp.inf, xp.where(at_inf, -xp.log(k), -xp.inf), logp).astype(p.dtype)
+    return logp
+
+
 @register(public=False)
 def softmax_cross_entropy(pred, label, axis=-1, sparse_label=True, from_logits=False):
     """Elementwise softmax cross-entropy as one operator with a fused, stable backward.
@@ -189,19 +209,14 @@ def softmax_cross_entropy(pred, label, axis=-1, sparse_label=True, from_logits=F
     xp = xp_of(p)
     classes = p.shape[axis]
     kept = tuple(1 if i == axis else n for i, n in enumerate(p.shape))
-    if from_logits:
-        logp = p
-    else:
-        shifted = p - p.max(axis=axis, keepdims=True)
-        logp = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+    logp = p if from_logits else _log_softmax(p, axis, xp)
     if sparse_label:
         if label.size * classes != pred.size:
             raise ShapeError(f"{name}: sparse label of shape {label.shape} does not match prediction "
                              f"{pred.shape} without its class axis {axis} (expected {label.size * classes} "
                              "prediction elements); pass sparse_label=False for one-hot/probability labels")
-        idx = label._data.reshape(kept)
-        if idx.dtype.kind == "f":
-            idx = idx.astype(np.int64)
+        # Fractions and NaN are refused, not truncated (0.9999 would train as class 0).
+        idx = whole_indices(name, label._data.reshape(label.shape), "label").reshape(kept)
         if xp is np and idx.size and (idx.min() < 0 or idx.max() >= classes):
             # Only checked on the host: on a GPU it would cost a synchronisation every step.
             bad = idx[(idx < 0) | (idx >= classes)].reshape(-1)[0]

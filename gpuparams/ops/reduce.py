@@ -10,7 +10,7 @@ import numpy as np
 from ._core import constant, normalize_axes, result, xp_of
 from ._registry import register
 
-__all__ = ["sum", "mean", "max", "min"]
+__all__ = ["sum", "mean", "max", "min", "empty_axis"]
 
 
 def _normalize_axes(axis, shape, op_name):
@@ -23,6 +23,16 @@ def _normalize_axes(axis, shape, op_name):
     else:
         raise ValueError(f"{op_name}: axis must be an int or a tuple of ints, got {axis!r}")
     return tuple(sorted(normalize_axes(axes, shape, op_name)))
+
+
+def empty_axis(op_name, shape, axes):
+    """Refuse a max/min/argmax/argmin over an axis of length 0: there is no element to return."""
+    for a in axes:
+        if shape[a] == 0:
+            raise ValueError(f"{op_name}: axis {a} of the array of shape {tuple(shape)} is empty (length "
+                             f"0); the {op_name} of no elements is undefined")
+    if not axes and 0 in shape:
+        raise ValueError(f"{op_name}: the array of shape {tuple(shape)} is empty")
 
 
 def _kept_shape(shape, axes):
@@ -93,6 +103,7 @@ def mean(x, axis=None, keepdims=False, exclude=False):
 def _extremum(op_name, pick):
     def reduce_fn(x, axis=None, keepdims=False, exclude=False):
         def compute(data, axes, keepdims):
+            empty_axis(op_name, data.shape, axes)
             return getattr(data, pick)(axis=axes, keepdims=keepdims)
 
         def make_backward(data, axes, kept, out):
