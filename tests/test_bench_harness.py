@@ -582,6 +582,27 @@ def test_gpu_suite_on_a_machine_without_gpu_says_why_and_exits_3(capsys, tmp_pat
     out = capsys.readouterr().out
     assert out.startswith("suite kernels: cannot run here: ")
     assert os.listdir(tmp_path) == []
+    # The hint must be true: the emulated gpu(0) is refused by the GPU suites, so it is not offered.
+    assert "needs a real NVIDIA GPU" in out and "Use --suite cpu" in out
+    assert "set GPUPARAMS_EMULATE_GPU=1" not in out and "to emulate gpu(0)" not in out
+
+
+def test_gpu_suite_on_the_emulator_says_it_needs_a_real_gpu(capsys, tmp_path, monkeypatch):
+    from gpuparams import backend
+    monkeypatch.setenv("CUPY_TF32", "0")
+    monkeypatch.setenv("NVIDIA_TF32_OVERRIDE", "0")
+    with backend.emulation(True):
+        assert bench_cli.main(["--suite", "kernels", "--out", str(tmp_path)]) == 3
+    out = capsys.readouterr().out
+    assert "GPUPARAMS_EMULATE_GPU=1 is set" in out and "real GPUs only" in out
+    assert os.listdir(tmp_path) == []
+
+
+def test_an_unwritable_results_folder_is_refused_before_any_timing(capsys, tmp_path):
+    (tmp_path / "file").write_text("x")
+    assert bench_cli.main(["--suite", "cpu", "--out", str(tmp_path / "file" / "sub")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is a file, not a folder" in err[0] and "--no-write" in err[0]
 
 
 def _framework_has(*names):

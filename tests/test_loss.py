@@ -198,6 +198,33 @@ def test_softmax_ce_is_stable_for_huge_logits(ctx):
     np.testing.assert_allclose(right.asnumpy(), [0.0, np.log(2)], atol=1e-6)
 
 
+def test_softmax_ce_with_infinite_logits_is_exact(ctx):
+    # Reference by hand: the k entries at +inf share all the probability (log-softmax -log k there,
+    # -inf elsewhere); a -inf logit has probability 0. NaN only where there is no distribution.
+    inf = np.inf
+    pred = np.array([[inf, 1, 2], [inf, 1, 2], [inf, inf, 0], [inf, inf, 0], [-inf, 1, 2], [-inf, 1, 2],
+                     [-inf, -inf, -inf]], dtype=np.float32)
+    label = np.array([0, 1, 1, 2, 1, 0, 0])
+    weights = np.ones(len(label), np.float32)
+    out, g, _ = _value_and_grads(gloss.SoftmaxCrossEntropyLoss(), pred, label, weights, ctx=ctx)
+    expected = [0.0, inf, np.log(2), inf, -(1 - np.log(np.exp(1) + np.exp(2))), inf, np.nan]
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    # The gradient softmax - onehot is finite wherever a distribution exists.
+    soft = np.exp(1) / (np.exp(1) + np.exp(2))
+    np.testing.assert_allclose(g[:6], [[0, 0, 0], [1, -1, 0], [0.5, -0.5, 0], [0.5, 0.5, -1],
+                                       [0, soft - 1, 1 - soft], [-1, soft, 1 - soft]], atol=1e-6)
+
+
+def test_softmax_ce_refuses_fractional_and_nan_labels(ctx):
+    loss = gloss.SoftmaxCrossEntropyLoss()
+    with pytest.raises(ValueError, match=r"label 0\.9999 in row 0 is not a whole number"):
+        loss(nd.zeros((2, 3), ctx=ctx), nd.array([0.9999, 1], ctx=ctx))
+    with pytest.raises(ValueError, match=r"label NaN in row 1 "):
+        loss(nd.zeros((2, 3), ctx=ctx), nd.array([1, np.nan], ctx=ctx))
+    whole = loss(nd.zeros((2, 3), ctx=ctx), nd.array([2.0, 0.0], ctx=ctx))  # whole floats are fine
+    np.testing.assert_allclose(whole.asnumpy(), [np.log(3)] * 2, rtol=1e-6)
+
+
 def test_softmax_ce_label_errors():
     with pytest.raises(ValueError, match="label 3 is outside the 3 classes"):
         gloss.SoftmaxCrossEntropyLoss()(nd.ones((2, 3)), nd.array([0, 3]))

@@ -136,6 +136,61 @@ def test_user_csv_with_header_and_arbitrary_labels(tmp_path):
     np.testing.assert_allclose(record["feature_std"], X.std(axis=0))
 
 
+def test_csv_with_a_byte_order_mark_and_no_header_keeps_its_first_row(tmp_path):
+    rows = [[0.5, 1.0, 0], [1.5, -1.0, 1], [-0.5, 2.0, 0], [2.5, 0.0, 1]] * 5
+    text = "\n".join(",".join(str(v) for v in row) for row in rows) + "\n"
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))  # as Excel writes it
+    result = _train(tmp_path, "--data", "bom.csv", "--epochs", "1", "--hidden", "4")
+    assert result.returncode == 0, result.stderr
+    assert "(20 examples x 2 features, 2 classes" in result.stdout  # no row taken for a header
+    assert "bom.csv: no header line (the first line is numbers)" in result.stdout
+    record = json.loads((_run_folder(tmp_path) / "model.json").read_text())
+    np.testing.assert_allclose(record["feature_mean"], np.mean(np.array(rows)[:, :2], axis=0))
+
+
+def test_csv_with_a_byte_order_mark_and_a_header(tmp_path):
+    (tmp_path / "h.csv").write_bytes("\ufeffx1,x2,label\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n".encode("utf-8"))
+    result = _train(tmp_path, "--data", "h.csv", "--epochs", "1", "--hidden", "4")
+    assert result.returncode == 0, result.stderr
+    assert "(4 examples x 2 features" in result.stdout
+    assert "h.csv: first line 'x1,x2,label' taken as column names" in result.stdout
+
+
+def test_divergence_is_one_line_without_numpy_warnings(tmp_path):
+    result = _train(tmp_path, "--task", "linreg", "--lr", "1e6", "--epochs", "2", "--out", "d.npz")
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "training diverged; lower --lr (now 1e+06)" in lines[0], result.stderr
+    assert "RuntimeWarning" not in result.stderr + result.stdout
+    assert os.listdir(tmp_path) == []  # nothing saved from a diverged epoch
+
+
+def test_explicit_out_is_not_overwritten_without_force(tmp_path):
+    assert _train(tmp_path, "--examples", "60", "--epochs", "1", "--out", "m.npz").returncode == 0
+    before = {n: (tmp_path / n).read_bytes() for n in os.listdir(tmp_path)}
+    line = _one_line_error(_train(tmp_path, "--examples", "60", "--epochs", "1", "--out", "m.npz",
+                                  "--seed", "5"))
+    assert "m.npz, m.trainer.npz, m.json already exist(s)" in line and "--force" in line
+    assert {n: (tmp_path / n).read_bytes() for n in os.listdir(tmp_path)} == before
+    forced = _train(tmp_path, "--examples", "60", "--epochs", "1", "--out", "m.npz", "--seed", "5", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert (tmp_path / "m.npz").read_bytes() != before["m.npz"]
+
+
+def test_every_default_run_gets_its_own_folder(tmp_path):
+    for _ in range(2):
+        assert _train(tmp_path, "--examples", "60", "--epochs", "1").returncode == 0
+    runs = sorted(os.listdir(tmp_path / "runs"))
+    assert len(runs) == 2 and all(re.fullmatch(r"\d{8}-\d{6}(-\d+)?", r) for r in runs), runs
+    for run in runs:
+        assert sorted(os.listdir(tmp_path / "runs" / run)) == ["model.json", "model.npz", "model.trainer.npz"]
+
+
+def test_runs_are_ignored_by_git():
+    with open(os.path.join(REPO, ".gitignore"), encoding="utf-8") as f:
+        assert "runs/" in f.read().split()
+
+
 def test_user_npz_regression(tmp_path):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(200, 4)).astype(np.float32)

@@ -788,7 +788,9 @@ def _train(args, plan, ctx):
     gp.random.seed(args.seed + plan.epochs_done)  # a resumed run does not replay epoch 1's order
 
     X = nd.array(plan.X, ctx=ctx)
-    y = nd.array(plan.y.astype(np.float32), ctx=ctx)
+    # Class codes stay integers: float labels would be checked for fractions on every step (a
+    # host synchronisation on a GPU).
+    y = nd.array(plan.y, ctx=ctx, dtype="int64" if classify else "float32")
     loader = DataLoader(ArrayDataset(X, y), batch_size=plan.batch_size, shuffle=True)
     net = _build(plan, ctx)
     loss_fn = SoftmaxCrossEntropyLoss() if classify else L2Loss()

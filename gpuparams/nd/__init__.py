@@ -59,10 +59,13 @@ def _python_values(source):
     except (ValueError, TypeError) as exc:
         raise TypeError(f"nd.array: cannot build an array from {type(source).__name__}: {exc}") from None
     if values.dtype.kind in "US":
-        first = values.reshape(-1)[0] if values.size else ""
-        where = _np.unravel_index(0, values.shape) if values.size else ()
-        raise TypeError(f"nd.array: {_element(where)} is the string {str(first)!r}; strings are "
-                        "not numbers (convert them with float() first)")
+        # NumPy turned every element into a string ([1, 'x'] -> ['1', 'x']); find the element that was
+        # one, looking at the original objects.
+        try:
+            originals = _np.array(source, dtype=object)
+        except (ValueError, TypeError):
+            originals = values
+        values = originals if originals.shape == values.shape else values.astype(object)
     if values.dtype.kind == "O":
         for index in _np.ndindex(values.shape):
             item = values[index]

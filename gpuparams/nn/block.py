@@ -298,9 +298,12 @@ class Block:
             Regular expression; only parameters whose full name it matches from the start
             (``re.match``) are kept, e.g. ``'.*weight'`` or ``'dense0_|dense1_'``.
         """
+        if select is not None and not isinstance(select, (str, re.Pattern)):
+            raise TypeError(f"collect_params: select must be a regular expression string, got "
+                            f"{type(select).__name__} {select!r}")
         try:
             pattern = re.compile(select) if select else None
-        except (re.error, TypeError) as exc:
+        except re.error as exc:
             where = f" at position {exc.pos}" if getattr(exc, "pos", None) is not None else ""
             reason = getattr(exc, "msg", str(exc))
             raise ValueError(f"collect_params: select={select!r} is not a valid regular expression "
