@@ -779,8 +779,9 @@ class ParameterDict:
              dtype_source: str = "current") -> None:
         """Load a file written by :meth:`save` (keys are ``restore_prefix`` + stored name).
 
-        Everything is validated before anything changes: a missing, extra, shape- or
-        dtype-mismatched entry raises a ValueError listing all of them and leaves the parameters as
+        Everything is validated (and, with ``cast_dtype``, converted) before anything changes: a
+        missing, extra, shape- or dtype-mismatched entry, or one that cannot be converted without
+        changing its values, raises a ValueError listing all of them and leaves the parameters as
         they were. Values are copied into the existing arrays (or initialize parameters that had
         none, on ``ctx``).
 
@@ -796,7 +797,9 @@ class ParameterDict:
         restore_prefix : str
             Prepended to every stored name.
         cast_dtype : bool
-            Accept a stored dtype that differs from the parameter's instead of raising.
+            Accept a stored dtype that differs from the parameter's instead of raising; converting
+            a stored value in a way that would change it (text, complex to real, NaN or fractions to
+            an integer type, numbers outside the target's range) is refused.
         dtype_source : {'current', 'saved'}
             With ``cast_dtype``: convert the stored value to the parameter's dtype (``'current'``,
             default) or the parameter to the stored dtype (``'saved'``).

@@ -1,8 +1,10 @@
 """Array files: ``.npz`` written atomically and read without pickle, and the policy for loading them.
 
 Parameter files and trainer states both go through here. A save writes a temporary file beside the
-target, flushes and fsyncs it, then renames it over the target, so a crash or an exception mid-write
-leaves the previous file intact. A load reads every array into memory before returning, so callers
+target (``.<name>.tmp-<pid>-<random>``), flushes and fsyncs it, then renames it over the target, so a
+crash or an exception mid-write leaves the previous file intact; a temporary left by a killed
+process is removed by the next save of the same target. Saved files get the mode the umask gives
+(a replaced file keeps its own). A load reads every array into memory before returning, so callers
 can validate everything before they change anything; :func:`load_checked_into` is that validation
 for parameter files (all problems reported at once, nothing changed unless everything fits), shared by
 ``ParameterDict.load`` and ``Block.load_parameters``.
@@ -286,8 +288,9 @@ def load_checked_into(entries: Sequence[tuple[str, Parameter, Sequence[str]]],
     """Validate every entry of a loaded parameter file against the parameters, then (only then) load.
 
     Every problem is collected first (missing, extra, shape- and dtype-mismatched entries, tied
-    entries holding different values) and reported in one ValueError; the parameters change only
-    when there is none.
+    entries holding different values and, with ``cast_dtype``, values that cannot be converted
+    without changing them) and reported in one ValueError; the parameters change only when there is
+    none. Conversions happen here, before the first parameter changes.
 
     Parameters
     ----------

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -650,7 +651,7 @@ def _resolve(args, ctx=None):
 
 def _parameter_count(features, hidden, outputs):
     widths = (features, *hidden, outputs)
-    return sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
+    return sum(a * b + b for a, b in itertools.pairwise(widths))
 
 
 def _available_bytes(ctx):
@@ -661,7 +662,7 @@ def _available_bytes(ctx):
             cupy = backend.cupy_module(ctx)
             with cupy.cuda.Device(ctx.device_id):
                 return int(cupy.cuda.runtime.memGetInfo()[0])
-        except Exception:  # a failing query must not stop the run; the allocation will tell
+        except (RuntimeError, OSError, AttributeError):  # no answer: the allocation will tell
             return None
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
@@ -778,6 +779,7 @@ def run(args) -> int:
 
 def _train(args, plan, ctx):
     import gpuparams as gp
+
     from .. import nd
     from ..data import ArrayDataset, DataLoader
     from ..loss import L2Loss, SoftmaxCrossEntropyLoss

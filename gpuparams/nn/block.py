@@ -483,9 +483,11 @@ class Block:
                         cast_dtype: bool = False, dtype_source: str = "current") -> None:
         """Load a file written by :meth:`save_parameters` into this model's existing parameters.
 
-        The whole file is read and checked first; any missing, extra, shape- or dtype-mismatched
-        entry raises one ValueError listing them all (with both shapes), and a corrupt or truncated
-        file raises ``ArrayFileError``, in both cases leaving the model untouched. Values are copied
+        The whole file is read, checked and converted first; any missing, extra, shape- or
+        dtype-mismatched entry (or, with ``cast_dtype``, one that cannot be converted without
+        changing its values) raises one ValueError listing them all (with both shapes), and a
+        corrupt or truncated file raises ``ArrayFileError``, in both cases leaving the model
+        untouched. Values are copied
         into the existing arrays, so tied parameters stay tied; parameters whose shape was not known
         yet take it from the file. Files of full names (``ParameterDict.save``) are accepted too.
 

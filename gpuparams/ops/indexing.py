@@ -67,7 +67,7 @@ def whole_indices(op_name, idx, what):
         position = tuple(int(i) for i in np.unravel_index(flat, idx.shape))
         item = idx.reshape(-1)[flat:flat + 1]
         item = (item.get() if hasattr(item, "get") else item)[0]  # the value in its own precision
-        shown = "NaN" if item != item else np.format_float_positional(item, unique=True, trim="-")
+        shown = "NaN" if np.isnan(item) else np.format_float_positional(item, unique=True, trim="-")
         where = f"row {position[0]}" if len(position) == 1 else f"position {list(position)}"
         plural = "indices" if what == "index" else f"{what}s"
         raise ValueError(f"{op_name}: {what} {shown} in {where} is not a whole number; {plural} must be "
