@@ -12,6 +12,7 @@ traceback) into :class:`CliError`.
 import contextlib
 import errno
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -509,3 +510,46 @@ def test_bad_input(world, case_id, action, exc_type, names):
         world.assert_unchanged()
     leftovers = [n for n in os.listdir(world.tmp) if re.search(r"\.tmp-|\.probe-|gpuparams-probe", n)]
     assert leftovers == []
+
+
+# ----------------------------------------------------------------------------- against MXNet 1.9.1
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "mxnet_1_9_1_bad_input.json"),
+          encoding="utf-8") as _f:
+    MXNET = json.load(_f)
+
+#: Cases where MXNet returns a wrong value without a word and gpuparams raises instead.
+REFUSED = {"array_none_in_list": TypeError, "array_int8_200": OverflowError,
+           "array_uint8_minus_1": OverflowError, "sce_label_0.9999": ValueError, "pick_1.5": ValueError,
+           "one_hot_1.5": ValueError, "take_1.5": ValueError}
+
+
+def _mxnet_cases():
+    """The very code that produced the MXNet record, to run with gpuparams."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "mxnet_bad_input_cases.py")
+    spec = importlib.util.spec_from_file_location("mxnet_bad_input_cases", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.CASES
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_what_mxnet_gets_silently_wrong_is_refused(name):
+    recorded = MXNET[name]
+    assert not isinstance(recorded, str)  # MXNet returned a value ...
+    with pytest.raises(REFUSED[name]):  # ... which we refuse
+        _mxnet_cases()[name](nd, gluon)
+
+
+def test_mxnet_truncates_the_label_that_we_refuse():
+    # The evidence for the change: 0.9999 trained as class 0 under MXNet.
+    assert MXNET["sce_label_0.9999"] == MXNET["sce_label_0"]
+    ours = _mxnet_cases()["sce_label_0"](nd, gluon).asnumpy().tolist()
+    np.testing.assert_allclose(ours, MXNET["sce_label_0"], rtol=1e-6)
+
+
+def test_infinite_logits_where_mxnet_gives_nan():
+    cases = _mxnet_cases()
+    assert np.isnan(MXNET["sce_inf_logit_at_label"][0])  # MXNet: NaN; the exact loss is 0
+    assert cases["sce_inf_logit_at_label"](nd, gluon).asnumpy().tolist() == [0.0]
+    assert MXNET["sce_inf_logit_elsewhere"] == [INF]  # where MXNet is right, we agree
+    assert cases["sce_inf_logit_elsewhere"](nd, gluon).asnumpy().tolist() == [INF]
