@@ -76,7 +76,7 @@ def atomic_write(path, write, suffix=".npz"):
     path = os.fspath(path)
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, f"cannot write {path}: it is a folder; give a file name "
-                                              "inside it", path)
+                                              "inside it")
     folder = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
     _remove_stale_temporaries(folder, base)
@@ -142,6 +142,8 @@ def _remove_stale_temporaries(folder, base):
 def _process_alive(pid):
     if pid == os.getpid():
         return True  # another thread of ours may be writing it
+    if os.name == "nt":
+        return True  # os.kill(pid, 0) would send Ctrl-C there, not probe: keep the file
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

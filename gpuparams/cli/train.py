@@ -267,6 +267,7 @@ def _read_csv(path, notes=None):
                                encoding="utf-8-sig")
     except ValueError as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = reason.split("; use `usecols`")[0]  # NumPy's advice is about its own API
         raise UsageError(f"cannot read {path}: not a table of numbers ({reason})") from None
     if table.shape[0] == 0:
         raise UsageError(f"cannot read {path}: no data rows")
@@ -318,6 +319,8 @@ def load_data(path, notes=None):
     if X.ndim < 1 or X.shape[0] == 0:
         raise UsageError(f"{path}: X has no examples (shape {X.shape})")
     X = X.reshape(X.shape[0], -1) if X.ndim != 1 else X.reshape(-1, 1)
+    if X.shape[1] == 0:
+        raise UsageError(f"{path}: X has no feature columns (shape {X.shape}); give at least one feature")
     if y.ndim == 0 or y.shape[0] != X.shape[0]:
         raise UsageError(f"{path}: X has {X.shape[0]} examples but y has shape {y.shape}")
     if not np.all(np.isfinite(X)) or (y.dtype.kind == "f" and not np.all(np.isfinite(y))):
