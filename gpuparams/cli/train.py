@@ -12,8 +12,8 @@ Data: without ``--data``, a built-in synthetic task that needs no download: ``cl
 three interleaved spirals in 2-D, not linearly separable) or ``linreg`` (``y = 2*x1 - 3.4*x2 + 4.2``
 plus noise of standard deviation 0.01, 1000 examples). ``--data file.npz`` (arrays ``X`` and ``y``)
 or ``file.csv`` (numbers, last column the label, an optional header line: a first line that is not
-all numbers; a UTF-8 byte-order mark is ignored) trains on your data; its features are standardized with the training set's mean and standard deviation (kept in the run
-record). The task of a data file is classification when its labels are whole numbers of an integer
+all numbers; a UTF-8 byte-order mark is ignored) trains on your data; its features are standardized
+with the training set's mean and standard deviation (kept in the run record). The task of a data file is classification when its labels are whole numbers of an integer
 dtype or at most 100 distinct whole values, else regression; ``--task`` overrides.
 ``--dataset fashion-mnist`` (or ``mnist``) trains a classifier on that training set's 60,000 images
 (pixels scaled to [0, 1], flattened); the files are read from ``--dataset-root`` (default
