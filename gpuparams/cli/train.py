@@ -13,8 +13,9 @@ three interleaved spirals in 2-D, not linearly separable) or ``linreg`` (``y = 2
 plus noise of standard deviation 0.01, 1000 examples). ``--data file.npz`` (arrays ``X`` and ``y``)
 or ``file.csv`` (numbers, last column the label, an optional header line: a first line that is not
 all numbers; a UTF-8 byte-order mark is ignored) trains on your data; its features are standardized
-with the training set's mean and standard deviation (kept in the run record). The task of a data file is classification when its labels are whole numbers of an integer
-dtype or at most 100 distinct whole values, else regression; ``--task`` overrides.
+with the training set's mean and standard deviation (kept in the run record). The task of a data
+file is classification when its labels are whole numbers of an integer dtype or at most 100
+distinct whole values, else regression; ``--task`` overrides.
 ``--dataset fashion-mnist`` (or ``mnist``) trains a classifier on that training set's 60,000 images
 (pixels scaled to [0, 1], flattened); the files are read from ``--dataset-root`` (default
 ``$GPUPARAMS_HOME/datasets/<name>``, ``~/.gpuparams/datasets/<name>``) and downloaded there when
