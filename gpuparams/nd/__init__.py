@@ -86,6 +86,8 @@ def _check_integer_range(values, dtype):
     """Refuse values an integer ``dtype`` cannot hold (NumPy would wrap them around, 200 -> -56)."""
     if dtype.kind not in "iu" or values.size == 0 or values.dtype.kind not in "biufO":
         return
+    if values.dtype.kind != "O" and _np.can_cast(values.dtype, dtype, casting="safe"):
+        return  # every value of the source type fits: nothing to look at
     info = _np.iinfo(dtype)
     if values.dtype.kind == "O":
         bad = [(i, v) for i, v in zip(_np.ndindex(values.shape), values.flat) if not info.min <= v <= info.max]
