@@ -410,5 +410,6 @@ def _converted(value, dtype):
     with np.errstate(over="ignore", invalid="ignore"):
         converted = value.astype(dst)
     if dst.kind == "f" and np.any(np.isinf(converted) & np.isfinite(value)):
-        return None, f"values beyond the {dst.name} range (largest {np.finfo(dst).max:g}) would become infinite"
+        return None, (f"values beyond the {dst.name} range (largest {np.finfo(dst).max:g}) would become "
+                      "infinite")
     return converted, None
