@@ -135,6 +135,26 @@ def test_dtype_source_decides_which_dtype_wins_with_cast_dtype(tmp_path, ctx, so
     assert narrow[1].weight is narrow[2].weight
 
 
+def test_dtype_source_saved_refuses_a_dtype_no_parameter_can_have_before_changing_anything(tmp_path):
+    from gpuparams.serialization import load_arrays, save_arrays
+    wide = _trained(seed=5)
+    wide.cast("float64")
+    path = tmp_path / "wide.params"
+    wide.save_parameters(path)
+    arrays = load_arrays(path)
+    last = sorted(arrays)[-1]
+    arrays[last] = arrays[last].astype(np.complex128)  # a dtype gpuparams arrays do not take
+    save_arrays(tmp_path / "complex.params", arrays)
+    narrow = _trained(seed=1)
+    before = {name: (p.dtype, p.data().asnumpy()) for name, p in narrow.collect_params().items()}
+    refused = rf"(?s)nothing was changed.*cannot be converted.*{last}.*complex128"
+    with pytest.raises(ValueError, match=refused):
+        narrow.load_parameters(tmp_path / "complex.params", cast_dtype=True, dtype_source="saved")
+    for name, p in narrow.collect_params().items():  # not even the entries before the bad one
+        assert p.dtype == before[name][0]
+        np.testing.assert_array_equal(p.data().asnumpy(), before[name][1])
+
+
 def test_dtype_source_must_be_current_or_saved(tmp_path):
     net = _trained()
     path = tmp_path / "m.params"
