@@ -90,7 +90,8 @@ def _check_integer_range(values, dtype):
         return  # every value of the source type fits: nothing to look at
     info = _np.iinfo(dtype)
     if values.dtype.kind == "O":
-        bad = [(i, v) for i, v in zip(_np.ndindex(values.shape), values.flat) if not info.min <= v <= info.max]
+        bad = [(i, v) for i, v in zip(_np.ndindex(values.shape), values.flat)
+               if not info.min <= v <= info.max]
     else:
         with _np.errstate(invalid="ignore"):
             mask = (values < info.min) | (values > info.max)
