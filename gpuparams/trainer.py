@@ -46,6 +46,7 @@ from .serialization import ArrayFileError, load_arrays, save_arrays
 __all__ = ["Trainer", "StaleGradientError"]
 
 _STATES_FORMAT = "gpuparams-trainer-states/1"
+_DIST_KVSTORES = ("dist_sync", "dist_device_sync")
 
 
 class Trainer:
@@ -66,14 +67,17 @@ class Trainer:
     kvstore : str, None or False
         How gradients of multi-context parameters are combined. In one process every accepted value
         (``'device'``, the default, ``'local'``, None, and False as a synonym of None) means the
-        same: they are summed across contexts inside this process. The distributed values
-        (``'dist_sync'``, ...) are routed to :func:`_distributed_kvstore`, which raises until a
-        distributed backend provides them.
+        same: they are summed across contexts inside this process. ``'dist_sync'`` (also
+        ``'dist_device_sync'``): data-parallel across the processes of an MPI job, see
+        :mod:`gpuparams.distributed` (rank 0's parameters at the first step, gradients averaged
+        across ranks, files written by rank 0 only). Other distributed names (``'dist_async'``, ...)
+        raise ``NotImplementedError``.
     compression_params : None
         Gradient compression is not supported; only None is accepted.
     update_on_kvstore : bool or None
-        Accepted for MXNet compatibility and recorded; in one process the update always runs in the
-        Trainer, so it changes nothing (MXNet 1.9.1 itself fails on one device with ``True``).
+        Accepted for MXNet compatibility and recorded; the update always runs in the Trainer (of
+        every rank, for ``'dist_sync'``), so it changes nothing (MXNet 1.9.1 itself fails on one
+        device with ``True``).
 
     Raises
     ------
@@ -89,7 +93,8 @@ class Trainer:
                  optimizer_params: Mapping[str, Any] | None = None,
                  kvstore: str | None | bool = "device", compression_params: None = None,
                  update_on_kvstore: bool | None = None):
-        self._kvstore = _resolve_kvstore(kvstore)
+        # None in one process; for 'dist_sync', the GradientSync that averages across the ranks.
+        self._dist = _resolve_kvstore(kvstore)
         if compression_params is not None:
             raise ValueError("Trainer: compression_params (gradient compression) is not supported; "
                              "pass None")
@@ -178,7 +183,7 @@ class Trainer:
         ``step`` does this itself; call it directly, followed by :meth:`update`, to inspect or
         change the summed gradients (e.g. clip them by global norm) in between.
         """
-        self._allreduce(self._ready(ignore_stale_grad=True, check_stale=False))
+        self._allreduce(self._ready_everywhere(True, check_stale=False))
 
     def update(self, batch_size: float, ignore_stale_grad: bool = False) -> None:
         """The update half of :meth:`step`, for use after :meth:`allreduce_grads`."""
@@ -188,9 +193,15 @@ class Trainer:
         if (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Real)
                 or not np.isfinite(batch_size) or batch_size <= 0):
             raise ValueError(f"Trainer.step: batch_size must be a positive number, got {batch_size!r}")
-        live = self._ready(ignore_stale_grad)
+        live = self._ready_everywhere(ignore_stale_grad)
         self._optimizer.rescale_grad = self._scale / batch_size
         return live
+
+    def _ready_everywhere(self, ignore_stale_grad, check_stale=True):
+        """:meth:`_ready`, agreed on by every rank of a ``dist_sync`` job."""
+        if self._dist is None:
+            return self._ready(ignore_stale_grad, check_stale)
+        return self._dist.ready(self, ignore_stale_grad, check_stale)
 
     def _ready(self, ignore_stale_grad, check_stale=True):
         """Validate everything; return ``[(index, param, datas, grads)]`` of parameters to update."""
@@ -263,6 +274,8 @@ class Trainer:
                 with backend.device_scope(g.context):
                     g._data[...] = data
                 g._version[0] += 1
+        if self._dist is not None:
+            self._dist.average(live)
 
     def _update(self, live):
         opt = self._optimizer
@@ -310,7 +323,10 @@ class Trainer:
 
         The file is an ``.npz`` written atomically and read back without pickle. Arrays are stored
         by parameter name (``dense0_weight/mom``), so the file does not depend on parameter order.
+        In a ``dist_sync`` job only rank 0 writes (every rank holds the same states).
         """
+        if self._dist is not None and not self._dist.writes_files():
+            return
         opt = self._optimizer
         arrays = {
             "__format__": np.array(_STATES_FORMAT),
@@ -462,11 +478,15 @@ def _resolve_kvstore(kvstore):
 
 
 def _distributed_kvstore(name):
-    """Hook for distributed kvstores (``'dist_sync'``, ``'dist_async'``, ...): the distributed backend
-    replaces this to return its store; without one, say so."""
-    raise NotImplementedError(f"Trainer: kvstore={name!r} needs distributed training, which this build "
-                              "does not provide; use kvstore='device' (one process, any number of "
-                              "contexts)")
+    """The store of a distributed kvstore name: ``'dist_sync'`` and ``'dist_device_sync'`` average
+    the gradients across the ranks of an MPI job (:mod:`gpuparams.distributed`); the other names
+    (``'dist_async'``, ...) are not provided, and say so."""
+    if name in _DIST_KVSTORES:
+        from .distributed._sync import GradientSync
+        return GradientSync()
+    raise NotImplementedError(f"Trainer: kvstore={name!r} is not provided: distributed training is "
+                              f"synchronous, kvstore={' or '.join(map(repr, _DIST_KVSTORES))} (under "
+                              "mpirun, see gpuparams.distributed); in one process use kvstore='device'")
 
 
 def _collect(params):

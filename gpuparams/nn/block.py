@@ -459,10 +459,15 @@ class Block:
             :meth:`load_parameters` reads both forms, and a model whose parameters are tied stays
             tied, each use taking the one stored value.
 
-        The write is atomic: a crash or an exception leaves any previous file intact.
+        The write is atomic: a crash or an exception leaves any previous file intact. In a
+        multi-process job (after ``gpuparams.distributed.init()`` under ``mpirun``) only rank 0
+        writes; the others return at once.
         """
         if not isinstance(deduplicate, bool):
             raise TypeError(f"save_parameters: deduplicate must be True or False, got {deduplicate!r}")
+        from .. import distributed
+        if not distributed._writes_files():
+            return
         values = {}
         for first, p, _ in self._grouped_structural_params():
             try:
