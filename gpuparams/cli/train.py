@@ -400,14 +400,20 @@ def _check_writable(paths, flag):
         raise UsageError(f"{flag} {paths[0]}: {problem}; choose a writable folder")
 
 
-def _outputs(args, plan):
+def _outputs(args, plan, writes=True):
     """Decide where the run's three files go and check, before any work, that they can be written.
 
     Sets ``plan.params_path``, ``plan.states_path``, ``plan.record_path``, ``plan.made_folder`` (a
     run folder this call created, removed again if the run ends before writing anything) and
-    ``plan.where`` (what was decided, for the summary line).
+    ``plan.where`` (what was decided, for the summary line). With ``writes=False`` (a rank of a
+    distributed run that never writes) only the files a resumed run reads are located: no folder is
+    created and nothing is checked for writing; a new run's paths stay None.
     """
     plan.made_folder, plan.made_runs = None, False
+    if not writes and not args.resume:
+        plan.params_path = plan.states_path = plan.record_path = None
+        plan.where = ""
+        return
     if args.out is not None:
         out, flag = args.out, "--out"
         if os.path.isdir(out):
@@ -428,6 +434,8 @@ def _outputs(args, plan):
                       "the newest, --out FILE writes elsewhere)")
     paths = _paths(out)
     plan.params_path, plan.states_path, plan.record_path = paths
+    if not writes:
+        return
     if args.out is not None and not args.resume and not args.force:
         existing = [p for p in paths if os.path.lexists(p)]
         if existing:
@@ -516,16 +524,17 @@ def _read_record(path):
 
 
 # ----------------------------------------------------------------------------- the run
-def _resolve(args, ctx=None):
+def _resolve(args, ctx=None, writes=True):
     """Everything a run needs, from the arguments, the data and (with --resume) the run record.
 
     Every check that can fail runs here, before any work: the output files last (a new run folder
-    is only created once everything else is known to be fine).
+    is only created once everything else is known to be fine). ``writes=False`` (the ranks of a
+    distributed run but 0) skips the checks and the folder of files this process will not write.
     """
     plan = types.SimpleNamespace(notes=[])
     record = None
     if args.resume:
-        _outputs(args, plan)
+        _outputs(args, plan, writes)
         record = _read_record(plan.record_path)
         for path in (plan.params_path, plan.states_path):
             if not os.path.exists(path):
@@ -649,7 +658,7 @@ def _resolve(args, ctx=None):
     plan.record = record
     _check_memory(plan, ctx)
     if not args.resume:
-        _outputs(args, plan)
+        _outputs(args, plan, writes)
     return plan
 
 
@@ -772,20 +781,32 @@ def _count_parameters(net):
 
 
 def run(args) -> int:
-    """Train as ``args`` says; return the exit code (see the module docstring)."""
-    ctx = parse_context(args.ctx)
-    plan = _resolve(args, ctx)
-    try:
-        return _train(args, plan, ctx)
-    finally:
-        _discard_empty_folder(plan)
+    """Train as ``args`` says; return the exit code (see the module docstring).
+
+    Under ``mpirun -n N`` every process runs this and they train data-parallel (see the README):
+    each rank takes its part of every epoch, gradients are averaged across ranks, rank 0 prints and
+    writes the files.
+    """
+    from . import _job
+    job = _job.start()
+    plan = None
+    with job.quiet_unless_root():
+        try:
+            with job.agreed("train set-up"):
+                ctx = job.device if job.distributed and args.ctx is None else parse_context(args.ctx)
+                # Rank 0 alone writes, so it alone picks (and checks) where the files go.
+                plan = _resolve(args, ctx, writes=job.is_root)
+            return _train(args, plan, ctx, job)
+        finally:
+            if plan is not None:
+                _discard_empty_folder(plan)
 
 
-def _train(args, plan, ctx):
+def _train(args, plan, ctx, job):
     import gpuparams as gp
 
     from .. import nd
-    from ..data import ArrayDataset, DataLoader
+    from ..data import ArrayDataset, DataLoader, DistributedSampler
     from ..loss import L2Loss, SoftmaxCrossEntropyLoss
     from ..serialization import ArrayFileError
     from ..trainer import Trainer
@@ -796,17 +817,29 @@ def _train(args, plan, ctx):
     X = nd.array(plan.X, ctx=ctx)
     # Class codes stay integers: float labels would be checked for fractions on every step (a
     # host synchronisation on a GPU).
-    y = nd.array(plan.y, ctx=ctx, dtype="int64" if classify else "float32")
-    loader = DataLoader(ArrayDataset(X, y), batch_size=plan.batch_size, shuffle=True)
+    label_dtype = "int64" if classify else "float32"
+    y = nd.array(plan.y, ctx=ctx, dtype=label_dtype)
+    sampler = None
+    if job.distributed:
+        # Every rank draws the same permutation per epoch and takes its part of it.
+        sampler = DistributedSampler(len(plan.X), job.size, job.rank, shuffle=True, seed=args.seed)
+        loader = DataLoader(ArrayDataset(X, y), batch_size=plan.batch_size, sampler=sampler)
+        X_eval = nd.array(plan.X[job.rank::job.size], ctx=ctx)
+        y_eval = nd.array(plan.y[job.rank::job.size], ctx=ctx, dtype=label_dtype)
+    else:
+        loader = DataLoader(ArrayDataset(X, y), batch_size=plan.batch_size, shuffle=True)
+        X_eval, y_eval = X, y
     net = _build(plan, ctx)
     loss_fn = SoftmaxCrossEntropyLoss() if classify else L2Loss()
-    trainer = Trainer(net.collect_params(), plan.optimizer, {"learning_rate": plan.lr})
+    trainer = Trainer(net.collect_params(), plan.optimizer, {"learning_rate": plan.lr},
+                      kvstore="dist_sync" if job.distributed else "device")
     if plan.record is not None:
-        try:
-            net.load_parameters(plan.params_path, ctx=ctx)
-            trainer.load_states(plan.states_path)
-        except (ArrayFileError, ValueError, KeyError, RuntimeError) as exc:
-            raise UsageError(f"--resume: cannot continue from {plan.params_path}: {exc}") from None
+        with job.agreed("resume"):
+            try:
+                net.load_parameters(plan.params_path, ctx=ctx)
+                trainer.load_states(plan.states_path)
+            except (ArrayFileError, ValueError, KeyError, RuntimeError) as exc:
+                raise UsageError(f"--resume: cannot continue from {plan.params_path}: {exc}") from None
         if args.lr is not None:
             trainer.set_learning_rate(args.lr)
 
@@ -820,26 +853,31 @@ def _train(args, plan, ctx):
           f"({n:,} examples x {plan.features} features, {what}{reason})")
     for note in plan.notes:
         print(note)
+    per = f" per process x {job.size} processes" if job.distributed else ""
     print(f"model {shape} ({_count_parameters(net):,} parameters) | {plan.optimizer} "
-          f"lr={trainer.learning_rate:g} | batch {plan.batch_size} | device {_device_text(ctx)}"
+          f"lr={trainer.learning_rate:g} | batch {plan.batch_size}{per} | device {_device_text(ctx)}"
           + (f" | resuming after epoch {plan.epochs_done}" if plan.record is not None else ""))
     sys.stdout.flush()
 
-    job = types.SimpleNamespace(net=net, loss_fn=loss_fn, trainer=trainer, loader=loader, X=X, y=y,
-                                classify=classify, show_bar=_progress_enabled(args.progress))
+    state = types.SimpleNamespace(net=net, loss_fn=loss_fn, trainer=trainer, loader=loader,
+                                  sampler=sampler, X_eval=X_eval, y_eval=y_eval, classify=classify,
+                                  show_bar=_progress_enabled(args.progress) and job.is_root)
     with np.errstate(all="ignore"):
         # A diverging run overflows: that is reported once, as a non-finite loss after the epoch,
         # not as a screenful of NumPy RuntimeWarnings.
-        return _epochs(plan, ctx, job)
+        return _epochs(plan, ctx, state, job)
 
 
-def _epochs(plan, ctx, job):
-    """Train ``plan.epochs`` epochs, saving after each; 1 when the loss stops being finite."""
+def _epochs(plan, ctx, state, job):
+    """Train ``plan.epochs`` epochs, saving after each (rank 0); 1 when the loss stops being finite."""
     from .. import autograd, nd
-    net, loss_fn, trainer, loader, X, y = job.net, job.loss_fn, job.trainer, job.loader, job.X, job.y
-    classify, show_bar = job.classify, job.show_bar
+    net, loss_fn, trainer, loader = state.net, state.loss_fn, state.trainer, state.loader
+    sampler, X_eval, y_eval = state.sampler, state.X_eval, state.y_eval
+    classify, show_bar = state.classify, state.show_bar
     first, last = plan.epochs_done + 1, plan.epochs_done + plan.epochs
     for epoch in range(first, last + 1):
+        if sampler is not None:
+            sampler.set_epoch(epoch)
         bar = _progress_bar(len(loader), f"epoch {epoch}/{last}", show_bar)
         seen = 0
         start = time.perf_counter()
@@ -855,20 +893,30 @@ def _epochs(plan, ctx, job):
         elapsed = time.perf_counter() - start
         if bar is not None:
             bar.close()
-        mean_loss, accuracy = _evaluate(net, loss_fn, X, y, classify)
+        mean_loss, accuracy = _evaluate(net, loss_fn, X_eval, y_eval, classify)
+        if job.distributed:  # throughput of all ranks together; metrics over every rank's part
+            seen, elapsed = job.total(seen), job.largest(elapsed)
+            part = X_eval.shape[0] / plan.X.shape[0]
+            mean_loss = job.total(mean_loss * part)
+            accuracy = job.total(accuracy * part) if accuracy is not None else None
         if not math.isfinite(mean_loss):
-            print(f"gpuparams train: error: the loss became {mean_loss} in epoch {epoch}: training "
-                  f"diverged; lower --lr (now {trainer.learning_rate:g})", file=sys.stderr)
+            if job.is_root:
+                print(f"gpuparams train: error: the loss became {mean_loss} in epoch {epoch}: training "
+                      f"diverged; lower --lr (now {trainer.learning_rate:g})", file=sys.stderr)
             return 1
         line = f"epoch {epoch:>{len(str(last))}}/{last}  loss {mean_loss:.6f}"
         if accuracy is not None:
             line += f"  accuracy {accuracy * 100:6.2f}%"
         line += f"  {seen / max(elapsed, 1e-9):,.0f} examples/s  {ctx}"
+        if job.distributed:
+            line += f" x {job.size} processes"
         print(line)
         sys.stdout.flush()
         plan.history.append({"epoch": epoch, "loss": mean_loss, "accuracy": accuracy,
-                             "examples_per_s": seen / max(elapsed, 1e-9), "device": str(ctx)})
-        _save(plan, net, trainer, epoch)
+                             "examples_per_s": seen / max(elapsed, 1e-9), "device": str(ctx),
+                             "processes": job.size})
+        if job.is_root:
+            _save(plan, net, trainer, epoch)
     print(f"saved {plan.params_path} (parameters), {plan.states_path} (trainer states), "
           f"{plan.record_path} (run record){plan.where}")
     return 0

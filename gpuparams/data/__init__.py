@@ -8,7 +8,8 @@
 [10, 10, 3]
 
 The modules: :mod:`.dataset` (datasets and their ``transform``/``filter``/``shard``/``take``),
-:mod:`.sampler` (index orders and batching), :mod:`.batchify` (examples to a batch),
+:mod:`.sampler` (index orders and batching, and each rank's part in data-parallel training),
+:mod:`.batchify` (examples to a batch),
 :mod:`.dataloader` (the loader and its in-process and thread iterators), :mod:`._workers` (worker
 processes), :mod:`.download` (checked, resumable downloads) and :mod:`.vision` (MNIST, Fashion-MNIST,
 CIFAR-10 and image transforms; imported on first use).
@@ -17,11 +18,11 @@ from .._lazy import lazy_attributes
 from .batchify import default_batchify_fn
 from .dataloader import DataLoader
 from .dataset import ArrayDataset, Dataset, SimpleDataset
-from .sampler import (BatchSampler, FilterSampler, IntervalSampler, RandomSampler, Sampler,
-                      SequentialSampler)
+from .sampler import (BatchSampler, DistributedSampler, FilterSampler, IntervalSampler, RandomSampler,
+                      Sampler, SequentialSampler)
 
 __all__ = ["Dataset", "SimpleDataset", "ArrayDataset", "Sampler", "SequentialSampler", "RandomSampler",
-           "BatchSampler", "FilterSampler", "IntervalSampler", "DataLoader", "default_batchify_fn",
-           "vision"]
+           "BatchSampler", "FilterSampler", "IntervalSampler", "DistributedSampler", "DataLoader",
+           "default_batchify_fn", "vision"]
 
 __getattr__, __dir__ = lazy_attributes(globals(), {"vision": ("gpuparams.data.vision", None)})

@@ -64,6 +64,21 @@ class Dataset:
         from .sampler import SequentialSampler
         return _SampledDataset(self, SequentialSampler(base + (index < rest), start))
 
+    def distributed_shard(self, num_shards=None, index=None, drop_last=False):
+        """This dataset's part number ``index`` of ``num_shards`` for data-parallel training: the
+        examples :class:`~gpuparams.data.DistributedSampler` (without shuffling) gives that rank.
+
+        Defaults: the number of processes and this process's rank of a distributed job
+        (``gpuparams.distributed``), so every rank calls ``dataset.distributed_shard()`` and gets its
+        own part. Unlike :meth:`shard` (MXNet's contiguous split, whose parts can differ by one
+        example), these shards are strided (``index, index + num_shards, ...``) and all have the same
+        length, which keeps the ranks' steps in lock-step: the remainder is padded with examples from
+        the start (or dropped with ``drop_last=True``).
+        """
+        from .sampler import DistributedSampler
+        sampler = DistributedSampler(len(self), num_shards, index, shuffle=False, drop_last=drop_last)
+        return _ShardOfDataset(self, sampler)
+
     def take(self, count):
         """The first ``count`` examples (all of them when ``count`` is None or larger than the dataset)."""
         if count is None or count > len(self):
@@ -162,6 +177,17 @@ class _SampledDataset(Dataset):
 
     def _gather_from_base(self, indices):
         return self._dataset._gather(self._indices[indices])
+
+
+class _ShardOfDataset(_SampledDataset):
+    """A :meth:`Dataset.distributed_shard`: an index past its end names the shard's length."""
+
+    def __getitem__(self, idx):
+        if isinstance(idx, numbers.Integral):
+            if not -len(self._indices) <= idx < len(self._indices):
+                raise IndexError(f"shard index {idx} out of range for {len(self._indices)} examples")
+            return self._dataset[int(self._indices[idx])]
+        raise TypeError(f"dataset indices must be integers, got {type(idx).__name__}")
 
 
 def _as_field(i, data):

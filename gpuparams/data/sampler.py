@@ -8,7 +8,7 @@ import numpy as np
 from .. import random as _random
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "BatchSampler", "FilterSampler",
-           "IntervalSampler"]
+           "IntervalSampler", "DistributedSampler"]
 
 _LAST_BATCH = ("keep", "discard", "rollover")
 
@@ -65,6 +65,91 @@ class RandomSampler(Sampler):
 
     def __len__(self):
         return self._length
+
+
+def _check_rank_args(num_replicas, rank):
+    if num_replicas is None or rank is None:
+        from .. import distributed
+        distributed.init()  # under mpirun, join the job first (else this would be a world of one)
+        num_replicas = distributed.size() if num_replicas is None else num_replicas
+        rank = distributed.rank() if rank is None else rank
+    if isinstance(num_replicas, bool) or not isinstance(num_replicas, numbers.Integral) or num_replicas < 1:
+        raise ValueError(f"DistributedSampler: num_replicas must be a positive int, got {num_replicas!r}")
+    if isinstance(rank, bool) or not isinstance(rank, numbers.Integral) or not 0 <= rank < num_replicas:
+        raise ValueError(f"DistributedSampler: rank must be an int in 0..{num_replicas - 1}, got {rank!r}")
+    return int(num_replicas), int(rank)
+
+
+class DistributedSampler(Sampler):
+    """This rank's part of every epoch in data-parallel training: each example goes to one rank.
+
+    Every rank draws the same permutation of ``0 .. length-1`` (from ``seed`` and the epoch, not from
+    ``gp.random``) and takes every ``num_replicas``-th entry starting at ``rank``. All ranks get the
+    same number of indices, which keeps their steps in lock-step:
+
+    * ``drop_last=False`` (default): the permutation is padded with its own first entries up to a
+      multiple of ``num_replicas``, so each epoch covers every example, and ``pad = -length %
+      num_replicas`` of them twice;
+    * ``drop_last=True``: the last ``length % num_replicas`` entries of the permutation are left out
+      (a different few each epoch when shuffling); nothing repeats.
+
+    When ``num_replicas`` divides ``length`` each example is visited exactly once per epoch either way.
+
+    Parameters
+    ----------
+    length : int
+        Number of examples.
+    num_replicas, rank : int, optional
+        Default: the size of the distributed job and this process's rank
+        (:func:`gpuparams.distributed.size`, :func:`~gpuparams.distributed.rank`).
+    shuffle : bool
+        A new permutation every epoch (call :meth:`set_epoch` at the start of each), else in order.
+    seed : int
+        Seed of the permutations; the same on every rank.
+    drop_last : bool
+        Drop the remainder instead of padding it (see above).
+
+    Examples
+    --------
+    >>> [list(DistributedSampler(5, 2, r, shuffle=False)) for r in (0, 1)]
+    [[0, 2, 4], [1, 3, 0]]
+    """
+
+    def __init__(self, length, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False):
+        self._length = _check_int(length, "DistributedSampler", "length", 0)
+        self._replicas, self._rank = _check_rank_args(num_replicas, rank)
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+            raise ValueError(f"DistributedSampler: seed must be a non-negative int, got {seed!r}")
+        self._shuffle = bool(shuffle)
+        self._seed = int(seed)
+        self._drop_last = bool(drop_last)
+        self._epoch = 0
+
+    def set_epoch(self, epoch):
+        """Use epoch ``epoch``'s permutation from now on (the same on every rank)."""
+        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
+            raise ValueError(f"DistributedSampler.set_epoch: epoch must be a non-negative int, got {epoch!r}")
+        self._epoch = int(epoch)
+
+    def _epoch_indices(self):
+        n, k = self._length, self._replicas
+        if self._shuffle:
+            order = np.random.default_rng([self._seed, self._epoch]).permutation(n).astype(np.int64)
+        else:
+            order = np.arange(n, dtype=np.int64)
+        if self._drop_last:
+            order = order[:n // k * k]
+        elif n % k and n:
+            pad = k - n % k
+            order = np.concatenate([order, np.resize(order, pad)])  # resize repeats when pad > n
+        return order[self._rank::k]
+
+    def __iter__(self):
+        return iter(self._epoch_indices().tolist())
+
+    def __len__(self):
+        n, k = self._length, self._replicas
+        return n // k if self._drop_last else -(-n // k)
 
 
 class FilterSampler(Sampler):
