@@ -853,6 +853,9 @@ def _train(args, plan, ctx, job):
           f"({n:,} examples x {plan.features} features, {what}{reason})")
     for note in plan.notes:
         print(note)
+    if job.distributed:  # where each rank runs: a launcher's report of a dead process id maps to its rank
+        print("processes: " + ", ".join(f"rank {r} {p['host']} pid {p['pid']}"
+                                        for r, p in enumerate(job.world.peers)))
     per = f" per process x {job.size} processes" if job.distributed else ""
     print(f"model {shape} ({_count_parameters(net):,} parameters) | {plan.optimizer} "
           f"lr={trainer.learning_rate:g} | batch {plan.batch_size}{per} | device {_device_text(ctx)}"

@@ -36,12 +36,12 @@ import numpy as np
 
 from . import _env
 from .errors import (BackendUnavailableError, CollectiveTimeoutError, DistributedError,
-                     ParameterMismatchError)
+                     ParameterMismatchError, RankFailedError)
 
 __all__ = ["init", "finalize", "is_initialized", "rank", "size", "local_rank", "local_size", "device",
            "backend", "barrier", "allreduce", "broadcast", "allgather", "DistributedTrainer",
-           "DistributedError", "BackendUnavailableError", "CollectiveTimeoutError",
-           "ParameterMismatchError"]
+           "broadcast_parameters", "DistributedError", "BackendUnavailableError", "CollectiveTimeoutError",
+           "RankFailedError", "ParameterMismatchError"]
 
 _BACKENDS = ("auto", "mpi", "nccl")
 _OPS = ("sum", "mean", "max", "min")
@@ -368,7 +368,7 @@ def _bcast_backend_array(x, root, what):
 
 def __getattr__(name):
     # The trainer pulls in the Gluon stack; load it only when asked for.
-    if name == "DistributedTrainer":
-        from ._sync import DistributedTrainer
-        return DistributedTrainer
+    if name in ("DistributedTrainer", "broadcast_parameters"):
+        from . import _sync
+        return getattr(_sync, name)
     raise AttributeError(f"module 'gpuparams.distributed' has no attribute {name!r}")

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from .errors import BackendUnavailableError, CollectiveTimeoutError
+from .errors import BackendUnavailableError, CollectiveTimeoutError, RankFailedError
 
 __all__ = ["World", "start"]
 
@@ -32,6 +32,8 @@ _ALIVE_TAG = 7302
 # machine (more ranks than cores) gives the CPU to the rank everyone waits for.
 _SPIN_TESTS = 200
 _MAX_SLEEP_S = 1e-3
+# Seconds between checks whether the ranks on this machine are still running.
+_PEER_CHECK_S = 0.25
 # Seconds a timed-out rank waits for the others to answer its probe.
 _MAX_GRACE_S = 5.0
 
@@ -66,8 +68,13 @@ class World:
         self.seq = 0            # collectives started so far (the same count on every healthy rank)
         self.current = "start-up"
         self._pending_replies = []
-        me = {"host": MPI.Get_processor_name(), "pid": os.getpid()}
+        me = {"host": MPI.Get_processor_name(), "pid": os.getpid(), "boot": _boot_id()}
         self.peers = self.allgather_json(me, "start-up")
+        # The ranks whose process this one can watch: same machine and boot, and visible here right
+        # now (while every rank is alive), so another PID namespace never looks like a dead rank.
+        self.watched = [r for r, p in enumerate(self.peers)
+                        if r != self.rank and p["boot"] and p["boot"] == me["boot"] and p["host"] == me["host"]
+                        and not _process_gone(p)]
 
     # ------------------------------------------------------------------ waiting
     def wait(self, request, what):
@@ -76,16 +83,30 @@ class World:
         deadline = time.monotonic() + self.timeout
         tests = 0
         sleep = 1e-5
+        next_check = time.monotonic() + _PEER_CHECK_S
         while not request.Test():
             tests += 1
             if tests < _SPIN_TESTS:
                 continue
             self._answer_probes()
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > next_check:
+                self._check_local_peers(what)
+                next_check = now + _PEER_CHECK_S
+            if now > deadline:
                 self._timed_out(what)
             time.sleep(sleep)
             sleep = min(sleep * 2, _MAX_SLEEP_S)
         self.current = None
+
+    def _check_local_peers(self, what):
+        """Raise at once when a rank on this machine has exited (no need to wait for the timeout)."""
+        gone = [r for r in self.watched if _process_gone(self.peers[r])]
+        if gone:
+            who = ", ".join(self.describe(r) for r in gone)
+            raise RankFailedError(
+                f"gpuparams.distributed: {who} exited while rank {self.rank} waited in {what}; "
+                "its own output above says why (a signal, an exit, or a crash)", gone)
 
     def next_name(self, kind, detail=""):
         """``'allreduce #12 (bucket 1/3)'``: the name of the next collective, counted on every rank."""
@@ -203,7 +224,7 @@ class World:
     def _on_sigterm(self, signum, frame):
         # The launcher stops the remaining ranks when one dies; name the ones that are gone (those on
         # this host can be checked), since the launcher itself only prints a process id.
-        gone = [r for r in range(self.size) if r != self.rank and _process_gone(self.peers[r], self.peers[self.rank])]
+        gone = [r for r in self.watched if _process_gone(self.peers[r])]
         lost = ("; " + ", ".join(self.describe(r) for r in gone) + " exited before it") if gone else ""
         where = f" in {self.current}" if self.current else ""
         print(f"gpuparams.distributed: {self.describe()} was stopped by SIGTERM{where}, usually the "
@@ -212,9 +233,15 @@ class World:
         os._exit(128 + signum)
 
 
-def _process_gone(peer, me):
-    if peer["host"] != me["host"]:
-        return False
+def _boot_id():
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            return f.read().strip()
+    except OSError:  # not Linux: no watching, the timeout still applies
+        return ""
+
+
+def _process_gone(peer):
     try:
         with open(f"/proc/{peer['pid']}/stat", encoding="ascii") as f:
             state = f.read().rsplit(")", 1)[1].split()[0]

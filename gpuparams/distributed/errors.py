@@ -6,7 +6,7 @@ error module without changing what callers catch.
 """
 from __future__ import annotations
 
-__all__ = ["DistributedError", "BackendUnavailableError", "CollectiveTimeoutError",
+__all__ = ["DistributedError", "BackendUnavailableError", "RankFailedError", "CollectiveTimeoutError",
            "ParameterMismatchError"]
 
 
@@ -16,6 +16,20 @@ class DistributedError(RuntimeError):
 
 class BackendUnavailableError(DistributedError):
     """The requested communication backend (``'mpi'``, ``'nccl'``) cannot be used here; says why."""
+
+
+class RankFailedError(DistributedError):
+    """Another rank's process ended while this one waited for it; the message names it.
+
+    Attributes
+    ----------
+    missing : list of int
+        The ranks that are gone.
+    """
+
+    def __init__(self, message, missing=()):
+        super().__init__(message)
+        self.missing = list(missing)
 
 
 class CollectiveTimeoutError(DistributedError, TimeoutError):
