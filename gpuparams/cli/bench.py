@@ -3,6 +3,7 @@
 Examples::
 
     python -m gpuparams bench --suite cpu                 # CPU suite (NumPy backend vs PyTorch CPU)
+    python -m gpuparams bench --suite dist --procs 2      # allreduce bandwidth, scaling (mpiexec jobs)
     python -m gpuparams bench --suite kernels --mode kernel
     python -m gpuparams bench --suite kernels,train --filter 4096
     python -m gpuparams bench --list
@@ -19,13 +20,17 @@ import sys
 
 from . import OneLineErrorParser, UsageError, probe_writable
 
-__all__ = ["add_arguments", "run", "main", "options_from_args"]
+__all__ = ["add_arguments", "run", "main", "options_from_args", "DIST_SUITE"]
+
+#: The suite of multi-process jobs (``gpuparams.bench.dist``), outside the harness's suites.
+DIST_SUITE = "dist"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``bench``'s options to ``parser``."""
     parser.add_argument("--suite", action="append", metavar="NAME",
-                        help="kernels, train, cpu or all (repeatable, or comma-separated; default all)")
+                        help="kernels, train, cpu, dist or all (repeatable, or comma-separated; default "
+                             "all, which leaves out dist: it starts mpiexec jobs)")
     parser.add_argument("--mode", action="append", metavar="MODE",
                         help="GPU timing mode: kernel (CUDA events, L2 flushed) or pipelined "
                              "(back-to-back, host-timed); default both")
@@ -53,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of every input (0)")
     parser.add_argument("--nvml-hz", type=float, default=15.0, help="NVML sampling rate (15)")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
+    parser.add_argument("--procs", type=int, default=2,
+                        help="suite dist: ranks of the allreduce jobs, and the largest job of the scaling "
+                             "rows (2)")
 
 
 def _positive(name, value, minimum=1):
@@ -77,8 +85,9 @@ def options_from_args(args, argv=None):
             name = name.strip()
             if not name:
                 continue
-            if name != "all" and name not in SUITES:
-                raise UsageError(f"unknown suite {name!r}: choose from {', '.join(SUITES)} or all")
+            if name != "all" and name not in SUITES and name != DIST_SUITE:
+                raise UsageError(f"unknown suite {name!r}: choose from {', '.join(SUITES)}, "
+                                 f"{DIST_SUITE} or all")
             if name not in suites:
                 suites.append(name)
     if not suites:
@@ -137,6 +146,11 @@ def run(args) -> int:
             print(f"gpuparams bench: error: --out {opts.out_dir}: {problem}; choose a writable folder "
                   "or pass --no-write", file=sys.stderr)
             return 2
+    if DIST_SUITE in opts.suites:
+        code = _run_dist(args, opts)
+        opts.suites = [s for s in opts.suites if s != DIST_SUITE]
+        if not opts.suites or code:
+            return code
     if args.list:
         for suite, name, shape, baseline, modes in list_cases(opts.suites):
             print(f"{suite:8} {name:24} {shape:42} vs {baseline}  [{', '.join(modes)}]")
@@ -149,6 +163,20 @@ def run(args) -> int:
     if not any(row.get("gpuparams_ms") is not None for row in outcome.rows):
         return 3
     return 0
+
+
+def _run_dist(args, opts):
+    from ..bench.dist import run_dist
+    if args.procs < 1:
+        print(f"gpuparams bench: error: --procs must be >= 1, got {args.procs}", file=sys.stderr)
+        return 2
+    if args.list:
+        print(f"{DIST_SUITE:8} allreduce 4 KB..64 MB over {args.procs} ranks (MPI; NCCL with {args.procs} GPUs) "
+              "vs mpi4py Allreduce; mlp step scaling 1..N processes")
+        return 0
+    code, _ = run_dist(procs=args.procs, reps=opts.reps, warmup=opts.warmup, quick=args.quick,
+                       out_dir=opts.out_dir, write=opts.write, argv=opts.argv)
+    return code
 
 
 def main(argv=None) -> int:

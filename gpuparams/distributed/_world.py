@@ -27,10 +27,10 @@ __all__ = ["World", "start"]
 # Tags of the control communicator (a duplicate of COMM_WORLD, so user messages never mix in).
 _PROBE_TAG = 7301
 _ALIVE_TAG = 7302
-# Polling: this many tests back to back before sleeping (a collective between processes on one
-# host completes in microseconds), then sleeps growing to _MAX_SLEEP_S so that an oversubscribed
-# machine (more ranks than cores) gives the CPU to the rank everyone waits for.
-_SPIN_TESTS = 200
+# Polling: for the first _SPIN_S seconds test and yield the core (a collective between processes on
+# one host completes in microseconds; yielding lets a rank that shares this core run), then sleep,
+# growing to _MAX_SLEEP_S, so that a long wait costs no CPU.
+_SPIN_S = 5e-3
 _MAX_SLEEP_S = 1e-3
 # Seconds between checks whether the ranks on this machine are still running.
 _PEER_CHECK_S = 0.25
@@ -80,16 +80,17 @@ class World:
     def wait(self, request, what):
         """Complete ``request`` (an MPI request) or raise :class:`CollectiveTimeoutError` after the timeout."""
         self.current = what
-        deadline = time.monotonic() + self.timeout
-        tests = 0
-        sleep = 1e-5
-        next_check = time.monotonic() + _PEER_CHECK_S
+        start = time.monotonic()
+        deadline = start + self.timeout
+        spin_end = start + _SPIN_S
+        sleep = 2e-5
+        next_check = start + _PEER_CHECK_S
         while not request.Test():
-            tests += 1
-            if tests < _SPIN_TESTS:
+            now = time.monotonic()
+            if now < spin_end:
+                os.sched_yield()
                 continue
             self._answer_probes()
-            now = time.monotonic()
             if now > next_check:
                 self._check_local_peers(what)
                 next_check = now + _PEER_CHECK_S
