@@ -1,8 +1,8 @@
 """The program every rank runs in ``tests/test_distributed.py`` (under a real ``mpiexec``).
 
-``python dist_worker.py SCENARIO OUT_DIR [cpu|gpu|device]``: each rank writes what it saw to ``OUT_DIR`` (JSON or
-``.npz``, one file per rank); the test process compares the ranks with each other and with a
-single-process reference computed by :func:`reference_run` in the test itself.
+``python dist_worker.py SCENARIO OUT_DIR [cpu|gpu|device]``: each rank writes what it saw to
+``OUT_DIR`` (JSON or ``.npz``, one file per rank); the test process compares the ranks with each
+other and with a single-process reference computed by :func:`reference_run` in the test itself.
 """
 from __future__ import annotations
 
@@ -95,8 +95,9 @@ def scenario_train(out, ctx):
     # Adam through DistributedTrainer with buckets of 64 bytes: several collectives per step.
     net = build(100, ctx)
     opt, params = OPTIMIZERS["adam"]
-    trainer, hist = train_steps(lambda m: dist.DistributedTrainer(m.collect_params(), opt, params, bucket_mb=64 / 2 ** 20),
-                                net, X, Y, ctx, r, n, B)
+    trainer, hist = train_steps(
+        lambda m: dist.DistributedTrainer(m.collect_params(), opt, params, bucket_mb=64 / 2 ** 20),
+        net, X, Y, ctx, r, n, B)
     _save_history(out, "adam", hist)
     report["adam_buckets"] = trainer._dist.last_buckets
     # Rank-dependent initial values: the first step's broadcast must make them rank 0's.
@@ -114,8 +115,8 @@ def scenario_train(out, ctx):
     fresh = build(300 + r, ctx)
     fresh(nd.array(X[:1], ctx=ctx))
     fresh.load_parameters(os.path.join(out, "shared.npz"), ctx=ctx)
-    report["loaded_equal"] = all(np.array_equal(a.data().asnumpy(), b.data().asnumpy())
-                                 for a, b in zip(fresh.collect_params().values(), net.collect_params().values()))
+    pairs = zip(fresh.collect_params().values(), net.collect_params().values(), strict=True)
+    report["loaded_equal"] = all(np.array_equal(a.data().asnumpy(), b.data().asnumpy()) for a, b in pairs)
     # Stale gradients: rank 1 leaves the last layer out of its loss.
     net = build(100, ctx)
     net(nd.array(X[:1], ctx=ctx))  # shapes known everywhere before rank 1 skips a layer
@@ -155,9 +156,11 @@ def scenario_collectives(out, ctx):
         "max": dist.allreduce(x, op="max").asnumpy().tolist(),
         "min": dist.allreduce(x, op="min").asnumpy().tolist(),
         "int_sum": dist.allreduce(nd.array([r, 10 * r], dtype="int64", ctx=ctx)).asnumpy().tolist(),
-        "half_sum": dist.allreduce(nd.array([0.5 * (r + 1), 2.0], dtype="float16", ctx=ctx)).asnumpy().tolist(),
+        "half_sum": dist.allreduce(nd.array([0.5 * (r + 1), 2.0], dtype="float16", ctx=ctx))
+        .asnumpy().tolist(),
         "bcast": dist.broadcast(x, root=n - 1).asnumpy().tolist(),
-        "gather": dist.allgather(nd.array(np.full((r + 1, 2), r, dtype=np.float32), ctx=ctx)).asnumpy().tolist(),
+        "gather": dist.allgather(nd.array(np.full((r + 1, 2), r, dtype=np.float32), ctx=ctx))
+        .asnumpy().tolist(),
         "input_unchanged": x.asnumpy().tolist(),
     }
     y = x.copy()

@@ -258,13 +258,15 @@ def _failing(scenario, tmp_path, **env):
 
 def test_mismatched_parameter_shapes_end_every_rank_naming_the_parameter(tmp_path):
     output = _failing("mismatch", tmp_path)
-    assert re.search(r"parameter dense\d+_bias has shape \(6,\) on rank 0 but \(7,\) on rank 1", output), output
+    pattern = r"parameter dense\d+_bias has shape \(6,\) on rank 0 but \(7,\) on rank 1"
+    assert re.search(pattern, output), output
     assert "ParameterMismatchError" in output
 
 
 def test_a_raising_rank_ends_every_rank_naming_itself(tmp_path):
     output = _failing("fail-raise", tmp_path)
-    assert re.search(r"rank 1 of 2 \(\S+, pid \d+\) failed with ValueError: a deliberate failure", output), output
+    pattern = r"rank 1 of 2 \(\S+, pid \d+\) failed with ValueError: a deliberate failure"
+    assert re.search(pattern, output), output
     assert "rank 0 finished" not in output
 
 
@@ -277,7 +279,8 @@ def test_a_hanging_rank_is_named_when_the_collective_times_out(tmp_path):
 
 def test_a_killed_rank_ends_the_job_and_the_output_names_it(tmp_path):
     # Killed from outside (as the OOM killer would) while the job trains.
-    cmd = mpiexec_cmd(2, [sys.executable, "-m", "gpuparams", "train", "--epochs", "1000", "--examples", "3000"])
+    train = [sys.executable, "-m", "gpuparams", "train", "--epochs", "1000", "--examples", "3000"]
+    cmd = mpiexec_cmd(2, train)
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     try:
@@ -355,7 +358,38 @@ def test_train_command_under_mpiexec_then_resume(tmp_path, ctx_name, fresh_names
 
 
 def test_train_command_set_up_error_is_reported_once(tmp_path):
-    result = launch(2, [sys.executable, "-m", "gpuparams", "train", "--resume", "--out", "none.npz"], cwd=tmp_path)
+    result = launch(2, [sys.executable, "-m", "gpuparams", "train", "--resume", "--out", "none.npz"],
+                    cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert lines == ["gpuparams train: error: --resume: none.json not found; train once without --resume first"]
+    assert lines == ["gpuparams train: error: --resume: none.json not found; train once without "
+                     "--resume first"]
+
+
+# ----------------------------------------------------------------------------- bench --suite dist
+def test_bench_dist_suite_measures_and_writes(tmp_path):
+    cmd = [sys.executable, "-m", "gpuparams", "bench", "--suite", "dist", "--quick", "--reps", "3",
+           "--out", str(tmp_path)]
+    result = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True,
+                            timeout=LAUNCH_TIMEOUT_S)
+    assert result.returncode == 0, result.stdout + result.stderr
+    files = list(tmp_path.glob("dist-*.json"))
+    assert len(files) == 1
+    data = json.loads(files[0].read_text())
+    assert data["schema"] == "gpuparams-bench-dist/1" and data["procs"] == 2
+    allreduce = [r for r in data["rows"] if r["name"] == "allreduce" and r["backend"] == "mpi"]
+    assert [r["bytes"] for r in allreduce] == [4096, 16384, 65536, 262144, 1048576]
+    for r in allreduce:
+        assert r["status"] == "ok" and r["max_rel_err"] <= 1e-6
+        assert r["busbw_gbps"] == pytest.approx(r["algbw_gbps"])  # 2(n-1)/n = 1 for two ranks
+        assert r["algbw_gbps"] == pytest.approx(r["bytes"] / r["gpuparams"]["median_ms"] / 1e6)
+    scaling = [r for r in data["rows"] if r["name"] == "mlp step scaling" and r["backend"] == "mpi"
+               and r["averaged"]]
+    assert [r["ranks"] for r in scaling] == [1, 2] and scaling[0]["efficiency"] == 1.0
+    expected = scaling[1]["examples_per_s"] / (2 * scaling[0]["examples_per_s"])
+    assert scaling[1]["efficiency"] == pytest.approx(expected)
+    alone = [r for r in data["rows"] if r["name"] == "mlp step scaling" and not r.get("averaged", True)]
+    assert [r["ranks"] for r in alone] == [1, 2] and all(r["status"] == "ok" for r in alone)
+    nccl = [r for r in data["rows"] if r["backend"] == "nccl"]
+    assert nccl and all(r["status"].startswith("skipped: needs 2 GPUs") for r in nccl)
+    assert "| mpi | 2 | 1 MB |" in result.stdout

@@ -65,7 +65,8 @@ def test_environment_values_are_checked():
     assert _env._positive_float({_env.TIMEOUT_ENV: "2.5"}, _env.TIMEOUT_ENV, 300.0) == 2.5
     with pytest.raises(ValueError, match="GPUPARAMS_DIST_TIMEOUT='soon' is not a positive number of seconds"):
         _env._positive_float({_env.TIMEOUT_ENV: "soon"}, _env.TIMEOUT_ENV, 300.0)
-    with pytest.raises(ValueError, match="GPUPARAMS_DIST_BUCKET_MB='0' is not a positive number of megabytes"):
+    with pytest.raises(ValueError, match="GPUPARAMS_DIST_BUCKET_MB='0' is not a positive number of "
+                                         "megabytes"):
         _env._positive_float({_env.BUCKET_ENV: "0"}, _env.BUCKET_ENV, 4.0)
     assert _env._launched_size({"PMI_SIZE": "4"}) == 4
     assert _env._launched_size({"OMPI_COMM_WORLD_SIZE": "2", "SLURM_NTASKS": "8"}) == 2
@@ -97,13 +98,14 @@ def _train_once(kvstore, fresh_seed=0):
 def test_dist_sync_in_one_process_trains_like_device(single):
     a, _ = _train_once("device")
     b, trainer = _train_once("dist_sync")
-    for u, v in zip(a, b):
+    for u, v in zip(a, b, strict=True):
         np.testing.assert_array_equal(u, v)
     assert trainer._dist is not None
 
 
 def test_unknown_kvstore_names_the_choices():
-    with pytest.raises(ValueError, match="kvstore must be 'device', 'local', None or 'dist_sync', got 'dist_async'"):
+    with pytest.raises(ValueError, match="kvstore must be 'device', 'local', None or 'dist_sync', "
+                                         "got 'dist_async'"):
         gluon.Trainer([gluon.Parameter("w", shape=(2,))], "sgd", kvstore="dist_async")
 
 
@@ -202,8 +204,8 @@ def test_sampler_partitions_each_epoch(length, replicas, shuffle):
         assert sorted(merged[:length]) == list(range(length))  # every example once
         pad = -length % replicas if length else 0
         assert merged[length:] == np.resize(merged[:length], pad).tolist()  # then the padding
-        dropped = [list(gdata.DistributedSampler(length, replicas, r, shuffle=shuffle, seed=5, drop_last=True))
-                   for r in range(replicas)]
+        dropped = [list(gdata.DistributedSampler(length, replicas, r, shuffle=shuffle, seed=5,
+                                                 drop_last=True)) for r in range(replicas)]
         flat = sum(dropped, [])
         assert len(flat) == len(set(flat)) == length // replicas * replicas
 

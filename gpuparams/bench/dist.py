@@ -11,7 +11,8 @@ Every measurement is a real ``mpiexec`` job of :mod:`gpuparams.bench.dist_worker
 * **scaling** of the MLP 784-256-256-10 training step, batch 128 per rank, from 1 to ``--procs``
   processes (weak scaling: examples/s of the job against ``n`` times one process). On one machine
   the processes share its cores, so every process, in every job, gets ``cores // procs`` BLAS threads
-  (recorded in the rows).
+  (recorded in the rows), and a second set of rows runs the same jobs without the gradient average
+  ("alone"): the gap between the two is what the communication costs, the rest is the machine.
 
 Results go to ``<out>/dist-<host>-<date>.json``, written atomically, and as a table to stdout.
 """
@@ -99,15 +100,15 @@ def _allreduce_rows(mpiexec, procs, sizes, reps, warmup, where, threads):
     return rows
 
 
-def _scaling_rows(mpiexec, procs, steps, warmup, where, cores):
+def _scaling_rows(mpiexec, procs, steps, warmup, where, cores, what="mlp"):
     rows, one = [], None
     # The same BLAS threads in every job (a core each in the largest one), so the rows compare
     # communication and not thread counts.
     threads = max(1, cores // procs)
     for n in range(1, procs + 1):
-        result, error = _run_job(mpiexec, n, ["mlp", str(steps), str(warmup), "128", where], threads, 900)
+        result, error = _run_job(mpiexec, n, [what, str(steps), str(warmup), "128", where], threads, 900)
         row = {"name": "mlp step scaling", "ranks": n, "blas_threads": threads,
-               "backend": "nccl" if where == "gpu" else "mpi"}
+               "backend": "nccl" if where == "gpu" else "mpi", "averaged": what == "mlp"}
         if result is None:
             row["status"] = f"failed: {error}"
         else:
@@ -145,9 +146,11 @@ def run_dist(procs=2, reps=20, warmup=3, quick=False, out_dir="benchmarks/result
         log("suite dist: allreduce over NCCL")
         rows += _allreduce_rows(mpiexec, procs, sizes, reps, warmup, "gpu", 1)
     else:
-        rows.append({"name": "allreduce", "backend": "nccl", "ranks": procs, "status": f"skipped: {gpu_reason}"})
+        rows.append({"name": "allreduce", "backend": "nccl", "ranks": procs,
+                     "status": f"skipped: {gpu_reason}"})
     log(f"suite dist: MLP step scaling, 1..{procs} processes")
     rows += _scaling_rows(mpiexec, procs, steps, warmup, "cpu", cores)
+    rows += _scaling_rows(mpiexec, procs, steps, warmup, "cpu", cores, "mlp-alone")
     if gpu_reason is None:
         rows += _scaling_rows(mpiexec, procs, steps, warmup, "gpu", cores)
     else:
@@ -196,13 +199,14 @@ def markdown(rows):
         lines.append(f"| {r['backend']} | {r['ranks']} | {_size_text(r['bytes'])} | {g['median_ms']:.3f} "
                      f"({g['p10_ms']:.3f}–{g['p90_ms']:.3f}) | {base} | {ratio} | {r['algbw_gbps']:.2f} | "
                      f"{r['busbw_gbps']:.2f} | {r['status']} |")
-    lines += ["", "| mlp step scaling | processes | BLAS threads each | examples/s | efficiency | status |",
-              "|---|---|---|---|---|---|"]
+    lines += ["", "| mlp step scaling | gradients | processes | BLAS threads each | examples/s | efficiency | "
+              "status |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["name"] != "mlp step scaling":
             continue
         eps = f"{r['examples_per_s']:,.0f}" if "examples_per_s" in r else "–"
         eff = f"{r['efficiency'] * 100:.0f} %" if "efficiency" in r else "–"
-        lines.append(f"| {r['backend']} | {r['ranks']} | {r.get('blas_threads', '–')} | {eps} | {eff} | "
-                     f"{r['status']} |")
+        grads = "averaged" if r.get("averaged", True) else "alone"
+        lines.append(f"| {r['backend']} | {grads} | {r['ranks']} | {r.get('blas_threads', '–')} | {eps} | "
+                     f"{eff} | {r['status']} |")
     return "\n".join(lines)

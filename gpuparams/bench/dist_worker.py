@@ -4,7 +4,9 @@
 (and, on the CPU, mpi4py's blocking ``Allreduce`` of the same buffer as the baseline: the cost of our
 deadline-polling wrapper); check the sum against float64.
 ``mlp STEPS WARMUP BATCH CTX``: time data-parallel steps of the MLP 784-256-256-10 (forward,
-softmax cross-entropy, backward, gradient average, SGD).
+softmax cross-entropy, backward, gradient average, SGD); ``mlp-alone`` the same steps with each rank
+training on its own (no gradient average): the part of the slow-down that is the machine's, not
+the communication's, when the ranks share one machine.
 
 Rank 0 prints one JSON line, ``RESULT {...}``, that the driver (:mod:`gpuparams.bench.dist`) reads.
 """
@@ -64,7 +66,7 @@ def _allreduce(dist, sizes, reps, warmup, ctx_name):
     return {"ranks": n, "device": str(ctx), "backend": dist.backend(), "rows": rows}
 
 
-def _mlp(dist, steps, warmup, batch, ctx_name):
+def _mlp(dist, steps, warmup, batch, ctx_name, average=True):
     import gpuparams as gp
     from gpuparams import autograd, gluon, nd
     from gpuparams.gluon import loss as gloss, nn
@@ -75,7 +77,7 @@ def _mlp(dist, steps, warmup, batch, ctx_name):
         net.add(nn.Dense(width, activation="relu"))
     net.add(nn.Dense(MLP_SIZES[-1]))
     net.initialize(gp.init.Xavier(), ctx=ctx)
-    kv = "dist_sync" if dist.size() > 1 else "device"
+    kv = "dist_sync" if dist.size() > 1 and average else "device"
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.01}, kvstore=kv)
     rng = np.random.default_rng(dist.rank())
     X = nd.array(rng.uniform(-1, 1, (batch, MLP_SIZES[0])).astype(np.float32), ctx=ctx)
@@ -100,6 +102,7 @@ def _mlp(dist, steps, warmup, batch, ctx_name):
     # The slowest rank sets the pace of a synchronous job.
     slowest = dist.allreduce(nd.array([elapsed], dtype="float64"), op="max").asscalar()
     return {"ranks": dist.size(), "device": str(ctx), "backend": dist.backend(), "steps": steps,
+            "averaged": kv == "dist_sync",
             "batch_per_rank": batch, "seconds": float(slowest),
             "examples_per_s": dist.size() * batch * steps / float(slowest)}
 
@@ -111,8 +114,8 @@ def main(argv):
     if what == "allreduce":
         sizes = [int(s) for s in argv[1].split(",")]
         result = _allreduce(dist, sizes, int(argv[2]), int(argv[3]), argv[4])
-    elif what == "mlp":
-        result = _mlp(dist, int(argv[1]), int(argv[2]), int(argv[3]), argv[4])
+    elif what in ("mlp", "mlp-alone"):
+        result = _mlp(dist, int(argv[1]), int(argv[2]), int(argv[3]), argv[4], average=what == "mlp")
     else:
         raise SystemExit(f"unknown measurement {what!r}")
     if dist.rank() == 0:

@@ -171,7 +171,8 @@ def _run_dist(args, opts):
         print(f"gpuparams bench: error: --procs must be >= 1, got {args.procs}", file=sys.stderr)
         return 2
     if args.list:
-        print(f"{DIST_SUITE:8} allreduce 4 KB..64 MB over {args.procs} ranks (MPI; NCCL with {args.procs} GPUs) "
+        print(f"{DIST_SUITE:8} allreduce 4 KB..64 MB over {args.procs} ranks (MPI; NCCL with "
+              f"{args.procs} GPUs) "
               "vs mpi4py Allreduce; mlp step scaling 1..N processes")
         return 0
     code, _ = run_dist(procs=args.procs, reps=opts.reps, warmup=opts.warmup, quick=args.quick,

@@ -252,8 +252,8 @@ def allreduce(x, op="sum", inplace=False):
     if op not in _OPS:
         raise ValueError(f"distributed.allreduce: op must be one of {', '.join(map(repr, _OPS))}, got {op!r}")
     if op == "mean" and x.dtype.kind != "f":
-        raise TypeError(f"distributed.allreduce: op='mean' needs a floating-point array, got dtype {x.dtype}; "
-                        "use op='sum' and divide, or cast first")
+        raise TypeError("distributed.allreduce: op='mean' needs a floating-point array, got dtype "
+                        f"{x.dtype}; use op='sum' and divide, or cast first")
     out = x if inplace else x.copy()
     world = _state.world
     if world is None:
@@ -267,7 +267,10 @@ def allreduce(x, op="sum", inplace=False):
 
 
 def broadcast(x, root=0, inplace=False):
-    """Rank ``root``'s ``x`` on every rank (same shape and dtype everywhere); a new array unless ``inplace``."""
+    """Rank ``root``'s ``x`` on every rank (same shape and dtype everywhere).
+
+    A new array on ``x``'s context, unless ``inplace`` (then ``x`` is overwritten and returned).
+    """
     _check(x, "broadcast")
     world = _state.world
     if isinstance(root, bool) or not isinstance(root, numbers.Integral) or not 0 <= root < size():
@@ -275,7 +278,8 @@ def broadcast(x, root=0, inplace=False):
     out = x if inplace else x.copy()
     if world is None:
         return out
-    _bcast_backend_array(out, int(root), world.next_name("broadcast", f"shape {x.shape} {x.dtype} from rank {root}"))
+    what = world.next_name("broadcast", f"shape {x.shape} {x.dtype} from rank {root}")
+    _bcast_backend_array(out, int(root), what)
     out._version[0] += 1
     return out
 
@@ -291,12 +295,13 @@ def allgather(x):
     meta = world.allgather_json({"shape": list(x.shape), "dtype": str(x.dtype)}, what + " shapes")
     for r, m in enumerate(meta):
         if m["dtype"] != str(x.dtype) or m["shape"][1:] != list(x.shape[1:]):
-            raise ValueError(f"distributed.allgather: rank {r} has shape {tuple(m['shape'])} {m['dtype']} but "
-                             f"rank {world.rank} has {x.shape} {x.dtype}; all but axis 0 must agree")
+            raise ValueError(f"distributed.allgather: rank {r} has shape {tuple(m['shape'])} {m['dtype']} "
+                             f"but rank {world.rank} has {x.shape} {x.dtype}; all but axis 0 must agree")
     host = _host_view(x)
     flat, _ = world.allgatherv(np.ascontiguousarray(host).reshape(-1), what)
     rows = sum(m["shape"][0] for m in meta)
-    return from_backend(_to_device(flat.reshape((rows,) + tuple(x.shape[1:])).astype(x.dtype, copy=False), x), x.context)
+    host = flat.reshape((rows,) + tuple(x.shape[1:])).astype(x.dtype, copy=False)
+    return from_backend(_to_device(host, x), x.context)
 
 
 # ----------------------------------------------------------------------------- transport of one array

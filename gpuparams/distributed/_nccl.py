@@ -85,7 +85,8 @@ class NcclComm:
                 raise CollectiveTimeoutError(
                     f"gpuparams.distributed: NCCL {what} on rank {self.world.rank} of {self.world.size} "
                     f"timed out after {self.world.timeout:g} s (a rank died or never reached it); raise "
-                    "the timeout (init(timeout=...) or GPUPARAMS_DIST_TIMEOUT) if it legitimately takes longer")
+                    "the timeout (init(timeout=...) or GPUPARAMS_DIST_TIMEOUT) if it legitimately takes "
+                    "longer")
             time.sleep(1e-4)
         self.comm.check_async_error()
 

@@ -117,9 +117,10 @@ class GradientSync:
         local = np.array([all(d._fresh_grad for d in datas) for _, _, datas, _ in entries], dtype=np.int32)
         counts = local.copy()
         world.allreduce_inplace(counts, "sum", world.next_name("allreduce", "fresh-gradient flags"))
-        self.counts = {i: int(c) for (i, _, _, _), c in zip(entries, counts)}
+        self.counts = {i: int(c) for (i, _, _, _), c in zip(entries, counts, strict=True)}
         if check_stale and not ignore_stale_grad:
-            stale = [(p, int(c), bool(f)) for (_, p, _, _), c, f in zip(entries, counts, local) if c < world.size]
+            stale = [(p, int(c), bool(f)) for (_, p, _, _), c, f in zip(entries, counts, local, strict=True)
+                     if c < world.size]
             if stale:
                 p, c, fresh_here = stale[0]
                 more = f" (and {len(stale) - 1} more)" if len(stale) > 1 else ""
@@ -129,7 +130,7 @@ class GradientSync:
                     f"{world.rank}: {'fresh' if fresh_here else 'stale'}){more}. Every rank must run "
                     "backward through it, or call step(batch_size, ignore_stale_grad=True)")
         live = []
-        for entry, c, f in zip(entries, counts, local):
+        for entry, c, f in zip(entries, counts, local, strict=True):
             if check_stale and c == 0:
                 continue  # stale everywhere: skipped on every rank alike
             if not f:

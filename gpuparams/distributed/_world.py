@@ -27,11 +27,15 @@ __all__ = ["World", "start"]
 # Tags of the control communicator (a duplicate of COMM_WORLD, so user messages never mix in).
 _PROBE_TAG = 7301
 _ALIVE_TAG = 7302
-# Polling: for the first _SPIN_S seconds test and yield the core (a collective between processes on
-# one host completes in microseconds; yielding lets a rank that shares this core run), then sleep,
-# growing to _MAX_SLEEP_S, so that a long wait costs no CPU.
-_SPIN_S = 5e-3
-_MAX_SLEEP_S = 1e-3
+# Polling. A non-blocking collective only advances while some call (here Test) drives MPI's progress
+# engine, and a large one takes several rounds, so a long sleep between tests stretches every round.
+# For the first _SPIN_S seconds: test and yield the core (a rank sharing it can run); then test every
+# _SHORT_SLEEP_S; a wait past _LONG_WAIT_S (a rank is far behind) backs off to _MAX_SLEEP_S, so that
+# it costs next to no CPU.
+_SPIN_S = 1e-3
+_SHORT_SLEEP_S = 5e-5
+_LONG_WAIT_S = 1.0
+_MAX_SLEEP_S = 1e-2
 # Seconds between checks whether the ranks on this machine are still running.
 _PEER_CHECK_S = 0.25
 # Seconds a timed-out rank waits for the others to answer its probe.
@@ -73,17 +77,19 @@ class World:
         # The ranks whose process this one can watch: same machine and boot, and visible here right
         # now (while every rank is alive), so another PID namespace never looks like a dead rank.
         self.watched = [r for r, p in enumerate(self.peers)
-                        if r != self.rank and p["boot"] and p["boot"] == me["boot"] and p["host"] == me["host"]
+                        if r != self.rank and p["boot"] and (p["boot"], p["host"]) == (me["boot"], me["host"])
                         and not _process_gone(p)]
 
     # ------------------------------------------------------------------ waiting
     def wait(self, request, what):
-        """Complete ``request`` (an MPI request) or raise :class:`CollectiveTimeoutError` after the timeout."""
+        """Complete the MPI ``request``, or raise :class:`CollectiveTimeoutError` after the timeout
+        (:class:`RankFailedError` as soon as a rank on this machine exits)."""
         self.current = what
         start = time.monotonic()
         deadline = start + self.timeout
         spin_end = start + _SPIN_S
-        sleep = 2e-5
+        slow_end = start + _LONG_WAIT_S
+        sleep = _SHORT_SLEEP_S
         next_check = start + _PEER_CHECK_S
         while not request.Test():
             now = time.monotonic()
@@ -97,7 +103,8 @@ class World:
             if now > deadline:
                 self._timed_out(what)
             time.sleep(sleep)
-            sleep = min(sleep * 2, _MAX_SLEEP_S)
+            if now > slow_end:
+                sleep = min(sleep * 2, _MAX_SLEEP_S)
         self.current = None
 
     def _check_local_peers(self, what):
@@ -148,7 +155,8 @@ class World:
         elif elsewhere:
             cause = ("the ranks are in different collectives: " + ", ".join(
                 f"rank {r} is at collective #{s}" for r, s in sorted(elsewhere.items()))
-                + f" while this rank is at #{self.seq}; every rank must make the same calls in the same order")
+                + f" while this rank is at #{self.seq}; every rank must make the same calls in the same "
+                "order")
         else:
             cause = "every rank answered and waits in it too (an MPI problem, or the timeout is too short)"
         raise CollectiveTimeoutError(
@@ -190,7 +198,10 @@ class World:
         """``root``'s bytes on every rank."""
         n = np.array([len(data) if self.rank == root else 0], dtype=np.int64)
         self.bcast_inplace(n, root, self.next_name("broadcast", detail))
-        buf = np.frombuffer(data, dtype=np.uint8).copy() if self.rank == root else np.empty(int(n[0]), np.uint8)
+        if self.rank == root:
+            buf = np.frombuffer(data, dtype=np.uint8).copy()
+        else:
+            buf = np.empty(int(n[0]), np.uint8)
         self.bcast_inplace(buf, root, self.next_name("broadcast", detail))
         return buf.tobytes()
 
