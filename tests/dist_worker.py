@@ -42,8 +42,13 @@ def build(seed, ctx, hidden=HIDDEN):
 
 
 def snapshot(net):
-    """Every parameter's values, keyed by position (names differ between processes)."""
-    return {str(i): p.data().asnumpy().copy() for i, p in enumerate(net.collect_params().values())}
+    """Every parameter's values, keyed by position (names differ between processes); with several
+    contexts, every copy (``0@1`` is parameter 0 on the second context)."""
+    out = {}
+    for i, p in enumerate(net.collect_params().values()):
+        for k, d in enumerate(p.list_data()):
+            out[str(i) if k == 0 else f"{i}@{k}"] = d.asnumpy().copy()
+    return out
 
 
 def loss_of(net, xb, yb):
@@ -54,12 +59,16 @@ def train_steps(trainer_factory, net, X, Y, ctx, rank, ranks, batch, steps=STEPS
     """``steps`` steps; step k uses rows [k*ranks*batch, (k+1)*ranks*batch), this rank its slice."""
     trainer = trainer_factory(net)
     history = []
+    contexts = ctx if isinstance(ctx, list) else [ctx]
+    part = batch // len(contexts)
     for k in range(steps):
         lo = k * ranks * batch + rank * batch
-        xb, yb = nd.array(X[lo:lo + batch], ctx=ctx), nd.array(Y[lo:lo + batch], ctx=ctx)
-        with autograd.record():
-            loss = loss_of(net, xb, yb)
-        loss.backward()
+        with autograd.record():  # the batch split over the contexts, one loss each
+            losses = [loss_of(net, nd.array(X[lo + j * part:lo + (j + 1) * part], ctx=c),
+                              nd.array(Y[lo + j * part:lo + (j + 1) * part], ctx=c))
+                      for j, c in enumerate(contexts)]
+        for loss in losses:
+            loss.backward()
         trainer.step(batch)
         history.append(snapshot(net))
     return trainer, history
@@ -100,6 +109,13 @@ def scenario_train(out, ctx):
         net, X, Y, ctx, r, n, B)
     _save_history(out, "adam", hist)
     report["adam_buckets"] = trainer._dist.last_buckets
+    # SGD with every parameter on two contexts inside each rank: summed here, averaged across ranks.
+    contexts = [ctx, gp.cpu(1)]
+    net = build(100, contexts)
+    opt, params = OPTIMIZERS["sgd"]
+    _, hist = train_steps(lambda m: gluon.Trainer(m.collect_params(), opt, params, kvstore="dist_sync"),
+                          net, X, Y, contexts, r, n, B)
+    _save_history(out, "multi", hist)
     # Rank-dependent initial values: the first step's broadcast must make them rank 0's.
     net = build(200 + r, ctx)
     net(nd.array(X[:1], ctx=ctx))  # finish deferred initialization to see each rank's own start
@@ -143,7 +159,7 @@ def scenario_train(out, ctx):
         json.dump(report, f)
 
 
-def scenario_collectives(out, ctx):
+def scenario_collectives(out, ctx, early):
     dist.init()
     dist.init(backend="mpi", timeout=5)  # a second call is harmless
     r, n = dist.rank(), dist.size()
@@ -162,6 +178,7 @@ def scenario_collectives(out, ctx):
         "gather": dist.allgather(nd.array(np.full((r + 1, 2), r, dtype=np.float32), ctx=ctx))
         .asnumpy().tolist(),
         "input_unchanged": x.asnumpy().tolist(),
+        "early_sampler": early,
     }
     y = x.copy()
     dist.allreduce(y, inplace=True)
@@ -219,15 +236,16 @@ def scenario_fail(out, ctx, mode):
 
 def main(argv):
     scenario, out = argv[0], argv[1]
-    timeout = float(os.environ.get("DIST_WORKER_TIMEOUT", "60"))
-    dist.init(timeout=timeout)
+    # A sampler made before init() joins the job itself.
+    early = list(gdata.DistributedSampler(9, shuffle=False)) if scenario == "collectives" else None
+    dist.init()  # the collective timeout from GPUPARAMS_DIST_TIMEOUT
     # cpu: cpu(0); gpu: gpu(0) on every rank (the emulated one); device: the rank's own GPU.
     where = argv[2] if len(argv) > 2 else "cpu"
     ctx = {"cpu": gp.cpu(0), "gpu": gp.gpu(0)}.get(where) or dist.device()
     if scenario == "train":
         scenario_train(out, ctx)
     elif scenario == "collectives":
-        scenario_collectives(out, ctx)
+        scenario_collectives(out, ctx, early)
     elif scenario == "mismatch":
         scenario_mismatch(out, ctx)
     elif scenario.startswith("fail-"):

@@ -50,7 +50,7 @@ def _env(emulate=False, **extra):
     env = dict(os.environ)
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
     env.pop("GPUPARAMS_EMULATE_GPU", None)
-    env.pop("GPUPARAMS_DIST_TIMEOUT", None)
+    env["GPUPARAMS_DIST_TIMEOUT"] = "60"  # below LAUNCH_TIMEOUT_S: a hang is reported by the job
     if emulate:
         env["GPUPARAMS_EMULATE_GPU"] = "1"
     env.update(extra)
@@ -137,6 +137,8 @@ def test_sampler_covers_every_example_with_a_remainder(collectives):
     assert len(set(sum(dropped, []))) == 9
     shards = [d["shard"] for d in collectives]
     assert shards == [[0, 3, 6, 9], [1, 4, 7, 0], [2, 5, 8, 1]]
+    # Made before distributed.init(): it joined the job rather than taking all 9 for itself.
+    assert [d["early_sampler"] for d in collectives] == [[0, 3, 6], [1, 4, 7], [2, 5, 8]]
 
 
 # ----------------------------------------------------------------------------- training (2 ranks)
@@ -163,26 +165,31 @@ def _context(ctx_name):
     return gp.gpu(0) if ctx_name == "gpu" else gp.cpu(0)
 
 
-@pytest.mark.parametrize("opt", ["sgd", "adam"])
-def test_two_ranks_of_batch_b_match_one_process_of_batch_2b(trained, opt, fresh_names):
+@pytest.mark.parametrize("run", ["sgd", "adam", "multi"])
+def test_two_ranks_of_batch_b_match_one_process_of_batch_2b(trained, run, fresh_names):
+    # multi: SGD with every parameter on two contexts in each rank (gradients summed inside the rank,
+    # then averaged across ranks); the reference is the same one-context SGD run.
     from gpuparams import backend
     ctx_name, out, _ = trained
+    opt = "sgd" if run == "multi" else run
     with backend.emulation(ctx_name == "gpu"):
         name, params = dist_worker.OPTIMIZERS[opt]
         reference = dist_worker.reference_run(name, params, _context(ctx_name), ranks=2)
-    rank0 = _history(out, opt, 0)
+    rank0 = _history(out, run, 0)
     assert len(reference) == dist_worker.STEPS
     for k, snap in enumerate(reference):
         for key, value in snap.items():
-            np.testing.assert_allclose(rank0[f"step{k}/{key}"], value, rtol=1e-6, atol=1e-6,
-                                       err_msg=f"{opt} step {k + 1} parameter {key}")
+            copies = [key] + ([f"{key}@1"] if run == "multi" else [])
+            for copy in copies:
+                np.testing.assert_allclose(rank0[f"step{k}/{copy}"], value, rtol=1e-6, atol=1e-6,
+                                           err_msg=f"{run} step {k + 1} parameter {copy}")
 
 
-@pytest.mark.parametrize("name", ["sgd", "adam", "bcast"])
+@pytest.mark.parametrize("name", ["sgd", "adam", "bcast", "multi"])
 def test_parameters_identical_on_every_rank_after_every_step(trained, name):
     _, out, _ = trained
     a, b = _history(out, name, 0), _history(out, name, 1)
-    assert sorted(a) == sorted(b) and len(a) == dist_worker.STEPS * 4
+    assert sorted(a) == sorted(b) and len(a) == dist_worker.STEPS * 4 * (2 if name == "multi" else 1)
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
@@ -271,7 +278,7 @@ def test_a_raising_rank_ends_every_rank_naming_itself(tmp_path):
 
 
 def test_a_hanging_rank_is_named_when_the_collective_times_out(tmp_path):
-    output = _failing("fail-hang", tmp_path, DIST_WORKER_TIMEOUT="2")
+    output = _failing("fail-hang", tmp_path, GPUPARAMS_DIST_TIMEOUT="2")
     assert "timed out after 2 s" in output, output
     assert re.search(r"rank 1 \(\S+, pid \d+\) did not reach it", output), output
     assert "rank 0 finished" not in output

@@ -29,6 +29,11 @@ nothing is ever overwritten; an explicit ``--out`` whose files exist is refused 
 (or ``--resume``) is given. ``--resume`` continues from the files of ``--out``, or without it from
 the newest run under ``runs/``.
 
+Under ``mpirun -n N`` (or ``srun``) the N processes train data-parallel: each takes its part of every
+epoch (``--batch-size`` is per process), gradients are averaged across them, and rank 0 alone prints
+(one progress bar, one summary with the examples/s of all processes), picks the run folder and
+writes the files.
+
 Exit codes: 0 on success; 1 when training diverged (a non-finite loss); 2 for bad arguments,
 unreadable or unsuitable data files, outputs that cannot be written and models too big for the
 device (one line on stderr, no traceback, before any training).

@@ -98,7 +98,7 @@ def init(backend="auto", timeout=None):
         raise DistributedError("distributed.init: finalize() was already called in this process and MPI "
                                "cannot start twice; call init() once at start-up and finalize() at the end")
     if _env.LAUNCHED_SIZE <= 1:
-        _state.device = _default_device(0, 1)
+        _state.device = None  # found at the first device() call: init() alone never touches CUDA
         _state.backend = "none"
         _state.initialized = True
         return
@@ -197,8 +197,10 @@ def local_size():
 
 def device():
     """The context this process trains on: ``gpu(local_rank())`` on a machine with GPUs, else ``cpu(0)``."""
-    if _state.device is None:
+    if not _state.initialized:
         raise DistributedError("distributed.device: call distributed.init() first")
+    if _state.device is None:
+        _state.device = _default_device(0, 1)
     return _state.device
 
 
