@@ -179,6 +179,9 @@ def scenario_collectives(out, ctx, early):
         .asnumpy().tolist(),
         "input_unchanged": x.asnumpy().tolist(),
         "early_sampler": early,
+        "half_bcast": dist.broadcast(nd.array([0.5 + r, -2.0], dtype="float16", ctx=ctx), root=1)
+        .asnumpy().tolist(),
+        "int8_gather": dist.allgather(nd.array([[r, -r]], dtype="int8", ctx=ctx)).asnumpy().tolist(),
     }
     y = x.copy()
     dist.allreduce(y, inplace=True)

@@ -112,6 +112,8 @@ def test_allreduce_broadcast_allgather_values(collectives):
         np.testing.assert_array_equal(d["bcast"], inputs[2])  # root = last rank
         np.testing.assert_array_equal(d["input_unchanged"], inputs[r])  # not in place by default
         assert d["gather"] == [[0, 0], [1, 1], [1, 1], [2, 2], [2, 2], [2, 2]]  # rows differ per rank
+        assert d["half_bcast"] == [1.5, -2.0]  # float16 and int8 travel as bytes
+        assert d["int8_gather"] == [[0, 0], [1, -1], [2, -2]]
 
 
 def test_float_sums_are_bit_identical_on_every_rank(collectives):

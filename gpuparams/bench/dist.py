@@ -78,8 +78,8 @@ def _gpu_reason(procs):
 
 
 def _allreduce_rows(mpiexec, procs, sizes, reps, warmup, where, threads):
-    result, error = _run_job(mpiexec, procs, ["allreduce", ",".join(map(str, sizes)), str(reps), str(warmup),
-                                              where], threads, 900)
+    args = ["allreduce", ",".join(map(str, sizes)), str(reps), str(warmup), where]
+    result, error = _run_job(mpiexec, procs, args, threads, 900)
     rows = []
     if result is None:
         return [{"name": "allreduce", "backend": "nccl" if where == "gpu" else "mpi", "ranks": procs,
@@ -199,8 +199,8 @@ def markdown(rows):
         lines.append(f"| {r['backend']} | {r['ranks']} | {_size_text(r['bytes'])} | {g['median_ms']:.3f} "
                      f"({g['p10_ms']:.3f}–{g['p90_ms']:.3f}) | {base} | {ratio} | {r['algbw_gbps']:.2f} | "
                      f"{r['busbw_gbps']:.2f} | {r['status']} |")
-    lines += ["", "| mlp step scaling | gradients | processes | BLAS threads each | examples/s | efficiency | "
-              "status |", "|---|---|---|---|---|---|---|"]
+    lines += ["", "| mlp step scaling | gradients | processes | BLAS threads each | examples/s | "
+              "efficiency | status |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["name"] != "mlp step scaling":
             continue

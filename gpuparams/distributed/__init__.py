@@ -299,14 +299,25 @@ def allgather(x):
         if m["dtype"] != str(x.dtype) or m["shape"][1:] != list(x.shape[1:]):
             raise ValueError(f"distributed.allgather: rank {r} has shape {tuple(m['shape'])} {m['dtype']} "
                              f"but rank {world.rank} has {x.shape} {x.dtype}; all but axis 0 must agree")
-    host = _host_view(x)
-    flat, _ = world.allgatherv(np.ascontiguousarray(host).reshape(-1), what)
     rows = sum(m["shape"][0] for m in meta)
-    host = flat.reshape((rows,) + tuple(x.shape[1:])).astype(x.dtype, copy=False)
-    return from_backend(_to_device(host, x), x.context)
+    shape = (rows,) + tuple(x.shape[1:])
+    if _uses_nccl(x) and all(m["shape"] == list(x.shape) for m in meta):
+        xp = _cupy_of(x)
+        out = xp.empty(shape, dtype=x.dtype)
+        _state.nccl.allgather(xp.ascontiguousarray(x._data), out, what)
+        return from_backend(out, x.context)
+    host = np.ascontiguousarray(_host_view(x))
+    flat, _ = world.allgatherv(host.reshape(-1).view(np.uint8), what)  # bytes: any dtype
+    return from_backend(_to_device(flat.view(x.dtype).reshape(shape), x), x.context)
 
 
 # ----------------------------------------------------------------------------- transport of one array
+def _cupy_of(x):
+    """CuPy, for an NDArray on a real GPU."""
+    from .. import backend as _backend
+    return _backend.cupy_module_of(x._data)
+
+
 def _is_device_array(x):
     from .. import backend as _backend
     return _backend.is_cupy_array(x._data)

@@ -171,8 +171,8 @@ class World:
         self.wait(self.comm.Iallreduce(self.MPI.IN_PLACE, buf, op=mpi_op), what)
 
     def bcast_inplace(self, buf, root, what):
-        """Overwrite ``buf`` on every rank with ``root``'s."""
-        self.wait(self.comm.Ibcast(buf, root=root), what)
+        """Overwrite the contiguous ``buf`` on every rank with ``root``'s (any dtype: sent as bytes)."""
+        self.wait(self.comm.Ibcast(buf.reshape(-1).view(np.uint8), root=root), what)
 
     def allgatherv(self, buf, what):
         """Every rank's ``buf`` (1-D, any length), concatenated in rank order; also the lengths."""
