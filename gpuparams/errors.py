@@ -20,6 +20,8 @@ __all__ = [
     "BarrierError", "LaunchConfigError", "ArgumentError", "EmulatorCompileError", "SkipCase",
     "NotSupportedError", "UnsupportedNameError", "ArrayConversionError", "TraceError",
     "GraphFormatError", "CaptureFallbackWarning", "CaptureError",
+    "DistributedError", "BackendUnavailableError", "RankFailedError", "CollectiveTimeoutError",
+    "ParameterMismatchError",
 ]
 
 
@@ -244,3 +246,50 @@ class CaptureFallbackWarning(GpuparamsError, UserWarning):
 class CaptureError(GpuparamsError, RuntimeError):
     """Why a plan cannot be captured as a graph of kernel launches; ``hybridize`` turns it into one
     :class:`CaptureFallbackWarning` and replays uncaptured."""
+
+
+# ----------------------------------------------------------------------------- distributed training
+class DistributedError(GpuparamsError, RuntimeError):
+    """Base class of the errors raised by :mod:`gpuparams.distributed`."""
+
+
+class BackendUnavailableError(DistributedError):
+    """The requested communication backend (``'mpi'``, ``'nccl'``) cannot be used here; says why."""
+
+
+class RankFailedError(DistributedError):
+    """Another rank's process ended while this one waited for it; the message names it.
+
+    Attributes
+    ----------
+    missing : list of int
+        The ranks that are gone.
+    """
+
+    def __init__(self, message, missing=()):
+        super().__init__(message)
+        self.missing = list(missing)
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.missing))
+
+
+class CollectiveTimeoutError(DistributedError, TimeoutError):
+    """A collective did not complete in time; the message names the ranks that never reached it.
+
+    Attributes
+    ----------
+    missing : list of int
+        The ranks that did not answer while this rank waited (crashed, hung, or much slower).
+    """
+
+    def __init__(self, message, missing=()):
+        super().__init__(message)
+        self.missing = list(missing)
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.missing))
+
+
+class ParameterMismatchError(DistributedError, ValueError):
+    """The ranks train different parameter sets (names, shapes or dtypes); names the first one."""

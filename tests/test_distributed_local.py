@@ -258,3 +258,11 @@ def test_data_loader_with_a_distributed_sampler():
         loader = gdata.DataLoader(ds, batch_size=3, sampler=gdata.DistributedSampler(10, 2, r, seed=0))
         seen += [v for batch in loader for v in batch.asnumpy().tolist()]
     assert sorted(seen) == list(range(10))
+
+
+def test_distributed_errors_pickle_with_the_ranks_they_name():
+    import pickle
+    for cls in (dist.CollectiveTimeoutError, dist.RankFailedError):
+        back = pickle.loads(pickle.dumps(cls("rank 1 did not reach it", [1])))
+        assert type(back) is cls and str(back) == "rank 1 did not reach it" and back.missing == [1]
+    assert issubclass(dist.ParameterMismatchError, gp.errors.GpuparamsError)

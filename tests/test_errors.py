@@ -38,7 +38,9 @@ def test_every_exception_class_in_the_package_is_a_gpuparams_error():
     (errors.StaleGradientError, RuntimeError), (errors.StaleGradientError, UserWarning),
     (errors.ArrayFileError, ValueError), (errors.NVMLUnavailableError, RuntimeError),
     (errors.BudgetError, ValueError), (errors.ArgumentError, TypeError),
-    (errors.EmulatorError, RuntimeError),
+    (errors.EmulatorError, RuntimeError), (errors.DistributedError, RuntimeError),
+    (errors.CollectiveTimeoutError, TimeoutError), (errors.ParameterMismatchError, ValueError),
+    (errors.RankFailedError, RuntimeError), (errors.BackendUnavailableError, RuntimeError),
 ])
 def test_classes_keep_their_builtin_base(cls, builtin):
     assert issubclass(cls, builtin) and issubclass(cls, errors.GpuparamsError)
@@ -59,6 +61,9 @@ def test_old_import_locations_are_the_same_classes():
     assert nvrtc.CompileError is errors.KernelCompileError
     assert issubclass(emulator.CompileError, errors.KernelCompileError)
     assert issubclass(emulator.CompileError, emulator.EmulatorError)
+    from gpuparams import distributed
+    assert distributed.CollectiveTimeoutError is errors.CollectiveTimeoutError
+    assert distributed.errors.ParameterMismatchError is errors.ParameterMismatchError
 
 
 def test_kernel_compile_error_message_and_pickling():
