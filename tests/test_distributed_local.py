@@ -1,5 +1,6 @@
 """``gpuparams.distributed`` inside one process: the no-op world, argument checks, the sampler,
 buckets and the parameter-set comparison (the multi-process behaviour is in test_distributed.py)."""
+import os
 import subprocess
 import sys
 
@@ -266,3 +267,32 @@ def test_distributed_errors_pickle_with_the_ranks_they_name():
         back = pickle.loads(pickle.dumps(cls("rank 1 did not reach it", [1])))
         assert type(back) is cls and str(back) == "rank 1 did not reach it" and back.missing == [1]
     assert issubclass(dist.ParameterMismatchError, gp.errors.GpuparamsError)
+
+
+# ----------------------------------------------------------------------------- the train command's files
+def _train_args(*argv):
+    import argparse
+
+    from gpuparams.cli import train as train_cli
+    parser = argparse.ArgumentParser()
+    train_cli.add_arguments(parser)
+    return parser.parse_args(["--examples", "30", *argv])
+
+
+def test_only_the_writing_rank_picks_and_checks_the_output_files(tmp_path, monkeypatch):
+    """Rank 0 alone writes the files of a distributed ``train``, so it alone makes the run folder
+    and checks where the files go; the other ranks do neither (and cannot fail on it)."""
+    from gpuparams.cli import UsageError
+    from gpuparams.cli import train as train_cli
+    monkeypatch.chdir(tmp_path)
+    plan = train_cli._resolve(_train_args(), writes=False)
+    assert plan.params_path is None and plan.made_folder is None
+    assert list(tmp_path.iterdir()) == []  # no runs/<timestamp>/ of its own
+    plan = train_cli._resolve(_train_args())
+    assert plan.made_folder is not None and os.path.isdir(plan.made_folder)
+    assert plan.params_path == os.path.join(plan.made_folder, "model.npz")
+    # A folder missing on a non-writing rank's machine is not that rank's problem.
+    missing = str(tmp_path / "elsewhere" / "model.npz")
+    train_cli._resolve(_train_args("--out", missing), writes=False)
+    with pytest.raises(UsageError, match="does not exist"):
+        train_cli._resolve(_train_args("--out", missing))

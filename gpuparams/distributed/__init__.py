@@ -119,7 +119,7 @@ def _default_device(local_rank, local_size):
         return cpu(0)
     ctx = gpu(local_rank % count)
     # CuPy's current device (and so its current stream) becomes this process's GPU.
-    _backend.cupy_module(ctx).cuda.Device(ctx.device_id).use()
+    _backend.device(ctx).xp.cuda.Device(ctx.device_id).use()
     return ctx
 
 
@@ -315,7 +315,7 @@ def allgather(x):
 def _cupy_of(x):
     """CuPy, for an NDArray on a real GPU."""
     from .. import backend as _backend
-    return _backend.cupy_module_of(x._data)
+    return _backend.device_of(x).xp
 
 
 def _is_device_array(x):
@@ -333,8 +333,9 @@ def _host_view(x):
 def _to_device(host, like):
     if _is_device_array(like):
         from .. import backend as _backend
-        with _backend.device_scope(like.context):
-            return _backend.cupy_module_of(like._data).asarray(host)
+        dev = _backend.device_of(like)
+        with dev.scope():
+            return dev.xp.asarray(host)
     return host
 
 

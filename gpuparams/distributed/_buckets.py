@@ -7,8 +7,6 @@ order given (the trainer's parameter order, the same on every rank).
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .. import backend as _backend
 from .._ndarray import from_backend
 
@@ -29,10 +27,6 @@ def plan(arrays, bucket_bytes):
         members.append(i)
         open_bucket[key] = (members, used + nbytes)
     return buckets
-
-
-def _module(data):
-    return np if type(data) is np.ndarray else _backend.cupy_module_of(data)
 
 
 def run_on_buckets(arrays, bucket_bytes, collective, describe):
@@ -61,9 +55,10 @@ def run_on_buckets(arrays, bucket_bytes, collective, describe):
             collective(flat, describe(k, len(buckets)))
             first._version[0] += 1
             continue
-        xp = _module(first._data)
-        with _backend.device_scope(first.context):
-            flat = from_backend(xp.concatenate([arrays[i]._data.reshape(-1) for i in members]), first.context)
+        dev = _backend.device_of(first)  # its xp and scope, as its data says
+        with dev.scope():
+            flat = from_backend(dev.xp.concatenate([arrays[i]._data.reshape(-1) for i in members]),
+                                first.context)
             collective(flat, describe(k, len(buckets)))
             start = 0
             for i in members:
