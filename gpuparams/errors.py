@@ -19,7 +19,7 @@ __all__ = [
     "ArrayFileError", "NVMLUnavailableError", "UsageError", "EmulatorError", "KernelFault",
     "BarrierError", "LaunchConfigError", "ArgumentError", "EmulatorCompileError", "SkipCase",
     "NotSupportedError", "UnsupportedNameError", "ArrayConversionError", "TraceError",
-    "GraphFormatError", "CaptureFallbackWarning", "CaptureError",
+    "GraphFormatError", "CaptureFallbackWarning", "CaptureError", "UnsupportedKVStoreError",
     "DistributedError", "BackendUnavailableError", "RankFailedError", "CollectiveTimeoutError",
     "ParameterMismatchError",
 ]
@@ -43,6 +43,15 @@ class ArrayConversionError(GpuparamsError, TypeError, ValueError):
 
     Both a ``TypeError`` (what gpuparams raises for unusable sources) and a ``ValueError`` (what MXNet
     1.9.1 raises for this case, from NumPy's conversion).
+    """
+
+
+class UnsupportedKVStoreError(GpuparamsError, NotImplementedError, ValueError):
+    """A distributed kvstore name that is not provided (``'dist_async'``, ...): only the synchronous
+    ``'dist_sync'`` / ``'dist_device_sync'`` are.
+
+    A ``NotImplementedError`` (a name MXNet has and we do not) and a ``ValueError`` (an argument
+    outside the accepted values).
     """
 
 

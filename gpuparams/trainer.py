@@ -38,7 +38,7 @@ from . import backend
 from . import optimizer as _opt
 from ._placement import host_to_context
 from ._shapes import shape_is_known
-from .errors import StaleGradientError
+from .errors import StaleGradientError, UnsupportedKVStoreError
 from ._ndarray import copy_to_context
 from .parameter import DeferredInitializationError, Parameter
 from .serialization import ArrayFileError, load_arrays, save_arrays
@@ -71,7 +71,8 @@ class Trainer:
         ``'dist_device_sync'``): data-parallel across the processes of an MPI job, see
         :mod:`gpuparams.distributed` (rank 0's parameters at the first step, gradients averaged
         across ranks, files written by rank 0 only). Other distributed names (``'dist_async'``, ...)
-        raise ``NotImplementedError``.
+        raise :class:`~gpuparams.errors.UnsupportedKVStoreError` (a ``NotImplementedError`` and a
+        ``ValueError``).
     compression_params : None
         Gradient compression is not supported; only None is accepted.
     update_on_kvstore : bool or None
@@ -484,9 +485,10 @@ def _distributed_kvstore(name):
     if name in _DIST_KVSTORES:
         from .distributed._sync import GradientSync
         return GradientSync()
-    raise NotImplementedError(f"Trainer: kvstore={name!r} is not provided: distributed training is "
-                              f"synchronous, kvstore={' or '.join(map(repr, _DIST_KVSTORES))} (under "
-                              "mpirun, see gpuparams.distributed); in one process use kvstore='device'")
+    raise UnsupportedKVStoreError(
+        f"Trainer: kvstore={name!r} is not provided: kvstore must be 'device', 'local', None or "
+        f"'dist_sync', got {name!r} (distributed training is synchronous: 'dist_sync' or "
+        "'dist_device_sync' under mpirun, see gpuparams.distributed)")
 
 
 def _collect(params):

@@ -195,7 +195,7 @@ def scenario_collectives(out, ctx, early):
         sampler.set_epoch(epoch)
         results["sampler"][epoch] = list(sampler)
     results["sampler_drop"] = list(gdata.DistributedSampler(10, shuffle=True, seed=3, drop_last=True))
-    shard = gdata.ArrayDataset(np.arange(10, dtype=np.float32)).shard()
+    shard = gdata.ArrayDataset(np.arange(10, dtype=np.float32)).distributed_shard()
     results["shard"] = [float(shard[i]) for i in range(len(shard))]
     dist.barrier()
     with open(os.path.join(out, f"rank{r}.json"), "w", encoding="utf-8") as f:

@@ -238,15 +238,15 @@ def test_sampler_rejects_bad_arguments():
         gdata.DistributedSampler(4, 1, 0).set_epoch(-1)
 
 
-def test_shard_keeps_the_fast_batch_path_and_the_order():
+def test_distributed_shard_keeps_the_fast_batch_path_and_the_order():
     X = np.arange(14, dtype=np.float32).reshape(7, 2)
     ds = gdata.ArrayDataset(X, np.arange(7))
-    shard = ds.shard(3, 1)
+    shard = ds.distributed_shard(3, 1)
     assert len(shard) == 3 and hasattr(shard, "_gather")
     batches = [b[1].asnumpy().tolist() for b in gdata.DataLoader(shard, batch_size=2)]
     assert batches == [[1, 4], [0]]  # 7 over 3 ranks: rank 1 takes 1, 4 and the padding entry 0
     np.testing.assert_array_equal(shard[1][0], X[4])
-    plain = gdata.SimpleDataset(list("abcdefg")).shard(3, 2, drop_last=True)
+    plain = gdata.SimpleDataset(list("abcdefg")).distributed_shard(3, 2, drop_last=True)
     assert [plain[i] for i in range(len(plain))] == ["c", "f"] and not hasattr(plain, "_gather")
     with pytest.raises(IndexError, match="shard index 2 out of range for 2 examples"):
         plain[2]
