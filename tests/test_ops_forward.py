@@ -636,3 +636,16 @@ def test_binary_operators_on_two_numbers_give_the_python_result(fn, expected):
 def test_binary_operators_refuse_non_numbers_without_an_array():
     with pytest.raises(TypeError, match=r"add: needs an NDArray or numbers, got \(list, int\)"):
         nd.add([1, 2], 3)
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "tanh"])
+def test_unary_math_keeps_an_integer_dtype_as_mxnet(ctx, name):
+    # Recorded from MXNet 1.9.1 (tests/data/mxnet_integer_unary.json): the result is truncated to
+    # the input's integer dtype, where NumPy would promote to float64.
+    import json
+    import pathlib
+    ref = json.loads((pathlib.Path(__file__).parent / "data" / "mxnet_integer_unary.json").read_text())
+    x = nd.array(ref["input"], ctx=ctx, dtype="int32")
+    out = getattr(nd, name)(x)
+    dtype, values = ref[name]
+    assert out.dtype == np.dtype(dtype) and out.asnumpy().tolist() == values

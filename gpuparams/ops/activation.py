@@ -71,6 +71,8 @@ def sigmoid(x):
 def tanh(x):
     """Hyperbolic tangent."""
     out = xp_of(x._data).tanh(x._data)
+    if x._data.dtype.kind in "iu":  # MXNet keeps an integer input's dtype (tanh of int32 is int32)
+        out = out.astype(x._data.dtype)
 
     def backward(g, needs):
         return (g * (1 - out * out),)

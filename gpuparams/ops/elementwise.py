@@ -253,6 +253,12 @@ def _comparison(name, fn):
     return compare
 
 
+def _as_input_dtype(out, data):
+    """``out`` in the integer dtype of ``data`` when ``data`` is integer (MXNet 1.9.1: ``nd.exp`` of
+    int32 is int32, truncated); NumPy would promote to float64."""
+    return out.astype(data.dtype) if data.dtype.kind in "iu" else out
+
+
 def _as_int(compare):
     """MXNet's comparison of two Python numbers: 1 or 0."""
     return lambda a, b: int(compare(a, b))
@@ -296,7 +302,7 @@ lesser_equal = register("lesser_equal", differentiable=False, out=True, scalar=_
 @register(method=True, out=True, higher_order=True)
 def exp(x):
     """Elementwise ``e**x``."""
-    out = xp_of(x._data).exp(x._data)
+    out = _as_input_dtype(xp_of(x._data).exp(x._data), x._data)
 
     def backward(g, needs):
         return (g * out,)
@@ -317,14 +323,14 @@ def log(x):
 
     def graph_backward(g, out, needs):
         return (divide(g, x),)
-    return result(xp_of(data).log(data), x._ctx, "log", (x,), backward, saved=(x,),
+    return result(_as_input_dtype(xp_of(data).log(data), data), x._ctx, "log", (x,), backward, saved=(x,),
                   graph_backward=graph_backward)
 
 
 @register(method=True, out=True, higher_order=True)
 def sqrt(x):
     """Elementwise square root."""
-    out = xp_of(x._data).sqrt(x._data)
+    out = _as_input_dtype(xp_of(x._data).sqrt(x._data), x._data)
 
     def backward(g, needs):
         return (g / (2 * out),)
