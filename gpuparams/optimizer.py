@@ -315,7 +315,8 @@ class SGD(Optimizer):
 
     def __init__(self, momentum=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.momentum = _check_number("SGD", "momentum", momentum, low=0.0, high_open=1.0)
+        self.momentum = _check_number(type(self).__name__, "momentum", momentum, low=0.0,
+                                      high_open=1.0)
 
     @property
     def state_names(self):
@@ -383,7 +384,7 @@ class Adam(Optimizer):
 
 
 @register
-class NAG(Optimizer):
+class NAG(SGD):
     """Nesterov accelerated gradient, MXNet's form.
 
     Parameters
@@ -399,19 +400,9 @@ class NAG(Optimizer):
     MXNet 1.9.1's kernel: ``g = clip(rescale_grad*grad)``,
     ``w' = w + momentum*(momentum*mom - lr*(g + wd*w)) - lr*(g + wd*w)``, then
     ``mom = momentum*mom - lr*(g + wd*w')`` (the momentum's weight decay reads the updated weight, as
-    the in-place kernel does); without momentum the SGD step.
+    the in-place kernel does); without momentum the SGD step. Its momentum, state and repr are
+    SGD's (hence the subclass); only the update differs.
     """
-
-    def __init__(self, momentum=0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.momentum = _check_number("NAG", "momentum", momentum, low=0.0, high_open=1.0)
-
-    @property
-    def state_names(self):
-        return ("mom",) if self.momentum != 0.0 else ()
-
-    def create_state(self, index, weight):
-        return (weight.zeros_like(),) if self.momentum != 0.0 else None
 
     def _apply(self, weight, grad, state, *, lr, wd, t):
         clip = _clip_or_none(self.clip_gradient)
@@ -421,9 +412,6 @@ class NAG(Optimizer):
             return
         update_ops.nag_mom_update(weight, grad, state[0], lr=lr, momentum=self.momentum, wd=wd,
                                   rescale_grad=self.rescale_grad, clip_gradient=clip)
-
-    def _hyper_repr(self):
-        return {"momentum": self.momentum}
 
 
 @register
