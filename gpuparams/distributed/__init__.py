@@ -34,6 +34,7 @@ import warnings
 
 import numpy as np
 
+from ..ops._core import contiguous
 from . import _env
 from .errors import (BackendUnavailableError, CollectiveTimeoutError, DistributedError,
                      ParameterMismatchError, RankFailedError)
@@ -352,14 +353,20 @@ def _uses_nccl(x):
     return _state.nccl is not None and _is_device_array(x) and x.context == _state.device
 
 
+def _on_contiguous(data, collective):
+    """Run the in-place ``collective(buf)`` on ``data`` itself when it is C-contiguous (what NCCL
+    needs), else on a contiguous copy that is written back."""
+    buf = contiguous(data)
+    collective(buf)
+    if buf is not data:
+        data[...] = buf
+
+
 def _reduce_backend_array(x, op, what):
     """Reduce ``x``'s backend buffer in place across ranks."""
     data = x._data
     if _uses_nccl(x):
-        buf = data if data.flags.c_contiguous else data.copy()
-        _state.nccl.allreduce_inplace(buf, op, what)
-        if buf is not data:
-            data[...] = buf
+        _on_contiguous(data, lambda buf: _state.nccl.allreduce_inplace(buf, op, what))
         return
     host = _host_view(x)
     wide = host.dtype == np.float16  # MPI has no standard half type; reduce in float32
@@ -373,10 +380,7 @@ def _reduce_backend_array(x, op, what):
 def _bcast_backend_array(x, root, what):
     data = x._data
     if _uses_nccl(x):
-        buf = data if data.flags.c_contiguous else data.copy()
-        _state.nccl.bcast_inplace(buf, root, what)
-        if buf is not data:
-            data[...] = buf
+        _on_contiguous(data, lambda buf: _state.nccl.bcast_inplace(buf, root, what))
         return
     host = _host_view(x)
     buf = host if host is data and host.flags.c_contiguous else np.ascontiguousarray(host).copy()
