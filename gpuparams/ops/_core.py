@@ -19,9 +19,9 @@ from .._ndarray import NDArray, from_backend
 from ._registry import REGISTRY, _strict
 from ..errors import AxisError, ContextMismatchError, ShapeError
 
-__all__ = ["ContextMismatchError", "normalize_axis", "normalize_axes", "result", "allow_grad_sinks",
-           "same_context",
-           "operand", "unbroadcast", "xp_of", "ShapeError", "contiguous", "scatter_add", "stable_sigmoid"]
+__all__ = ["ContextMismatchError", "normalize_axis", "normalize_axes", "require_ndarray", "result",
+           "allow_grad_sinks", "same_context", "operand", "unbroadcast", "xp_of", "ShapeError", "contiguous",
+           "scatter_add", "stable_sigmoid"]
 
 
 def xp_of(data):
@@ -81,6 +81,13 @@ def normalize_axes(axes, shape, op_name, what="axis"):
     if len(set(out)) != len(out):
         raise AxisError(f"{op_name}: repeated {what} in {tuple(axes)!r}")
     return out
+
+
+def require_ndarray(op_name, value, what="data"):
+    """Raise a TypeError naming ``op_name``'s argument ``what`` unless ``value`` is an NDArray."""
+    if not isinstance(value, NDArray):
+        raise TypeError(f"{op_name}: {what} must be an NDArray, got {type(value).__name__} "
+                        "(wrap it with nd.array(...))")
 
 
 def same_context(op_name, a, b):

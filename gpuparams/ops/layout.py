@@ -5,17 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from .._ndarray import NDArray
-from ._core import ShapeError, normalize_axes, normalize_axis, result, xp_of
+from ._core import require_ndarray, ShapeError, normalize_axes, normalize_axis, result, xp_of
 from ._registry import register
 from .shape import _broadcast, concat, reshape
 
 __all__ = ["reshape_like", "broadcast_like", "moveaxis", "concatenate"]
-
-
-def _check(name, x, what):
-    if not isinstance(x, NDArray):
-        raise TypeError(f"{name}: {what} must be an NDArray, got {type(x).__name__} "
-                        "(wrap it with nd.array(...))")
 
 
 def _bound(value, name, what):
@@ -50,8 +44,8 @@ def reshape_like(lhs, rhs, lhs_begin=None, lhs_end=None, rhs_begin=None, rhs_end
     ShapeError
         When the sizes differ.
     """
-    _check("reshape_like", lhs, "lhs")
-    _check("reshape_like", rhs, "rhs")
+    require_ndarray("reshape_like", lhs, "lhs")
+    require_ndarray("reshape_like", rhs, "rhs")
     ls, rs = lhs.shape, rhs.shape
     lb, le = (_bound(v, "reshape_like", n) for v, n in ((lhs_begin, "lhs_begin"), (lhs_end, "lhs_end")))
     rb, re = (_bound(v, "reshape_like", n) for v, n in ((rhs_begin, "rhs_begin"), (rhs_end, "rhs_end")))
@@ -81,8 +75,8 @@ def broadcast_like(lhs, rhs, lhs_axes=None, rhs_axes=None):
     NDArray
         A new array; the gradient is summed back over the broadcast axes.
     """
-    _check("broadcast_like", lhs, "lhs")
-    _check("broadcast_like", rhs, "rhs")
+    require_ndarray("broadcast_like", lhs, "lhs")
+    require_ndarray("broadcast_like", rhs, "rhs")
     ls, rs = lhs.shape, rhs.shape
     if lhs_axes is None and rhs_axes is None:
         if len(ls) != len(rs):
@@ -127,7 +121,7 @@ def moveaxis(tensor, source, destination):
     NDArray
         A new array (MXNet's ``moveaxis`` is a transpose copy), differentiable.
     """
-    _check("moveaxis", tensor, "tensor")
+    require_ndarray("moveaxis", tensor, "tensor")
     src = normalize_axes(_seq(source), tensor.shape, "moveaxis", "source")
     dst = normalize_axes(_seq(destination), tensor.shape, "moveaxis", "destination")
     if len(src) != len(dst):

@@ -12,19 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._ndarray import NDArray, from_backend, normalize_dtype
-from ._core import normalize_axis, ShapeError, result, same_context, xp_of
+from .._ndarray import from_backend, normalize_dtype
+from ._core import require_ndarray, normalize_axis, ShapeError, result, same_context, xp_of
 from ._registry import register
 
 __all__ = ["where", "sort", "argsort", "topk"]
 
 _RET_TYPES = ("value", "indices", "mask", "both")
-
-
-def _check_array(op_name, what, value):
-    if not isinstance(value, NDArray):
-        raise TypeError(f"{op_name}: {what} must be an NDArray, got {type(value).__name__} "
-                        "(wrap it with nd.array(...))")
 
 
 @register()
@@ -59,7 +53,7 @@ def where(condition, x, y):
     [1.0, 20.0, 3.0]
     """
     for what, value in (("condition", condition), ("x", x), ("y", y)):
-        _check_array("where", what, value)
+        require_ndarray("where", value, what)
     ctx = same_context("where", x, y)
     same_context("where", x, condition)
     xd, yd, cd = x._data, y._data, condition._data
@@ -143,7 +137,7 @@ def sort(data, axis=-1, is_ascend=True):
     >>> nd.sort(nd.array([[3, 1, 2]]), is_ascend=False).asnumpy().tolist()
     [[3.0, 2.0, 1.0]]
     """
-    _check_array("sort", "data", data)
+    require_ndarray("sort", data, "data")
     d, ax = _sort_axis("sort", data, axis)
     idx = _order(d, ax, bool(is_ascend))
     out = xp_of(d).take_along_axis(d, idx, axis=ax)
@@ -179,7 +173,7 @@ def argsort(data, axis=-1, is_ascend=True, dtype="float32"):
     >>> nd.argsort(nd.array([[3, 1, 2]])).asnumpy().tolist()
     [[1.0, 2.0, 0.0]]
     """
-    _check_array("argsort", "data", data)
+    require_ndarray("argsort", data, "data")
     dt = normalize_dtype(dtype, what="argsort: dtype")
     d, ax = _sort_axis("argsort", data, axis)
     return from_backend(_order(d, ax, bool(is_ascend)).astype(dt), data._ctx, type(data))
@@ -217,7 +211,7 @@ def topk(data, axis=-1, k=1, ret_typ="indices", is_ascend=False, dtype="float32"
     >>> nd.topk(x, k=2).asnumpy().tolist(), nd.topk(x, k=2, ret_typ='value').asnumpy().tolist()
     ([[1.0, 2.0]], [[3.0, 3.0]])
     """
-    _check_array("topk", "data", data)
+    require_ndarray("topk", data, "data")
     if ret_typ not in _RET_TYPES:
         raise ValueError(f"topk: ret_typ must be one of {', '.join(map(repr, _RET_TYPES))}, got {ret_typ!r}")
     dt = normalize_dtype(dtype, what="topk: dtype")

@@ -3,17 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._ndarray import NDArray
-from ._core import ShapeError, normalize_axis, result, xp_of
+from ._core import require_ndarray, ShapeError, normalize_axis, result, xp_of
 from ._registry import register
 
 __all__ = ["slice", "slice_like", "pad"]
-
-
-def _check(name, x, what="data"):
-    if not isinstance(x, NDArray):
-        raise TypeError(f"{name}: {what} must be an NDArray, got {type(x).__name__} "
-                        "(wrap it with nd.array(...))")
 
 
 def _opt_int(value, name, what):
@@ -77,7 +70,7 @@ def slice(data, begin, end, step=()):
     >>> nd.slice(x, begin=(None, 1), end=(None, None), step=(-1, 1)).asnumpy().tolist()
     [[5.0, 6.0], [2.0, 3.0]]
     """
-    _check("slice", data)
+    require_ndarray("slice", data)
     begin, end, step = _as_seq(begin), _as_seq(end), _as_seq(step)
     if len(begin) != len(end) or (step and len(step) != len(begin)):
         raise ValueError(f"slice: begin {begin}, end {end} and step {step} must have one entry per "
@@ -121,8 +114,8 @@ def slice_like(data, shape_like, axes=()):
     ShapeError
         When the dimensions do not match or ``shape_like`` is larger than ``data`` along an axis.
     """
-    _check("slice_like", data)
-    _check("slice_like", shape_like, "shape_like")
+    require_ndarray("slice_like", data)
+    require_ndarray("slice_like", shape_like, "shape_like")
     shape, like = data.shape, shape_like.shape
     axes = _as_seq(axes)
     if not axes:
@@ -171,7 +164,7 @@ def pad(data, mode="constant", pad_width=(), constant_value=0.0):
     MXNet 1.9.1 pads only 4-D and 5-D arrays and only their spatial axes (``pad_width`` must start
     with four zeros); gpuparams pads any axis of any array.
     """
-    _check("pad", data)
+    require_ndarray("pad", data)
     if mode not in _PAD_MODES:
         raise ValueError(f"pad: mode must be one of {', '.join(_PAD_MODES)}, got {mode!r}")
     widths = tuple(_opt_int(w, "pad", "pad_width") for w in _as_seq(pad_width))
