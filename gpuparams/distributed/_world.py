@@ -40,6 +40,8 @@ _MAX_SLEEP_S = 1e-2
 _PEER_CHECK_S = 0.25
 # Seconds a timed-out rank waits for the others to answer its probe.
 _MAX_GRACE_S = 5.0
+# Seconds a failing rank waits between flushing its report and MPI_Abort (see World.abort).
+_ABORT_DRAIN_S = 0.25
 
 
 def _import_mpi():
@@ -214,6 +216,10 @@ class World:
     def abort(self, code=1):
         sys.stdout.flush()
         sys.stderr.flush()
+        # MPI_Abort makes the launcher kill every process at once, and MPICH's Hydra then drops what its
+        # proxies have not yet forwarded from our pipes: without this pause about one abort in seven
+        # here lost the whole output, the failure report included. The pause lets the proxy drain.
+        time.sleep(_ABORT_DRAIN_S)
         self.comm.Abort(code)
 
     def install_failure_hooks(self):
