@@ -308,9 +308,9 @@ class SGD(Optimizer):
 
     Notes
     -----
-    ``g = clip(rescale_grad*grad)``; without momentum ``w = w - lr*(g + wd*w)``; with momentum
-    ``mom = momentum*mom - lr*(g + wd*w)`` then ``w = w + mom``. Weight decay is added after
-    clipping (MXNet's order).
+    ``g = clip(rescale_grad*grad)``; without momentum ``w = (1 - lr*wd)*w - lr*g``; with momentum
+    ``mom = momentum*mom - lr*wd*w - lr*g`` then ``w = w + mom`` (MXNet 1.9.1's ``SGDKernel`` and
+    ``SGDMomKernel``). Weight decay is added after clipping (MXNet's order).
     """
 
     def __init__(self, momentum=0.0, **kwargs):

@@ -152,14 +152,40 @@ def dense(x, weight, bias=None, activation=None, flatten=True):
         dz = g.reshape(-1, units)
         if relu_out is not None:
             dz = dz * (relu_out > 0)
-        dx = (dz @ w).reshape(x_shape) if needs[0] else None
-        dw = dz.T @ x2 if needs[1] else None
-        db = dz.sum(axis=0) if needs[2] else None
-        return dx, dw, db
+        dx = _into(needs[0], xp_of(dz).matmul, (dz, w), lambda buf: buf.reshape(-1, in_units))
+        if dx is not None:
+            dx = dx.reshape(x_shape)
+        return (dx, _into(needs[1], xp_of(dz).matmul, (dz.T, x2)),
+                _into(needs[2], _sum0, (dz,)))
     def graph_backward(g, out, needs):
         return _dense_graph_backward(g, out, needs, x, weight, activation, in_units, units)
-    return result(y.reshape(out_shape), ctx, "dense", inputs, backward, saved=(x, weight),
-                  save_output=activation == "relu", graph_backward=graph_backward)
+    out = result(y.reshape(out_shape), ctx, "dense", inputs, backward, saved=(x, weight),
+                 save_output=activation == "relu", graph_backward=graph_backward)
+    allow_grad_sinks(out)
+    return out
+
+
+def _sum0(a, out=None):
+    return a.sum(axis=0, out=out)
+
+
+def _into(need, fn, args, view=None):
+    """One gradient of the NumPy/CuPy dense backward: ``fn(*args)``, or, when ``need`` is a
+    :class:`~gpuparams.autograd.GradSink` whose buffer has the result's dtype, written straight into
+    the leaf's gradient buffer (``fn(*args, out=buffer)``, or ``buffer += fn(*args)`` when the sink
+    accumulates), which saves autograd's copy of the result into the buffer. ``None`` when the
+    input needs no gradient."""
+    if not need:
+        return None
+    if isinstance(need, GradSink) and need.buffer.dtype == args[0].dtype:
+        buffer = need.buffer if view is None else view(need.buffer)
+        if need.accumulate:
+            buffer += fn(*args)
+        else:
+            fn(*args, out=buffer)
+        need.written()
+        return None
+    return fn(*args)
 
 
 @register()
