@@ -180,3 +180,54 @@ def test_numpy_adam_update_allocates_two_weight_sized_temporaries(rng):
     np.testing.assert_allclose(v.asnumpy(), v64, rtol=1e-5, atol=1e-12)
     np.testing.assert_allclose(w.asnumpy(), before - 0.01 * m64 / (np.sqrt(v64) + 1e-8), rtol=1e-6,
                                atol=1e-7)
+
+
+# ------------------------------------------------------------------------------------------- loss
+def _sce_reference(p, labels, head):
+    """float64 ``-log softmax(p)[label]`` over the last axis and its gradient ``head*(softmax - onehot)``."""
+    shifted = p - p.max(axis=-1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    onehot = np.eye(p.shape[-1])[labels]
+    loss = -(logp * onehot).sum(axis=-1)
+    return loss, head[..., None] * (np.exp(logp) - onehot)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "3-d"])
+def test_softmax_cross_entropy_picks_labels_on_the_last_axis(ctx, rng, layout):
+    # The backward subtracts 1 at each label in place through a (rows, classes) view of the
+    # softmax; a prediction that is a transposed view must still get its own gradient.
+    shape = (6, 5) if layout == "contiguous" else (2, 3, 5)
+    # "transposed": a (2, 3, 5) view of a (3, 2, 5) array, which no reshape to (6, 5) can view.
+    base = rng.standard_normal((3, 2, 5) if layout == "transposed" else shape).astype(np.float32)
+    labels = rng.integers(0, 5, shape[:-1])
+    x = nd.array(base, ctx=ctx)
+    x.attach_grad()
+    n = shape[0]
+    per_example = int(np.prod(shape[1:-1]))  # the loss Block averages over the non-batch axes
+    head = rng.uniform(0.5, 2, n).astype(np.float32)
+    with autograd.record():
+        pred = nd.transpose(x, axes=(1, 0, 2)) if layout == "transposed" else x
+        loss = gp.loss.SoftmaxCrossEntropyLoss()(pred, nd.array(labels.astype(np.float32), ctx=ctx))
+    loss.backward(nd.array(head, ctx=ctx))
+    p64 = base.astype(np.float64)
+    elem_head = np.broadcast_to((head / per_example).reshape((n,) + (1,) * (len(shape) - 2)),
+                                shape[:-1])
+    p64 = p64.transpose(1, 0, 2) if layout == "transposed" else p64
+    ref_loss, ref_grad = _sce_reference(p64, labels, elem_head)
+    np.testing.assert_allclose(loss.asnumpy(), ref_loss.reshape(n, -1).mean(axis=1), rtol=1e-5,
+                               atol=1e-6)
+    got = x.grad.asnumpy()
+    got = got.transpose(1, 0, 2) if layout == "transposed" else got
+    np.testing.assert_allclose(got, ref_grad, rtol=1e-5, atol=1e-6)
+
+
+def test_softmax_cross_entropy_from_logits_takes_minus_the_picked_entry(ctx, rng):
+    logp = rng.standard_normal((4, 6)).astype(np.float32)
+    labels = np.array([5, 0, 2, 2])
+    x = nd.array(logp, ctx=ctx)
+    x.attach_grad()
+    with autograd.record():
+        loss = gp.loss.SoftmaxCrossEntropyLoss(from_logits=True)(x, nd.array(labels, ctx=ctx))
+    loss.backward()
+    np.testing.assert_array_equal(loss.asnumpy(), -logp[np.arange(4), labels])
+    np.testing.assert_array_equal(x.grad.asnumpy(), -np.eye(6, dtype=np.float32)[labels])
