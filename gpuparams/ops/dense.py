@@ -19,30 +19,34 @@ DENSE_ACTIVATIONS = (None, "relu")
 
 
 def _check(x, weight, bias, activation, flatten):
+    # Reads the backend arrays' shape and dtype directly: this runs at every dense call.
     if activation not in DENSE_ACTIVATIONS:
         raise ValueError(f"dense: fused activation must be None or 'relu', got {activation!r}")
     ctx = same_context("dense", x, weight)
     if bias is not None:
         same_context("dense", x, bias)
-    if weight.ndim != 2:
-        raise ShapeError(f"dense: weight must be 2-D (units, in_units), got shape {weight.shape}")
-    units, in_units = weight.shape
+    xd, wd = x._data, weight._data
+    bd = bias._data if bias is not None else None
+    if wd.ndim != 2:
+        raise ShapeError(f"dense: weight must be 2-D (units, in_units), got shape {tuple(wd.shape)}")
+    units, in_units = wd.shape
+    x_shape = tuple(xd.shape)
     if flatten:
-        batch = x.shape[0]
-        features = x.size // batch if batch else 0
+        batch = x_shape[0]
+        features = xd.size // batch if batch else 0
         lead = (batch,)
     else:
-        features = x.shape[-1]
-        lead = x.shape[:-1]
+        features = x_shape[-1]
+        lead = x_shape[:-1]
     if features != in_units:
         how = "flattened to" if flatten else "last axis"
-        raise ShapeError(f"dense: input of shape {x.shape} ({how} {features} features) does not match "
-                         f"weight of shape {weight.shape}, which expects {in_units} input features")
-    if bias is not None and bias.shape != (units,):
-        raise ShapeError(f"dense: bias must have shape ({units},), got {bias.shape}")
-    if x.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
-        raise TypeError(f"dense: dtypes differ: input {x.dtype}, weight {weight.dtype}"
-                        + (f", bias {bias.dtype}" if bias is not None else "")
+        raise ShapeError(f"dense: input of shape {x_shape} ({how} {features} features) does not match "
+                         f"weight of shape {tuple(wd.shape)}, which expects {in_units} input features")
+    if bd is not None and tuple(bd.shape) != (units,):
+        raise ShapeError(f"dense: bias must have shape ({units},), got {tuple(bd.shape)}")
+    if xd.dtype != wd.dtype or (bd is not None and bd.dtype != wd.dtype):
+        raise TypeError(f"dense: dtypes differ: input {xd.dtype}, weight {wd.dtype}"
+                        + (f", bias {bd.dtype}" if bd is not None else "")
                         + "; cast with .astype(...) so they match")
     return ctx, lead, in_units, units
 
