@@ -23,7 +23,7 @@ Under ``autograd.record()`` a replay records **one** tape node for the whole blo
 operators hand their backward functions to the replay (:class:`_FusedBackward`) instead of building
 a node each, and that node's backward runs them in reverse over the plan, summing gradients as
 ``autograd`` does, so gradients (and the sums over tied parameters) are bit-identical to the
-imperative run on the CPU.
+imperative run on the CPU. (A plan of one operator keeps that operator's own node.)
 
 Capture: with ``hybridize(static_alloc=True, static_shape=True)`` on a device that runs our kernels,
 outside ``record()``, the second call of a signature records the plan's kernel launches
@@ -169,10 +169,12 @@ class Plan:
         """Replay the plan with the block inputs ``args``; returns what ``hybrid_forward`` returned.
 
         Under ``autograd.record()`` a plan with one output records one tape node for the whole call
-        (:class:`_FusedBackward`) instead of one per operator.
+        (:class:`_FusedBackward`) instead of one per operator. A plan of a single operator records
+        that operator's own node, as the imperative call does: it is one node either way, and the
+        fused one would only add the replay's bookkeeping to it.
         """
         self.replays += 1
-        if autograd._state.recording and self.output[0] == "slot":
+        if autograd._state.recording and self.output[0] == "slot" and len(self.steps) > 1:
             return _registry.run_plan_on(self.device, lambda: self._fused(args))
         return _registry.run_plan_on(self.device, lambda: self._loop(args))
 
