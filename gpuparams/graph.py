@@ -174,7 +174,10 @@ class Plan:
         fused one would only add the replay's bookkeeping to it.
         """
         self.replays += 1
-        if autograd._state.recording and self.output[0] == "slot" and len(self.steps) > 1:
+        fused = autograd._state.recording and self.output[0] == "slot" and len(self.steps) > 1
+        if self.device is None:  # the CPU: no device scope to enter
+            return self._fused(args) if fused else self._loop(args)
+        if fused:
             return _registry.run_plan_on(self.device, lambda: self._fused(args))
         return _registry.run_plan_on(self.device, lambda: self._loop(args))
 
