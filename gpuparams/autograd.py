@@ -173,6 +173,19 @@ class GradSink:
         self._state.add(id(self.leaf))
 
 
+_NDARRAY = []
+
+
+def _ndarray_class():
+    """:class:`~gpuparams.NDArray` (imported on first use: that module imports this one). Cached, as
+    a relative import inside a function costs a trip through the import machinery at every call,
+    and every backward pass asks for it."""
+    if not _NDARRAY:
+        from ._ndarray import NDArray
+        _NDARRAY.append(NDArray)
+    return _NDARRAY[0]
+
+
 def _wants_grad(array):
     return array is not None and (array._node is not None or array._grad_req != "null")
 
@@ -321,7 +334,7 @@ def _run_backward(heads, head_grads, retain_graph, variables=None):
     ``variables``, it writes no buffer and returns ``(grads, reached)``: the summed gradients keyed by
     ``id`` of the leaves and the ``id`` of every array reachable from the heads.
     """
-    from ._ndarray import NDArray
+    NDArray = _ndarray_class()
 
     op_name = "backward" if variables is None else "autograd.grad"
     heads, head_grads = _head_gradients(op_name, heads, head_grads)
@@ -403,7 +416,7 @@ def _run_backward(heads, head_grads, retain_graph, variables=None):
 
 def _head_gradients(op_name, heads, head_grads):
     """Normalize ``heads`` / ``head_grads`` to two lists of equal length (shared by both passes)."""
-    from ._ndarray import NDArray
+    NDArray = _ndarray_class()
 
     if isinstance(heads, NDArray):
         heads = [heads]
