@@ -256,3 +256,29 @@ def test_a_single_operator_replay_records_the_operators_own_node(rng):
     assert gp.graph.cache_info(layer)["replays"] >= 2
     for a, b in zip(*grads):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("hybridize", [False, True])
+def test_cpu_dense_writes_dx_of_a_flattened_input_into_its_gradient_buffer(rng, hybridize):
+    layer = nn.Dense(3, in_units=6)  # flatten=True: x of shape (2, 2, 3) is read as (2, 6)
+    net = nn.HybridSequential()
+    net.add(layer)
+    net.initialize(ctx=gp.cpu(0))
+    if hybridize:
+        net.hybridize()
+    xh = rng.uniform(-1, 1, (2, 2, 3)).astype(np.float32)
+    x = nd.array(xh)
+    x.attach_grad()
+    buffer = x.grad._data
+    head = rng.uniform(-1, 1, (2, 3)).astype(np.float32)
+    for _ in range(2):
+        with autograd.record():
+            y = net(x)
+        y.backward(nd.array(head))
+    w = layer.weight.data().asnumpy().astype(np.float64)
+    assert x.grad._data is buffer and x.grad.shape == (2, 2, 3)
+    np.testing.assert_allclose(x.grad.asnumpy(), (head.astype(np.float64) @ w).reshape(2, 2, 3),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(layer.weight.grad().asnumpy(),
+                               head.T.astype(np.float64) @ xh.reshape(2, 6).astype(np.float64),
+                               rtol=1e-5, atol=1e-6)
