@@ -22,6 +22,14 @@ def emulated():
         yield gp.gpu(0)
 
 
+@pytest.fixture(params=[pytest.param("emulated", id="gpu0-emulated", marks=pytest.mark.emulated),
+                        pytest.param("gpu", id="gpu0", marks=pytest.mark.gpu)])
+def kctx(request):
+    """A context with our kernels: the emulated gpu(0), and a real gpu(0) where present."""
+    with backend.emulation(request.param == "emulated"):
+        yield gp.gpu(0)
+
+
 @pytest.fixture
 def launches(monkeypatch):
     """The names of every kernel launched through backend.loader.launch while the test runs."""
@@ -125,10 +133,10 @@ def test_gemm_rejects_bad_operands(emulated):
 @pytest.mark.parametrize("ta", [False, True])
 @pytest.mark.parametrize("tb", [False, True])
 @pytest.mark.parametrize("n,k,m", [(1, 3, 1), (3, 17, 5), (17, 3, 65)])
-def test_dot_2d_runs_our_gemm(emulated, launches, n, k, m, ta, tb):
+def test_dot_2d_runs_our_gemm(kctx, launches, n, k, m, ta, tb):
     a, b = _stored((n, k), ta), _stored((k, m), tb)
     _check(lambda x, y: nd.dot(x, y, transpose_a=ta, transpose_b=tb),
-           lambda x, y: _op(x, ta) @ _op(y, tb), [a, b], emulated)
+           lambda x, y: _op(x, ta) @ _op(y, tb), [a, b], kctx)
     # One GEMM forward, one per gradient backward.
     assert len(_gemm_launches(launches)) == 3
 
@@ -145,22 +153,22 @@ def test_dot_2d_runs_our_gemm(emulated, launches, n, k, m, ta, tb):
     (((2, 3, 4), (5, 4)), False, True),
     (((2, 3, 4), (5, 3, 2)), True, True),
 ])
-def test_dot_1d_and_nd_run_our_gemm(emulated, launches, shapes, ta, tb):
+def test_dot_1d_and_nd_run_our_gemm(kctx, launches, shapes, ta, tb):
     a, b = (_R.uniform(-1, 1, size=s) for s in shapes)
 
     def ref(x, y):
         return np.tensordot(_op(x, ta), _op(y, tb), axes=1)
-    _check(lambda x, y: nd.dot(x, y, transpose_a=ta, transpose_b=tb), ref, [a, b], emulated)
+    _check(lambda x, y: nd.dot(x, y, transpose_a=ta, transpose_b=tb), ref, [a, b], kctx)
     assert len(_gemm_launches(launches)) == 3
 
 
-def test_dot_kernel_path_only_for_float32_on_kernel_devices(emulated, launches):
+def test_dot_kernel_path_only_for_float32_on_kernel_devices(kctx, launches):
     a, b = _R.uniform(size=(3, 4)), _R.uniform(size=(4, 2))
-    out = nd.dot(nd.array(a, ctx=emulated, dtype="float32"), nd.array(b, ctx=emulated, dtype="float32"))
+    out = nd.dot(nd.array(a, ctx=kctx, dtype="float32"), nd.array(b, ctx=kctx, dtype="float32"))
     assert len(_gemm_launches(launches)) == 1
     np.testing.assert_allclose(out.asnumpy(), a @ b, rtol=1e-5)
     del launches[:]
-    out = nd.dot(nd.array(a, ctx=emulated, dtype="float64"), nd.array(b, ctx=emulated, dtype="float64"))
+    out = nd.dot(nd.array(a, ctx=kctx, dtype="float64"), nd.array(b, ctx=kctx, dtype="float64"))
     assert launches == [] and out.dtype == np.float64
     np.testing.assert_allclose(out.asnumpy(), a @ b, rtol=1e-12)
     with backend.emulation(False):
@@ -168,20 +176,20 @@ def test_dot_kernel_path_only_for_float32_on_kernel_devices(emulated, launches):
     assert launches == []
 
 
-def test_registry_specs_of_dot_take_the_kernel_path(emulated, launches):
+def test_registry_specs_of_dot_take_the_kernel_path(kctx, launches):
     # tests/test_registry.py::SPECS runs dot and batch_dot on the emulated gpu(0) in float32: those
     # runs must be the kernel path, not NumPy on the emulator's host arrays.
     from tests.test_registry import SPECS, _arrays, _call
     for name in ("dot", "batch_dot"):
         del launches[:]
-        _call(name, SPECS[name], _arrays(SPECS[name], emulated))
+        _call(name, SPECS[name], _arrays(SPECS[name], kctx))
         assert _gemm_launches(launches), name
 
 
-def test_dot_second_derivative_runs_our_gemm(emulated, launches):
+def test_dot_second_derivative_runs_our_gemm(kctx, launches):
     # create_graph=True records the backward with dot itself, so it runs the kernels too.
-    a = nd.array(_R.uniform(size=(3, 4)), ctx=emulated, dtype="float32")
-    b = nd.array(_R.uniform(size=(4, 2)), ctx=emulated, dtype="float32")
+    a = nd.array(_R.uniform(size=(3, 4)), ctx=kctx, dtype="float32")
+    b = nd.array(_R.uniform(size=(4, 2)), ctx=kctx, dtype="float32")
     a.attach_grad()
     b.attach_grad()
     with autograd.record():
@@ -209,7 +217,7 @@ def test_dot_second_derivative_runs_our_gemm(emulated, launches):
 @pytest.mark.parametrize("ta", [False, True])
 @pytest.mark.parametrize("tb", [False, True])
 @pytest.mark.parametrize("batch,n,k,m", [(1, 1, 3, 1), (3, 5, 17, 2), (2, 17, 3, 65)])
-def test_batch_dot_runs_our_gemm(emulated, launches, batch, n, k, m, ta, tb):
+def test_batch_dot_runs_our_gemm(kctx, launches, batch, n, k, m, ta, tb):
     a = _R.uniform(-1, 1, size=(batch, k, n) if ta else (batch, n, k))
     b = _R.uniform(-1, 1, size=(batch, m, k) if tb else (batch, k, m))
 
@@ -217,13 +225,13 @@ def test_batch_dot_runs_our_gemm(emulated, launches, batch, n, k, m, ta, tb):
         x = x.transpose(0, 2, 1) if ta else x
         y = y.transpose(0, 2, 1) if tb else y
         return np.matmul(x, y)
-    _check(lambda x, y: nd.batch_dot(x, y, transpose_a=ta, transpose_b=tb), ref, [a, b], emulated)
+    _check(lambda x, y: nd.batch_dot(x, y, transpose_a=ta, transpose_b=tb), ref, [a, b], kctx)
     # A loop of one launch per batch item: forward and each gradient.
     assert len(_gemm_launches(launches)) == 3 * batch
 
 
-def test_batch_dot_float64_keeps_numpy(emulated, launches):
+def test_batch_dot_float64_keeps_numpy(kctx, launches):
     a, b = _R.uniform(size=(2, 3, 4)), _R.uniform(size=(2, 4, 5))
-    out = nd.batch_dot(nd.array(a, ctx=emulated, dtype="float64"), nd.array(b, ctx=emulated, dtype="float64"))
+    out = nd.batch_dot(nd.array(a, ctx=kctx, dtype="float64"), nd.array(b, ctx=kctx, dtype="float64"))
     assert launches == []
     np.testing.assert_allclose(out.asnumpy(), np.matmul(a, b), rtol=1e-12)
