@@ -91,9 +91,11 @@ class Loss(HybridBlock):
             args, kwargs = self._positional(pred, label, args, kwargs)
             if kwargs:  # keyword-only or **kwargs inputs of a custom loss: they cannot be traced
                 return self.hybrid_forward(nd, pred, label, *args, **kwargs)
-        if isinstance(pred, NDArray):
-            label = loss_ops.as_label(label, pred)
-            args = tuple(_as_array(a, pred) for a in args)
+        if isinstance(pred, NDArray):  # NumPy labels and weights become arrays (a plan takes arrays)
+            if not isinstance(label, NDArray):
+                label = loss_ops.as_label(label, pred)
+            if args:
+                args = tuple(_as_array(a, pred) for a in args)
         return super().forward(pred, label, *args)
 
     def _positional(self, pred, label, args, kwargs):
