@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import gpuparams as gp
-from gpuparams import autograd, backend, nd
+from gpuparams import autograd, backend, graph, nd
+from gpuparams.gluon import nn
 from gpuparams.backend import dense_launch, loader
 
 _R = np.random.default_rng(11)
@@ -235,3 +236,27 @@ def test_batch_dot_float64_keeps_numpy(kctx, launches):
     out = nd.batch_dot(nd.array(a, ctx=kctx, dtype="float64"), nd.array(b, ctx=kctx, dtype="float64"))
     assert launches == []
     np.testing.assert_allclose(out.asnumpy(), np.matmul(a, b), rtol=1e-12)
+
+
+class _Bilinear(nn.HybridBlock):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.w = self.params.get("w", shape=(4, 3))
+
+    def hybrid_forward(self, F, x, y, w):
+        return F.batch_dot(F.expand_dims(F.dot(x, w), 1), F.expand_dims(y, 2))
+
+
+def test_a_hybridized_replay_runs_our_gemm(kctx, launches):
+    block = _Bilinear()
+    block.initialize(ctx=kctx)
+    x, y = _R.uniform(-1, 1, (5, 4)), _R.uniform(-1, 1, (5, 3))
+    want = np.einsum("bi,ij,bj->b", x, block.w.data().asnumpy().astype(np.float64), y)
+    block.hybridize()
+    for _ in range(2):
+        del launches[:]
+        xs, ys = nd.array(x, ctx=kctx), nd.array(y, ctx=kctx)
+        out = block(xs, ys)
+        np.testing.assert_allclose(out.asnumpy().reshape(-1), want, rtol=1e-5, atol=1e-6)
+        assert len(_gemm_launches(launches)) == 1 + 5  # the dot, then one per batch item
+    assert graph.cache_info(block)["replays"] == 1
