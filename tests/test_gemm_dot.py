@@ -1,6 +1,7 @@
-"""``nd.dot`` / ``nd.batch_dot`` on our GEMM kernels (issue 11): float32 products on a device with
-custom kernels (the emulated gpu(0) here, a real GPU where present) run ``backend.dense_launch.gemm``
-forward and backward, never cuBLAS; float64 and cpu(0) keep the NumPy path.
+"""``nd.dot`` / ``nd.batch_dot`` / ``matmul`` (``np.matmul``, ``@``) on our GEMM kernels (issue 11):
+float32 products on a device with custom kernels (the emulated gpu(0) here, a real GPU where present)
+run ``backend.dense_launch.gemm`` forward and backward, never cuBLAS; float64 and cpu(0) keep the
+NumPy path.
 
 References: float64 NumPy products; gradients against central differences of those references.
 """
@@ -177,11 +178,12 @@ def test_dot_kernel_path_only_for_float32_on_kernel_devices(kctx, launches):
     assert launches == []
 
 
-def test_registry_specs_of_dot_take_the_kernel_path(kctx, launches):
-    # tests/test_registry.py::SPECS runs dot and batch_dot on the emulated gpu(0) in float32: those
+def test_registry_specs_of_products_take_the_kernel_path(kctx, launches):
+    # tests/test_registry.py::SPECS runs dot, batch_dot and matmul on the emulated gpu(0) in float32:
+    # those
     # runs must be the kernel path, not NumPy on the emulator's host arrays.
     from tests.test_registry import SPECS, _arrays, _call
-    for name in ("dot", "batch_dot"):
+    for name in ("dot", "batch_dot", "matmul"):
         del launches[:]
         _call(name, SPECS[name], _arrays(SPECS[name], kctx))
         assert _gemm_launches(launches), name
@@ -260,3 +262,130 @@ def test_a_hybridized_replay_runs_our_gemm(kctx, launches):
         np.testing.assert_allclose(out.asnumpy().reshape(-1), want, rtol=1e-5, atol=1e-6)
         assert len(_gemm_launches(launches)) == 1 + 5  # the dot, then one per batch item
     assert graph.cache_info(block)["replays"] == 1
+
+
+# ---------------------------------------------------------------------------------------------------
+# matmul (np.matmul and ``@`` of the np front end)
+
+
+@pytest.mark.parametrize("shapes,count", [
+    (((3, 5), (5, 2)), 3),
+    (((17, 3), (3, 65)), 3),
+    # b is one matrix: a's batch axes fold into the rows, one launch each way
+    (((4, 3, 5), (5, 2)), 3),
+    (((2, 3, 4), (1, 4, 5)), 3),
+    (((3, 5), (1, 1, 5, 2)), 3),
+    # a loop over the broadcast batch, the broadcast operand's gradient summed over it
+    (((1, 3, 5), (4, 5, 2)), 3 * 4),
+    (((2, 1, 3, 5), (3, 5, 7)), 3 * 6),
+    (((3, 5), (2, 5, 4)), 3 * 2),
+    (((2, 1, 3, 5), (1, 4, 5, 2)), 3 * 8),
+    (((2, 3, 1, 5), (2, 3, 5, 1)), 3 * 6),
+])
+def test_matmul_runs_our_gemm(kctx, launches, shapes, count):
+    a, b = (_R.uniform(-1, 1, size=s) for s in shapes)
+    _check(nd.matmul, np.matmul, [a, b], kctx)
+    assert len(_gemm_launches(launches)) == count
+
+
+@pytest.mark.parametrize("ta,tb,kernel", [(False, True, "dense_fwd"), (True, False, "dense_bwd_dw"),
+                                          (True, True, "dense_bwd_dw")])
+def test_matmul_reads_swapped_operands_in_place(kctx, launches, ta, tb, kernel):
+    # swapaxes(x, -1, -2) of a stored stack is a view the kernels read transposed (no copy): the
+    # forward is the kernel of that layout, and the gradients come back in the operands' layout.
+    a = _R.uniform(-1, 1, size=(2, 5, 3) if ta else (2, 3, 5))
+    b = _R.uniform(-1, 1, size=(7, 5) if tb else (5, 7))
+
+    def fn(x, y):
+        return nd.matmul(nd.swapaxes(x, 1, 2) if ta else x, nd.swapaxes(y, 0, 1) if tb else y)
+
+    def ref(x, y):
+        return np.matmul(np.swapaxes(x, 1, 2) if ta else x, y.T if tb else y)
+    _check(fn, ref, [a, b], kctx)
+    names = _gemm_launches(launches)
+    assert names[0].startswith(kernel + "_")  # <kernel>_<tile configuration>
+    assert len(names) == (3 * 2 if ta else 3)  # a stored transposed with a batch: a loop
+
+
+def test_matmul_float64_and_cpu_keep_numpy(kctx, launches):
+    a, b = _R.uniform(size=(1, 3, 4)), _R.uniform(size=(2, 4, 5))
+    out = nd.matmul(nd.array(a, ctx=kctx, dtype="float64"), nd.array(b, ctx=kctx, dtype="float64"))
+    assert launches == [] and out.dtype == np.float64
+    np.testing.assert_allclose(out.asnumpy(), np.matmul(a, b), rtol=1e-12)
+    with backend.emulation(False):
+        out = nd.matmul(nd.array(a, dtype="float32"), nd.array(b, dtype="float32"))
+    assert launches == []
+    np.testing.assert_allclose(out.asnumpy(), np.matmul(a, b), rtol=1e-5)
+
+
+def test_matmul_kernel_path_empty_operands(kctx, launches):
+    a = nd.zeros((0, 3, 4), ctx=kctx)
+    assert nd.matmul(a, nd.ones((4, 5), ctx=kctx)).shape == (0, 3, 5)
+    assert nd.matmul(nd.ones((2, 3, 4), ctx=kctx), nd.ones((0, 1, 4, 2), ctx=kctx)).shape == (0, 2, 3, 2)
+    out = nd.matmul(nd.ones((2, 3, 0), ctx=kctx), nd.ones((2, 0, 4), ctx=kctx))
+    np.testing.assert_array_equal(out.asnumpy(), np.zeros((2, 3, 4)))
+
+
+def test_matmul_kernel_path_rejects_bad_shapes(kctx):
+    with pytest.raises(gp.errors.ShapeError, match=r"batch axes of shapes \(2, 3, 4\) and \(3, 4, 5\)"):
+        nd.matmul(nd.ones((2, 3, 4), ctx=kctx), nd.ones((3, 4, 5), ctx=kctx))
+    with pytest.raises(gp.errors.ShapeError, match=r"4 \(last axis of the first\) != 5"):
+        nd.matmul(nd.ones((3, 4), ctx=kctx), nd.ones((5, 2), ctx=kctx))
+
+
+def test_np_front_end_products_run_our_gemm(kctx, launches):
+    # np.matmul / @ (1-D operands included), np.dot and np.tensordot all reach our kernels.
+    from gpuparams import np as gnp
+    m, v, t = _R.uniform(size=(3, 4)), _R.uniform(size=(4,)), _R.uniform(size=(2, 4, 5))
+    gm, gv, gt = (gnp.array(x, dtype="float32", ctx=kctx) for x in (m, v, t))
+    cases = [(lambda: gm @ gv, m @ v), (lambda: gv @ gt, v @ t), (lambda: gnp.matmul(gm, gt), m @ t),
+             (lambda: gnp.dot(gm, gt), np.dot(m, t)),
+             (lambda: gnp.tensordot(gt, gm, axes=([1], [1])), np.tensordot(t, m, axes=([1], [1])))]
+    for i, (product, want) in enumerate(cases):
+        del launches[:]
+        np.testing.assert_allclose(product().asnumpy(), want, rtol=1e-5, atol=1e-6, err_msg=str(i))
+        assert _gemm_launches(launches), i
+
+
+class _MatmulBlock(nn.HybridBlock):
+    def hybrid_forward(self, F, x, y):
+        return x @ y
+
+
+def test_a_hybridized_np_matmul_replay_runs_our_gemm(kctx, launches):
+    from gpuparams import np as gnp
+    block = _MatmulBlock()
+    block.hybridize()
+    x, y = _R.uniform(-1, 1, (1, 3, 5)), _R.uniform(-1, 1, (2, 5, 4))
+    head = _R.uniform(0.5, 1.5, (2, 3, 4))
+    for _ in range(2):
+        xs, ys = gnp.array(x, dtype="float32", ctx=kctx), gnp.array(y, dtype="float32", ctx=kctx)
+        xs.attach_grad()
+        ys.attach_grad()
+        del launches[:]
+        with autograd.record():
+            out = block(xs, ys)
+        assert len(_gemm_launches(launches)) == 2  # one per item of the broadcast batch
+        out.backward(gnp.array(head, dtype="float32", ctx=kctx))
+        assert len(_gemm_launches(launches)) == 2 + 4
+        np.testing.assert_allclose(out.asnumpy(), np.matmul(x, y), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(xs.grad.asnumpy(), (head @ np.swapaxes(y, 1, 2)).sum(0, keepdims=True),
+                                   rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(ys.grad.asnumpy(), np.swapaxes(x, 1, 2) @ head, rtol=1e-5, atol=1e-5)
+    assert graph.cache_info(block)["replays"] == 1
+
+
+@pytest.mark.parametrize("shapes,count", [(((1, 3, 5), (2, 5, 4)), 2), (((2, 3, 5), (5, 4)), 1)])
+def test_a_captured_matmul_replays_our_gemm_on_new_inputs(emulated, launches, shapes, count):
+    # The matmul step is kernel launches only (no host copy, no cuBLAS), so a capture records it and
+    # later calls read the new inputs through the graph's buffers.
+    from gpuparams import np as gnp
+    block = _MatmulBlock()
+    block.hybridize(static_alloc=True, static_shape=True)
+    for _ in range(3):
+        x, y = (_R.uniform(-1, 1, s) for s in shapes)
+        out = block(gnp.array(x, dtype="float32", ctx=emulated), gnp.array(y, dtype="float32", ctx=emulated))
+        np.testing.assert_allclose(out.asnumpy(), np.matmul(x, y), rtol=1e-5, atol=1e-6)
+    info = graph.cache_info(block)
+    assert info["captures"] == 1 and info["capture_failed"] == [None]
+    assert len(next(iter(block._plans.values())).captured.launches) == count

@@ -50,11 +50,46 @@ def _gemm_grads(gemm, g, sa, sb, fa, fb, needs):
 
 
 def _kernel_gemm(dev):
+    """``gemm(x, y, tx, ty)`` of 2-D stored matrices on ``dev``: one launch of our kernels."""
     from ..backend import kernels
 
     def gemm(x, y, tx, ty):
         return kernels.gemm(dev, x, y, tx, ty)
     return gemm
+
+
+def _batch_item(index, shape):
+    """Where item ``index`` of a broadcast batch lies in a stack whose batch axes are ``shape``
+    (NumPy's broadcasting: missing leading axes and axes of size 1 repeat the one item)."""
+    lead = len(index) - len(shape)
+    return tuple(0 if size == 1 else i for i, size in zip(index[lead:], shape))
+
+
+def _kernel_batched_gemm(dev):
+    """``gemm(x, y, tx, ty)`` of stacks of stored matrices ``(..., r, c)`` (C-contiguous) on ``dev``:
+    the batch axes broadcast, and each item of the broadcast batch is one launch of our kernels on
+    2-D views of the stacks in their stored layout, writing its slice of the ``(batch..., n, m)``
+    result."""
+    from ..backend import kernels
+
+    def gemm(x, y, tx, ty):
+        bx, by = x.shape[:-2], y.shape[:-2]
+        batch = np.broadcast_shapes(bx, by)
+        n = x.shape[-1] if tx else x.shape[-2]
+        m = y.shape[-2] if ty else y.shape[-1]
+        with dev.scope():  # a backward runs outside the dispatcher's scope
+            out = dev.xp.empty(batch + (n, m), dtype=np.float32)
+            for index in np.ndindex(*batch):
+                kernels.gemm(dev, x[_batch_item(index, bx)], y[_batch_item(index, by)], tx, ty,
+                             out=out[index])
+        return out
+    return gemm
+
+
+def _gemm_operand(g):
+    """A head gradient as the kernels read it: float32 (a head may come in another dtype) and
+    C-contiguous."""
+    return contiguous(g if g.dtype == np.float32 else g.astype(np.float32))
 
 
 def _dot_operand(data, flag, first):
@@ -89,10 +124,7 @@ def _dot_kernel(a, b, transpose_a=False, transpose_b=False):
     rows, cols = (sa.shape[1] if fa else sa.shape[0]), (sb.shape[0] if fb else sb.shape[1])
 
     def backward(g, needs):
-        g2 = contiguous(g.reshape(rows, cols))
-        if g2.dtype != np.float32:
-            g2 = g2.astype(np.float32)
-        ga, gb = _gemm_grads(gemm, g2, sa, sb, fa, fb, needs)
+        ga, gb = _gemm_grads(gemm, _gemm_operand(g.reshape(rows, cols)), sa, sb, fa, fb, needs)
         # N-D operands: the gradient of the (transposed) logical layout, transposed back.
         if ga is not None:
             ga = _maybe_t(ga.reshape(ad_shape), transpose_a) if nd_a else ga.reshape(a_shape)
@@ -206,31 +238,14 @@ def _batch_dot_kernel(a, b, transpose_a=False, transpose_b=False):
     layout, the transposes passed as flags), forward and per needed gradient backward."""
     if b._data.dtype != np.float32:
         return _batch_dot_numpy(a, b, transpose_a, transpose_b)
-    ctx, ad, bd = _check_batch_dot(a, b, transpose_a, transpose_b)
+    ctx = _check_batch_dot(a, b, transpose_a, transpose_b)[0]
     sa, sb = contiguous(a._data), contiguous(b._data)
-    from ..backend import device_of, kernels
-    dev = device_of(a)
-    batch, n, m = ad.shape[0], ad.shape[1], bd.shape[2]
-
-    def batched(x, y, tx, ty, shape):
-        with dev.scope():  # backward runs outside the dispatcher's scope
-            res = dev.xp.empty(shape, dtype=np.float32)
-            for i in range(shape[0]):
-                kernels.gemm(dev, x[i], y[i], tx, ty, out=res[i])
-        return res
-    out = batched(sa, sb, transpose_a, transpose_b, (batch, n, m))
-    a_shape, b_shape = a.shape, b.shape
+    from ..backend import device_of
+    gemm = _kernel_batched_gemm(device_of(a))
+    out = gemm(sa, sb, transpose_a, transpose_b)
 
     def backward(g, needs):
-        g3 = contiguous(g)
-        ga = gb = None
-        if needs[0]:
-            ga = (batched(sb, g3, transpose_b, True, a_shape) if transpose_a
-                  else batched(g3, sb, False, not transpose_b, a_shape))
-        if needs[1]:
-            gb = (batched(g3, sa, True, transpose_a, b_shape) if transpose_b
-                  else batched(sa, g3, not transpose_a, False, b_shape))
-        return ga, gb
+        return _gemm_grads(gemm, _gemm_operand(g), sa, sb, transpose_a, transpose_b, needs)
     return result(out, ctx, "batch_dot", (a, b), backward, saved=(a, b))
 
 
@@ -262,30 +277,108 @@ def batch_dot(a, b, transpose_a=False, transpose_b=False):
     return _batch_dot_numpy(a, b, transpose_a, transpose_b)
 
 
-@register()
-def matmul(a, b):
-    """NumPy's ``matmul`` of arrays with at least 2 dimensions: a stack of matrix products whose
-    leading (batch) axes broadcast. (The ``np`` front end turns 1-D operands into matrices first.)"""
+def _check_matmul(a, b):
+    """``(context, broadcast batch shape)`` of ``matmul(a, b)``, checked."""
     ctx = same_context("matmul", a, b)
-    ad, bd = a._data, b._data
-    if ad.ndim < 2 or bd.ndim < 2:
+    if a.ndim < 2 or b.ndim < 2:
         raise ShapeError(f"matmul: needs operands with at least 2 dimensions, got shapes {a.shape} and "
                          f"{b.shape} (np.matmul handles 1-D ones)")
-    if ad.shape[-1] != bd.shape[-2]:
-        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} do not align: {ad.shape[-1]} (last axis "
-                         f"of the first) != {bd.shape[-2]} (second-to-last of the second)")
-    xp = xp_of(ad)
+    if a.shape[-1] != b.shape[-2]:
+        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} do not align: {a.shape[-1]} (last axis "
+                         f"of the first) != {b.shape[-2]} (second-to-last of the second)")
     try:
-        out = xp.matmul(ad, bd)
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     except ValueError:
         raise ShapeError(f"matmul: the batch axes of shapes {a.shape} and {b.shape} cannot be broadcast "
                          "together") from None
+    return ctx, batch
+
+
+def _stored_matrices(data):
+    """``(stack, flag)``: a matmul operand as a C-contiguous stack of stored matrices the kernels
+    read, with ``flag`` set when the stack holds the matrices transposed. A C-contiguous operand is
+    itself; one whose last two axes are swapped from a C-contiguous array (``x.T`` of a matrix,
+    ``swapaxes(x, -1, -2)``) is that array, read transposed by the kernels instead of copied; any
+    other layout is copied."""
+    if data.flags.c_contiguous:
+        return data, False
+    xp = xp_of(data)
+    swapped = xp.swapaxes(data, -1, -2)
+    if swapped.flags.c_contiguous:
+        return swapped, True
+    return xp.ascontiguousarray(data), False
+
+
+def _logical(stored, flag):
+    """A gradient computed in an operand's stored layout, in the operand's own (logical) layout."""
+    return xp_of(stored).swapaxes(stored, -1, -2) if flag else stored
+
+
+def _matmul_kernel(a, b):
+    """:func:`matmul` on a device with our kernels, float32 operands, never cuBLAS.
+
+    When ``b`` is one matrix (no batch axes, or all of size 1) and ``a`` is stored untransposed,
+    ``a``'s batch axes fold into the rows: one GEMM launch forward and one per needed gradient.
+    Otherwise one launch per item of the broadcast batch (forward and each gradient), and the
+    gradient of an operand whose batch axes were broadcast is the per-item gradients summed over
+    those axes (``unbroadcast``: a CuPy sum reduction on a GPU, NumPy in the emulator)."""
+    if b._data.dtype != np.float32:
+        return _matmul_numpy(a, b)
+    ctx, batch = _check_matmul(a, b)
+    from ..backend import device_of
+    dev = device_of(a)
+    sa, fa = _stored_matrices(a._data)
+    sb, fb = _stored_matrices(b._data)
+    a_shape, b_shape = a.shape, b.shape
+    n, m = a_shape[-2], b_shape[-1]
+    if np.prod(b_shape[:-2], dtype=np.int64) == 1 and (not fa or np.prod(a_shape[:-2], dtype=np.int64) == 1):
+        sa2 = sa.reshape(sa.shape[-2:]) if fa else sa.reshape(-1, sa.shape[-1])
+        sb2 = sb.reshape(sb.shape[-2:])
+        gemm = _kernel_gemm(dev)
+        out = gemm(sa2, sb2, fa, fb).reshape(batch + (n, m))
+
+        def backward(g, needs):
+            with dev.scope():
+                ga, gb = _gemm_grads(gemm, _gemm_operand(g.reshape(-1, m)), sa2, sb2, fa, fb, needs)
+                return (None if ga is None else _logical(ga.reshape(sa.shape), fa),
+                        None if gb is None else _logical(gb.reshape(sb.shape), fb))
+        return result(out, ctx, "matmul", (a, b), backward, saved=(a, b))
+
+    gemm = _kernel_batched_gemm(dev)
+    out = gemm(sa, sb, fa, fb)
+
+    def backward(g, needs):
+        with dev.scope():
+            ga, gb = _gemm_grads(gemm, _gemm_operand(g), sa, sb, fa, fb, needs)
+            return (None if ga is None else unbroadcast(_logical(ga, fa), a_shape),
+                    None if gb is None else unbroadcast(_logical(gb, fb), b_shape))
+    return result(out, ctx, "matmul", (a, b), backward, saved=(a, b))
+
+
+def _matmul_numpy(a, b):
+    ctx = _check_matmul(a, b)[0]
+    ad, bd = a._data, b._data
+    xp = xp_of(ad)
+    out = xp.matmul(ad, bd)
 
     def backward(g, needs):
         ga = unbroadcast(xp.matmul(g, xp.swapaxes(bd, -1, -2)), ad.shape) if needs[0] else None
         gb = unbroadcast(xp.matmul(xp.swapaxes(ad, -1, -2), g), bd.shape) if needs[1] else None
         return ga, gb
     return result(out, ctx, "matmul", (a, b), backward, saved=(a, b))
+
+
+@register(kernel=_matmul_kernel)
+def matmul(a, b):
+    """NumPy's ``matmul`` of arrays with at least 2 dimensions: a stack of matrix products whose
+    leading (batch) axes broadcast. (The ``np`` front end turns 1-D operands into matrices first.)
+
+    On a device with our kernels (a GPU or the emulated ``gpu(0)``) float32 products run our GEMM
+    kernels, forward and backward, never cuBLAS: one launch when ``b`` is a single matrix, else one
+    per item of the broadcast batch; the gradient of a broadcast operand is summed over its
+    broadcast axes by a CuPy reduction. Other dtypes and ``cpu`` run NumPy / CuPy.
+    """
+    return _matmul_numpy(a, b)
 
 
 def _parse_einsum(subscripts, operands):
