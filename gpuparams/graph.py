@@ -31,6 +31,12 @@ outside ``record()``, the second call of a signature records the plan's kernel l
 calls replay them on graph-owned buffers. A step that launches none of our kernels cannot be
 captured: the plan falls back to the uncaptured replay with one ``CaptureFallbackWarning``.
 
+A whole training step — forward, loss, backward and the fused optimizer update — is captured by
+:func:`step` (``gp.graph.step(net, loss_fn, trainer)``, a :class:`TrainStep`; the machinery is in
+:mod:`gpuparams.graph_step`): one graph per input signature, launched with one call, with the
+step's hyperparameters (learning rate, Adam's ``lr_t``, ``1/batch_size``) read from a device array
+the host fills before each launch.
+
 What cannot be traced fails at trace time with :class:`~gpuparams.errors.TraceError`, naming the
 block and the source line: host reads of values (``asnumpy``, ``asscalar``, ``float()``, ``if x:``),
 in-place writes (``x[:] = v``, ``x += v``), and arrays derived from a traced array without an

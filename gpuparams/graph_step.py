@@ -411,6 +411,9 @@ class _StepGraph:
         # anything else (the recorder also keeps a reference to every buffer a launch touches).
         self.pool = cupy.cuda.MemoryPool()
         self.stream = cupy.cuda.Stream(non_blocking=True)
+        # A non-blocking stream does not wait for the legacy default stream: order it after the
+        # work already queued on the current stream (the first step, the parameters' writes).
+        self.stream.wait_event(cupy.cuda.get_current_stream().record())
         with cupy.cuda.using_allocator(self.pool.malloc), self.stream:
             warm = _Recorder(self.device)
             previous = _state.capture
@@ -568,8 +571,11 @@ class _StepGraph:
                     run(fn, grid, block, args, shared_mem)
                 loss = self.loss_buf.copy()
             else:  # pragma: no cover - needs a real GPU
+                import cupy
+                # after what the current stream queued (the inputs, set_data, the previous step)
+                self.stream.wait_event(cupy.cuda.get_current_stream().record())
                 with self.stream:
-                    self.hyper.set(hyper, stream=self.stream)
+                    self.hyper.set(hyper, stream=self.stream)  # pageable: copied before it returns
                     self.x_buf[...] = data._data
                     self.y_buf[...] = lab.reshape(self.y_buf.shape)
                     self.graph.launch(self.stream)
