@@ -130,23 +130,33 @@ class TrainStep:
         if self.capture_failed is not None or not _wants_capture(self.net):
             return self._uncaptured(data, label)
         try:
-            reason = self._static_reason(data, label)
-            if reason is not None:
-                raise CaptureError(reason)
+            if not isinstance(data, NDArray) or not isinstance(label, NDArray):
+                raise CaptureError("data and label must be NDArrays to be copied into the graph's buffers")
             key = self._key(data, label)
             graph = self._graphs.pop(key, None)
             if graph is not None and not graph.valid():
                 graph = None  # a buffer, grad_req, plan or trainer state changed: capture again
             if graph is None:
-                if key not in self._seen:  # the first call of a signature traces the net
+                if key not in self._seen:  # the first call of a signature traces the net (and
+                    reason = self._static_reason(data, label, parameters=False)  # finishes
+                    if reason is not None:                                      # deferred init)
+                        raise CaptureError(reason)
                     loss = self._uncaptured(data, label)
                     self._seen[key] = self._pred_shape
+                    while len(self._seen) > 4 * MAX_GRAPHS:
+                        self._seen.pop(next(iter(self._seen)))
                     return loss
-                graph = _StepGraph(self, key, data, self._seen[key])
+                reason = self._static_reason(data, label)
+                if reason is not None:
+                    raise CaptureError(reason)
+                try:
+                    graph = _StepGraph(self, key, data, self._seen[key])
+                except CaptureError:
+                    raise
+                except Exception as exc:  # nothing of the step ran: the uncaptured step is safe
+                    raise CaptureError(f"capturing failed with {type(exc).__name__}: {exc}") from exc
                 self._captures += 1
-                loss = self._validate(graph, data, label)
-                self._remember(key, graph)
-                return loss
+                return self._validate(key, graph, data, label)
             self._remember(key, graph)
         except CaptureError as exc:
             return self._fall_back(str(exc), data, label)
@@ -171,17 +181,21 @@ class TrainStep:
         self._pred_shape = pred.shape if isinstance(pred, NDArray) else None
         return loss
 
-    def _fall_back(self, why, data, label):
+    def _fall_back(self, why, data, label, run=True):
+        """Give up capturing (for good: one warning) and run the uncaptured step, unless ``run`` is
+        False (the step already ran)."""
         self.capture_failed = why
         self._graphs.clear()
         warnings.warn(f"{getattr(self.net, 'name', type(self.net).__name__)}: the training step runs "
                       f"uncaptured (forward, backward and update as separate launches): {why}",
                       CaptureFallbackWarning, stacklevel=3)
-        return self._uncaptured(data, label)
+        return self._uncaptured(data, label) if run else None
 
     # ----------------------------------------------------------------- checks
-    def _static_reason(self, data, label):
-        """Why this step cannot be captured at all (None when it may be)."""
+    def _static_reason(self, data, label, parameters=True):
+        """Why this step cannot be captured at all (None when it may be); the parameters' contexts
+        and dtypes are checked with ``parameters`` only (before the first step they may still wait
+        for deferred initialization)."""
         from . import loss as gloss
         from . import optimizer as gopt
         from .backend import device_of
@@ -220,7 +234,7 @@ class TrainStep:
             if p.grad_req == "add":
                 return (f"parameter {p.name} has grad_req='add': its gradient accumulates across "
                         "steps, which a replayed graph would do without your zero_grad() between")
-            if p.grad_req == "null":
+            if p.grad_req == "null" or not parameters:
                 continue
             try:
                 ctxs = p.list_ctx()
@@ -245,10 +259,11 @@ class TrainStep:
             self._graphs.pop(next(iter(self._graphs)))
 
     # ----------------------------------------------------------------- first-capture check
-    def _validate(self, graph, data, label):
-        """Run the new graph and the uncaptured step from the same state; they must agree.
+    def _validate(self, key, graph, data, label):
+        """Run the new graph and the uncaptured step from the same state; they must agree (then the
+        graph is kept for the next calls, else the step falls back).
 
-        Returns the uncaptured step's loss (its state is the one kept)."""
+        Returns the uncaptured step's loss (its state is the one kept, whatever the outcome)."""
         self._validations += 1
         saved = graph.snapshot()
         captured_loss = graph.run(data, label)
@@ -261,9 +276,11 @@ class TrainStep:
             (name, a, b) for (name, a), (_, b) in zip(captured, reference)]
         for name, a, b in pairs:
             if not _agree(graph.device.xp, a, b, exact):
-                raise CaptureError(f"the captured step does not reproduce the uncaptured one ({name} "
-                                   "differs): some operator of the step does host work or allocates "
-                                   "what a replay cannot redo")
+                self._fall_back(f"the captured step does not reproduce the uncaptured one ({name} "
+                                "differs): some operator of the step does host work or allocates "
+                                "what a replay cannot redo", data, label, run=False)
+                return loss
+        self._remember(key, graph)
         return loss
 
 
@@ -428,9 +445,17 @@ class _StepGraph:
             self.stream.begin_capture()
             try:
                 self._region(recorder)
+            except Exception as exc:
+                try:  # end the (possibly invalidated) capture, so the stream is left usable
+                    self.stream.end_capture()
+                except Exception:
+                    pass
+                if isinstance(exc, CaptureError):
+                    raise
+                raise CaptureError(f"CUDA stream capture failed: {type(exc).__name__}: {exc}") from exc
             finally:
                 _state.capture = previous
-                self.graph = self.stream.end_capture()
+            self.graph = self.stream.end_capture()
         self.graph.upload(self.stream)
 
     def _region(self, recorder, update=True):

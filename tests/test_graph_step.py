@@ -293,8 +293,10 @@ def test_host_work_the_graph_cannot_replay_is_caught_by_the_first_capture_check(
     plan.steps[-1].fn = and_a_numpy_update
     with pytest.warns(CaptureFallbackWarning, match="does not reproduce the uncaptured one"):
         run(x, y)
+    assert trainer.optimizer.num_update == 2  # the check's uncaptured step is the one that counts
     run(x, y)  # once only
-    assert run.cache_info()["captures"] == 1 and not run.captured
+    assert run.cache_info()["captures"] == 1 and not run.captured and run.cache_info()["graphs"] == 0
+    assert trainer.optimizer.num_update == 3
 
 
 def test_cpu_and_unsupported_pieces_fall_back_with_the_reason(emulated, rng):
@@ -322,6 +324,18 @@ def test_cpu_and_unsupported_pieces_fall_back_with_the_reason(emulated, rng):
     net, trainer, *_ = _twins(emulated, "sgd", {"learning_rate": 0.1})
     trainer._dist = object()
     assert "distributed kvstore" in graph.step(net, SCE(), trainer)._static_reason(*_data(emulated, rng, SCE))
+
+
+def test_deferred_initialization_is_finished_by_the_first_step(emulated, rng):
+    with nn.NameManager():
+        net = nn.HybridSequential()
+        net.add(nn.Dense(8, activation="relu"), nn.Dense(5))  # no in_units: shapes from the data
+    net.initialize(ctx=emulated)
+    net.hybridize(static_alloc=True, static_shape=True)
+    run = graph.step(net, SCE(), gp.Trainer(net.collect_params(), "adam"))
+    for _ in range(3):
+        run(*_data(emulated, rng, SCE))
+    assert run.captured and run.cache_info()["captures"] == 1
 
 
 def test_without_static_flags_the_step_runs_uncaptured_silently(emulated, rng):
