@@ -137,9 +137,13 @@ class TrainStep:
             if graph is not None and not graph.valid():
                 graph = None  # a buffer, grad_req, plan or trainer state changed: capture again
             if graph is None:
-                if key not in self._seen:  # the first call of a signature traces the net (and
-                    reason = self._static_reason(data, label, parameters=False)  # finishes
-                    if reason is not None:                                      # deferred init)
+                plans = getattr(self.net, "_plans", None)
+                if key not in self._seen or plans is None or key[0] not in plans:
+                    # The first call of a signature, or the first after the net's plans were cleared
+                    # (hybridize() again, cast): it traces the net, and finishes deferred
+                    # initialization, so the parameters are checked at the next call.
+                    reason = self._static_reason(data, label, parameters=False)
+                    if reason is not None:
                         raise CaptureError(reason)
                     loss = self._uncaptured(data, label)
                     self._seen[key] = self._pred_shape

@@ -224,6 +224,20 @@ def test_parameter_and_trainer_changes_are_seen(emulated, rng, tmp_path):
     both(False)
     assert run.cache_info()["captures"] == captures + 2
     both()
+    # initialize(force_reinit=True): new values (copied to the twin), same buffers or new ones
+    net.initialize(init.Normal(0.5), ctx=emulated, force_reinit=True)
+    for a, b in zip(net.collect_params().values(), twin.collect_params().values()):
+        b.set_data(a.data(emulated))
+    both(None)
+    both()
+    # hybridize() again clears the net's plans: traced again, then captured again
+    before = run.cache_info()["captures"]
+    net.hybridize(static_alloc=True, static_shape=True)
+    both(False)
+    both(False)
+    both()
+    assert run.cache_info()["captures"] == before + 1
+    captures = run.cache_info()["captures"] - 2
     # a changed grad_req: the frozen layer is left alone, as by the imperative step
     for net_ in (net, twin):
         net_[1].bias.grad_req = "null"
