@@ -328,10 +328,12 @@ class _Recorder:
 class _Entry:
     """One trained parameter as the graph sees it: its buffers, its state and its hyper row."""
 
-    __slots__ = ("index", "param", "data", "grad", "states", "state_arrays", "kind", "row")
+    __slots__ = ("index", "param", "data", "grad", "w_buf", "g_buf", "states", "state_arrays", "kind",
+                 "row")
 
     def __init__(self, index, param, data, grad, states, kind, row):
         self.index, self.param, self.data, self.grad = index, param, data, grad
+        self.w_buf, self.g_buf = data._data, grad._data  # what the launches point at
         self.states = states
         self.state_arrays = tuple(a._data for a in (states[0] or ()))
         self.kind, self.row = kind, row
@@ -545,11 +547,12 @@ class _StepGraph:
             if p.grad_req != req:
                 return False
         for p, c, buffer in self.plan_params:
-            if p._data is None or p.data(c)._data is not buffer:
+            if _buffer_of(p, c) is not buffer:
                 return False
         for e in self.entries:
-            p = e.param
-            if p._data is None or p.data(self.ctx) is not e.data or p.grad(self.ctx) is not e.grad:
+            d = e.param._data
+            if (d is None or len(d) != 1 or d[0] is not e.data or e.data._data is not e.w_buf
+                    or e.data._grad is not e.grad or e.grad._data is not e.g_buf):
                 return False
             states = trainer._states.get(e.index)
             if states is not e.states or tuple(a._data for a in (states[0] or ())) != e.state_arrays:
@@ -646,6 +649,13 @@ class _StepGraph:
 
     def state_copies(self):
         return [(name, a.copy()) for name, a in self._state_arrays()]
+
+
+def _buffer_of(param, ctx):
+    """The backend array of ``param`` on ``ctx`` now (None when it has none there)."""
+    data = param._data
+    i = param._ctx_index.get(ctx) if data is not None else None
+    return None if i is None or i >= len(data) else data[i]._data
 
 
 def _check_labels(lab, classes):

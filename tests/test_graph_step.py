@@ -302,7 +302,8 @@ def test_host_work_the_graph_cannot_replay_is_caught_by_the_first_capture_check(
 
     def and_a_numpy_update(*args, **kwargs):
         out = original(*args, **kwargs)  # launches its kernel ...
-        out._data += 0.5                 # ... and changes the result on the host, unrecorded
+        out._data *= 1.5                 # ... and changes the result on the host, unrecorded
+        # (a scale, not a shift: the softmax would not see a shift of every logit)
         return out
     plan.steps[-1].fn = and_a_numpy_update
     with pytest.warns(CaptureFallbackWarning, match="does not reproduce the uncaptured one"):
