@@ -463,6 +463,14 @@ class _StepGraph:
                 _state.capture = previous
             self.graph = self.stream.end_capture()
         self.graph.upload(self.stream)
+        # Two pinned host buffers for the hyperparameters, used in turn: a call writes one while
+        # the previous call's asynchronous copy may still read the other.
+        self._pinned = []
+        for _ in range(2):
+            mem = cupy.cuda.alloc_pinned_memory(self.hyper_host.nbytes)
+            host = np.frombuffer(mem, np.float32, self.hyper_host.size).reshape(self.hyper_host.shape)
+            self._pinned.append([host, None])  # [buffer, event after its last copy]
+        self._slot = 0
 
     def _region(self, recorder, update=True):
         """Everything the graph does, as launches: forward, loss, backward, updates."""
@@ -604,17 +612,25 @@ class _StepGraph:
                 loss = self.loss_buf.copy()
             else:  # pragma: no cover - needs a real GPU
                 import cupy
+                current = cupy.cuda.get_current_stream()
                 # after what the current stream queued (the inputs, set_data, the previous step)
-                self.stream.wait_event(cupy.cuda.get_current_stream().record())
+                self.stream.wait_event(current.record())
+                slot = self._pinned[self._slot]
+                self._slot ^= 1
+                if slot[1] is not None:  # the copy that last read this pinned buffer is done
+                    slot[1].synchronize()
+                slot[0][...] = hyper
                 with self.stream:
-                    self.hyper.set(hyper, stream=self.stream)  # pageable: copied before it returns
+                    self.hyper.set(slot[0], stream=self.stream)  # pinned: an asynchronous copy
+                    slot[1] = self.stream.record()
                     self.x_buf[...] = data._data
                     self.y_buf[...] = lab.reshape(self.y_buf.shape)
                     self.graph.launch(self.stream)
                     loss = self.loss_buf.copy()
-                # The host array of hyperparameters is rewritten by the next call: wait for the
-                # copy (and the step) before returning, as the uncaptured step's results are ready.
-                self.stream.synchronize()
+                    done = self.stream.record()
+                # No host synchronisation: whatever the caller queues next on its stream (reading
+                # the loss, writing the input array or the parameters) waits for this step.
+                current.wait_event(done)
         for e in self.entries:
             e.data._fresh_grad = False
             e.data._version[0] += 1  # as the optimizer marks an in-place update
