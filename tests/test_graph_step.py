@@ -121,6 +121,35 @@ def test_one_graph_holds_forward_loss_backward_and_updates(emulated, rng):
     assert any(a is g.loss_buf for a in kept) and any(a.base is g.hyper for a in kept)
 
 
+def test_a_captured_call_runs_no_operator_and_records_no_tape(emulated, rng, monkeypatch):
+    from gpuparams import graph as graph_module
+    from gpuparams.ops import _registry
+    net, trainer, twin, twin_trainer = _twins(emulated, "sgd", {"learning_rate": 0.1, "momentum": 0.9})
+    run = graph.step(net, SCE(), trainer)
+    for _ in range(2):
+        x, y = _data(emulated, rng, SCE)
+        run(x, y)
+        _imperative_step(twin, SCE(), twin_trainer, x, y)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a captured step ran an operator, a plan or a backward")
+    monkeypatch.setattr(_registry, "_run_on", refuse)
+    monkeypatch.setattr(graph_module.Plan, "_loop", refuse)
+    monkeypatch.setattr(autograd, "backward", refuse)
+    (g,) = run._graphs.values()
+    launched = []
+    real_run = type(g.device).run
+    monkeypatch.setattr(type(g.device), "run", lambda dev, fn, *a: (launched.append(fn.name),
+                                                                     real_run(dev, fn, *a)))
+    x, y = _data(emulated, rng, SCE)
+    loss = run(x, y)
+    assert run.captured and loss._node is None
+    assert launched == [fn.name for fn, *_ in g.launches]  # the recorded graph, in order, once
+    monkeypatch.undo()
+    _imperative_step(twin, SCE(), twin_trainer, x, y)
+    _assert_same(net, twin, emulated)
+
+
 def test_learning_rate_changes_are_read_at_each_launch(emulated, rng):
     params = {"learning_rate": 0.1, "momentum": 0.5,
               "lr_scheduler": FactorScheduler(step=2, factor=0.5, base_lr=0.1)}
