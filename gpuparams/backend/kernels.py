@@ -10,7 +10,7 @@ modules, not this one, to change what the launchers call.
 from __future__ import annotations
 
 from .dense_launch import (MAX_SPLITS, TILE_CONFIGS, GemmPlan, TileConfig, clear_workspaces,
-                           dense_backward, dense_forward, plan_backward, plan_gemm, sm_count)
+                           dense_backward, dense_forward, gemm, plan_backward, plan_gemm, sm_count)
 from .devices import COMPILE_OPTIONS, EMULATED_SM_COUNT
 from .elementwise_launch import (adam_update, adam_update_from, relu_backward, relu_forward, sgd_update,
                                  sgd_update_from)
@@ -24,7 +24,7 @@ __all__ = [
     "get_module", "get_function", "launch", "emulation_order", "clear_cache",
     "TileConfig", "GemmPlan", "TILE_CONFIGS", "MAX_SPLITS", "plan_gemm", "plan_backward",
     "sm_count", "EMULATED_SM_COUNT",
-    "dense_forward", "dense_backward", "relu_forward", "relu_backward", "sgd_update", "adam_update",
+    "dense_forward", "dense_backward", "gemm", "relu_forward", "relu_backward", "sgd_update", "adam_update",
     "sgd_update_from", "adam_update_from", "softmax_ce_forward", "softmax_ce_backward", "l2_forward",
     "l2_backward", "l2_rows",
 ]
