@@ -105,6 +105,21 @@ def test_captured_step_equals_the_imperative_step_bit_for_bit(emulated, rng, opt
     assert trainer.optimizer.num_update == twin_trainer.optimizer.num_update == 6
 
 
+@pytest.mark.parametrize("loss_cls", [SCE, L2], ids=["softmax-ce", "l2"])
+def test_a_hybridized_loss_block_is_captured_too(emulated, rng, loss_cls):
+    net, trainer, twin, twin_trainer = _twins(emulated, "adam", {"learning_rate": 0.01})
+    loss_fn = loss_cls()
+    loss_fn.hybridize(static_alloc=True, static_shape=True)  # losses are HybridBlocks, as in Gluon
+    run = graph.step(net, loss_fn, trainer)
+    for _ in range(4):
+        x, y = _data(emulated, rng, loss_cls)
+        loss = run(x, y)
+        ref = _imperative_step(twin, loss_cls(), twin_trainer, x, y)
+        np.testing.assert_array_equal(loss.asnumpy(), ref.asnumpy())
+        _assert_same(net, twin, emulated)
+    assert run.captured and run.cache_info()["captures"] == 1
+
+
 def test_one_graph_holds_forward_loss_backward_and_updates(emulated, rng):
     net, trainer, *_ = _twins(emulated, "adam", {"learning_rate": 0.01})
     run = graph.step(net, SCE(), trainer)
