@@ -34,6 +34,17 @@ def suspended():
         state.hook, state.tracer = hook, tracer
 
 
+def refuse_in_capture(what):
+    """Raise :class:`~gpuparams.errors.CaptureError` for a host read inside a graph capture.
+
+    A host read (``asnumpy``, ``asscalar``, ``float()``) would wait for work a graph capture only
+    records, and its value would be frozen into the graph; the capture falls back instead.
+    """
+    from .errors import CaptureError
+    raise CaptureError(f"{what} inside the captured region (a host synchronisation); read values "
+                       "outside the step")
+
+
 def refuse(what, fix):
     """Raise the tracer's error when a host read or in-place write happens inside ``hybrid_forward``.
 
