@@ -45,6 +45,19 @@ def refuse_in_capture(what):
                        "outside the step")
 
 
+def refuse_host_work_in_capture(what):
+    """Raise :class:`~gpuparams.errors.CaptureError` when array work that is not one of our kernel
+    launches (a NumPy/CuPy copy or fill) would run inside a graph capture.
+
+    A capture records kernel launches only: such work would run once, while capturing, and a replay
+    would read what it left (the emulator runs it on the host; on a GPU it would also allocate
+    inside the capture). A no-op outside a capture.
+    """
+    if state.capture is not None:
+        from .errors import CaptureError
+        raise CaptureError(f"{what} is array work outside our kernels, which a graph cannot capture")
+
+
 def refuse(what, fix):
     """Raise the tracer's error when a host read or in-place write happens inside ``hybrid_forward``.
 

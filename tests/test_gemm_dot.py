@@ -389,3 +389,24 @@ def test_a_captured_matmul_replays_our_gemm_on_new_inputs(emulated, launches, sh
     info = graph.cache_info(block)
     assert info["captures"] == 1 and info["capture_failed"] == [None]
     assert len(next(iter(block._plans.values())).captured.launches) == count
+
+
+class _BothTransposed(nn.HybridBlock):
+    def hybrid_forward(self, F, a, b):
+        return F.dot(a, b, transpose_a=True, transpose_b=True)
+
+
+def test_a_capture_that_needs_a_host_copy_falls_back_instead_of_replaying_a_stale_copy(emulated, rng):
+    # dot(aᵀ, bᵀ) copies bᵀ with NumPy/CuPy before the kernel runs: a captured graph would replay the
+    # copy made at capture time. The capture must refuse (one warning) and every call stay correct.
+    ctx = gp.gpu(0)
+    blk = _BothTransposed()
+    blk.initialize(ctx=ctx)
+    blk.hybridize(static_alloc=True, static_shape=True)
+    with pytest.warns(graph.CaptureFallbackWarning, match="transposed second operand"):
+        for _ in range(3):
+            a = rng.random((5, 3), dtype=np.float32)
+            b = rng.random((4, 5), dtype=np.float32)
+            y = blk(nd.array(a, ctx=ctx), nd.array(b, ctx=ctx)).asnumpy()
+            np.testing.assert_allclose(y, a.T.astype(np.float64) @ b.T.astype(np.float64), rtol=2e-5)
+    assert graph.cache_info(blk)["captures"] == 0

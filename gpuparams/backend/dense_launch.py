@@ -26,6 +26,7 @@ import threading
 
 import numpy as np
 
+from .._tracing import refuse_host_work_in_capture
 from . import gemm_plan as _plan
 from . import loader as _loader
 from ._arrays import alloc as _alloc
@@ -464,11 +465,13 @@ def gemm(ctx, a, b, transpose_a=False, transpose_b=False, out=None, *, tile=None
         if n == 0 or m == 0:
             return c
         if k == 0:  # an empty sum; the kernels' loops would not run, so write the zeros here
+            refuse_host_work_in_capture("the zero fill of an empty matrix product")
             c[...] = 0
             return c
         if transpose_a and transpose_b:
             # The one layout no kernel reads: make Bᵀ (k, m) contiguous (a CuPy copy kernel on a GPU,
             # which a CUDA graph can capture) and run it as T, N.
+            refuse_host_work_in_capture("the copy of a transposed second operand (both operands transposed)")
             b = dev.xp.ascontiguousarray(b.T)
             transpose_b = False
         model, occupancy = device_model_of(dev), blocks_per_sm(dev)
