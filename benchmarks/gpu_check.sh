@@ -116,7 +116,7 @@ if [ "$DRY" = 1 ]; then
 else
     step bench-kernels 150 "$BENCH_LOG" "$PY" -m gpuparams bench --suite kernels --rounds 2 --reps 5 \
         --warmup 1 --max-reruns 1 --out "$OUTDIR" --no-chart
-    step bench-train 90 "$BENCH_LOG" "$PY" -m gpuparams bench --suite train --rounds 2 --reps 3 \
+    step bench-train 140 "$BENCH_LOG" "$PY" -m gpuparams bench --suite train --rounds 2 --reps 3 \
         --warmup 1 --max-reruns 1 --out "$OUTDIR" --no-chart
 fi
 

@@ -132,6 +132,40 @@ class Sweep:
         K.adam_update(self.ctx, dw, self.put(g), m, v, lr_t=0.01, beta1=0.9, beta2=0.999, epsilon=1e-8)
         gm, gv = 0.1 * g, 0.001 * g * g
         self.check("adam", dw, w - 0.01 * gm / (np.sqrt(gv) + 1e-8))
+        # the same updates reading their hyperparameters from a device array (the captured step's)
+        dw = self.put(w)
+        K.sgd_update_from(self.ctx, dw, self.put(g), None, self.put([0.1, 0.01, 1.0, -1.0]))
+        self.check("sgd from a device array", dw, w - 0.1 * (g + 0.01 * w))
+        dw, mom = self.put(w), self.put(np.zeros(1030))
+        K.sgd_update_from(self.ctx, dw, self.put(g), mom, self.put([0.1, 0.9, 0.0, 1.0, -1.0]))
+        self.check("sgd momentum from a device array", dw, w - 0.1 * g)
+        dw, m, v = self.put(w), self.put(np.zeros(1030)), self.put(np.zeros(1030))
+        K.adam_update_from(self.ctx, dw, self.put(g), m, v,
+                           self.put([0.01, 0.9, 0.1, 0.999, 0.001, 1e-8, 0.0, 1.0, -1.0]))
+        self.check("adam from a device array", dw, w - 0.01 * gm / (np.sqrt(gv) + 1e-8))
+
+    def losses(self, rows=70, classes=300):
+        """Softmax CE (more classes than the 128 threads of a row block) and the squared error."""
+        r = self.rng
+        x = r.uniform(-4, 4, (rows, classes)).astype(np.float32)
+        label = r.integers(0, classes, rows).astype(np.float32)
+        x64 = x.astype(np.float64)
+        lse = x64.max(axis=1) + np.log(np.exp(x64 - x64.max(axis=1, keepdims=True)).sum(axis=1))
+        loss, stats = K.softmax_ce_forward(self.ctx, self.put(x), self.put(label))
+        self.check("softmax-CE forward", loss, lse - x64[np.arange(rows), label.astype(int)])
+        g = r.uniform(0.5, 2, rows)
+        grad = np.exp(x64 - lse[:, None])
+        grad[np.arange(rows), label.astype(int)] -= 1
+        out = K.softmax_ce_backward(self.ctx, self.put(x), self.put(label), stats, self.put(g))
+        self.check("softmax-CE backward", out, grad * g[:, None])
+        p, y = r.uniform(-1, 1, (rows, classes)), r.uniform(-1, 1, (rows, classes))
+        gg = r.uniform(-1, 1, (rows, classes))
+        self.check("l2 forward", K.l2_forward(self.ctx, self.put(p), self.put(y)), (p - y) ** 2)
+        self.check("l2 backward", K.l2_backward(self.ctx, self.put(p), self.put(y), self.put(gg)),
+                   2 * (p - y) * gg)
+        loss, dp = K.l2_rows(self.ctx, self.put(p), self.put(y), scale=0.5, gscale=0.5 / classes)
+        self.check("l2 rows loss", loss, (0.5 * (p - y) ** 2).mean(axis=1))
+        self.check("l2 rows gradient", dp, (p - y) / classes)
 
 
 def main(argv=None):
@@ -146,6 +180,7 @@ def main(argv=None):
             sweep.dense(UNALIGNED, tile)
             sweep.dense(ALIGNED, tile, misaligned=True)
     sweep.elementwise()
+    sweep.losses()
     missing = sorted(all_kernel_names() - sweep.launched)
     print(f"kernel_sweep: {sweep.cases} cases ok, {len(sweep.launched)} kernels launched"
           + (f", never launched: {', '.join(missing)}" if missing else ""))

@@ -14,6 +14,7 @@ from ._hostarray import host_array
 from ._unsupported import missing_name
 from .errors import ArrayConversionError
 from ._tracing import refuse as _refuse_in_trace
+from ._tracing import refuse_in_capture as _refuse_in_capture
 from ._tracing import state as _trace
 from .context import Context, current_context
 
@@ -236,6 +237,8 @@ class NDArray:
         """
         if _trace.hook is not None:
             _refuse_in_trace("asnumpy() reads the array's values on the host", _HOST_READ_FIX)
+        if _trace.capture is not None:  # asscalar, float(), int() and bool() come through here too
+            _refuse_in_capture("asnumpy() reads the array's values on the host")
         if backend.is_cupy_array(self._data):
             return host_array(self._data.get())
         return host_array(np.array(self._data, copy=True))

@@ -34,6 +34,30 @@ def suspended():
         state.hook, state.tracer = hook, tracer
 
 
+def refuse_in_capture(what):
+    """Raise :class:`~gpuparams.errors.CaptureError` for a host read inside a graph capture.
+
+    A host read (``asnumpy``, ``asscalar``, ``float()``) would wait for work a graph capture only
+    records, and its value would be frozen into the graph; the capture falls back instead.
+    """
+    from .errors import CaptureError
+    raise CaptureError(f"{what} inside the captured region (a host synchronisation); read values "
+                       "outside the step")
+
+
+def refuse_host_work_in_capture(what):
+    """Raise :class:`~gpuparams.errors.CaptureError` when array work that is not one of our kernel
+    launches (a NumPy/CuPy copy or fill) would run inside a graph capture.
+
+    A capture records kernel launches only: such work would run once, while capturing, and a replay
+    would read what it left (the emulator runs it on the host; on a GPU it would also allocate
+    inside the capture). A no-op outside a capture.
+    """
+    if state.capture is not None:
+        from .errors import CaptureError
+        raise CaptureError(f"{what} is array work outside our kernels, which a graph cannot capture")
+
+
 def refuse(what, fix):
     """Raise the tracer's error when a host read or in-place write happens inside ``hybrid_forward``.
 

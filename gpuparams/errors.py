@@ -15,7 +15,8 @@ from __future__ import annotations
 __all__ = [
     "GpuparamsError", "ShapeError", "AxisError", "ContextMismatchError", "AutogradError",
     "GPUUnavailableError",
-    "KernelCompileError", "BudgetError", "DeferredInitializationError", "StaleGradientError",
+    "KernelCompileError", "BudgetError", "DeferredInitializationError", "ShapeInferenceError",
+    "StaleGradientError",
     "ArrayFileError", "NVMLUnavailableError", "UsageError", "EmulatorError", "KernelFault",
     "BarrierError", "LaunchConfigError", "ArgumentError", "EmulatorCompileError", "SkipCase",
     "NotSupportedError", "UnsupportedNameError", "ArrayConversionError", "TraceError",
@@ -189,6 +190,16 @@ class DeferredInitializationError(GpuparamsError, RuntimeError):
     Raised by ``Parameter.data()`` (and friends) after ``initialize()`` but before the first forward
     pass has told the layer its input size. Run one batch through the network, or give the layer
     its input size (``in_units=...``), to initialize it at once.
+    """
+
+
+class ShapeInferenceError(DeferredInitializationError, ValueError):
+    """A HybridBlock's deferred parameter shapes could not be inferred from its first inputs.
+
+    Raised at the first call of a custom HybridBlock (without its own ``infer_shape``) when an
+    operator in ``hybrid_forward`` receives a parameter whose unknown (0) dimensions it cannot
+    infer, or whose known dimensions contradict the inputs. A ValueError too, as MXNet's "Deferred
+    initialization failed because shape cannot be inferred" is.
     """
 
 

@@ -31,6 +31,12 @@ outside ``record()``, the second call of a signature records the plan's kernel l
 calls replay them on graph-owned buffers. A step that launches none of our kernels cannot be
 captured: the plan falls back to the uncaptured replay with one ``CaptureFallbackWarning``.
 
+A whole training step — forward, loss, backward and the fused optimizer update — is captured by
+:func:`step` (``gp.graph.step(net, loss_fn, trainer)``, a :class:`TrainStep`; the machinery is in
+:mod:`gpuparams.graph_step`): one graph per input signature, launched with one call, with the
+step's hyperparameters (learning rate, Adam's ``lr_t``, ``1/batch_size``) read from a device array
+the host fills before each launch.
+
 What cannot be traced fails at trace time with :class:`~gpuparams.errors.TraceError`, naming the
 block and the source line: host reads of values (``asnumpy``, ``asscalar``, ``float()``, ``if x:``),
 in-place writes (``x[:] = v``, ``x += v``), and arrays derived from a traced array without an
@@ -689,66 +695,9 @@ def cache_info(block):
             "capture_failed": [p.capture_failed for p in plans.values()]}
 
 
-class TrainStep:
-    """One training step as a callable: ``loss = step(data, label)`` records ``net(data)``, applies
-    ``loss_fn``, runs backward and ``trainer.step(batch_size)``, and returns the per-example loss.
+# The training step (forward + loss + backward + update, captured as one graph) lives in its own
+# module; gp.graph.step / gp.graph.TrainStep are its public names.
+from . import graph_step as _graph_step  # noqa: E402
 
-    This is the unit that is meant to become one CUDA graph (forward + backward + fused optimizer
-    update) on a GPU when ``net`` is hybridized with ``static_alloc=True, static_shape=True``.
-    That capture is not implemented yet: the step runs as the hybridized (uncaptured) replay, and on
-    a device with our kernels it says so once with a :class:`CaptureFallbackWarning`.
-
-    Parameters
-    ----------
-    net : Block
-    loss_fn : Block
-        E.g. ``gluon.loss.SoftmaxCrossEntropyLoss()``.
-    trainer : Trainer
-    batch_size : int, optional
-        Passed to ``trainer.step`` (default: the first axis of ``data``).
-    """
-
-    def __init__(self, net, loss_fn, trainer, batch_size=None):
-        self.net = net
-        self.loss_fn = loss_fn
-        self.trainer = trainer
-        self.batch_size = batch_size
-        self.captured = False
-        self._warned = False
-
-    def __call__(self, data, label):
-        if not self._warned and _wants_capture(self.net, data):
-            self._warned = True
-            warnings.warn(f"{self.net.name}: capturing the training step (forward, backward and "
-                          "optimizer update) as one CUDA graph is not implemented yet; running the "
-                          "uncaptured hybridized step", CaptureFallbackWarning, stacklevel=2)
-        with autograd.record():
-            loss = self.loss_fn(self.net(data), label)
-        loss.backward()
-        self.trainer.step(self.batch_size or data.shape[0])
-        return loss
-
-
-def _wants_capture(net, data):
-    flags = getattr(net, "_flags", None)
-    if not flags or not getattr(net, "_active", False):
-        return False
-    if not (flags["static_alloc"] and flags["static_shape"]):
-        return False
-    from .backend import device_of
-    return isinstance(data, NDArray) and device_of(data).custom_kernels
-
-
-def step(net, loss_fn, trainer, batch_size=None):
-    """A :class:`TrainStep` for ``net``, ``loss_fn`` and ``trainer`` (see there).
-
-    Examples
-    --------
-    >>> import gpuparams as gp
-    >>> from gpuparams import gluon, nd, nn
-    >>> net = nn.HybridSequential(); net.add(nn.Dense(2)); net.initialize(); net.hybridize()
-    >>> train = gp.graph.step(net, gluon.loss.L2Loss(), gluon.Trainer(net.collect_params(), 'sgd'))
-    >>> train(nd.ones((4, 3)), nd.zeros((4, 2))).shape
-    (4,)
-    """
-    return TrainStep(net, loss_fn, trainer, batch_size)
+TrainStep = _graph_step.TrainStep
+step = _graph_step.step

@@ -1,7 +1,8 @@
 """Loss functions of ``gluon.loss``: one loss value per example, differentiable with autograd.
 
-Every loss is a :class:`~gpuparams.nn.Block`, so ``loss(pred, label)`` records like any layer. Each
-one follows the same three steps, as Gluon 1.x does:
+Every loss is a :class:`~gpuparams.nn.HybridBlock`, as in Gluon 1.x, so ``loss(pred, label)``
+records like any layer and ``loss.hybridize()`` traces it into a replayed plan (alone, or as the child
+of a hybridized model). Each one follows the same three steps, as Gluon 1.x does:
 
 1. the label is reshaped to the prediction's shape (``label.reshape(pred.shape)``; the sparse
    labels of :class:`SoftmaxCrossEntropyLoss` drop the class axis instead);
@@ -18,18 +19,30 @@ one follows the same three steps, as Gluon 1.x does:
 """
 from __future__ import annotations
 
+import inspect
 import numbers
 
 import numpy as np
 
-from . import nd
+from . import _front, nd
 from .errors import ShapeError
 from ._ndarray import NDArray, from_data
-from .nn import Block
+from .nn import HybridBlock
 from .ops import loss as loss_ops
 
 __all__ = ["Loss", "L2Loss", "L1Loss", "HuberLoss", "SoftmaxCrossEntropyLoss", "SoftmaxCELoss",
            "SigmoidBinaryCrossEntropyLoss", "SigmoidBCELoss"]
+
+def _as_array(value, pred):
+    """A NumPy / list / number input (a sample weight) as an array like ``pred``; None and arrays
+    pass through."""
+    if value is None or isinstance(value, NDArray):
+        return value
+    if isinstance(value, (list, tuple, np.ndarray, numbers.Number)):
+        return _front.as_front(from_data(np.asarray(value), ctx=pred.context, dtype=pred.dtype))
+    raise TypeError(f"loss inputs must be NDArrays (or NumPy arrays, lists or numbers), got "
+                    f"{type(value).__name__}")
+
 
 def _apply_weighting(loss, weight=None, sample_weight=None):
     """Multiply by ``sample_weight`` (broadcast; an NDArray) and by the scalar ``weight``."""
@@ -43,11 +56,14 @@ def _apply_weighting(loss, weight=None, sample_weight=None):
 
 
 # ----------------------------------------------------------------------------- base class
-class Loss(Block):
-    """Base class of the losses: a :class:`~gpuparams.nn.Block` returning one value per example.
+class Loss(HybridBlock):
+    """Base class of the losses: a :class:`~gpuparams.nn.HybridBlock` returning one value per example.
 
-    Subclasses implement ``hybrid_forward(F, pred, label, ...)`` with ``F`` the ``nd`` namespace
-    (MXNet's convention, so MXNet-style custom losses port unchanged), or override ``forward``.
+    Subclasses implement ``hybrid_forward(F, pred, label, sample_weight=None)`` with ``F`` the ``nd``
+    namespace (MXNet's convention, so MXNet-style custom losses port unchanged), or override
+    ``forward``. ``hybridize()`` traces ``hybrid_forward`` like any HybridBlock's; NumPy labels and
+    sample weights are turned into arrays on the prediction's context first, and inputs given by
+    keyword (``sample_weight=w``) are passed on by position (a traced plan takes positional inputs).
 
     Parameters
     ----------
@@ -71,7 +87,23 @@ class Loss(Block):
 
     def forward(self, pred, label, *args, **kwargs):
         """Compute the per-example loss of ``pred`` against ``label`` (see the class docstring)."""
-        return self.hybrid_forward(nd, pred, label, *args, **kwargs)
+        if kwargs:
+            args, kwargs = self._positional(pred, label, args, kwargs)
+            if kwargs:  # keyword-only or **kwargs inputs of a custom loss: they cannot be traced
+                return self.hybrid_forward(nd, pred, label, *args, **kwargs)
+        if isinstance(pred, NDArray):  # NumPy labels and weights become arrays (a plan takes arrays)
+            if not isinstance(label, NDArray):
+                label = loss_ops.as_label(label, pred)
+            if args:
+                args = tuple(_as_array(a, pred) for a in args)
+        return super().forward(pred, label, *args)
+
+    def _positional(self, pred, label, args, kwargs):
+        """``(args, rest)``: the keyword inputs of ``hybrid_forward`` moved into ``args`` by its
+        signature (earlier defaults filled in), and those that must stay keywords."""
+        bound = inspect.signature(self.hybrid_forward).bind(nd, pred, label, *args, **kwargs)
+        bound.apply_defaults()
+        return bound.args[3:], dict(bound.kwargs)
 
     def hybrid_forward(self, F, pred, label, *args, **kwargs):
         """Implemented by subclasses: ``F`` is :mod:`gpuparams.nd`."""

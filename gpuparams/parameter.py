@@ -297,8 +297,9 @@ class Parameter:
         return (f"Parameter {self._name!r} (shape={self._shape}) is not initialized yet: its "
                 "initialization was deferred until its shape is known. Run one batch through the "
                 "network first (net(x)), or give the layer its input size (e.g. "
-                "nn.Dense(units, in_units=...)) so it is initialized at once. A custom Block with "
-                "unknown (0) dimensions must define infer_shape(self, *inputs) to set them.")
+                "nn.Dense(units, in_units=...)) so it is initialized at once. A custom HybridBlock "
+                "infers unknown (0) dimensions from the operators of its hybrid_forward; a plain "
+                "Block must define infer_shape(self, *inputs) to set them.")
 
     def _require_data(self):
         if self._data is not None:

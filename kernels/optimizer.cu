@@ -11,6 +11,12 @@
 //
 // Grid-stride loops; float4 when every array is 16-byte aligned, scalar tail otherwise. 256 threads.
 //
+// The *_p variants read their hyperparameters from a small device array instead of scalar
+// arguments, in the order of the structs' fields below. A captured training step (a CUDA graph,
+// gpuparams/graph_step.py) launches them: the host writes the step's learning rate (Adam's lr_t
+// changes every step), rescale_grad, ... into that array before each launch of the graph, so no
+// value is frozen into it. Same arithmetic as the scalar kernels, bit for bit.
+//
 // @budget * registers=48 shared=0
 
 __device__ __forceinline__ bool aligned16(const void* p) {
@@ -55,10 +61,9 @@ struct Adam {
     const size_t total = (size_t)n;                                            \
     size_t done = 0;
 
-extern "C" __global__ void __launch_bounds__(256)
-sgd_update(float* __restrict__ weight, const float* __restrict__ grad, int n,
-           float lr, float wd, float rescale_grad, float clip_gradient) {
-    const Sgd op{lr, wd, rescale_grad, clip_gradient};
+template <class Op>
+__device__ __forceinline__ void sgd_body(const Op& op, float* __restrict__ weight,
+                                         const float* __restrict__ grad, int n) {
     GP_GRID_STRIDE_SETUP
     if (aligned16(weight) && aligned16(grad)) {
         const size_t n4 = total / 4;
@@ -73,10 +78,10 @@ sgd_update(float* __restrict__ weight, const float* __restrict__ grad, int n,
     for (size_t e = done + tid; e < total; e += stride) op(weight[e], grad[e]);
 }
 
-extern "C" __global__ void __launch_bounds__(256)
-sgd_mom_update(float* __restrict__ weight, const float* __restrict__ grad, float* __restrict__ mom,
-               int n, float lr, float momentum, float wd, float rescale_grad, float clip_gradient) {
-    const SgdMom op{lr, momentum, wd, rescale_grad, clip_gradient};
+template <class Op>
+__device__ __forceinline__ void sgd_mom_body(const Op& op, float* __restrict__ weight,
+                                             const float* __restrict__ grad,
+                                             float* __restrict__ mom, int n) {
     GP_GRID_STRIDE_SETUP
     if (aligned16(weight) && aligned16(grad) && aligned16(mom)) {
         const size_t n4 = total / 4;
@@ -93,13 +98,10 @@ sgd_mom_update(float* __restrict__ weight, const float* __restrict__ grad, float
     for (size_t e = done + tid; e < total; e += stride) op(weight[e], grad[e], mom[e]);
 }
 
-extern "C" __global__ void __launch_bounds__(256)
-adam_update(float* __restrict__ weight, const float* __restrict__ grad, float* __restrict__ mean,
-            float* __restrict__ var, int n, float lr_t, float beta1, float one_minus_beta1,
-            float beta2, float one_minus_beta2, float epsilon, float wd, float rescale_grad,
-            float clip_gradient) {
-    const Adam op{lr_t, beta1, one_minus_beta1, beta2, one_minus_beta2, epsilon, wd, rescale_grad,
-                  clip_gradient};
+template <class Op>
+__device__ __forceinline__ void adam_body(const Op& op, float* __restrict__ weight,
+                                          const float* __restrict__ grad, float* __restrict__ mean,
+                                          float* __restrict__ var, int n) {
     GP_GRID_STRIDE_SETUP
     if (aligned16(weight) && aligned16(grad) && aligned16(mean) && aligned16(var)) {
         const size_t n4 = total / 4;
@@ -117,4 +119,48 @@ adam_update(float* __restrict__ weight, const float* __restrict__ grad, float* _
         done = n4 * 4;
     }
     for (size_t e = done + tid; e < total; e += stride) op(weight[e], grad[e], mean[e], var[e]);
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+sgd_update(float* __restrict__ weight, const float* __restrict__ grad, int n,
+           float lr, float wd, float rescale_grad, float clip_gradient) {
+    sgd_body(Sgd{lr, wd, rescale_grad, clip_gradient}, weight, grad, n);
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+sgd_mom_update(float* __restrict__ weight, const float* __restrict__ grad, float* __restrict__ mom,
+               int n, float lr, float momentum, float wd, float rescale_grad, float clip_gradient) {
+    sgd_mom_body(SgdMom{lr, momentum, wd, rescale_grad, clip_gradient}, weight, grad, mom, n);
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+adam_update(float* __restrict__ weight, const float* __restrict__ grad, float* __restrict__ mean,
+            float* __restrict__ var, int n, float lr_t, float beta1, float one_minus_beta1,
+            float beta2, float one_minus_beta2, float epsilon, float wd, float rescale_grad,
+            float clip_gradient) {
+    adam_body(Adam{lr_t, beta1, one_minus_beta1, beta2, one_minus_beta2, epsilon, wd, rescale_grad,
+                   clip_gradient}, weight, grad, mean, var, n);
+}
+
+// hyper = {lr, wd, rescale_grad, clip_gradient}
+extern "C" __global__ void __launch_bounds__(256)
+sgd_update_p(float* __restrict__ weight, const float* __restrict__ grad, int n,
+             const float* __restrict__ hyper) {
+    sgd_body(Sgd{hyper[0], hyper[1], hyper[2], hyper[3]}, weight, grad, n);
+}
+
+// hyper = {lr, momentum, wd, rescale_grad, clip_gradient}
+extern "C" __global__ void __launch_bounds__(256)
+sgd_mom_update_p(float* __restrict__ weight, const float* __restrict__ grad,
+                 float* __restrict__ mom, int n, const float* __restrict__ hyper) {
+    sgd_mom_body(SgdMom{hyper[0], hyper[1], hyper[2], hyper[3], hyper[4]}, weight, grad, mom, n);
+}
+
+// hyper = {lr_t, beta1, 1-beta1, beta2, 1-beta2, epsilon, wd, rescale_grad, clip_gradient}
+extern "C" __global__ void __launch_bounds__(256)
+adam_update_p(float* __restrict__ weight, const float* __restrict__ grad,
+              float* __restrict__ mean, float* __restrict__ var, int n,
+              const float* __restrict__ hyper) {
+    adam_body(Adam{hyper[0], hyper[1], hyper[2], hyper[3], hyper[4], hyper[5], hyper[6], hyper[7],
+                   hyper[8]}, weight, grad, mean, var, n);
 }

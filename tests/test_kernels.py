@@ -210,6 +210,115 @@ def check_relu(dev, rng, shape, misaligned=False):
     np.testing.assert_array_equal(dev.get(dx), dy * (ref_y > 0))
 
 
+def _hyper(case, kind):
+    clip = -1.0 if case["clip"] is None else case["clip"]
+    if kind == "adam":
+        b1, b2 = case["beta1"], case["beta2"]
+        values = (case["lr_t"], b1, 1.0 - b1, b2, 1.0 - b2, case["eps"], case["wd"], case["rescale"], clip)
+    elif case["momentum"]:
+        values = (case["lr"], case["momentum"], case["wd"], case["rescale"], clip)
+    else:
+        values = (case["lr"], case["wd"], case["rescale"], clip)
+    return np.array(values, dtype=np.float32)
+
+
+def check_sgd_from(dev, rng, n_shape, case, misaligned=False):
+    """The *_p kernel (hyperparameters read from a device array) against float64 and, bit for bit,
+    against the scalar kernel on the same inputs."""
+    w = rng.uniform(-1, 1, n_shape).astype(np.float32)
+    g = rng.uniform(-2, 2, n_shape).astype(np.float32)
+    mom = rng.uniform(-0.1, 0.1, n_shape).astype(np.float32) if case["momentum"] else None
+    ref_w, ref_m = sgd_reference(w, g, mom, **case)
+    dw, dm = dev.put(w, misaligned), None if mom is None else dev.put(mom, misaligned)
+    K.sgd_update_from(dev.ctx, dw, dev.put(g, misaligned), dm, dev.put(_hyper(case, "sgd")))
+    np.testing.assert_allclose(dev.get(dw), ref_w, rtol=1e-5, atol=1e-6)
+    sw, sm = dev.put(w), None if mom is None else dev.put(mom)
+    K.sgd_update(dev.ctx, sw, dev.put(g), sm, lr=case["lr"], momentum=case["momentum"], wd=case["wd"],
+                 rescale_grad=case["rescale"], clip_gradient=case["clip"])
+    np.testing.assert_array_equal(dev.get(dw), dev.get(sw))
+    if mom is not None:
+        np.testing.assert_allclose(dev.get(dm), ref_m, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(dev.get(dm), dev.get(sm))
+
+
+def check_adam_from(dev, rng, n_shape, case, misaligned=False):
+    w = rng.uniform(-1, 1, n_shape).astype(np.float32)
+    g = rng.uniform(-2, 2, n_shape).astype(np.float32)
+    m = rng.uniform(-0.1, 0.1, n_shape).astype(np.float32)
+    v = rng.uniform(0, 0.1, n_shape).astype(np.float32)
+    ref_w, ref_m, ref_v = adam_reference(w, g, m, v, **case)
+    dw, dm, dv = (dev.put(a, misaligned) for a in (w, m, v))
+    K.adam_update_from(dev.ctx, dw, dev.put(g, misaligned), dm, dv, dev.put(_hyper(case, "adam")))
+    np.testing.assert_allclose(dev.get(dw), ref_w, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dev.get(dm), ref_m, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(dev.get(dv), ref_v, rtol=1e-5, atol=1e-8)
+    sw, sm, sv = (dev.put(a) for a in (w, m, v))
+    K.adam_update(dev.ctx, sw, dev.put(g), sm, sv, lr_t=case["lr_t"], beta1=case["beta1"],
+                  beta2=case["beta2"], epsilon=case["eps"], wd=case["wd"], rescale_grad=case["rescale"],
+                  clip_gradient=case["clip"])
+    for a, b in ((dw, sw), (dm, sm), (dv, sv)):
+        np.testing.assert_array_equal(dev.get(a), dev.get(b))
+
+
+def softmax_ce_reference(x, label):
+    """float64: loss ``logsumexp - x[label]`` and the gradient ``softmax - onehot`` (labels clipped)."""
+    x = x.astype(np.float64)
+    k = np.clip(label, 0, x.shape[1] - 1).astype(np.int64)
+    m = x.max(axis=1, keepdims=True)
+    lse = m + np.log(np.exp(x - m).sum(axis=1, keepdims=True))
+    loss = lse[:, 0] - x[np.arange(len(x)), k]
+    grad = np.exp(x - lse)
+    grad[np.arange(len(x)), k] -= 1
+    return loss, grad
+
+
+def check_softmax_ce(dev, rng, rows, classes, scale=3.0):
+    x = (rng.standard_normal((rows, classes)) * scale).astype(np.float32)
+    label = rng.integers(0, classes, rows).astype(np.float32)
+    if rows > 2:  # out of range: clipped on the device, as MXNet's pick(mode='clip')
+        label[0], label[1] = -3, classes + 5
+    g = rng.uniform(0.5, 2, rows).astype(np.float32)
+    ref_loss, ref_grad = softmax_ce_reference(x, label)
+    dx, dl = dev.put(x), dev.put(label)
+    loss, stats = K.softmax_ce_forward(dev.ctx, dx, dl, loss=dev.nan((rows,)), stats=dev.nan((rows, 2)))
+    np.testing.assert_allclose(dev.get(loss), ref_loss, rtol=1e-5, atol=1e-5)
+    grad = K.softmax_ce_backward(dev.ctx, dx, dl, stats, dev.put(g), out=dev.nan((rows, classes)))
+    np.testing.assert_allclose(dev.get(grad), ref_grad * g[:, None], rtol=1e-5, atol=1e-6)
+
+
+def check_l2(dev, rng, shape, misaligned=False):
+    p = rng.standard_normal(shape).astype(np.float32)
+    y = rng.standard_normal(shape).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    d = p.astype(np.float64) - y
+    dp_, dy_ = dev.put(p, misaligned), dev.put(y, misaligned)
+    out = K.l2_forward(dev.ctx, dp_, dy_, out=dev.nan(shape, misaligned))
+    np.testing.assert_allclose(dev.get(out), d * d, rtol=1e-6, atol=1e-6)
+    grad = K.l2_backward(dev.ctx, dp_, dy_, dev.put(g, misaligned), out=dev.nan(shape, misaligned))
+    np.testing.assert_allclose(dev.get(grad), 2 * d * g, rtol=1e-6, atol=1e-6)
+
+
+def check_l2_rows(dev, rng, rows, cols, weight=1.0):
+    p = rng.standard_normal((rows, cols)).astype(np.float32)
+    y = rng.standard_normal((rows, cols)).astype(np.float32)
+    scale = np.float32(weight / 2)
+    gscale = np.float32(np.float32(1.0 / np.float32(cols)) * scale)
+    loss, dp = K.l2_rows(dev.ctx, dev.put(p), dev.put(y), scale=scale, gscale=gscale,
+                         loss=dev.nan((rows,)), dp=dev.nan((rows, cols)))
+    d = p.astype(np.float64) - y
+    np.testing.assert_allclose(dev.get(loss), (weight / 2 * d * d).mean(axis=1), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(dev.get(dp), weight / cols * d, rtol=1e-6, atol=1e-7)
+    # bit for bit the uncaptured L2Loss's float32 operations: d*d, times weight/2, summed in order;
+    # the gradient (1/cols)*(weight/2) times 2*d
+    d32 = p - y
+    terms = (d32 * d32) * scale
+    total = np.zeros(rows, np.float32)
+    for c in range(cols):
+        total += terms[:, c]
+    np.testing.assert_array_equal(dev.get(loss), total / np.float32(cols))
+    np.testing.assert_array_equal(dev.get(dp), gscale * (np.float32(2) * d32))
+
+
 # ------------------------------------------------------------------------------------------------
 # Emulated gpu(0)
 
@@ -219,7 +328,7 @@ def emu():
     pytest.importorskip("gpuparams.emulator")
     with backend.emulation(True):
         ctx = gp.gpu(0)
-        for filename in ("dense.cu", "elementwise.cu", "optimizer.cu"):
+        for filename in ("dense.cu", "elementwise.cu", "optimizer.cu", "loss.cu"):
             K.get_module(ctx, filename)
         yield Dev(ctx)
 
@@ -434,6 +543,69 @@ def test_sgd_emulated(emu, rng, shape, case):
 def test_adam_emulated(emu, rng, shape, case):
     check_adam(emu, rng, shape, case)
     check_adam(emu, rng, shape, case, misaligned=True)
+
+
+@pytest.mark.parametrize("case", SGD_CASES, ids=["plain", "wd-clip", "momentum", "momentum-wd-clip"])
+@pytest.mark.parametrize("shape", [(1,), (13,), (4, 33)], ids=lambda s: "x".join(map(str, s)))
+def test_sgd_from_a_device_array_emulated(emu, rng, shape, case):
+    check_sgd_from(emu, rng, shape, case)
+    check_sgd_from(emu, rng, shape, case, misaligned=True)
+
+
+@pytest.mark.parametrize("case", ADAM_CASES, ids=["plain", "wd-clip"])
+@pytest.mark.parametrize("shape", [(1,), (13,), (4, 33)], ids=lambda s: "x".join(map(str, s)))
+def test_adam_from_a_device_array_emulated(emu, rng, shape, case):
+    check_adam_from(emu, rng, shape, case)
+    check_adam_from(emu, rng, shape, case, misaligned=True)
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("rows, classes", [(1, 1), (7, 3), (5, 129), (3, 300), (70, 10)])
+def test_softmax_ce_emulated(emu, rng, rows, classes, order):
+    with K.emulation_order(order):
+        check_softmax_ce(emu, rng, rows, classes)
+
+
+def test_softmax_ce_large_logits_and_infinities_emulated(emu):
+    inf = np.inf
+    x = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4], [inf, inf, 0.0], [-inf, 1.0, 2.0],
+                  [-inf, -inf, -inf]], np.float32)
+    label = np.array([1, 0, 2, 1, 0], np.float32)
+    loss, stats = K.softmax_ce_forward(emu.ctx, emu.put(x), emu.put(label))
+    soft = np.exp(1) / (np.exp(1) + np.exp(2))
+    np.testing.assert_allclose(loss[:4], [2e4, 2e4 + np.log(2), inf, -(1 - np.log(np.exp(1) + np.exp(2)))],
+                               rtol=1e-6)
+    assert np.isnan(loss[4])  # no distribution: NaN, as the formula gives
+    grad = K.softmax_ce_backward(emu.ctx, emu.put(x), emu.put(label), stats, np.ones(5, np.float32))
+    np.testing.assert_allclose(grad[:4], [[1, -1, 0], [-1, 0.5, 0.5], [0.5, 0.5, -1],
+                                          [0, soft - 1, 1 - soft]], atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(1,), (13,), (4, 33), (1030,)], ids=lambda s: "x".join(map(str, s)))
+def test_l2_emulated(emu, rng, shape):
+    check_l2(emu, rng, shape)
+    check_l2(emu, rng, shape, misaligned=True)
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("rows, cols", [(1, 1), (6, 5), (3, 129), (2, 300)])
+def test_l2_rows_emulated(emu, rng, rows, cols, order):
+    with K.emulation_order(order):
+        check_l2_rows(emu, rng, rows, cols)
+        check_l2_rows(emu, rng, rows, cols, weight=0.3)
+
+
+def test_loss_kernels_reject_bad_arguments(emu):
+    x = np.zeros((4, 3), np.float32)
+    with pytest.raises(ValueError, match=r"label has shape \(3,\), expected \(4,\)"):
+        K.softmax_ce_forward(emu.ctx, x, np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match=r"stats has shape \(4,\), expected \(4, 2\)"):
+        K.softmax_ce_backward(emu.ctx, x, np.zeros(4, np.float32), np.zeros(4, np.float32),
+                              np.zeros(4, np.float32))
+    with pytest.raises(ValueError, match="label must be float32"):
+        K.l2_forward(emu.ctx, x, x.astype(np.float64))
+    with pytest.raises(ValueError, match=r"hyper has shape \(4,\), expected \(5,\)"):
+        K.sgd_update_from(emu.ctx, x, x.copy(), x.copy(), np.zeros(4, np.float32))
 
 
 def test_optimizer_grid_stride_emulated(emu, rng):
@@ -719,7 +891,9 @@ COVERED_KERNELS = {
                  "dense_fwd_w", "dense_bwd_dx_w", "dense_bwd_dw_w", "dense_bwd_grouped_w",
                  "dense_fwd_m", "dense_bwd_dx_m", "dense_bwd_dw_m", "dense_bwd_grouped_m"},
     "elementwise.cu": {"relu_fwd", "relu_bwd"},
-    "optimizer.cu": {"sgd_update", "sgd_mom_update", "adam_update"},
+    "optimizer.cu": {"sgd_update", "sgd_mom_update", "adam_update", "sgd_update_p", "sgd_mom_update_p",
+                     "adam_update_p"},
+    "loss.cu": {"softmax_ce_fwd", "softmax_ce_bwd", "l2_fwd", "l2_bwd", "l2_rows"},
 }
 
 
@@ -929,6 +1103,25 @@ def test_split_k_is_deterministic_and_resets_its_counters_gpu(cuda, rng):
         else:
             for a, c in zip(first, got):
                 np.testing.assert_array_equal(c, a)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("shape", [(1,), (1030,), (3, 5), (1 << 20,)], ids=lambda s: "x".join(map(str, s)))
+def test_optimizers_from_a_device_array_gpu(cuda, rng, shape):
+    for misaligned in (False, True):
+        for case in SGD_CASES:
+            check_sgd_from(cuda, rng, shape, case, misaligned)
+        for case in ADAM_CASES:
+            check_adam_from(cuda, rng, shape, case, misaligned)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("rows, classes", [(1, 1), (70, 10), (129, 1000), (2048, 10)])
+def test_loss_kernels_gpu(cuda, rng, rows, classes):
+    check_softmax_ce(cuda, rng, rows, classes)
+    check_l2(cuda, rng, (rows, classes))
+    check_l2(cuda, rng, (rows, classes), misaligned=True)
+    check_l2_rows(cuda, rng, rows, classes)
 
 
 @pytest.mark.gpu

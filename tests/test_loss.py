@@ -7,8 +7,9 @@ from gpuparams import autograd, nd
 from gpuparams.gluon import loss as gloss
 from gpuparams.gluon import nn
 
-# Every test here runs under both front ends: nd, and np after npx.set_np() (tests/conftest.py).
-pytestmark = pytest.mark.usefixtures("front_end")
+# Every test here runs under both front ends (nd, and np after npx.set_np()) and both imperative and
+# hybridized (losses are HybridBlocks; tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("front_end", "hybrid_mode")
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -26,6 +26,7 @@ import threading
 
 import numpy as np
 
+from .._tracing import refuse_host_work_in_capture
 from . import gemm_plan as _plan
 from . import loader as _loader
 from ._arrays import alloc as _alloc
@@ -36,7 +37,7 @@ from ._arrays import ptr as _ptr
 from .devices import as_device
 
 __all__ = ["TileConfig", "GemmPlan", "TILE_CONFIGS", "MAX_SPLITS", "plan_gemm", "plan_backward",
-           "sm_count", "dense_forward", "dense_backward", "blocks_per_sm", "device_model_of",
+           "sm_count", "dense_forward", "dense_backward", "gemm", "blocks_per_sm", "device_model_of",
            "clear_workspaces"]
 
 TileConfig = _plan.TileConfig
@@ -411,3 +412,83 @@ def _launch_grouped(dev, plan, dy, ymask, w, x, gx, gw, gdb, dims, has_mask, acc
             ws[:max(fx4, 1)], cnt[:max(cx, 1)], ws[fx4:fx4 + max(fw, 1)], cnt[cx:cx + max(cw, 1)])
     _launch(dev, f"dense_bwd_grouped_{cfg.name}", (blocks, 1, 1), cfg.threads, args,
             cfg.dynamic_smem())
+
+
+# ---------------------------------------------------------------------------------------------------
+# Plain GEMM: C = op(A)·op(B), no bias, on the dense kernels
+
+
+def gemm(ctx, a, b, transpose_a=False, transpose_b=False, out=None, *, tile=None):
+    """``C = op(A) · op(B)`` (``op`` transposes when its flag is set) on the dense GEMM kernels.
+
+    No cuBLAS: each layout maps onto one of the three dense kernels, whose operand layouts are
+    ``x·wᵀ`` (forward), ``dy·w`` (dX) and ``dyᵀ·x`` (dW), all with the mask and bias switched off:
+
+    ======  ===================  ===========================================
+    flags   stored A, B          kernel
+    ======  ===================  ===========================================
+    N, N    (n, k), (k, m)       ``dense_bwd_dx`` with dy = A, w = B
+    N, T    (n, k), (m, k)       ``dense_fwd`` with x = A, w = B
+    T, N    (k, n), (k, m)       ``dense_bwd_dw`` with dy = A, x = B
+    T, T    (k, n), (m, k)       ``Bᵀ`` copied to (k, m), then as T, N
+    ======  ===================  ===========================================
+
+    Parameters
+    ----------
+    ctx : Device or Context
+        A device with custom kernels, or a ``gpu`` context.
+    a, b : arrays, 2-D float32, C-contiguous
+        The stored operands (before ``op``).
+    transpose_a, transpose_b : bool
+    out : array, (n, m) float32, optional
+        Written in full; must not overlap the inputs.
+    tile : None, str or (str, int), optional
+        Force a tile configuration (see :func:`gemm_plan.plan_gemm`).
+
+    Returns
+    -------
+    array, (n, m)
+    """
+    dev = _kernel_device(ctx, a)
+    ra, ca = _check_matrix(dev, "a", a)
+    rb, cb = _check_matrix(dev, "b", b)
+    n, k = (ca, ra) if transpose_a else (ra, ca)
+    kb, m = (cb, rb) if transpose_b else (rb, cb)
+    if kb != k:
+        raise ValueError(f"gemm: op(a) is {(n, k)} and op(b) is {(kb, m)} (a {(ra, ca)}, b {(rb, cb)}, "
+                         f"transpose_a={transpose_a}, transpose_b={transpose_b}): the inner sizes "
+                         f"{k} and {kb} differ")
+    _check_dims(n=n, k=k, m=m)
+    with dev.scope():
+        c = _output(dev, "out", out, (n, m), False)
+        _check_distinct("out", c, a=a, b=b)
+        if n == 0 or m == 0:
+            return c
+        if k == 0:  # an empty sum; the kernels' loops would not run, so write the zeros here
+            refuse_host_work_in_capture("the zero fill of an empty matrix product")
+            c[...] = 0
+            return c
+        if transpose_a and transpose_b:
+            # The one layout no kernel reads: make Bᵀ (k, m) contiguous (a CuPy copy kernel on a GPU,
+            # which a CUDA graph can capture) and run it as T, N.
+            refuse_host_work_in_capture("the copy of a transposed second operand (both operands transposed)")
+            b = dev.xp.ascontiguousarray(b.T)
+            transpose_b = False
+        model, occupancy = device_model_of(dev), blocks_per_sm(dev)
+        if not transpose_a and not transpose_b:
+            plan = _plan.plan_gemm(n, m, k, model, occupancy, kernel="dense_bwd_dx",
+                                   aligned=_aligned((a, b), (k, m)), tile=tile)
+            args = (a, a, b, c, np.int32(n), np.int32(m), np.int32(k), np.int32(0), np.int32(0))
+            _launch_gemm(dev, "dense_bwd_dx", plan, args, (n, m))
+        elif not transpose_a:
+            plan = _plan.plan_gemm(n, m, k, model, occupancy, kernel="dense_fwd",
+                                   aligned=_aligned((a, b), (k,)), tile=tile)
+            args = (a, b, b, c, np.int32(n), np.int32(k), np.int32(m), np.int32(0), np.int32(0))
+            _launch_gemm(dev, "dense_fwd", plan, args, (n, m))
+        else:
+            plan = _plan.plan_gemm(n, m, k, model, occupancy, kernel="dense_bwd_dw",
+                                   aligned=_aligned((a, b), (n, m)), tile=tile)
+            args = (a, a, b, c, c, np.int32(k), np.int32(m), np.int32(n), np.int32(0), np.int32(0),
+                    np.int32(0), np.int32(0))
+            _launch_gemm(dev, "dense_bwd_dw", plan, args, (n, m))
+    return c

@@ -3,6 +3,8 @@ optimizer updates (``kernels/optimizer.cu``).
 
 - :func:`relu_forward`, :func:`relu_backward`
 - :func:`sgd_update`, :func:`adam_update` — in place
+- :func:`sgd_update_from`, :func:`adam_update_from` — the same, reading the hyperparameters from a
+  device array (the captured training step writes them there before each launch of its graph)
 
 Each takes a :class:`~gpuparams.backend.devices.Device` or a ``gpu`` context (resolved with the data,
 see :func:`~gpuparams.backend.devices.device_for`) and raw backend arrays.
@@ -17,7 +19,14 @@ from ._arrays import cdiv as _cdiv
 from ._arrays import check_array as _check_array
 from ._arrays import kernel_device as _kernel_device
 
-__all__ = ["relu_forward", "relu_backward", "sgd_update", "adam_update"]
+__all__ = ["relu_forward", "relu_backward", "sgd_update", "adam_update", "sgd_update_from",
+           "adam_update_from", "SGD_HYPER", "SGD_MOM_HYPER", "ADAM_HYPER"]
+
+#: The order of the hyperparameters in the device arrays of the ``*_from`` launchers.
+SGD_HYPER = ("lr", "wd", "rescale_grad", "clip_gradient")
+SGD_MOM_HYPER = ("lr", "momentum", "wd", "rescale_grad", "clip_gradient")
+ADAM_HYPER = ("lr_t", "beta1", "one_minus_beta1", "beta2", "one_minus_beta2", "epsilon", "wd",
+              "rescale_grad", "clip_gradient")
 
 _ELEMENTWISE_THREADS = 256
 #: Largest element count one elementwise launch handles; bigger arrays are processed in chunks so
@@ -166,4 +175,60 @@ def adam_update(ctx, weight, grad, mean, var, *, lr_t, beta1, beta2, epsilon, wd
                     np.float32(beta1), np.float32(1.0 - beta1), np.float32(beta2),
                     np.float32(1.0 - beta2), np.float32(epsilon), np.float32(wd),
                     np.float32(rescale_grad), clip))
+    return weight
+
+
+def _check_hyper(dev, hyper, names):
+    _check_array(dev, "hyper", hyper, (len(names),))
+
+
+def sgd_update_from(ctx, weight, grad, mom, hyper):
+    """:func:`sgd_update` with the hyperparameters read on the device from ``hyper``.
+
+    Parameters
+    ----------
+    ctx : Device or Context
+    weight, grad : arrays of one shape, float32, C-contiguous
+    mom : array like ``weight`` or None
+        With it, SGD with momentum.
+    hyper : float32 array
+        :data:`SGD_HYPER` (without ``mom``) or :data:`SGD_MOM_HYPER` (with it), in that order; a
+        negative ``clip_gradient`` means no clipping.
+    """
+    dev = _kernel_device(ctx, weight)
+    _check_array(dev, "weight", weight)
+    _check_same(dev, "grad", grad, weight)
+    if mom is not None:
+        _check_same(dev, "mom", mom, weight)
+    _check_hyper(dev, hyper, SGD_HYPER if mom is None else SGD_MOM_HYPER)
+    wf, gf = _flat(weight), _flat(grad)
+    mf = None if mom is None else _flat(mom)
+    with dev.scope():
+        for s, e in _chunks(weight.size):
+            grid = _elementwise_grid(dev, e - s)
+            if mf is None:
+                _loader.launch(dev, "optimizer.cu", "sgd_update_p", grid, (_ELEMENTWISE_THREADS, 1, 1),
+                               (wf[s:e], gf[s:e], np.int32(e - s), hyper))
+            else:
+                _loader.launch(dev, "optimizer.cu", "sgd_mom_update_p", grid,
+                               (_ELEMENTWISE_THREADS, 1, 1),
+                               (wf[s:e], gf[s:e], mf[s:e], np.int32(e - s), hyper))
+    return weight
+
+
+def adam_update_from(ctx, weight, grad, mean, var, hyper):
+    """:func:`adam_update` with the hyperparameters read on the device from ``hyper``
+    (:data:`ADAM_HYPER`, in that order)."""
+    dev = _kernel_device(ctx, weight)
+    _check_array(dev, "weight", weight)
+    _check_same(dev, "grad", grad, weight)
+    _check_same(dev, "mean", mean, weight)
+    _check_same(dev, "var", var, weight)
+    _check_hyper(dev, hyper, ADAM_HYPER)
+    wf, gf, mf, vf = _flat(weight), _flat(grad), _flat(mean), _flat(var)
+    with dev.scope():
+        for s, e in _chunks(weight.size):
+            _loader.launch(dev, "optimizer.cu", "adam_update_p", _elementwise_grid(dev, e - s),
+                           (_ELEMENTWISE_THREADS, 1, 1),
+                           (wf[s:e], gf[s:e], mf[s:e], vf[s:e], np.int32(e - s), hyper))
     return weight

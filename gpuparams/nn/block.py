@@ -563,8 +563,10 @@ class Block:
         """Set the unknown (0) dimensions of this block's parameters from its inputs.
 
         Called once, before the first forward pass, when a parameter's initialization is waiting for
-        its shape. Layers override it (``Dense`` sets ``weight.shape = (units, features)``); custom
-        blocks that create parameters with unknown dimensions must too. The default does nothing.
+        its shape. Layers may override it (``Dense`` sets ``weight.shape = (units, features)``). A
+        :class:`HybridBlock` infers the shapes from the operators of its ``hybrid_forward`` by
+        default; a plain Block that creates parameters with unknown dimensions must override it
+        (the Block default does nothing).
         """
 
     def forward(self, *args: Any) -> Any:
@@ -720,6 +722,24 @@ class HybridBlock(Block):
         self._plans.clear()
         for child in self._children.values():
             child.hybridize(active, static_alloc=static_alloc, static_shape=static_shape, **kwargs)
+
+    def infer_shape(self, *args: Any, **kwargs: Any) -> None:
+        """Infer the unknown (0) dimensions of this block's parameters from its first inputs, as
+        MXNet's HybridBlock does: ``hybrid_forward`` runs once with each such parameter as a
+        placeholder, and the operators that receive one fill in its dimensions from their other
+        inputs (``FullyConnected``: ``(num_hidden, in_units)``; ``+ - * /``: the other operand's
+        shape; ``dot`` / ``batch_dot``: the contracted dimension). See
+        :mod:`gpuparams.nn._infer_shape` for the rules.
+
+        Raises
+        ------
+        ShapeInferenceError
+            When an operator receives a parameter whose unknown dimensions it cannot infer (or
+            whose known ones contradict the inputs); the message names the parameter, its shape
+            and the operator.
+        """
+        from ._infer_shape import infer_block_shapes
+        infer_block_shapes(self, args, kwargs)
 
     def forward(self, x: Any, *args: Any) -> Any:
         """Run ``hybrid_forward``: replayed from a traced plan when hybridized, else imperatively."""

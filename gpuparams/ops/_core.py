@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 
 from .. import backend
+from .._tracing import refuse_host_work_in_capture
 from .._tracing import state as _trace_state
 from ..autograd import Node, _state
 from .._ndarray import NDArray, from_backend
@@ -32,8 +33,12 @@ def xp_of(data):
 
 
 def contiguous(data):
-    """``data`` itself when C-contiguous (what our kernels index), else a C-contiguous copy."""
-    return data if data.flags.c_contiguous else xp_of(data).ascontiguousarray(data)
+    """``data`` itself when C-contiguous (what our kernels index), else a C-contiguous copy (refused
+    inside a graph capture, which would replay the copy's first result)."""
+    if data.flags.c_contiguous:
+        return data
+    refuse_host_work_in_capture(f"a copy of a non-contiguous array of shape {data.shape}")
+    return xp_of(data).ascontiguousarray(data)
 
 
 def scatter_add(full, key, values):

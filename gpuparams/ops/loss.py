@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from .._ndarray import NDArray, from_data
-from ._core import normalize_axis, result, stable_sigmoid, xp_of
+from ._core import contiguous, normalize_axis, result, stable_sigmoid, xp_of
 from ._registry import register
 from .indexing import whole_indices
 
@@ -90,7 +90,25 @@ def _l2_grads(p, y, xp, needs):
     return (d2 if needs[0] else None, -d2 if needs[1] else None)
 
 
-@register(public=False)
+def _l2_kernel(pred, label):
+    """:func:`l2_loss` on a device with our kernels (``kernels/loss.cu``): the forward and the
+    backward are one launch each; a label of another dtype or shape takes the array path."""
+    from ._registry import REGISTRY
+    if label.dtype != pred.dtype or label.shape != pred.shape:
+        return REGISTRY["l2_loss"].impl(pred, label)
+    from ..backend import kernels
+    _check_label_context("l2_loss", pred, label)
+    ctx = pred.context
+    p, y = contiguous(pred._data), contiguous(label._data)
+    out = kernels.l2_forward(ctx, p, y)
+
+    def backward(g, needs):
+        dp = kernels.l2_backward(ctx, p, y, contiguous(g)) if needs[0] or needs[1] else None
+        return (dp if needs[0] else None, -dp if needs[1] else None)
+    return result(out, ctx, "l2_loss", (pred, label), backward, saved=(pred, label))
+
+
+@register(public=False, kernel=_l2_kernel)
 def l2_loss(pred, label):
     """``(pred - label)**2`` elementwise (the :class:`~gpuparams.loss.L2Loss` Block halves it)."""
     return _elementwise("l2_loss", pred, label, _l2_forward, _l2_grads)
@@ -186,7 +204,44 @@ def _onehot(xp, like, rows, picks, classes):
     return onehot
 
 
-@register(public=False)
+def _softmax_ce_kernel(pred, label, axis=-1, sparse_label=True, from_logits=False):
+    """:func:`softmax_cross_entropy` on a device with our kernels (``kernels/loss.cu``) for class
+    labels along the last axis of logits: one launch forward (loss and the row's max and log-sum), one
+    backward. Dense labels, ``from_logits`` and other axes take the array path."""
+    from ._registry import REGISTRY
+    name = "SoftmaxCrossEntropyLoss"
+    axis_n = normalize_axis(axis, pred.shape, name)
+    label = as_label(label, pred)
+    classes = pred.shape[axis_n]
+    if (not sparse_label or from_logits or axis_n != pred.ndim - 1 or classes == 0
+            or label.size * classes != pred.size):
+        return REGISTRY["softmax_cross_entropy"].impl(pred, label, axis, sparse_label, from_logits)
+    from ..backend import kernels
+    _check_label_context(name, pred, label)
+    ctx = pred.context
+    idx = whole_indices(name, label._data.reshape(label.shape), "label")  # fractions, NaN: refused
+    xp = xp_of(pred._data)
+    if xp is np and idx.size and (idx.min() < 0 or idx.max() >= classes):
+        bad = idx[(idx < 0) | (idx >= classes)].reshape(-1)[0]
+        raise ValueError(f"{name}: label {int(bad)} is outside the {classes} classes 0..{classes - 1} "
+                         f"of axis {axis_n}")
+    x2 = contiguous(pred._data.reshape(-1, classes))
+    lab = label._data.reshape(-1)
+    lab = lab if lab.dtype == np.float32 and lab.flags.c_contiguous else lab.astype(np.float32)
+    loss, stats = kernels.softmax_ce_forward(ctx, x2, lab)
+    kept = pred.shape[:-1] + (1,)
+    shape = pred.shape
+
+    def backward(g, needs):
+        if not needs[0]:
+            return None, None
+        dx = kernels.softmax_ce_backward(ctx, x2, lab, stats, contiguous(g.reshape(-1)))
+        return dx.reshape(shape), None
+    return result(loss.reshape(kept), ctx, "softmax_cross_entropy", (pred, label), backward,
+                  saved=(pred, label))
+
+
+@register(public=False, kernel=_softmax_ce_kernel)
 def softmax_cross_entropy(pred, label, axis=-1, sparse_label=True, from_logits=False):
     """Elementwise softmax cross-entropy as one operator with a fused, stable backward.
 

@@ -108,17 +108,22 @@ def _mlp_data(env, sizes, batch):
     return x, labels, init_mlp_weights(sizes, rng)
 
 
-def _gluon_mlp(env, sizes, batch, lr, x_host, labels_host, weights0, hybridize=False):
+def _gluon_mlp(env, sizes, batch, lr, x_host, labels_host, weights0, hybridize=False, captured=False):
+    """gpuparams' step: imperative, hybridized (the uncaptured replay), or ``captured`` (the whole
+    step as one graph, ``gp.graph.step`` on a net hybridized with static_alloc and static_shape)."""
     gp = require_framework("nd.array", "autograd.record", "gluon.nn.Dense", "gluon.nn.Sequential",
-                           "gluon.loss.SoftmaxCrossEntropyLoss", "gluon.Trainer")
+                           "gluon.loss.SoftmaxCrossEntropyLoss", "gluon.Trainer",
+                           *(("graph.step",) if captured else ()))
     nd, autograd, gluon = gp.nd, gp.autograd, gp.gluon
     ctx = env.ctx
-    net = gluon.nn.HybridSequential() if hybridize else gluon.nn.Sequential()
+    net = gluon.nn.HybridSequential() if hybridize or captured else gluon.nn.Sequential()
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         net.add(gluon.nn.Dense(fan_out, activation="relu" if i < len(sizes) - 2 else None,
                                in_units=fan_in))
     net.initialize(ctx=ctx)
-    if hybridize:
+    if captured:
+        net.hybridize(static_alloc=True, static_shape=True)
+    elif hybridize:
         net.hybridize()
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr})
@@ -141,8 +146,28 @@ def _gluon_mlp(env, sizes, batch, lr, x_host, labels_host, weights0, hybridize=F
         trainer.step(batch)
         return loss
 
+    if captured:
+        step = _captured_step(gp, net, loss_fn, trainer, batch, x, y, set_weights, weights0)
     set_weights(weights0)
     return step, set_weights, get_weights
+
+
+def _captured_step(gp, net, loss_fn, trainer, batch, x, y, set_weights, weights0):
+    """``gp.graph.step`` made to capture before anything is timed (the first call traces, the second
+    captures and checks the graph against the uncaptured step); a fallback is a skip, never a row
+    timed under the captured label. The weights are reset afterwards (set_data writes in place, so
+    the graph stays)."""
+    import warnings
+    run = gp.graph.step(net, loss_fn, trainer, batch_size=batch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", gp.errors.CaptureFallbackWarning)
+        for _ in range(3):
+            run(x, y)
+    info = run.cache_info()
+    if not run.captured or info["captures"] != 1:
+        raise SkipCase(f"the training step could not be captured: {info['capture_failed']}")
+    set_weights(weights0)
+    return lambda: run(x, y)
 
 
 def _torch_mlp(env, sizes, lr, x_host, labels_host, weights0):
@@ -178,6 +203,35 @@ def _torch_mlp(env, sizes, lr, x_host, labels_host, weights0):
         return loss
 
     set_weights(weights0)
+    return step, set_weights, get_weights
+
+
+def _torch_graphed_mlp(env, sizes, lr, x_host, labels_host, weights0):
+    """The PyTorch step captured whole with ``torch.cuda.graph`` (PyTorch's documented recipe:
+    static input tensors, warm-up iterations on a side stream, then forward, backward and
+    ``optimizer.step()`` captured and replayed)."""
+    torch = require_torch(env)
+    if not env.torch_device.startswith("cuda"):
+        raise SkipCase("torch.cuda.graph needs a CUDA device; PyTorch runs on the CPU in this run")
+    step_eager, set_weights, get_weights = _torch_mlp(env, sizes, lr, x_host, labels_host, weights0)
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            step_eager()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    # The eager step starts with zero_grad(set_to_none=True), a host-side reset: inside the capture
+    # it leaves the gradients None, so the captured backward allocates them from the graph's private
+    # pool and every replay writes (not accumulates) into those static buffers, as in PyTorch's
+    # whole-network capture example.
+    with torch.cuda.graph(graph):
+        static_loss = step_eager()
+    set_weights(weights0)
+
+    def step():
+        graph.replay()
+        return static_loss
     return step, set_weights, get_weights
 
 
@@ -241,25 +295,31 @@ def _checked_step(step, set_weights, get_weights, weights0):
 
 
 def mlp_case(env, suite, name, sizes, batch, lr=0.1, modes=("kernel", "pipelined"), hybridize=False,
-             baseline="torch"):
+             baseline="torch", captured=False):
     """A full training step of an MLP (``sizes``, e.g. ``(784, 256, 256, 10)``) vs a baseline.
 
-    ``hybridize`` runs gpuparams' network hybridized; ``baseline`` is ``"torch"`` (PyTorch eager),
-    ``"numpy"`` (the step written by hand in NumPy) or ``"imperative"`` (gpuparams not hybridized).
+    ``hybridize`` runs gpuparams' network hybridized; ``captured`` runs the whole step as one graph
+    (``gp.graph.step``). ``baseline`` is ``"torch"`` (PyTorch eager), ``"torch_graph"`` (the PyTorch
+    step captured with ``torch.cuda.graph``; skipped without CUDA), ``"numpy"`` (the step written by
+    hand in NumPy), ``"imperative"`` (gpuparams not hybridized) or ``"hybridized"`` (gpuparams
+    hybridized, the uncaptured replay).
     """
     sizes = tuple(int(s) for s in sizes)
 
     def build():
         x, labels, weights0 = _mlp_data(env, sizes, batch)
-        ours = _gluon_mlp(env, sizes, batch, lr, x, labels, weights0, hybridize=hybridize)
+        ours = _gluon_mlp(env, sizes, batch, lr, x, labels, weights0, hybridize=hybridize,
+                          captured=captured)
         missing = None
         if baseline == "numpy":
             theirs = _numpy_mlp(sizes, lr, x, labels, weights0)
-        elif baseline == "imperative":
-            theirs = _gluon_mlp(env, sizes, batch, lr, x, labels, weights0)
+        elif baseline in ("imperative", "hybridized"):
+            theirs = _gluon_mlp(env, sizes, batch, lr, x, labels, weights0,
+                                hybridize=baseline == "hybridized")
         else:
+            make = _torch_graphed_mlp if baseline == "torch_graph" else _torch_mlp
             try:
-                theirs = _torch_mlp(env, sizes, lr, x, labels, weights0)
+                theirs = make(env, sizes, lr, x, labels, weights0)
             except SkipCase as exc:
                 theirs, missing = None, str(exc)
 
@@ -272,7 +332,8 @@ def mlp_case(env, suite, name, sizes, batch, lr=0.1, modes=("kernel", "pipelined
 
     flops, terms = mlp_step_work(sizes, batch)
     shape = f"{'-'.join(map(str, sizes))} batch {batch}"
-    label = {"numpy": "numpy (hand-written step)", "imperative": "gpuparams imperative"}.get(
+    label = {"numpy": "numpy (hand-written step)", "imperative": "gpuparams imperative",
+             "hybridized": "gpuparams hybridized (uncaptured)", "torch_graph": "torch.cuda.graph"}.get(
         baseline, "torch eager" + (" (cpu)" if env.torch_device == "cpu" else ""))
     threads = f"; {env.threads} threads on both sides" if env.kind == "cpu" and env.threads else ""
     return Case(suite, name, shape, label, build, flops=flops,

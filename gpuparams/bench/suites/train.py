@@ -5,9 +5,13 @@ A step is forward, softmax cross-entropy, backward and SGD (``trainer.step``), t
 * MLP 784-256-256-10 at batch 128 (the MNIST-sized model of the tutorials);
 * 4×1024: input 1024, four Dense(1024, relu) layers and a Dense(10) output, at batch 256 and 2048.
 
-Each model also has a hybridized step (vs the imperative one) and an inference row whose kernel
-launches are captured as one graph (vs the uncaptured replay). Capturing a whole training step is not
-there yet, so there is no captured-step row and no ``torch.cuda.graph`` baseline yet.
+Per model the rows are: the imperative step vs PyTorch eager; the hybridized step (the uncaptured
+replay) vs the imperative one; the **captured step** (``gp.graph.step``: forward, loss, backward and
+the SGD update as one graph, launched with one call) vs the uncaptured hybridized replay, vs PyTorch
+eager and vs PyTorch's own whole-step ``torch.cuda.graph`` (skipped, with the reason, where PyTorch
+has no CUDA); and an inference row whose kernel launches are captured as one graph (vs the
+uncaptured replay). Targets on an H100/H200 (issue 11): the captured small-MLP step at least 4x
+PyTorch eager and at least 1x ``torch.cuda.graph``.
 
 Both timing modes are reported: ``pipelined`` (steps back to back, host-timed: what a training loop
 sees, Python dispatch included) and ``kernel`` (CUDA events around one step after an L2 flush).
@@ -29,14 +33,18 @@ MODELS = (
 
 def cases(env):
     """The suite's cases for ``env`` (models from ``env.shapes['train']`` when given): per model the
-    imperative step vs PyTorch eager, the hybridized step vs the imperative one, and the forward
-    captured as one graph vs the uncaptured replay (issue 11)."""
+    imperative step vs PyTorch eager, the hybridized step vs the imperative one, the captured step
+    vs the uncaptured replay, PyTorch eager and ``torch.cuda.graph``, and the forward captured as one
+    graph vs the uncaptured replay (issue 11)."""
     modes = ("pipelined", "kernel") if env.kind == "gpu" else ("host",)
     out = []
     for name, sizes, batch in env.shapes.get("train", MODELS):
         out.append(mlp_case(env, "train", name, sizes, batch, modes=modes))
         out.append(mlp_case(env, "train", name + " hybridized", sizes, batch, modes=modes, hybridize=True,
                             baseline="imperative"))
+        for baseline in ("hybridized", "torch", "torch_graph"):
+            out.append(mlp_case(env, "train", name + " captured", sizes, batch, modes=modes, captured=True,
+                                baseline=baseline))
         out.append(forward_case(env, "train", name.replace("train step", "forward") + " captured", sizes,
                                 batch, modes=modes))
     return out
