@@ -13,7 +13,6 @@ its backward records the version, and backward refuses to run on an array that w
 """
 from __future__ import annotations
 
-import contextlib
 import threading
 
 from . import backend
@@ -57,17 +56,30 @@ def set_training(train):
     return previous
 
 
-@contextlib.contextmanager
-def _scope(recording, training):
-    previous = (_state.recording, _state.training)
-    if recording is not None:
-        _state.recording = recording
-    if training is not None:
-        _state.training = training
-    try:
-        yield
-    finally:
-        _state.recording, _state.training = previous
+class _scope:
+    """Set the recording and training flags (``None``: leave as is) and restore them on exit.
+
+    A class rather than a generator context manager: ``with autograd.record():`` runs every step.
+    """
+
+    __slots__ = ("recording", "training", "previous")
+
+    def __init__(self, recording, training):
+        self.recording = recording
+        self.training = training
+        self.previous = None
+
+    def __enter__(self):
+        self.previous = (_state.recording, _state.training)
+        if self.recording is not None:
+            _state.recording = self.recording
+        if self.training is not None:
+            _state.training = self.training
+        return None
+
+    def __exit__(self, *exc):
+        _state.recording, _state.training = self.previous
+        return False
 
 
 def record(train_mode=True):
@@ -137,22 +149,41 @@ class GradSink:
     """A leaf's gradient buffer handed to an operator that writes gradients in place.
 
     ``accumulate`` is False only for the first contribution to a ``grad_req='write'`` leaf in one
-    backward pass; the operator must call :meth:`written` after storing its contribution.
+    backward pass; the operator must call :meth:`written` after storing its contribution. It is
+    read when the operator uses the sink, so one sink serves every use of a tied leaf in a pass.
     """
 
-    __slots__ = ("leaf", "buffer", "accumulate", "_state")
+    __slots__ = ("leaf", "buffer", "_state")
 
     def __init__(self, leaf, state):
         self.leaf = leaf
         self.buffer = leaf._grad._data
         self._state = state
-        self.accumulate = leaf._grad_req == "add" or id(leaf) in state
+
+    @property
+    def accumulate(self):
+        """Whether this contribution adds to the buffer (something was written before, or 'add')."""
+        leaf = self.leaf
+        return leaf._grad_req == "add" or id(leaf) in self._state
 
     def __bool__(self):
         return True
 
     def written(self):
         self._state.add(id(self.leaf))
+
+
+_NDARRAY = []
+
+
+def _ndarray_class():
+    """:class:`~gpuparams.NDArray` (imported on first use: that module imports this one). Cached, as
+    a relative import inside a function costs a trip through the import machinery at every call,
+    and every backward pass asks for it."""
+    if not _NDARRAY:
+        from ._ndarray import NDArray
+        _NDARRAY.append(NDArray)
+    return _NDARRAY[0]
 
 
 def _wants_grad(array):
@@ -303,7 +334,7 @@ def _run_backward(heads, head_grads, retain_graph, variables=None):
     ``variables``, it writes no buffer and returns ``(grads, reached)``: the summed gradients keyed by
     ``id`` of the leaves and the ``id`` of every array reachable from the heads.
     """
-    from ._ndarray import NDArray
+    NDArray = _ndarray_class()
 
     op_name = "backward" if variables is None else "autograd.grad"
     heads, head_grads = _head_gradients(op_name, heads, head_grads)
@@ -348,9 +379,11 @@ def _run_backward(heads, head_grads, retain_graph, variables=None):
                     f"modified in place after it was used (version {version} -> {saved._version[0]}); "
                     "write to a copy, or make the change outside autograd.record()")
         inputs = node.inputs
-        needs = tuple(_wants_grad(x) for x in inputs)
+        # _wants_grad inlined (this runs for every node of every backward pass)
+        needs = [x is not None and (x._node is not None or x._grad_req != "null") for x in inputs]
         if node.accepts_sinks and sinks:
-            needs = tuple(_sink_for(x, written) if need else need for x, need in zip(inputs, needs))
+            needs = [_sink_for(x, written) if need else need for x, need in zip(inputs, needs)]
+        needs = tuple(needs)
         if array._ctx.device_type == "gpu":
             with backend.device_of(array).scope():  # CuPy computes on the current device
                 input_grads = node.backward(g, needs)
@@ -383,7 +416,7 @@ def _run_backward(heads, head_grads, retain_graph, variables=None):
 
 def _head_gradients(op_name, heads, head_grads):
     """Normalize ``heads`` / ``head_grads`` to two lists of equal length (shared by both passes)."""
-    from ._ndarray import NDArray
+    NDArray = _ndarray_class()
 
     if isinstance(heads, NDArray):
         heads = [heads]

@@ -23,7 +23,7 @@ Under ``autograd.record()`` a replay records **one** tape node for the whole blo
 operators hand their backward functions to the replay (:class:`_FusedBackward`) instead of building
 a node each, and that node's backward runs them in reverse over the plan, summing gradients as
 ``autograd`` does, so gradients (and the sums over tied parameters) are bit-identical to the
-imperative run on the CPU.
+imperative run on the CPU. (A plan of one operator keeps that operator's own node.)
 
 Capture: with ``hybridize(static_alloc=True, static_shape=True)`` on a device that runs our kernels,
 outside ``record()``, the second call of a signature records the plan's kernel launches
@@ -166,6 +166,7 @@ class Plan:
         self.device = device
         self.block_name = block_name
         self.replays = 0
+        self._compiled = None       # the steps in the form _loop runs them (built on first replay)
         self.captured = None        # CapturedPlan, once captured
         self.capture_failed = None  # why capture fell back (then it is not tried again)
         self.captures = 0
@@ -174,10 +175,15 @@ class Plan:
         """Replay the plan with the block inputs ``args``; returns what ``hybrid_forward`` returned.
 
         Under ``autograd.record()`` a plan with one output records one tape node for the whole call
-        (:class:`_FusedBackward`) instead of one per operator.
+        (:class:`_FusedBackward`) instead of one per operator. A plan of a single operator records
+        that operator's own node, as the imperative call does: it is one node either way, and the
+        fused one would only add the replay's bookkeeping to it.
         """
         self.replays += 1
-        if autograd._state.recording and self.output[0] == "slot":
+        fused = autograd._state.recording and self.output[0] == "slot" and len(self.steps) > 1
+        if self.device is None:  # the CPU: no device scope to enter
+            return self._fused(args) if fused else self._loop(args)
+        if fused:
             return _registry.run_plan_on(self.device, lambda: self._fused(args))
         return _registry.run_plan_on(self.device, lambda: self._loop(args))
 
@@ -211,6 +217,45 @@ class Plan:
         self.replays += 1
         return captured.run(args)
 
+    def _compile(self):
+        """Per step, what a replay needs, worked out once: ``(step, fn, direct, template, fills,
+        outs)`` where ``fills`` is ``((position, slot), ...)`` for a step whose traced arrays are
+        all plain positional arguments (the usual case), or None for one that also has arrays in
+        keyword arguments or in list/tuple arguments (filled by :meth:`_fill`); ``direct`` says
+        the step runs on the plan's device (no scope of its own to enter)."""
+        compiled = []
+        for step in self.steps:
+            plain = not step.seq_args and all(type(pos) is int and index is None
+                                              for pos, index, _ in step.fills)
+            fills = tuple((pos, slot) for pos, _, slot in step.fills) if plain else None
+            direct = step.device is None or step.device is self.device
+            compiled.append((step, step.fn, direct, step.args, fills, step.outs))
+        self._compiled = compiled
+        return compiled
+
+    @staticmethod
+    def _fill(step, vals):
+        """The arguments of ``step`` with its traced arrays put back from ``vals`` (any position)."""
+        args_ = list(step.args)
+        kwargs_ = step.kwargs
+        if kwargs_:
+            kwargs_ = dict(kwargs_)
+        if step.seq_args:
+            for pos in step.seq_args:
+                target = args_ if type(pos) is int else kwargs_
+                target[pos] = list(target[pos])
+        for pos, index, slot in step.fills:
+            target = args_ if type(pos) is int else kwargs_
+            if index is None:
+                target[pos] = vals[slot]
+            else:
+                target[pos][index] = vals[slot]
+        if step.seq_args:
+            for pos, kind in step.seq_args.items():
+                target = args_ if type(pos) is int else kwargs_
+                target[pos] = kind(target[pos])
+        return args_, kwargs_
+
     def _loop(self, args, on_step=None):
         vals = [None] * self.n_slots
         for index, slot in self.input_slots:
@@ -219,31 +264,18 @@ class Plan:
             vals[slot] = param.data(ctx)
         for slot, value in self.consts:
             vals[slot] = value
-        device = self.device
-        for step in self.steps:
-            args_ = list(step.args)
-            kwargs_ = step.kwargs
-            if kwargs_:
-                kwargs_ = dict(kwargs_)
-            if step.seq_args:
-                for pos in step.seq_args:
-                    target = args_ if type(pos) is int else kwargs_
-                    target[pos] = list(target[pos])
-            for pos, index, slot in step.fills:
-                target = args_ if type(pos) is int else kwargs_
-                if index is None:
-                    target[pos] = vals[slot]
-                else:
-                    target[pos][index] = vals[slot]
-            if step.seq_args:
-                for pos, kind in step.seq_args.items():
-                    target = args_ if type(pos) is int else kwargs_
-                    target[pos] = kind(target[pos])
-            if step.device is None or step.device is device:
-                out = step.fn(*args_, **kwargs_)
+        for step, fn, direct, template, fills, outs in self._compiled or self._compile():
+            if fills is not None:
+                args_ = list(template)
+                for pos, slot in fills:
+                    args_[pos] = vals[slot]
+                kwargs_ = step.kwargs
             else:
-                out = _registry._run_on(step.device, step.fn, args_, kwargs_)
-            outs = step.outs
+                args_, kwargs_ = self._fill(step, vals)
+            if direct:
+                out = fn(*args_, **kwargs_)
+            else:
+                out = _registry._run_on(step.device, fn, args_, kwargs_)
             if type(outs) is int:
                 vals[outs] = out
             elif outs is not None:
@@ -442,10 +474,11 @@ class _FusedBackward:
                             f"hybridized {self.name}) needs was modified in place after it was used "
                             f"(version {version} -> {array._version[0]}); write to a copy, or make "
                             "the change outside autograd.record()")
-                input_needs = tuple(r is not None and (r[0] or bool(needs[r[1]])) for r in refs)
                 if i in sinks:  # this operator may write a leaf's gradient buffer itself
-                    input_needs = tuple(_sink(needs[r[1]]) if need and not r[0] else need
-                                        for r, need in zip(refs, input_needs))
+                    input_needs = tuple([False if r is None else True if r[0] else
+                                         _sink(needs[r[1]]) if needs[r[1]] else False for r in refs])
+                else:
+                    input_needs = tuple([r is not None and (r[0] or bool(needs[r[1]])) for r in refs])
                 for r, need, xg in zip(refs, input_needs, fn(gi, input_needs)):
                     if not need or xg is None:
                         continue
@@ -464,11 +497,9 @@ class _FusedBackward:
 
 
 def _sink(need):
-    """A fresh GradSink for one more use of a leaf in this backward pass (whether it accumulates
-    depends on what was written before it), or ``True`` when the leaf has no sink."""
-    if isinstance(need, GradSink):
-        return GradSink(need.leaf, need._state)
-    return True
+    """The GradSink for one more use of a leaf in this backward pass (it tells at each use whether
+    to accumulate, from what was written before), or ``True`` when the leaf has no sink."""
+    return need if isinstance(need, GradSink) else True
 
 
 def _build(spec, vals):

@@ -254,7 +254,7 @@ class Optimizer:
                 self._apply(master, g.astype(np.float32), tuple(s[:-1]) or None, lr=lr, wd=wd, t=t)
                 w._data[...] = master._data.astype(w.dtype)
             else:
-                if self._uses_master(w):
+                if self.multi_precision and self._uses_master(w):
                     raise ValueError(f"optimizer update of {index!r}: multi_precision is on and the weight "
                                      "is float16, so the state must come from create_state_multi_precision()")
                 self._apply(w, g, s, lr=lr, wd=wd, t=t)
@@ -289,7 +289,8 @@ def _clip_or_none(value):
 def _check_pair(index, weight, grad):
     if not isinstance(weight, NDArray) or not isinstance(grad, NDArray):
         raise TypeError(f"optimizer update of {index!r}: weight and grad must be NDArrays")
-    if weight.context is not grad.context or weight.shape != grad.shape or weight.dtype != grad.dtype:
+    w, g = weight._data, grad._data  # the backend arrays' own shape and dtype: this runs per update
+    if weight._ctx is not grad._ctx or w.shape != g.shape or w.dtype != g.dtype:
         raise ValueError(f"optimizer update of {index!r}: weight {weight.shape} {weight.dtype} on "
                          f"{weight.context} does not match grad {grad.shape} {grad.dtype} on {grad.context}")
 
@@ -308,9 +309,9 @@ class SGD(Optimizer):
 
     Notes
     -----
-    ``g = clip(rescale_grad*grad)``; without momentum ``w = w - lr*(g + wd*w)``; with momentum
-    ``mom = momentum*mom - lr*(g + wd*w)`` then ``w = w + mom``. Weight decay is added after
-    clipping (MXNet's order).
+    ``g = clip(rescale_grad*grad)``; without momentum ``w = (1 - lr*wd)*w - lr*g``; with momentum
+    ``mom = momentum*mom - lr*wd*w - lr*g`` then ``w = w + mom`` (MXNet 1.9.1's ``SGDKernel`` and
+    ``SGDMomKernel``). Weight decay is added after clipping (MXNet's order).
     """
 
     def __init__(self, momentum=0.0, **kwargs):

@@ -457,6 +457,8 @@ def _states_fit(opt, states, datas):
     if len(states) != len(datas):
         return False
     for state, d in zip(states, datas):
+        if state is None and not opt.multi_precision:
+            continue  # no state to match (plain SGD), and no master copy wanted
         master = isinstance(state, _opt._WithMaster)
         if master != opt._uses_master(d):
             return False

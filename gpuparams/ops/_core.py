@@ -168,7 +168,7 @@ def result(data, ctx, name, inputs, backward_fn, *, saved, save_output=False, gr
         if _state.recording:
             if _strict[0]:
                 _audit_saved(name, backward_fn, inputs, saved, save_output, data)
-            saved = tuple((s, s._version[0]) for s in saved if s is not None)
+            saved = tuple([(s, s._version[0]) for s in saved if s is not None])
             if save_output:
                 saved += ((_OutputRef(out), out._version[0]),)
             collect(out, name, inputs, backward_fn, saved)
@@ -179,7 +179,7 @@ def result(data, ctx, name, inputs, backward_fn, *, saved, save_output=False, gr
                 if _strict[0]:
                     _audit_saved(name, backward_fn, inputs, saved, save_output, data)
                     _audit_higher_order(name, graph_backward)
-                saved = tuple((s, s._version[0]) for s in saved if s is not None)
+                saved = tuple([(s, s._version[0]) for s in saved if s is not None])
                 if save_output:
                     saved += ((_OutputRef(out), out._version[0]),)
                 out._node = Node(name, inputs, backward_fn, saved, graph_backward)

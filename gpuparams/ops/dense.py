@@ -19,30 +19,34 @@ DENSE_ACTIVATIONS = (None, "relu")
 
 
 def _check(x, weight, bias, activation, flatten):
+    # Reads the backend arrays' shape and dtype directly: this runs at every dense call.
     if activation not in DENSE_ACTIVATIONS:
         raise ValueError(f"dense: fused activation must be None or 'relu', got {activation!r}")
     ctx = same_context("dense", x, weight)
     if bias is not None:
         same_context("dense", x, bias)
-    if weight.ndim != 2:
-        raise ShapeError(f"dense: weight must be 2-D (units, in_units), got shape {weight.shape}")
-    units, in_units = weight.shape
+    xd, wd = x._data, weight._data
+    bd = bias._data if bias is not None else None
+    if wd.ndim != 2:
+        raise ShapeError(f"dense: weight must be 2-D (units, in_units), got shape {tuple(wd.shape)}")
+    units, in_units = wd.shape
+    x_shape = tuple(xd.shape)
     if flatten:
-        batch = x.shape[0]
-        features = x.size // batch if batch else 0
+        batch = x_shape[0]
+        features = xd.size // batch if batch else 0
         lead = (batch,)
     else:
-        features = x.shape[-1]
-        lead = x.shape[:-1]
+        features = x_shape[-1]
+        lead = x_shape[:-1]
     if features != in_units:
         how = "flattened to" if flatten else "last axis"
-        raise ShapeError(f"dense: input of shape {x.shape} ({how} {features} features) does not match "
-                         f"weight of shape {weight.shape}, which expects {in_units} input features")
-    if bias is not None and bias.shape != (units,):
-        raise ShapeError(f"dense: bias must have shape ({units},), got {bias.shape}")
-    if x.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
-        raise TypeError(f"dense: dtypes differ: input {x.dtype}, weight {weight.dtype}"
-                        + (f", bias {bias.dtype}" if bias is not None else "")
+        raise ShapeError(f"dense: input of shape {x_shape} ({how} {features} features) does not match "
+                         f"weight of shape {tuple(wd.shape)}, which expects {in_units} input features")
+    if bd is not None and tuple(bd.shape) != (units,):
+        raise ShapeError(f"dense: bias must have shape ({units},), got {tuple(bd.shape)}")
+    if xd.dtype != wd.dtype or (bd is not None and bd.dtype != wd.dtype):
+        raise TypeError(f"dense: dtypes differ: input {xd.dtype}, weight {wd.dtype}"
+                        + (f", bias {bd.dtype}" if bd is not None else "")
                         + "; cast with .astype(...) so they match")
     return ctx, lead, in_units, units
 
@@ -152,14 +156,40 @@ def dense(x, weight, bias=None, activation=None, flatten=True):
         dz = g.reshape(-1, units)
         if relu_out is not None:
             dz = dz * (relu_out > 0)
-        dx = (dz @ w).reshape(x_shape) if needs[0] else None
-        dw = dz.T @ x2 if needs[1] else None
-        db = dz.sum(axis=0) if needs[2] else None
-        return dx, dw, db
+        dx = _into(needs[0], xp_of(dz).matmul, (dz, w), lambda buf: buf.reshape(-1, in_units))
+        if dx is not None:
+            dx = dx.reshape(x_shape)
+        return (dx, _into(needs[1], xp_of(dz).matmul, (dz.T, x2)),
+                _into(needs[2], _sum0, (dz,)))
     def graph_backward(g, out, needs):
         return _dense_graph_backward(g, out, needs, x, weight, activation, in_units, units)
-    return result(y.reshape(out_shape), ctx, "dense", inputs, backward, saved=(x, weight),
-                  save_output=activation == "relu", graph_backward=graph_backward)
+    out = result(y.reshape(out_shape), ctx, "dense", inputs, backward, saved=(x, weight),
+                 save_output=activation == "relu", graph_backward=graph_backward)
+    allow_grad_sinks(out)
+    return out
+
+
+def _sum0(a, out=None):
+    return a.sum(axis=0, out=out)
+
+
+def _into(need, fn, args, view=None):
+    """One gradient of the NumPy/CuPy dense backward: ``fn(*args)``, or, when ``need`` is a
+    :class:`~gpuparams.autograd.GradSink` whose buffer has the result's dtype, written straight into
+    the leaf's gradient buffer (``fn(*args, out=buffer)``, or ``buffer += fn(*args)`` when the sink
+    accumulates), which saves autograd's copy of the result into the buffer. ``None`` when the
+    input needs no gradient."""
+    if not need:
+        return None
+    if isinstance(need, GradSink) and need.buffer.dtype == args[0].dtype:
+        buffer = need.buffer if view is None else view(need.buffer)
+        if need.accumulate:
+            buffer += fn(*args)
+        else:
+            fn(*args, out=buffer)
+        need.written()
+        return None
+    return fn(*args)
 
 
 @register()

@@ -181,6 +181,11 @@ def _log_softmax(p, axis, xp):
     """
     m = p.max(axis=axis, keepdims=True)
     finite = xp.isfinite(m)
+    if xp is np and bool(finite.all()):
+        # Every row has a finite max (the usual case): shifted <= 0 with a 0 in each row, so the
+        # sum is >= 1 and nothing below can warn; the same values as the guarded form.
+        shifted = p - m
+        return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         shifted = p - xp.where(finite, m, 0)
         logp = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
@@ -189,6 +194,14 @@ def _log_softmax(p, axis, xp):
             k = at_inf.sum(axis=axis, keepdims=True).astype(p.dtype)
             logp = xp.where(m == xp.inf, xp.where(at_inf, -xp.log(k), -xp.inf), logp).astype(p.dtype)
     return logp
+
+
+def _onehot(xp, like, rows, picks, classes):
+    """Zeros of ``like``'s shape and dtype with a 1 at class ``picks[i]`` of row ``rows[i]`` (the
+    class axis last)."""
+    onehot = xp.zeros(like.shape, like.dtype)
+    onehot.reshape(-1, classes)[rows, picks] = 1
+    return onehot
 
 
 def _softmax_ce_kernel(pred, label, axis=-1, sparse_label=True, from_logits=False):
@@ -279,25 +292,46 @@ def softmax_cross_entropy(pred, label, axis=-1, sparse_label=True, from_logits=F
                              f"of axis {axis}")
         if xp is not np:
             idx = xp.clip(idx, 0, classes - 1)  # MXNet's pick(mode='clip') on the device
-        onehot = (xp.arange(classes).reshape(tuple(classes if i == axis else 1 for i in range(p.ndim)))
-                  == idx)
-        out = -xp.take_along_axis(logp, idx, axis=axis)
         dense = None
+        if axis == p.ndim - 1 and classes:
+            # The usual layout: one row of classes per example, picked by (row, label) fancy
+            # indexing, which costs less than take_along_axis and needs no one-hot array.
+            rows = xp.arange(idx.size)
+            picks = idx.reshape(-1)
+            onehot = None
+            out = -logp.reshape(-1, classes)[rows, picks].reshape(kept)
+        else:
+            rows = picks = None
+            onehot = (xp.arange(classes).reshape(tuple(classes if i == axis else 1 for i in range(p.ndim)))
+                      == idx)
+            out = -xp.take_along_axis(logp, idx, axis=axis)
     else:
         label = label_like(label, pred, name)
         dense = label._data
-        onehot = None
+        onehot = rows = picks = None
         out = -(logp * dense).sum(axis=axis, keepdims=True)
 
     def backward(g, needs):
         dp = dy = None
         if needs[0]:
             if from_logits:
-                dp = -g * (onehot.astype(p.dtype) if dense is None else dense)
+                if dense is not None:
+                    picked = dense
+                elif onehot is not None:
+                    picked = onehot.astype(p.dtype)
+                else:
+                    picked = _onehot(xp, logp, rows, picks, classes)
+                dp = -g * picked
             else:
                 prob = xp.exp(logp)
                 if dense is None:
-                    dp = g * (prob - onehot.astype(p.dtype))
+                    if onehot is None:  # prob - onehot, in place: p - 1 at the label, p - 0 == p elsewhere
+                        if not prob.flags.c_contiguous:  # so that the reshape below is a view
+                            prob = xp.ascontiguousarray(prob)
+                        prob.reshape(-1, classes)[rows, picks] -= 1
+                        dp = g * prob
+                    else:
+                        dp = g * (prob - onehot.astype(p.dtype))
                 else:
                     dp = g * (prob * dense.sum(axis=axis, keepdims=True) - dense)
         if needs[1] and dense is not None:

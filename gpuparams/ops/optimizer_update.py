@@ -35,17 +35,32 @@ def _sgd_kernel(weight, grad, mom, *, lr, momentum, wd, rescale_grad, clip_gradi
 
 @register(kernel=_sgd_kernel, differentiable=False, public=False)
 def sgd_update(weight, grad, mom, *, lr, momentum, wd, rescale_grad, clip_gradient):
-    """SGD step: ``w -= lr*(g' + wd*w)``, or with momentum ``mom = momentum*mom - lr*(g' + wd*w)``,
-    ``w += mom``; ``g' = clip(rescale_grad*grad, ±clip_gradient)`` (no clipping when None)."""
+    """SGD step in MXNet 1.9.1's form (its ``SGDKernel`` / ``SGDMomKernel``):
+    ``w = (1 - lr*wd)*w - lr*g'``, or with momentum ``mom = momentum*mom - lr*wd*w - lr*g'``,
+    ``w += mom``; ``g' = clip(rescale_grad*grad, ±clip_gradient)`` (no clipping when None), and
+    ``lr*g'`` is ``(lr*rescale_grad)*grad`` without clipping.
+
+    Written with in-place ufuncs: one temporary the size of the weight (``lr*g'``), plus one for
+    the momentum's weight decay; the weight-decay pass is skipped when ``wd`` is 0.
+    """
     w, g = weight._data, grad._data
     xp = xp_of(w)
-    rg = g * rescale_grad if clip_gradient is None else xp.clip(g * rescale_grad, -clip_gradient,
-                                                                clip_gradient)
+    if clip_gradient is None:
+        step = xp.multiply(g, lr * rescale_grad)
+    else:
+        step = xp.multiply(g, rescale_grad)
+        xp.clip(step, -clip_gradient, clip_gradient, out=step)
+        step *= lr
     if mom is None:
-        w -= lr * (rg + wd * w)
+        if wd:
+            w *= 1.0 - lr * wd
+        w -= step
     else:
         m = mom._data
-        m[...] = momentum * m - lr * (rg + wd * w)
+        m *= momentum
+        if wd:
+            m -= xp.multiply(w, lr * wd)
+        m -= step
         w += m
     return weight
 
@@ -60,12 +75,25 @@ def _adam_kernel(weight, grad, mean, var, *, lr_t, beta1, beta2, epsilon, wd, re
 
 
 def _adam_arrays(xp, w, g, m, v, lr_t, beta1, beta2, epsilon, wd, rescale_grad, clip_gradient):
-    rg = g * rescale_grad + wd * w
+    # In place, two temporaries the size of the weight; the same operations in the same order as
+    # the formula in adam_update's docstring, so the same float rounding.
+    rg = xp.multiply(g, rescale_grad)
+    if wd:
+        rg += xp.multiply(w, wd)
     if clip_gradient is not None:
-        rg = xp.clip(rg, -clip_gradient, clip_gradient)
-    m[...] = beta1 * m + (1.0 - beta1) * rg
-    v[...] = beta2 * v + (1.0 - beta2) * rg * rg
-    w -= lr_t * m / (xp.sqrt(v) + epsilon)
+        xp.clip(rg, -clip_gradient, clip_gradient, out=rg)
+    tmp = xp.multiply(rg, 1.0 - beta1)
+    m *= beta1
+    m += tmp
+    xp.multiply(rg, 1.0 - beta2, out=tmp)
+    tmp *= rg
+    v *= beta2
+    v += tmp
+    step = xp.multiply(m, lr_t, out=rg)
+    denom = xp.sqrt(v, out=tmp)
+    denom += epsilon
+    step /= denom
+    w -= step
 
 
 @register(kernel=_adam_kernel, differentiable=False, public=False)

@@ -67,6 +67,17 @@ def _graph_backward(backward, shape, kept, g, needs):
     return (multiply(spread, constant(weights, g._ctx)),)
 
 
+def _spread(g, shape, fresh=False):
+    """``g`` (of the kept shape) broadcast to ``shape`` as a new array of its own: the values of
+    ``broadcast_to(g, shape).copy()``, without that call's Python overhead (this runs in the
+    backward of every loss). ``fresh``: ``g`` is already a new array nobody else holds."""
+    if g.shape == shape:
+        return g if fresh else g.copy()
+    out = xp_of(g).empty(shape, dtype=g.dtype)
+    out[...] = g
+    return out
+
+
 @register(method=True, higher_order=True)
 def sum(x, axis=None, keepdims=False, exclude=False):
     """Sum over ``axis`` (all axes by default; ``exclude=True`` reduces all *but* ``axis``)."""
@@ -77,7 +88,7 @@ def sum(x, axis=None, keepdims=False, exclude=False):
         shape = data.shape
 
         def backward(g, needs):
-            return (xp_of(g).broadcast_to(g.reshape(kept), shape).copy(),)
+            return (_spread(g.reshape(kept), shape),)
         return backward
     return _reduce("sum", x, axis, keepdims, exclude, compute, make_backward, save_input=False)
 
@@ -95,7 +106,7 @@ def mean(x, axis=None, keepdims=False, exclude=False):
             count *= shape[a]
 
         def backward(g, needs):
-            return (xp_of(g).broadcast_to(g.reshape(kept) / count, shape).copy(),)
+            return (_spread(g.reshape(kept) / count, shape, fresh=True),)
         return backward
     return _reduce("mean", x, axis, keepdims, exclude, compute, make_backward, save_input=False)
 
