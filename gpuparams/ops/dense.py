@@ -70,6 +70,20 @@ def _dense_graph_backward(g, out, needs, x, weight, activation, in_units, units)
     return dx, dw, db
 
 
+def _distinct_sinks(needs):
+    """The GradSinks among ``needs``, one per leaf: the kernels read every accumulate flag before
+    they launch, so a leaf used twice by one call (``dense(w, w)``) gets its sink at the first use
+    and its other gradient is returned, for autograd to add."""
+    sinks, leaves = [], []
+    for n in needs:
+        if isinstance(n, GradSink) and not any(n.leaf is leaf for leaf in leaves):
+            leaves.append(n.leaf)
+            sinks.append(n)
+        else:
+            sinks.append(None)
+    return sinks
+
+
 def _dense_kernel(x, weight, bias=None, activation=None, flatten=True):
     """:func:`dense` on a device with our kernels (float32 data): one fused GEMM + bias + ReLU
     launch forward; backward writes parameter gradients straight into their buffers."""
@@ -86,7 +100,7 @@ def _dense_kernel(x, weight, bias=None, activation=None, flatten=True):
 
     def backward(g, needs):
         dy = contiguous(g.reshape(-1, units))
-        sinks = [n if isinstance(n, GradSink) else None for n in needs]
+        sinks = _distinct_sinks(needs)
         dx_sink, dw_sink, db_sink = sinks
         dx, dw, db = kernels.dense_backward(
             ctx, dy, x2, w, relu_out,
