@@ -289,9 +289,11 @@ class Plan:
 class Capture:
     """Records the kernel launches of a capture region (the hook of ``backend.loader.launch``).
 
-    On the emulated GPU each launch is stored and not run, as CUDA stream capture does; a replay
-    runs them in order on the same buffers. On a real GPU the launch is issued on the capturing
-    CuPy stream, which records it into the CUDA graph.
+    Every launch's arguments are kept, and so every buffer a launch touches, for the graph's life
+    (on a GPU a buffer handed back to CuPy's pool while a graph still points at it would be reused
+    under the graph). On the emulated GPU each launch is only stored, as CUDA stream capture does,
+    and a replay runs them in order on the same buffers; on a real GPU the launch is also issued on
+    the capturing CuPy stream, which records it into the CUDA graph.
     """
 
     def __init__(self, device):
@@ -303,9 +305,8 @@ class Capture:
         if dev is not self.device:
             raise CaptureError(f"a kernel launch on {dev.label} inside a capture on {self.device.label}")
         self.count += 1
-        if dev.emulated:
-            self.launches.append((fn, grid, block, args, shared_mem))
-        else:
+        self.launches.append((fn, grid, block, args, shared_mem))
+        if not dev.emulated:  # pragma: no cover - needs a real GPU
             dev.run(fn, grid, block, args, shared_mem)
 
 

@@ -303,26 +303,10 @@ def _wants_capture(net):
     return bool(flags) and getattr(net, "_active", False) and flags["static_alloc"] and flags["static_shape"]
 
 
-class _Recorder:
-    """Records the kernel launches of the capture region (``backend.loader.launch``'s hook).
-
-    Keeps every launch's arguments — so every buffer any launch touches — for the graph's life. On
-    the emulator the launches are only recorded (replayed by :meth:`_StepGraph.run`); on a GPU they
-    are issued on the capturing stream, which records them into the CUDA graph.
-    """
-
-    def __init__(self, device):
-        self.device = device
-        self.launches = []
-        self.count = 0
-
-    def record(self, dev, fn, grid, block, args, shared_mem):
-        if dev is not self.device:
-            raise CaptureError(f"a kernel launch on {dev.label} inside a capture on {self.device.label}")
-        self.count += 1
-        self.launches.append((fn, grid, block, args, shared_mem))
-        if not dev.emulated:  # pragma: no cover - needs a real GPU
-            dev.run(fn, grid, block, args, shared_mem)
+def _capture(device):
+    """A :class:`gpuparams.graph.Capture` on ``device`` (graph imports this module: import late)."""
+    from .graph import Capture
+    return Capture(device)
 
 
 class _Entry:
@@ -410,7 +394,7 @@ class _StepGraph:
             # The uncaptured gradient: the mean's backward (1/cols, in float32), times weight/2.
             self.l2_gscale = np.float32(np.float32(np.float32(1.0) / np.float32(cols)) * np.float32(w))
         self.stream = self.pool = self.graph = None
-        recorder = _Recorder(dev)
+        recorder = _capture(dev)
         if dev.emulated:
             self._record(recorder)
         else:  # pragma: no cover - needs a real GPU
@@ -438,7 +422,7 @@ class _StepGraph:
         # work already queued on the current stream (the first step, the parameters' writes).
         self.stream.wait_event(cupy.cuda.get_current_stream().record())
         with cupy.cuda.using_allocator(self.pool.malloc), self.stream:
-            warm = _Recorder(self.device)
+            warm = _capture(self.device)
             previous = _state.capture
             _state.capture = warm
             try:
