@@ -34,11 +34,14 @@ __all__ = ["Loss", "L2Loss", "L1Loss", "HuberLoss", "SoftmaxCrossEntropyLoss", "
            "SigmoidBinaryCrossEntropyLoss", "SigmoidBCELoss"]
 
 def _as_array(value, pred):
-    """A NumPy / list / number input (a sample weight) as an array like ``pred``; None and arrays
-    pass through."""
-    if value is None or isinstance(value, NDArray):
+    """A NumPy / list input (a sample weight) as an array like ``pred``.
+
+    None, arrays and Python numbers pass through: a number given to a custom loss is a
+    hyperparameter (a margin, a temperature) that its ``hybrid_forward`` may compare or format as a
+    float, as under MXNet, and a hybridized plan keys on its value."""
+    if value is None or isinstance(value, (NDArray, numbers.Number)):
         return value
-    if isinstance(value, (list, tuple, np.ndarray, numbers.Number)):
+    if isinstance(value, (list, tuple, np.ndarray)):
         return _front.as_front(from_data(np.asarray(value), ctx=pred.context, dtype=pred.dtype))
     raise TypeError(f"loss inputs must be NDArrays (or NumPy arrays, lists or numbers), got "
                     f"{type(value).__name__}")

@@ -106,6 +106,45 @@ def test_mxnet_style_custom_loss_hybridizes():
     assert info["signatures"] == 2 and info["replays"] == 2
 
 
+class _HingeLoss(gloss.Loss):
+    """A custom loss with a Python hyperparameter: it branches on it and formats it as a float."""
+
+    def __init__(self, **kwargs):
+        super().__init__(None, 0, **kwargs)
+        self.seen = []
+
+    def hybrid_forward(self, F, pred, label, margin=1.0):
+        self.seen.append(type(margin))
+        if margin > 0:  # a Python comparison: an array here would be ambiguous or an error
+            loss = F.relu(float(margin) - pred * label)
+        else:
+            loss = F.abs(pred - label)
+        return F.mean(loss, axis=self._batch_axis, exclude=True)
+
+
+def test_custom_loss_hyperparameters_stay_python_values():
+    pred, label = _R.uniform(-2, 2, (4, 3)), np.sign(_R.uniform(-1, 1, (4, 3)))
+    p32, y32 = pred.astype(np.float32).astype(np.float64), label
+
+    def reference(margin):
+        if margin > 0:
+            return np.maximum(margin - p32 * y32, 0).mean(1)
+        return np.abs(p32 - y32).mean(1)
+
+    loss = _HingeLoss()
+    for hybrid in (False, True):
+        if hybrid:
+            loss.hybridize()
+        for margin, by_keyword in ((0.5, False), (2.0, True), (0.0, False), (0.5, True)):
+            p, y = nd.array(pred, dtype="float32"), nd.array(label, dtype="float32")
+            got = loss(p, y, margin=margin) if by_keyword else loss(p, y, margin)
+            np.testing.assert_allclose(got.asnumpy(), reference(margin), rtol=1e-6, atol=1e-7)
+    assert set(loss.seen) == {float}
+    # one plan per margin value (the number is part of the signature), replayed when it repeats
+    info = graph.cache_info(loss)
+    assert info["signatures"] == 3 and info["replays"] == 1
+
+
 class _WithLoss(nn.HybridBlock):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
