@@ -571,7 +571,7 @@ class _StepGraph:
             e.data._fresh_grad = True
         trainer._prepare(bs, False)
         hyper = self.hyper_host
-        clip = -1.0 if opt.clip_gradient is None else opt.clip_gradient
+        clip = opt.clip_gradient or -1.0  # 0 is no clipping, as in SGD/Adam.update (MXNet's rule)
         rescale = opt.rescale_grad
         for e in self.entries:
             t = opt._update_count(e.index)

@@ -115,6 +115,8 @@ class Optimizer:
         ``its original value / batch_size`` at each ``step``.
     clip_gradient : float or None
         Clip the (rescaled) gradient to ``[-clip_gradient, clip_gradient]``; None for no clipping.
+        As in MXNet 1.x, 0 also means no clipping for every optimizer except AdaGrad and AdaDelta,
+        which clip the gradient to 0.
     lr_scheduler : callable or None
         ``lr_scheduler(num_update) -> learning rate``; when given it overrides ``learning_rate``.
     param_dict : dict of int to Parameter, optional
@@ -282,7 +284,10 @@ class _WithMaster(tuple):
 
 
 def _clip_or_none(value):
-    """MXNet passes ``clip_gradient`` to its update kernels only when it is truthy (0 means no clip)."""
+    """MXNet's kernel-backed optimizers (SGD, Adam, NAG, RMSProp, Signum, FTML, AdamW) pass
+    ``clip_gradient`` to their update kernels only when it is truthy, so 0 means no clipping there;
+    its dense AdaGrad and AdaDelta test ``is not None`` and clip to 0 (both recorded in
+    ``tests/data/mxnet_1_9_1_optimizers.json``)."""
     return value if value else None
 
 
@@ -332,7 +337,8 @@ class SGD(Optimizer):
         if not state and self.momentum != 0.0:
             raise ValueError("SGD with momentum needs the state from create_state()")
         update_ops.sgd_update(weight, grad, state[0] if state else None, lr=lr, momentum=self.momentum,
-                              wd=wd, rescale_grad=self.rescale_grad, clip_gradient=self.clip_gradient)
+                              wd=wd, rescale_grad=self.rescale_grad,
+                              clip_gradient=_clip_or_none(self.clip_gradient))
 
     def _hyper_repr(self):
         return {"momentum": self.momentum}
@@ -378,7 +384,7 @@ class Adam(Optimizer):
         lr_t = lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
         update_ops.adam_update(weight, grad, state[0], state[1], lr_t=lr_t, beta1=b1, beta2=b2,
                                epsilon=eps, wd=wd, rescale_grad=self.rescale_grad,
-                               clip_gradient=self.clip_gradient)
+                               clip_gradient=_clip_or_none(self.clip_gradient))
 
     def _hyper_repr(self):
         return {"beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}

@@ -81,11 +81,13 @@ OPTIMIZERS = [
     ("sgd", {"learning_rate": 0.05, "momentum": 0.9, "wd": 0.01, "clip_gradient": 0.5}),
     ("adam", {"learning_rate": 0.01}),
     ("adam", {"learning_rate": 0.02, "wd": 0.001, "beta1": 0.8}),
+    ("adam", {"learning_rate": 0.01, "clip_gradient": 0}),  # 0: no clipping, as in MXNet's Adam
 ]
+OPTIMIZER_IDS = ["sgd", "sgd-mom-wd-clip", "adam", "adam-wd", "adam-clip0"]
 
 
 @pytest.mark.parametrize("loss_cls", [SCE, L2], ids=["softmax-ce", "l2"])
-@pytest.mark.parametrize("opt, opt_params", OPTIMIZERS, ids=["sgd", "sgd-mom-wd-clip", "adam", "adam-wd"])
+@pytest.mark.parametrize("opt, opt_params", OPTIMIZERS, ids=OPTIMIZER_IDS)
 def test_captured_step_equals_the_imperative_step_bit_for_bit(emulated, rng, opt, opt_params, loss_cls):
     net, trainer, twin, twin_trainer = _twins(emulated, opt, opt_params)
     loss_fn = loss_cls()
@@ -443,7 +445,7 @@ def test_batch_size_argument_is_checked_and_used(emulated, rng):
 # ----------------------------------------------------------------------------- a real GPU
 @pytest.mark.gpu
 @pytest.mark.parametrize("loss_cls", [SCE, L2], ids=["softmax-ce", "l2"])
-@pytest.mark.parametrize("opt, opt_params", OPTIMIZERS, ids=["sgd", "sgd-mom-wd-clip", "adam", "adam-wd"])
+@pytest.mark.parametrize("opt, opt_params", OPTIMIZERS, ids=OPTIMIZER_IDS)
 def test_cuda_graph_step_matches_the_imperative_step_gpu(rng, opt, opt_params, loss_cls):
     with backend.emulation(False):
         ctx = gp.gpu(0)

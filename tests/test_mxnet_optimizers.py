@@ -31,7 +31,7 @@ def test_every_case_was_recorded():
     assert len(_keys("trainer_sched:")) == len(cases.TRAINER_SCHEDULER_CASES)
     assert len(_keys("mp:")) == len(cases.MULTI_PRECISION_CASES)
     names = {k.split(":")[1].split("{")[0] for k in _keys("opt:")}
-    assert names == {"nag", "rmsprop", "adagrad", "adadelta", "adamw", "signum", "ftml"}
+    assert names == {"sgd", "adam", "nag", "rmsprop", "adagrad", "adadelta", "adamw", "signum", "ftml"}
 
 
 @pytest.fixture(scope="module")

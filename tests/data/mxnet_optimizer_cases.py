@@ -34,6 +34,19 @@ OPTIMIZER_CASES = [
     ("signum", {"learning_rate": 0.02, "momentum": 0.0, "wd": 0.03}),
     ("ftml", {"learning_rate": 0.05, "beta1": 0.6, "beta2": 0.99, "wd": 0.01, "clip_gradient": 1.0}),
     ("ftml", {"learning_rate": 0.02, "rescale_grad": 2.0, "epsilon": 1e-6}),
+    # clip_gradient=0: MXNet's kernel-backed optimizers read it as "no clipping" (they pass it on only
+    # when truthy); its dense AdaGrad and AdaDelta clip every gradient to 0.
+    ("sgd", {"learning_rate": 0.1, "wd": 0.01, "clip_gradient": 0}),
+    ("sgd", {"learning_rate": 0.1, "momentum": 0.9, "clip_gradient": 0}),
+    ("adam", {"learning_rate": 0.01, "wd": 0.01, "clip_gradient": 0}),
+    ("nag", {"learning_rate": 0.1, "momentum": 0.9, "clip_gradient": 0}),
+    ("rmsprop", {"learning_rate": 0.01, "clip_gradient": 0}),
+    ("rmsprop", {"learning_rate": 0.01, "centered": True, "clip_gradient": 0}),
+    ("adagrad", {"learning_rate": 0.1, "wd": 0.01, "clip_gradient": 0}),
+    ("adadelta", {"wd": 0.01, "clip_gradient": 0}),
+    ("adamw", {"learning_rate": 0.01, "wd": 0.05, "clip_gradient": 0}),
+    ("signum", {"learning_rate": 0.01, "momentum": 0.8, "clip_gradient": 0}),
+    ("ftml", {"learning_rate": 0.05, "clip_gradient": 0}),
 ]
 
 # (name, constructor keyword arguments); each is called for num_update = 0 .. 29 in order.
