@@ -145,6 +145,35 @@ def test_custom_loss_hyperparameters_stay_python_values():
     assert info["signatures"] == 3 and info["replays"] == 1
 
 
+class _ScaledL1(gloss.Loss):
+    """A custom loss with a keyword-only input: a plan takes positional inputs only, so such a call
+    runs imperatively even when hybridized."""
+
+    def __init__(self, **kwargs):
+        super().__init__(None, 0, **kwargs)
+
+    def hybrid_forward(self, F, pred, label, *, scale=1.0):
+        return F.mean(F.abs(pred - label) * scale, axis=self._batch_axis, exclude=True)
+
+
+def test_keyword_only_inputs_of_a_custom_loss_run_imperatively():
+    pred, label = _R.uniform(-1, 1, (3, 4)), _R.uniform(-1, 1, (3, 4))
+    p32, y32 = pred.astype(np.float32).astype(np.float64), label.astype(np.float32).astype(np.float64)
+    loss = _ScaledL1()
+    for hybrid in (False, True):
+        if hybrid:
+            loss.hybridize()
+        for scale in (1.0, 3.0):
+            p = nd.array(pred, dtype="float32")
+            p.attach_grad()
+            with autograd.record():
+                out = loss(p, nd.array(label, dtype="float32"), scale=scale)
+            out.backward()
+            np.testing.assert_allclose(out.asnumpy(), scale * np.abs(p32 - y32).mean(1), rtol=1e-6)
+            np.testing.assert_allclose(p.grad.asnumpy(), scale * np.sign(p32 - y32) / 4, rtol=1e-6)
+    assert graph.cache_info(loss)["signatures"] == 0  # nothing traced: keyword-only inputs
+
+
 class _WithLoss(nn.HybridBlock):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
