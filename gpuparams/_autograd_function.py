@@ -20,6 +20,13 @@ recorded as **one** node whose backward is the user's ``backward``, run (also un
 gradient per output, returning one gradient per input. With several outputs, they are slices of one
 hidden joint array, so ``backward`` runs once with every output's gradient, as in MXNet. An instance
 can be called once (MXNet's rule: it holds the saved tensors of that call).
+
+Inside a hybridized ``hybrid_forward`` the call is traced as **one** step of the plan
+(:class:`gpuparams.graph.FunctionCall`), not as the operators ``forward`` happens to run: each replay
+calls ``forward`` again on a fresh copy of the instance (as it was before its call in the trace) and
+records the user's ``backward``, so replays give the imperative values and gradients. Such a plan
+runs Python at each call, so it is not captured as a CUDA graph (``CaptureFallbackWarning``) and
+cannot be exported (``GraphFormatError``).
 """
 from __future__ import annotations
 
@@ -52,17 +59,31 @@ class Function:
         raise NotImplementedError(f"{type(self).__name__} must implement backward(self, *output_grads)")
 
     def __call__(self, *inputs):
-        from . import autograd
         from ._ndarray import NDArray
+        from ._tracing import state
         name = type(self).__name__
         if self._used:
             raise AutogradError(f"autograd.Function {name!r}: each instance can be called only once (it "
                                 f"holds that call's saved tensors); create another, e.g. {name}()(x)")
-        self._used = True
         for i, x in enumerate(inputs):
             if not isinstance(x, NDArray):
                 raise TypeError(f"autograd.Function {name!r}: input {i} must be an NDArray, got "
                                 f"{type(x).__name__}")
+        tracer = state.tracer
+        if tracer is not None and state.hook == tracer.record:
+            # Inside a hybridize trace: the call becomes one step of the plan (graph.FunctionCall),
+            # so that a replay runs forward and records the user's backward again, instead of
+            # replaying the operators forward happened to call.
+            return tracer.record_function(self, inputs)
+        return self._invoke(inputs)
+
+    def _invoke(self, inputs):
+        """Run the call on the NDArrays ``inputs`` (checked by :meth:`__call__`) and record it."""
+        from . import autograd
+        from ._ndarray import NDArray
+        from ._tracing import state
+        name = type(self).__name__
+        self._used = True
         with autograd.pause(train_mode=autograd.is_training()):
             outputs = self.forward(*inputs)
         single = isinstance(outputs, NDArray)
@@ -74,12 +95,19 @@ class Function:
         ids = {id(x) for x in inputs}
         with autograd.pause():
             outputs = tuple(o.copy() if id(o) in ids else o for o in outputs)
-        if autograd.is_recording() and any(autograd._wants_grad(x) for x in inputs):
-            _record(self, name, tuple(inputs), outputs)
+        if autograd.is_recording():
+            if state.collect is not None:
+                # A hybridized replay: its inputs may be values of the replay, which carry no tape
+                # node of their own; the replay's node takes this call as one of its records.
+                _record(self, name, tuple(inputs), outputs, state.collect)
+            elif any(autograd._wants_grad(x) for x in inputs):
+                _record(self, name, tuple(inputs), outputs)
         return outputs[0] if single else outputs
 
 
-def _record(fn, name, inputs, outputs):
+def _record(fn, name, inputs, outputs, collect=None):
+    """Record the call: one tape node (or, with ``collect``, one record of a hybridized replay's
+    node, :meth:`gpuparams.graph._FusedBackward.record`) whose backward is ``fn.backward``."""
     from .autograd import Node
     node_name = f"autograd.Function {name!r}"
     shapes = [o.shape for o in outputs]
@@ -108,7 +136,11 @@ def _record(fn, name, inputs, outputs):
 
     outputs_ctx = outputs[0]._ctx
     if len(outputs) == 1:
-        outputs[0]._node = Node(node_name, inputs, lambda g, needs: call_backward((g,), needs), ())
+        single_backward = lambda g, needs: call_backward((g,), needs)  # noqa: E731
+        if collect is not None:
+            collect(outputs[0], node_name, inputs, single_backward, ())
+        else:
+            outputs[0]._node = Node(node_name, inputs, single_backward, ())
         return
     # Several outputs: each is a slice of one joint array (never materialized) whose gradient is the
     # concatenation of the outputs' gradients; the joint node calls backward once with all of them.
@@ -123,12 +155,18 @@ def _record(fn, name, inputs, outputs):
 
     def joint_backward(g, needs):
         return call_backward([g[bounds[k]:bounds[k + 1]] for k in range(len(outputs))], needs)
-    joint._node = Node(node_name, inputs, joint_backward, ())
+    if collect is not None:
+        collect(joint, node_name, inputs, joint_backward, ())
+    else:
+        joint._node = Node(node_name, inputs, joint_backward, ())
 
     for k, o in enumerate(outputs):
         def part_backward(g, needs, k=k):
             full = xp.zeros(bounds[-1], dtype=g.dtype)
             full[bounds[k]:bounds[k + 1]] = g.reshape(-1)
             return (full,)
-        o._node = Node(node_name, (joint,), part_backward, ())
+        if collect is not None:
+            collect(o, node_name, (joint,), part_backward, ())
+        else:
+            o._node = Node(node_name, (joint,), part_backward, ())
 

@@ -31,6 +31,13 @@ outside ``record()``, the second call of a signature records the plan's kernel l
 calls replay them on graph-owned buffers. A step that launches none of our kernels cannot be
 captured: the plan falls back to the uncaptured replay with one ``CaptureFallbackWarning``.
 
+An ``autograd.Function`` called in ``hybrid_forward`` is traced as one :class:`FunctionCall` step,
+not as the operators its ``forward`` runs: a replay calls ``forward`` again (recording paused) on a
+fresh copy of the instance and records the user's ``backward`` (in the replay's one node), so
+values and gradients are the imperative ones at every call. Being Python, such a plan is never
+captured (one ``CaptureFallbackWarning``, here and in :func:`step`) and never exported
+(:class:`~gpuparams.errors.GraphFormatError`).
+
 A whole training step — forward, loss, backward and the fused optimizer update — is captured by
 :func:`step` (``gp.graph.step(net, loss_fn, trainer)``, a :class:`TrainStep`; the machinery is in
 :mod:`gpuparams.graph_step`): one graph per input signature, launched with one call, with the
@@ -59,21 +66,23 @@ when it comes back. ``hybridize()`` again, ``cast()`` and adding children clear 
 """
 from __future__ import annotations
 
+import copy
 import linecache
 import os
 import sys
 import warnings
 from collections import OrderedDict
 
-from . import autograd
+from . import autograd, backend
 from ._tracing import state as _state
 from .autograd import GradSink, Node
 from .errors import AutogradError, CaptureError, CaptureFallbackWarning, TraceError
 from ._ndarray import NDArray
 from .ops import _registry
 
-__all__ = ["MAX_SIGNATURES", "Plan", "Step", "Tracer", "TraceError", "Capture", "CapturedPlan",
-           "CaptureFallbackWarning", "TrainStep", "call_cached", "cache_info", "signature", "step"]
+__all__ = ["MAX_SIGNATURES", "Plan", "Step", "FunctionCall", "Tracer", "TraceError", "Capture",
+           "CapturedPlan", "CaptureFallbackWarning", "TrainStep", "call_cached", "cache_info", "signature",
+           "step"]
 
 #: How many input signatures each hybridized block keeps plans for (least recently used evicted).
 MAX_SIGNATURES = 8
@@ -135,6 +144,56 @@ class Step:
         self.fills = fills
         self.outs = outs
         self.seq_args = seq_args  # {position: type} of list/tuple arguments holding NDArrays
+
+
+class FunctionCall(Step):
+    """One traced call of an :class:`~gpuparams.autograd.Function`: a step whose ``fn`` runs the
+    user's ``forward`` and records the user's ``backward``, on a fresh instance at every replay.
+
+    The operators ``forward`` runs are not steps of the plan (they would replay without the custom
+    backward). A replay copies (``copy.copy``) the instance as it was before its call in the trace,
+    so what ``forward`` keeps on ``self`` (``save_for_backward``) belongs to that call only; the
+    copy is shallow, as constructing the instance again in ``hybrid_forward`` would share the
+    arguments given to its constructor.
+
+    Attributes
+    ----------
+    function : type
+        The Function's class (for messages: capture and export refuse plans holding one).
+    template : Function
+        The uncalled copy each replay copies again.
+    """
+
+    __slots__ = ("function", "template")
+
+    def __init__(self, template, device, args, fills, outs):
+        self.function = type(template)
+        self.template = template
+        super().__init__(f"autograd.Function {type(template).__name__!r}", self._call, device, args,
+                         {}, fills, outs, {})
+
+    def _call(self, *inputs):
+        return copy.copy(self.template)._invoke(inputs)
+
+    @property
+    def qualname(self):
+        """``module.QualName`` of the Function's class."""
+        return f"{self.function.__module__}.{self.function.__qualname__}"
+
+
+def function_calls(plan):
+    """The :class:`FunctionCall` steps of ``plan`` (what keeps it from being captured or exported)."""
+    return [s for s in plan.steps if isinstance(s, FunctionCall)]
+
+
+def _function_capture_reason(plan):
+    """Why ``plan`` cannot be captured because of an ``autograd.Function`` in it, or None."""
+    calls = function_calls(plan)
+    if not calls:
+        return None
+    names = ", ".join(dict.fromkeys(repr(c.function.__name__) for c in calls))
+    return (f"the plan calls autograd.Function {names}, whose forward and backward are Python code "
+            "that must run at every call (a graph would freeze one run of them)")
 
 
 class Plan:
@@ -207,6 +266,9 @@ class Plan:
             captured = self.captured = None  # a parameter got a new buffer: capture again
         if captured is None:
             try:
+                reason = _function_capture_reason(self)
+                if reason is not None:
+                    raise CaptureError(reason)
                 captured = self.captured = CapturedPlan(self, args)
             except CaptureError as exc:
                 self.capture_failed = str(exc)
@@ -595,6 +657,30 @@ class Tracer:
         if device is not None:
             self.devices.add(device)
         self.steps.append(Step(name, fn, device, tuple(arg_list), kw, tuple(fills), outs, seq_args))
+        return out
+
+    def record_function(self, function, inputs):
+        """Run one ``autograd.Function`` call (``function(*inputs)``) and record it as one
+        :class:`FunctionCall` step (called by ``Function.__call__`` while a trace is active)."""
+        template = copy.copy(function)  # before the call: what every replay starts from
+        fills = []
+        arg_list = list(inputs)
+        for pos, a in enumerate(inputs):
+            self._note(pos, a, fills, {}, arg_list)
+        device = None
+        first = inputs[0] if inputs else None
+        if first is not None and first._ctx.device_type == "gpu":
+            device = backend.device_of(first)
+        # forward's operators run (and are dispatched) as in an imperative call; they are this step.
+        _state.hook = None
+        try:
+            out = function._invoke(inputs)
+        finally:
+            _state.hook = self.record
+        outs = self._new_slot(out) if isinstance(out, NDArray) else tuple(self._new_slot(o) for o in out)
+        if device is not None:
+            self.devices.add(device)
+        self.steps.append(FunctionCall(template, device, tuple(arg_list), tuple(fills), outs))
         return out
 
     def _note(self, pos, value, fills, seq_args, template):

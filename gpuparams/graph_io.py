@@ -12,7 +12,9 @@
          "nodes": [{"op": "dense", "args": [ARG, ...], "kwargs": {"name": ARG}, "outputs": 1}, ...],
          "outputs": OUT}
 
-    Each node is one registered operator (its ``nd`` name) called with ``args``/``kwargs``. An ARG is
+    Each node is one registered operator (its ``nd`` name) called with ``args``/``kwargs``; a plan
+    that calls an ``autograd.Function`` (user Python code) is refused with
+    :class:`~gpuparams.errors.GraphFormatError`. An ARG is
     a JSON number, string, boolean, null or list, or one of the tagged objects
     ``{"input": i}``, ``{"param": name}``, ``{"const": name}``, ``{"node": k, "output": j}``
     (output ``j`` of node ``k < `` this node), ``{"tuple": [ARG, ...]}`` and ``{"dtype": "float32"}``.
@@ -73,6 +75,16 @@ def export_block(block, path, epoch=0):
         raise RuntimeError(f"export: {block.name} has no traced graph; call {type(block).__name__}"
                            ".hybridize() and run it once on an input before export()")
     plan = next(reversed(plans.values()))
+    from .graph import function_calls
+    calls = function_calls(plan)
+    if calls:
+        k = plan.steps.index(calls[0])
+        raise GraphFormatError(
+            f"export: {block.name} cannot be exported: node {k} is a call of autograd.Function "
+            f"{calls[0].function.__name__!r} ({calls[0].qualname}), whose forward and backward are "
+            "user Python code that the graph format cannot store; write that computation with "
+            "registered operators (F.*) to export it, or save only the parameters "
+            "(save_parameters) and rebuild the block in Python")
     refs = {}
     for position, (_, slot) in enumerate(plan.input_slots):
         refs[slot] = {"input": position}

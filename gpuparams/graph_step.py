@@ -47,8 +47,9 @@ Safety
   (``reset_ctx``, ``cast``, ``initialize(force_reinit=True)`` where it reallocates), a ``grad_req``
   changes, the trainer's states are replaced (``load_states``, a new parameter dtype), or the net's
   plans are cleared (``hybridize()`` again); a new input signature gets a graph of its own.
-- What cannot be captured — a CPU context, an operator without a kernel, another loss, ``grad_req
-  ='add'``, an optimizer other than SGD and Adam, a distributed kvstore, parameters on several
+- What cannot be captured — a CPU context, an operator without a kernel, an
+  ``autograd.Function`` (its Python ``forward``/``backward`` must run at every step), another loss,
+  ``grad_req='add'``, an optimizer other than SGD and Adam, a distributed kvstore, parameters on several
   contexts — runs as the uncaptured step with **one** :class:`~gpuparams.errors.CaptureFallbackWarning`
   per step object that says why.
 
@@ -338,6 +339,10 @@ class _StepGraph:
         if plan is None:
             raise CaptureError("the net has no traced plan for this input under autograd.record() "
                                "(is it a HybridBlock, hybridized?)")
+        from .graph import _function_capture_reason
+        reason = _function_capture_reason(plan)
+        if reason is not None:  # checked before anything runs: the uncaptured step is the fallback
+            raise CaptureError(reason)
         if plan.output[0] != "slot":
             raise CaptureError("the net returns several outputs; the captured step takes one prediction")
         if pred_shape is None or len(pred_shape) != 2:

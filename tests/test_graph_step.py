@@ -483,3 +483,71 @@ def test_cuda_graph_step_sees_lr_changes_and_new_buffers_gpu(rng):
             _imperative_step(twin, SCE(), twin_trainer, x, y)
             _assert_same(net, twin, ctx, exact=False)
         assert run.cache_info()["captures"] == 2
+
+
+class _CubicGrad(autograd.Function):
+    """y = x * x with the deliberately custom backward ``3 * x * dy`` (a graph of forward's own
+    operators would give 2x)."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x * x
+
+    def backward(self, dy):
+        x, = self.saved_tensors
+        return 3 * x * dy
+
+
+class _FunctionNet(nn.HybridBlock):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.hidden = nn.Dense(16, activation="relu", in_units=9)
+            self.out = nn.Dense(5, in_units=16)
+
+    def hybrid_forward(self, F, x):
+        return self.out(_CubicGrad()(self.hidden(x)))
+
+
+def test_an_autograd_function_in_the_net_falls_back_once_with_its_own_backward(emulated, rng):
+    nets = []
+    for _ in range(2):
+        with nn.NameManager():
+            nets.append(_FunctionNet())
+    net, twin = nets
+    net.initialize(init.Xavier(), ctx=emulated)
+    twin.initialize(ctx=emulated)
+    for a, b in zip(net.collect_params().values(), twin.collect_params().values()):
+        b.set_data(a.data(emulated))
+    net.hybridize(static_alloc=True, static_shape=True)
+    lr = 0.1
+    trainer = gp.Trainer(net.collect_params(), "sgd", {"learning_rate": lr})
+    twin_trainer = gp.Trainer(twin.collect_params(), "sgd", {"learning_rate": lr})
+    ref = [p.data(emulated).asnumpy().astype(np.float64) for p in net.collect_params().values()]
+    run = graph.step(net, L2(), trainer)
+    for i in range(4):
+        x, y = _data(emulated, rng, L2)
+        if i == 1:
+            with pytest.warns(CaptureFallbackWarning, match=r"training step runs uncaptured .*"
+                                                            r"autograd.Function '_CubicGrad'"):
+                loss = run(x, y)
+        else:
+            loss = run(x, y)  # no second warning (warnings are errors in this suite)
+        want = _imperative_step(twin, L2(), twin_trainer, x, y)
+        np.testing.assert_array_equal(loss.asnumpy(), want.asnumpy())
+        _assert_same(net, twin, emulated)
+        # float64 reference of the step with the custom backward: L2 = mean((p - y)^2) / 2 per row
+        w1, b1, w2, b2 = ref
+        x64, y64 = x.asnumpy().astype(np.float64), y.asnumpy().astype(np.float64)
+        pre = x64 @ w1.T + b1
+        h = np.maximum(pre, 0)
+        pred = (h * h) @ w2.T + b2
+        np.testing.assert_allclose(loss.asnumpy(), ((pred - y64) ** 2).mean(1) / 2, rtol=1e-5, atol=1e-6)
+        gpred = (pred - y64) / pred.shape[1]
+        gh = 3 * h * (gpred @ w2) * (pre > 0)
+        grads = [gh.T @ x64, gh.sum(0), gpred.T @ (h * h), gpred.sum(0)]
+        ref = [p - lr * g / x64.shape[0] for p, g in zip(ref, grads)]
+        for p, r in zip(net.collect_params().values(), ref):
+            np.testing.assert_allclose(p.data(emulated).asnumpy(), r, rtol=1e-4, atol=1e-5, err_msg=p.name)
+    assert not run.captured and run.cache_info()["captures"] == 0
+    assert "'_CubicGrad'" in run.cache_info()["capture_failed"]

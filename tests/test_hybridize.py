@@ -699,3 +699,215 @@ def test_summary_of_a_hybridized_net_lists_its_layers(capsys):
     text = capsys.readouterr().out
     assert "Dense-1" in text and "Dense-2" in text and "Total params: 23" in text
     assert graph.cache_info(net)["replays"] == 1  # summary ran imperatively, the plans are kept
+
+
+# ----------------------------------------------------------------------------- autograd.Function
+class _Poly(autograd.Function):
+    """y = x * x, with the deliberately *custom* backward ``k * x * dy`` (not 2x): a replay that ran
+    the operators of forward instead of this Function would give 2x."""
+
+    def __init__(self, k):
+        super().__init__()
+        self.k = k
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x * x
+
+    def backward(self, dy):
+        x, = self.saved_tensors
+        return self.k * x * dy
+
+
+class _MulAdd(autograd.Function):
+    """(a * b * mask, a + b) with a custom backward; ``mask`` is not differentiable (None)."""
+
+    def forward(self, a, b, mask):
+        self.save_for_backward(a, b, mask)
+        return a * b * mask, a + b
+
+    def backward(self, g1, g2):
+        a, b, mask = self.saved_tensors
+        return 2 * g1 * b * mask + g2, g1 * a * mask + 3 * g2, None
+
+
+class _PolyNet(nn.HybridBlock):
+    def __init__(self):
+        super().__init__()
+        with self.name_scope():
+            self.dense = nn.Dense(4, in_units=3)
+
+    def hybrid_forward(self, F, x):
+        return self.dense(_Poly(3.0)(x)) + 1
+
+
+class _MulAddNet(nn.HybridBlock):
+    def __init__(self, as_tuple):
+        super().__init__()
+        self.as_tuple = as_tuple
+        with self.name_scope():
+            self.dense = nn.Dense(4, in_units=4)
+
+    def hybrid_forward(self, F, x, mask):
+        p, q = _MulAdd()(self.dense(x), x, mask)
+        return (p, q) if self.as_tuple else p * 0.5 + q
+
+
+def _poly_reference(x, w, b):
+    """Output and gradients (x, weight, bias) of sum(_PolyNet(x) * c) in float64, c = 1..4."""
+    c = np.arange(1.0, 5.0)
+    z = x * x
+    out = z @ w.T + b + 1
+    g = np.broadcast_to(c, out.shape)
+    gz = g @ w
+    return out, 3.0 * x * gz, g.T @ z, g.sum(0)
+
+
+def _function_step(net, x, head, ctx):
+    with autograd.record():
+        out = net(x)
+        loss = (out * head).sum()
+    loss.backward()
+    grads = [p.grad(ctx).asnumpy().copy() for p in net.collect_params().values()]
+    return out.asnumpy(), x.grad.asnumpy().copy(), grads
+
+
+def test_an_autograd_function_replays_as_one_step_with_its_own_backward(ctx, rng):
+    net = _PolyNet()
+    net.initialize(init.Xavier(), ctx=ctx)
+    head = nd.array(np.arange(1.0, 5.0), ctx=ctx)
+    xs = [nd.array(rng.standard_normal((5, 3)), ctx=ctx) for _ in range(3)]
+    for x in xs:
+        x.attach_grad()
+    reference = [_function_step(net, x, head, ctx) for x in xs]   # imperative
+    net.hybridize()
+    for _ in range(2):
+        for x, ref in zip(xs, reference):   # the trace, then replays (several calls, new values)
+            out, gx, grads = _function_step(net, x, head, ctx)
+            _check_same(out, ref[0], ctx)
+            _check_same(gx, ref[1], ctx)
+            for g, r in zip(grads, ref[2]):
+                _check_same(g, r, ctx)
+            w, b = (p.data(ctx).asnumpy().astype(np.float64) for p in net.collect_params().values())
+            want = _poly_reference(x.asnumpy().astype(np.float64), w, b)
+            for got, expected in zip((out, gx, grads[0], grads[1]), want):
+                np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    assert graph.cache_info(net)["replays"] == 5
+    (plan,) = net._plans.values()
+    calls = [s for s in plan.steps if isinstance(s, graph.FunctionCall)]
+    assert len(calls) == 1 and calls[0].name == "autograd.Function '_Poly'"
+    assert plan.steps[0] is calls[0]  # forward's own multiply is not a step of the plan
+
+
+def test_a_replayed_autograd_function_keeps_each_calls_saved_tensors(ctx, rng):
+    # Each replay calls a fresh copy of the instance: the tensors one call saved are not replaced
+    # by a later call's, so backward after two more forwards still uses the first call's input.
+    net = _PolyNet()
+    net.initialize(ctx=ctx)
+    net.hybridize()
+    xs = [nd.array(rng.standard_normal((2, 3)), ctx=ctx) for _ in range(4)]
+    heads = []
+    with autograd.record():
+        for x in xs:
+            x.attach_grad()
+            heads.append(net(x).sum())
+    for x, h in zip(reversed(xs), reversed(heads)):
+        h.backward()
+        w = net.dense.weight.data(ctx).asnumpy().astype(np.float64)
+        want = 3.0 * x.asnumpy().astype(np.float64) * (np.ones((2, 4)) @ w)
+        np.testing.assert_allclose(x.grad.asnumpy(), want, rtol=1e-5, atol=1e-6)
+    assert graph.cache_info(net)["replays"] == 3
+
+
+@pytest.mark.parametrize("as_tuple", [False, True], ids=["one-output", "tuple-output"])
+def test_an_autograd_function_with_several_inputs_and_outputs_replays_exactly(ctx, rng, as_tuple):
+    net = _MulAddNet(as_tuple)
+    net.initialize(init.Xavier(), ctx=ctx)
+    c1 = rng.standard_normal(4)
+    c2 = rng.standard_normal(4)
+
+    def run(x, mask):
+        with autograd.record():
+            out = net(x, mask)
+            if as_tuple:
+                loss = (out[0] * nd.array(c1, ctx=ctx)).sum() + (out[1] * nd.array(c2, ctx=ctx)).sum()
+            else:
+                loss = (out * nd.array(c1, ctx=ctx)).sum()
+        loss.backward()
+        outs = [o.asnumpy() for o in out] if as_tuple else [out.asnumpy()]
+        return outs, x.grad.asnumpy().copy(), [p.grad(ctx).asnumpy().copy()
+                                               for p in net.collect_params().values()]
+
+    inputs = []
+    for _ in range(3):
+        x = nd.array(rng.standard_normal((3, 4)), ctx=ctx)
+        x.attach_grad()
+        inputs.append((x, nd.array(rng.integers(0, 2, (3, 4)), ctx=ctx)))  # mask: no gradient
+    reference = [run(x, m) for x, m in inputs]
+    net.hybridize()
+    w, b = (p.data(ctx).asnumpy().astype(np.float64) for p in net.collect_params().values())
+    for _ in range(2):
+        for (x, m), ref in zip(inputs, reference):
+            outs, gx, grads = run(x, m)
+            for got, r in zip([*outs, gx, *grads], [*ref[0], ref[1], *ref[2]]):
+                _check_same(got, r, ctx)
+            # float64 reference of the custom backward
+            x64, m64 = x.asnumpy().astype(np.float64), m.asnumpy().astype(np.float64)
+            u = x64 @ w.T + b
+            p, q = u * x64 * m64, u + x64
+            if as_tuple:
+                want_outs, g1, g2 = [p, q], np.broadcast_to(c1, p.shape), np.broadcast_to(c2, p.shape)
+            else:
+                want_outs, g1, g2 = [p * 0.5 + q], 0.5 * np.broadcast_to(c1, p.shape), \
+                    np.broadcast_to(c1, p.shape)
+            gu = 2 * g1 * x64 * m64 + g2
+            want_gx = gu @ w + g1 * u * m64 + 3 * g2
+            for got, want in zip([*outs, gx, grads[0], grads[1]],
+                                 [*want_outs, want_gx, gu.T @ x64, gu.sum(0)]):
+                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert graph.cache_info(net)["replays"] == 5
+
+
+def test_a_replayed_autograd_function_without_recording_gives_the_forward_values(ctx, rng):
+    net = _PolyNet()
+    net.initialize(ctx=ctx)
+    net.hybridize()
+    w, b = (p.data(ctx).asnumpy().astype(np.float64) for p in net.collect_params().values())
+    for _ in range(3):
+        x = nd.array(rng.standard_normal((2, 3)), ctx=ctx)
+        out = net(x)
+        assert out._node is None
+        np.testing.assert_allclose(out.asnumpy(), _poly_reference(x.asnumpy().astype(np.float64),
+                                                                  w, b)[0], rtol=1e-5, atol=1e-6)
+
+
+def test_export_refuses_a_graph_with_an_autograd_function(tmp_path):
+    net = _PolyNet()
+    net.initialize()
+    net.hybridize()
+    net(nd.ones((2, 3)))
+    with pytest.raises(gp.errors.GraphFormatError,
+                       match=r"net\w* cannot be exported: node 0 is a call of autograd.Function "
+                             r"'_Poly' \(.*test_hybridize\._Poly\).* user Python code"):
+        net.export(str(tmp_path / "m"))
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_capture_of_a_plan_with_an_autograd_function_falls_back_once(emulated, rng):
+    net = _PolyNet()
+    net.initialize(ctx=emulated)
+    net.hybridize(static_alloc=True, static_shape=True)
+    w, b = (p.data(emulated).asnumpy().astype(np.float64) for p in net.collect_params().values())
+    for i in range(4):
+        x = nd.array(rng.standard_normal((2, 3)), ctx=emulated)
+        if i == 1:
+            with pytest.warns(CaptureFallbackWarning, match=r"net\w*: CUDA-graph capture fell back .*"
+                                                            r"autograd.Function '_Poly'"):
+                out = net(x)
+        else:
+            out = net(x)  # no second warning (warnings are errors in this suite)
+        np.testing.assert_array_equal(out.asnumpy(), _imperative(net, x))
+        np.testing.assert_allclose(out.asnumpy(), _poly_reference(x.asnumpy().astype(np.float64),
+                                                                  w, b)[0], rtol=1e-5, atol=1e-6)
+    info = graph.cache_info(net)
+    assert info["captures"] == 0 and "'_Poly'" in info["capture_failed"][0]
