@@ -327,6 +327,27 @@ def test_concat_gradients(ctx, rng, dim):
     check_op(lambda a, b, c: nd.concat(a, b, c, dim=dim), [rng.uniform(-1, 1, s) for s in shapes], ctx)
 
 
+@pytest.mark.parametrize("axis, shapes", [
+    (0, [(1, 2, 3), (2, 2, 3)]),
+    (1, [(2, 1, 3), (2, 3, 3), (2, 2, 3)]),
+    (2, [(2, 2, 1), (2, 2, 2), (2, 2, 3), (2, 2, 1)]),
+    (-1, [(3, 2), (3, 1), (3, 4)]),
+    (-2, [(2, 3), (1, 3), (4, 3)]),
+])
+def test_concatenate_gradients(ctx, rng, axis, shapes):
+    # nd.concatenate takes a list (MXNet's legacy form), and is differentiable (MXNet's is not)
+    check_op(lambda *arrays: nd.concatenate(list(arrays), axis=axis),
+             [rng.uniform(-1, 1, s) for s in shapes], ctx)
+
+
+def test_concatenate_gradients_of_a_repeated_and_a_single_array(ctx, rng):
+    # the same array twice sums both slices' gradients; always_copy=False on one array is itself
+    check_op(lambda a, b: nd.concatenate((a, b, a), axis=1),
+             [rng.uniform(-1, 1, (2, 3)), rng.uniform(-1, 1, (2, 1))], ctx)
+    check_op(lambda a: nd.concatenate([a], axis=0, always_copy=False) * a, [rng.uniform(-1, 1, (3, 2))], ctx)
+    check_op(lambda a: nd.concatenate([a], axis=0), [rng.uniform(-1, 1, (3, 2))], ctx)
+
+
 @pytest.mark.parametrize("axis", [0, 1, 2, -1])
 def test_stack_gradients(ctx, rng, axis):
     check_op(lambda a, b, c: nd.stack(a, b, c, axis=axis), [rng.uniform(-1, 1, (2, 3)) for _ in range(3)],
