@@ -11,6 +11,7 @@ imported on first use.
 import sys as _sys
 
 from ._lazy import lazy_attributes
+from . import _import_paths
 
 from .context import Context, cpu, gpu, current_context, num_gpus
 from . import random
@@ -21,6 +22,9 @@ from . import autograd, nd
 # as ``mx.ndarray`` is ``mx.nd``: one module under two names (the class lives in ``_ndarray``).
 ndarray = nd
 _sys.modules[__name__ + ".ndarray"] = nd
+# MXNet's submodule paths below gluon (gluon.data.sampler, gluon.nn.basic_layers, ...), and a
+# "not supported yet" ImportError for the MXNet modules we lack (gluon.rnn, ...).
+_import_paths.install()
 
 __version__ = "0.1.0"
 

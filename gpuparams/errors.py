@@ -19,7 +19,8 @@ __all__ = [
     "StaleGradientError",
     "ArrayFileError", "NVMLUnavailableError", "UsageError", "EmulatorError", "KernelFault",
     "BarrierError", "LaunchConfigError", "ArgumentError", "EmulatorCompileError", "SkipCase",
-    "NotSupportedError", "UnsupportedNameError", "ArrayConversionError", "TraceError",
+    "NotSupportedError", "UnsupportedNameError", "UnsupportedModuleError", "ArrayConversionError",
+    "TraceError",
     "GraphFormatError", "CaptureFallbackWarning", "CaptureError", "UnsupportedKVStoreError",
     "DistributedError", "BackendUnavailableError", "RankFailedError", "CollectiveTimeoutError",
     "ParameterMismatchError",
@@ -65,6 +66,30 @@ class UnsupportedNameError(NotSupportedError, AttributeError):
 
     Also an ``AttributeError``, so ``hasattr`` and ``getattr(obj, name, default)`` keep working.
     """
+
+
+class UnsupportedModuleError(NotSupportedError, ImportError):
+    """An MXNet module path that gpuparams lacks (``import gpuparams.gluon.rnn``,
+    ``from gpuparams.gluon import rnn``).
+
+    Also an ``ImportError`` (not a ``ModuleNotFoundError``, which Python's ``from ... import`` would
+    swallow into a bare "cannot import name"), so ``import`` statements fail with this message and
+    ``except ImportError`` fallbacks keep working.
+
+    Parameters
+    ----------
+    message : str
+    name : str, optional
+        The module name that was imported (``ImportError.name``).
+    """
+
+    def __init__(self, message, name=None):
+        super().__init__(message)
+        # ImportError's own fields (its __init__ is not the one that runs here).
+        self.msg, self.name = message, name
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.name))
 
 
 class ContextMismatchError(GpuparamsError, ValueError):

@@ -115,3 +115,107 @@ def test_image_and_contrib_text_import_and_say_so_when_called():
     assert embedding.get_pretrained_file_names.__name__ == "get_pretrained_file_names"
     with pytest.raises(errors.UnsupportedNameError, match="gpuparams.image.ImageRecordIter"):
         _ = image.ImageRecordIter
+
+
+# ----------------------------------------------------------------------------- MXNet 1.9.1 submodule paths
+#: (module path after mxnet -> gpuparams, a name MXNet code imports from it, the package-level object).
+SUBMODULE_NAMES = [
+    ("gpuparams.gluon.data.dataset", "Dataset", lambda: gp.data.Dataset),
+    ("gpuparams.gluon.data.dataset", "ArrayDataset", lambda: gp.gluon.data.ArrayDataset),
+    ("gpuparams.gluon.data.sampler", "Sampler", lambda: gp.data.Sampler),
+    ("gpuparams.gluon.data.sampler", "RandomSampler", lambda: gp.gluon.data.RandomSampler),
+    ("gpuparams.gluon.data.dataloader", "DataLoader", lambda: gp.gluon.data.DataLoader),
+    ("gpuparams.gluon.data.vision", "MNIST", lambda: gp.data.vision.MNIST),
+    ("gpuparams.gluon.data.vision.datasets", "FashionMNIST", lambda: gp.data.vision.FashionMNIST),
+    ("gpuparams.gluon.data.vision.transforms", "ToTensor", lambda: gp.data.vision.transforms.ToTensor),
+    ("gpuparams.gluon.nn.basic_layers", "Dense", lambda: gp.gluon.nn.Dense),
+    ("gpuparams.gluon.nn.basic_layers", "HybridSequential", lambda: gp.gluon.nn.HybridSequential),
+    ("gpuparams.gluon.nn.activations", "Activation", lambda: gp.gluon.nn.Activation),
+    ("gpuparams.gluon.loss", "SoftmaxCrossEntropyLoss", lambda: gp.gluon.loss.SoftmaxCrossEntropyLoss),
+    ("gpuparams.gluon.utils", "split_and_load", lambda: gp.gluon.utils.split_and_load),
+    ("gpuparams.gluon.trainer", "Trainer", lambda: gp.gluon.Trainer),
+    ("gpuparams.gluon.parameter", "Parameter", lambda: gp.gluon.Parameter),
+    ("gpuparams.gluon.parameter", "ParameterDict", lambda: gp.gluon.ParameterDict),
+    ("gpuparams.gluon.block", "HybridBlock", lambda: gp.gluon.HybridBlock),
+    ("gpuparams.gluon.block", "SymbolBlock", lambda: gp.gluon.SymbolBlock),
+]
+
+
+@pytest.mark.parametrize("path, name, expected", SUBMODULE_NAMES,
+                         ids=[f"{p}.{n}" for p, n, _ in SUBMODULE_NAMES])
+def test_mxnet_submodule_paths_give_the_package_objects(path, name, expected):
+    module = importlib.import_module(path)
+    assert getattr(module, name) is expected()
+    # `import a.b.c` binds the name chain a.b.c too: each step must lead to that module.
+    leaf = gp
+    for part in path.split(".")[1:]:
+        leaf = getattr(leaf, part)
+    assert getattr(leaf, name) is expected()
+
+
+def test_submodule_aliases_are_the_real_modules_not_second_copies():
+    import gpuparams.gluon.data.dataloader as dl
+    import gpuparams.gluon.data.sampler as sampler
+    import gpuparams.gluon.nn.basic_layers as basic
+    assert sampler is gp.data.sampler and dl is gp.data.dataloader and basic is gp.nn.basic_layers
+    for name in ("trainer", "parameter"):
+        alias = importlib.import_module(f"gpuparams.gluon.{name}")
+        assert alias is importlib.import_module(f"gpuparams.{name}")
+
+
+def test_mxnet_submodule_imports_in_a_fresh_interpreter():
+    # What an MXNet script does first thing, with nothing of gpuparams imported before it.
+    code = ("from gpuparams.gluon.data.sampler import Sampler\n"
+            "import gpuparams.gluon.data.dataloader\n"
+            "from gpuparams.gluon.data.dataset import Dataset\n"
+            "from gpuparams.gluon.nn.basic_layers import Dense\n"
+            "from gpuparams.gluon.nn.activations import Activation\n"
+            "from gpuparams.gluon.block import HybridBlock\n"
+            "import gpuparams as gp\n"
+            "assert Sampler is gp.data.Sampler and Dataset is gp.data.Dataset\n"
+            "assert gpuparams.gluon.data.dataloader.DataLoader is gp.data.DataLoader\n"
+            "assert Dense is gp.nn.Dense and Activation is gp.nn.Activation\n"
+            "assert HybridBlock is gp.nn.HybridBlock\n"
+            "print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+#: MXNet 1.9.1 modules gpuparams does not implement, as import statements and the path they name.
+UNSUPPORTED_IMPORTS = [
+    ("import gpuparams.gluon.rnn", "gpuparams.gluon.rnn"),
+    ("from gpuparams.gluon import rnn", "gpuparams.gluon.rnn"),
+    ("from gpuparams.gluon.rnn import LSTM", "gpuparams.gluon.rnn"),
+    ("from gpuparams.gluon.nn import conv_layers", "gpuparams.gluon.nn.conv_layers"),
+    ("from gpuparams.gluon.nn.conv_layers import Conv2D", "gpuparams.gluon.nn.conv_layers"),
+    ("import gpuparams.gluon.contrib.nn", "gpuparams.gluon.contrib"),
+    ("from gpuparams.gluon import contrib", "gpuparams.gluon.contrib"),
+    ("from gpuparams.gluon.model_zoo import vision", "gpuparams.gluon.model_zoo"),
+    ("import gpuparams.gluon.model_zoo.vision", "gpuparams.gluon.model_zoo"),
+]
+
+
+@pytest.mark.parametrize("statement, shown", UNSUPPORTED_IMPORTS, ids=[s for s, _ in UNSUPPORTED_IMPORTS])
+def test_unsupported_mxnet_modules_fail_to_import_saying_so(statement, shown):
+    with pytest.raises(ImportError) as info:
+        exec(statement, {})
+    assert isinstance(info.value, errors.UnsupportedModuleError)
+    assert isinstance(info.value, errors.NotSupportedError)
+    message = str(info.value)
+    assert f"{shown} is not supported by gpuparams yet" in message
+    assert "mxnet." + shown[len("gpuparams."):] in message
+    assert not any(name.startswith(shown) for name in sys.modules)  # nothing half-imported stays
+
+
+def test_unsupported_module_keeps_hasattr_and_import_fallbacks_working():
+    assert not hasattr(gp.gluon, "rnn") and getattr(gp.gluon, "rnn", None) is None
+    try:
+        from gpuparams.gluon import rnn
+    except ImportError:  # the usual "optional module" fallback of MXNet code
+        rnn = None
+    assert rnn is None
+
+
+def test_a_misspelled_submodule_is_still_module_not_found():
+    with pytest.raises(ModuleNotFoundError, match="No module named 'gpuparams.gluon.data.samplers'"):
+        importlib.import_module("gpuparams.gluon.data.samplers")

@@ -6,7 +6,10 @@ Code written for MXNet Gluon runs after ``mxnet`` is replaced by ``gpuparams`` i
 ``from gpuparams.gluon.data import DataLoader``). ``gluon.nn``, ``gluon.loss``, ``gluon.data`` and
 ``gluon.utils`` are real modules whose names are the objects of ``gpuparams.nn``, ``gpuparams.loss``,
 ``gpuparams.data`` and ``gpuparams.gluon_utils``; they and ``gluon.Trainer`` are imported on first use
-so that ``import gpuparams`` stays light.
+so that ``import gpuparams`` stays light. MXNet's deeper paths (``gluon.data.sampler``,
+``gluon.nn.basic_layers``, ``gluon.trainer``, ``gluon.parameter``, ``gluon.block``) import the same
+objects, and the MXNet modules gpuparams lacks (``gluon.rnn``, ...) fail to import saying they are not
+supported yet (see :mod:`gpuparams._import_paths`).
 """
 from .._lazy import lazy_attributes
 
