@@ -9,7 +9,7 @@ import importlib
 import os
 import sys
 
-from .cli import COMMANDS, OneLineErrorParser, UsageError
+from .cli import COMMANDS, OneLineErrorParser, UsageError, one_line
 
 __all__ = ["main"]
 
@@ -46,7 +46,8 @@ def main(argv=None):
         try:
             module = importlib.import_module(f"gpuparams.cli.{name}")
         except ImportError as exc:
-            print(f"gpuparams {name}: error: this command cannot be loaded ({exc})", file=sys.stderr)
+            print(f"gpuparams {name}: error: this command cannot be loaded ({one_line(exc)})",
+                  file=sys.stderr)
             return 2
         module.add_arguments(commands[name])
     args, extra = parser.parse_known_args(argv)
@@ -60,7 +61,7 @@ def main(argv=None):
     try:
         return int(module.run(args) or 0)
     except UsageError as exc:
-        print(f"gpuparams {name}: error: {exc}", file=sys.stderr)
+        print(f"gpuparams {name}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except MemoryError as exc:
         # Whatever the up-front estimates missed still ends in one line, not a traceback.
@@ -79,7 +80,7 @@ def main(argv=None):
     except OSError as exc:
         # File-system trouble after the up-front checks (a full disk, a folder removed meanwhile):
         # our file errors already name the user's path.
-        print(f"gpuparams {name}: error: {exc}", file=sys.stderr)
+        print(f"gpuparams {name}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"gpuparams {name}: interrupted", file=sys.stderr)

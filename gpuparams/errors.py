@@ -244,7 +244,27 @@ class DataLoaderWorkerError(GpuparamsError, RuntimeError):
 
 class DatasetDownloadError(GpuparamsError, OSError):
     """A dataset file could not be downloaded; the message names the URL that failed and where to put
-    the file by hand."""
+    the file by hand.
+
+    The parts of the message are attributes too, for callers that word it their own way (the
+    ``train`` command prints them on one line).
+
+    Attributes
+    ----------
+    file : str or None
+        The file's name (``'train-images-idx3-ubyte.gz'``).
+    target : str or None
+        Where the file was to be saved, and where a hand-downloaded copy belongs.
+    sha1 : str or None
+        The file's published SHA-1 (hex).
+    failures : list of (str, str)
+        Each URL tried and why it failed, in the order tried.
+    """
+
+    def __init__(self, message, file=None, target=None, sha1=None, failures=()):
+        super().__init__(message)
+        self.file, self.target, self.sha1 = file, target, sha1
+        self.failures = [tuple(f) for f in failures]
 
 
 class DatasetChecksumError(GpuparamsError, ValueError):

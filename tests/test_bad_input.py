@@ -310,6 +310,19 @@ def _cli_data(w, name, content, *extra):
     w.cli("train", "--data", name, *extra)
 
 
+def _cli_dataset_offline(w):
+    """--dataset with no way to download (every URL refused) into folders that do not exist yet."""
+    import socket
+
+    from gpuparams.data.vision import FashionMNIST
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        w.dead_url = f"http://127.0.0.1:{s.getsockname()[1]}/"   # bound, not listening: refused
+    w.monkeypatch.setattr(FashionMNIST, "urls", (w.dead_url,))
+    w.arm()
+    w.cli("train", "--dataset", "fashion-mnist", "--dataset-root", "dl/fm", "--epochs", "1")
+
+
 CASES = [
     # --- NDArray ---------------------------------------------------------------------------
     ("nd-array-none", lambda w: nd.array(None), TypeError, ["the value is None"]),
@@ -480,6 +493,10 @@ CASES = [
      ["run.json", "'hidden'", "four"]),
     ("cli-resume-record-missing", lambda w: _resume_prepared(w, _record_field("epochs_done", None)),
      CliError, ["run.json", "'epochs_done'"]),
+    ("cli-dataset-offline", _cli_dataset_offline, CliError,
+     ["--dataset fashion-mnist", "could not download train-images-idx3-ubyte.gz",
+      "http://127.0.0.1:", "/train-images-idx3-ubyte.gz", "put it at dl/fm/train-images-idx3-ubyte.gz",
+      "SHA-1 0cf37b0d40ed5169c6b3aba31069a9770ac9043d", "--dataset-root"]),
     ("cli-data-missing", lambda w: (w.arm(), w.cli("train", "--data", "none.csv")), CliError,
      ["none.csv", "no such file"]),
     ("cli-data-text", lambda w: _cli_data(w, "t.csv", b"1,2,3\n4,x,6\n"), CliError,

@@ -120,6 +120,31 @@ def test_resume_without_files(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_dataset_offline_is_one_line_and_leaves_no_folders(tmp_path):
+    # Offline in any environment: the dataset's only URL is a local port that refuses connections.
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/"
+    home = tmp_path / "home"   # $GPUPARAMS_HOME does not exist yet: train must not leave it behind
+    work = tmp_path / "work"
+    work.mkdir()
+    code = ("import sys; from gpuparams.data.vision import FashionMNIST; "
+            f"FashionMNIST.urls = ({dead!r},); from gpuparams.__main__ import main; "
+            "sys.exit(main(['train', '--dataset', 'fashion-mnist', '--epochs', '1']))")
+    env = dict(os.environ, GPUPARAMS_HOME=str(home))
+    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    result = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True,
+                            text=True, timeout=300)
+    line = _one_line_error(result)
+    target = home / "datasets" / "fashion-mnist" / "train-images-idx3-ubyte.gz"
+    assert f"could not download train-images-idx3-ubyte.gz ({dead}train-images-idx3-ubyte.gz: " in line
+    assert f"put it at {target} (SHA-1 0cf37b0d40ed5169c6b3aba31069a9770ac9043d)" in line
+    assert "--dataset-root" in line
+    assert result.stdout == ""                      # before any work
+    assert sorted(os.listdir(tmp_path)) == ["work"] and os.listdir(work) == []
+
+
 def test_user_csv_with_header_and_arbitrary_labels(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(120, 3)) * [1, 100, 0.01]  # standardization makes the scales irrelevant
@@ -314,3 +339,15 @@ def test_a_broken_command_only_breaks_itself(monkeypatch, capsys):
     with pytest.raises(SystemExit) as exc:
         cli_main.main(["train", "--help"])
     assert exc.value.code == 0
+
+
+@pytest.mark.parametrize("error", [UsageError("first line:\n  second line\nthird line"),
+                                   OSError("disk said:\nno")])
+def test_a_multi_line_message_still_prints_as_one_line(monkeypatch, capsys, error):
+    def failing(args):
+        raise error
+    monkeypatch.setattr(train_cli, "run", failing)
+    assert cli_main.main(["train"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("gpuparams train: error: ")
+    assert " ".join(str(error).split()) in err

@@ -324,6 +324,58 @@ def test_download_tries_the_next_url_and_names_every_failure(tmp_path):
     assert "GPUPARAMS_HOME" in message
 
 
+def _dead_url():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}/"   # bound, not listening: refused
+
+
+def test_download_error_carries_its_parts(tmp_path):
+    dead = _dead_url()
+    with pytest.raises(DatasetDownloadError) as info:
+        download.fetch("g.bin", "2" * 40, [dead], str(tmp_path))
+    err = info.value
+    assert (err.file, err.target, err.sha1) == ("g.bin", str(tmp_path / "g.bin"), "2" * 40)
+    assert [url for url, _ in err.failures] == [dead + "g.bin"]
+    assert all("\n" not in why and why for _, why in err.failures)
+
+
+def test_a_failed_download_removes_only_the_folders_it_created(tmp_path):
+    dead = _dead_url()
+    (tmp_path / "home").mkdir()
+    root = tmp_path / "home" / "datasets" / "mnist"          # datasets/ and mnist/ are new
+    with pytest.raises(DatasetDownloadError):
+        download.fetch("g.bin", "1" * 40, [dead], str(root))
+    assert os.listdir(tmp_path) == ["home"] and os.listdir(tmp_path / "home") == []
+    # A folder that was there before stays, even when it is empty.
+    (tmp_path / "home" / "empty").mkdir()
+    with pytest.raises(DatasetDownloadError):
+        download.fetch("g.bin", "1" * 40, [dead], str(tmp_path / "home" / "empty"))
+    assert os.listdir(tmp_path / "home") == ["empty"]
+
+
+def test_a_failed_checksum_removes_the_new_folders_too(tmp_path):
+    with _Server({"f.bin": BODY[:-1] + b"!"}) as srv:
+        with pytest.raises(DatasetChecksumError):
+            download.fetch("f.bin", _sha1(BODY), [srv.url], str(tmp_path / "a" / "b"))
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_partial_file_keeps_its_folders_for_the_next_attempt(tmp_path, monkeypatch):
+    real = download._download
+
+    def cut_short(url, part, timeout):  # the connection drops after 100 bytes
+        real(url, part, timeout)
+        with open(part, "r+b") as f:
+            f.truncate(100)
+        raise OSError(f"connection closed after 100 of {len(BODY)} bytes (run again to resume)")
+    monkeypatch.setattr(download, "_download", cut_short)
+    with _Server({"f.bin": BODY}) as srv:
+        with pytest.raises(DatasetDownloadError, match="run again to resume"):
+            download.fetch("f.bin", _sha1(BODY), [srv.url], str(tmp_path / "new"))
+    assert os.listdir(tmp_path / "new") == ["f.bin.part"]
+
+
 def test_mnist_downloads_from_its_urls(tmp_path, monkeypatch):
     src = tmp_path / "src"
     images, labels, table = _mnist_files(src, n=3)

@@ -16,7 +16,7 @@ import secrets
 
 from ..errors import UsageError
 
-__all__ = ["COMMANDS", "UsageError", "OneLineErrorParser", "probe_writable"]
+__all__ = ["COMMANDS", "UsageError", "OneLineErrorParser", "probe_writable", "one_line"]
 
 #: Subcommand name -> one-line help.
 COMMANDS = {
@@ -24,6 +24,15 @@ COMMANDS = {
     "bench": "time our kernels against cuBLAS and PyTorch",
     "info": "show versions, devices and which execution paths work here",
 }
+
+
+def one_line(text):
+    """``text`` with its line breaks (and runs of spaces) as single spaces.
+
+    The last guard of the one-line promise: a message that comes from the library (written for
+    Python users, where a list over several lines reads better) still prints as one line.
+    """
+    return " ".join(str(text).split())
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

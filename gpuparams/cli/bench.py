@@ -18,7 +18,7 @@ import argparse
 import re
 import sys
 
-from . import OneLineErrorParser, UsageError, probe_writable
+from . import OneLineErrorParser, UsageError, one_line, probe_writable
 
 __all__ = ["add_arguments", "run", "main", "options_from_args", "DIST_SUITE"]
 
@@ -136,7 +136,7 @@ def run(args) -> int:
     try:
         opts = options_from_args(args, getattr(args, "_argv", None))
     except UsageError as exc:
-        print(f"gpuparams bench: error: {exc}", file=sys.stderr)
+        print(f"gpuparams bench: error: {one_line(exc)}", file=sys.stderr)
         return 2
     if opts.write and not args.list:
         # Checked before any timing: a results folder that cannot be written would otherwise be

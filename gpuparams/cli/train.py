@@ -85,11 +85,23 @@ def load_dataset(name, root):
     from ..errors import DatasetChecksumError, DatasetDownloadError, DatasetFormatError
     try:
         ds = getattr(vision, DATASETS[name])(root=root, train=True)
-    except (DatasetDownloadError, DatasetChecksumError, DatasetFormatError) as exc:
+    except DatasetDownloadError as exc:
+        raise UsageError(f"--dataset {name}: {_download_failure(exc)}") from None
+    except (DatasetChecksumError, DatasetFormatError) as exc:
         raise UsageError(f"--dataset {name}: {exc}") from None
     images = ds._data.asnumpy()
     X = images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
     return X, ds._label.astype(np.int64), f"{name} ({len(images)} training images from {ds.root})"
+
+
+def _download_failure(exc):
+    """A DatasetDownloadError as one line: the URLs and why each failed, where the file goes by hand
+    (with its SHA-1), and the option that points at files already downloaded elsewhere."""
+    if exc.target is None:  # raised without its parts: its own text, on one line
+        return " ".join(str(exc).split())
+    tried = "; ".join(f"{url}: {why}" for url, why in exc.failures)
+    return (f"could not download {exc.file} ({tried}); download it by hand and put it at {exc.target} "
+            f"(SHA-1 {exc.sha1}), or give --dataset-root DIR of a folder that holds the files")
 
 
 def _int_at_least(minimum, what):

@@ -52,7 +52,8 @@ def fetch(filename, sha1, urls, root, timeout=60.0):
     urls : sequence of str
         Base URLs tried in order (``url + filename``); the first that works is used.
     root : str
-        Directory to put the file in (created if missing).
+        Directory to put the file in (created if missing; when the download fails, the folders
+        created for it are removed again unless a partial file to resume is kept in them).
     timeout : float
         Seconds without data before a connection is given up.
 
@@ -71,7 +72,17 @@ def fetch(filename, sha1, urls, root, timeout=60.0):
                 f"{target} has SHA-1 {actual}, but the published SHA-1 of {filename} is {sha1}; delete "
                 f"it (it will be downloaded again) or replace it with the original file")
         return target
-    os.makedirs(root, exist_ok=True)
+    created = _make_folders(root)
+    try:
+        return _fetch_into(target, filename, sha1, urls, timeout)
+    except BaseException:
+        # A failed first download leaves the file system as it was (no empty dataset folders);
+        # a partial file, kept so that the next attempt resumes it, keeps its folders.
+        _remove_empty_folders(created)
+        raise
+
+
+def _fetch_into(target, filename, sha1, urls, timeout):
     part = target + ".part"
     failures = []
     for base in urls:
@@ -79,7 +90,7 @@ def fetch(filename, sha1, urls, root, timeout=60.0):
         try:
             _download(url, part, timeout)
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            failures.append(f"{url}: {exc}")
+            failures.append((url, " ".join(str(exc).split())))
             continue
         actual = sha1_of(part)
         if actual != sha1:
@@ -90,9 +101,45 @@ def fetch(filename, sha1, urls, root, timeout=60.0):
         os.replace(part, target)
         return target
     raise DatasetDownloadError(
-        f"could not download {filename}:\n  " + "\n  ".join(failures)
+        f"could not download {filename}:\n  " + "\n  ".join(f"{url}: {why}" for url, why in failures)
         + f"\nDownload it by hand (from one of those URLs) and put it at {target} "
-        f"(SHA-1 {sha1}); set ${HOME_ENV} to keep datasets under another directory.")
+        f"(SHA-1 {sha1}); set ${HOME_ENV} to keep datasets under another directory.",
+        file=filename, target=target, sha1=sha1, failures=failures)
+
+
+def _make_folders(root):
+    """Create ``root`` and its missing parents; return the folders this call created, outermost first.
+
+    Each level is made with ``os.mkdir`` so that only folders created here are listed: one that
+    appears meanwhile (another process) is not ours to remove.
+    """
+    missing = []
+    folder = os.path.abspath(root)
+    while not os.path.isdir(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    created = []
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            if not os.path.isdir(folder):
+                raise
+            continue
+        created.append(folder)
+    return created
+
+
+def _remove_empty_folders(created):
+    """Remove the folders of :func:`_make_folders`, innermost first, as long as they are empty."""
+    for folder in reversed(created):
+        try:
+            os.rmdir(folder)  # fails (and stops) on a folder that holds anything
+        except OSError:
+            return
 
 
 def _download(url, part, timeout):
