@@ -23,7 +23,7 @@ __all__ = [
     "TraceError",
     "GraphFormatError", "CaptureFallbackWarning", "CaptureError", "UnsupportedKVStoreError",
     "DistributedError", "BackendUnavailableError", "RankFailedError", "CollectiveTimeoutError",
-    "ParameterMismatchError",
+    "ParameterMismatchError", "ParameterLoadError",
 ]
 
 
@@ -226,6 +226,42 @@ class ShapeInferenceError(DeferredInitializationError, ValueError):
     infer, or whose known dimensions contradict the inputs. A ValueError too, as MXNet's "Deferred
     initialization failed because shape cannot be inferred" is.
     """
+
+
+class ParameterLoadError(GpuparamsError, ValueError):
+    """A parameter file does not fit the parameters it is loaded into (``load_parameters``,
+    ``ParameterDict.load``); nothing was changed. The message lists every problem and the option
+    that tolerates it; the problems are attributes too, for callers that word them their own way
+    (``gpuparams train --resume`` prints them on one line).
+
+    Attributes
+    ----------
+    path : str
+        The file.
+    missing : list of (str, tuple)
+        Parameters the file lacks: name and the model's shape.
+    extra : list of (str, tuple)
+        File entries no parameter takes: key and the file's shape.
+    wrong_shape : list of (str, tuple, tuple)
+        Name, the model's shape and the file's shape.
+    wrong_dtype : list of (str, str, str)
+        Name, the model's dtype and the file's dtype.
+    problems : list of str
+        Every problem as text (including conflicting tied entries and values that cannot be
+        converted), as the message lists them.
+    """
+
+    def __init__(self, message, path=None, missing=(), extra=(), wrong_shape=(), wrong_dtype=(),
+                 problems=()):
+        super().__init__(message)
+        self.path = path
+        self.missing, self.extra = list(missing), list(extra)
+        self.wrong_shape, self.wrong_dtype = list(wrong_shape), list(wrong_dtype)
+        self.problems = list(problems)
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.path, self.missing, self.extra, self.wrong_shape,
+                             self.wrong_dtype, self.problems))
 
 
 class StaleGradientError(GpuparamsError, RuntimeError, UserWarning):

@@ -25,13 +25,13 @@ import numpy as np
 from . import autograd
 from ._placement import ContextArg, context_list
 from ._shapes import merge_partial_shapes
-from .errors import ArrayFileError
+from .errors import ArrayFileError, ParameterLoadError
 
 if TYPE_CHECKING:
     from .parameter import Parameter
 
 __all__ = ["save_arrays", "load_arrays", "atomic_write", "temporary_prefix", "load_checked_into",
-           "ArrayFileError"]
+           "ArrayFileError", "ParameterLoadError"]
 
 
 def save_arrays(path, arrays):
@@ -294,6 +294,11 @@ def load_checked_into(entries: Sequence[tuple[str, Parameter, Sequence[str]]],
     without changing them) and reported in one ValueError; the parameters change only when there is
     none. Conversions happen here, before the first parameter changes.
 
+    Raises
+    ------
+    ParameterLoadError
+        (a ``ValueError``) listing every problem; its attributes hold them one by one.
+
     Parameters
     ----------
     entries : list of (str, Parameter, list of str)
@@ -321,17 +326,17 @@ def load_checked_into(entries: Sequence[tuple[str, Parameter, Sequence[str]]],
         present = [k for k in keys if k in loaded]
         used.update(present)
         if not present:
-            missing.append(f"{shown} (shape {param.shape})")
+            missing.append((shown, param.shape))
             continue
         value = loaded[present[0]]
         for other in present[1:]:
             if not np.array_equal(value, loaded[other]):
                 conflicts.append(f"{present[0]} and {other} (one tied parameter, different values)")
         if param.shape is not None and merge_partial_shapes(param.shape, value.shape) != value.shape:
-            wrong_shape.append(f"{shown}: model {param.shape} vs file {value.shape}")
+            wrong_shape.append((shown, param.shape, value.shape))
             continue
         if value.dtype != param.dtype and not cast_dtype:
-            wrong_dtype.append(f"{shown}: model {param.dtype.name} vs file {value.dtype.name}")
+            wrong_dtype.append((shown, param.dtype.name, value.dtype.name))
             continue
         if dtype_source == "saved" and value.dtype != param.dtype:
             # The parameter takes the file's dtype (its values stay as saved); a dtype no parameter
@@ -349,23 +354,31 @@ def load_checked_into(entries: Sequence[tuple[str, Parameter, Sequence[str]]],
             uncastable.append(f"{shown}: file {value.dtype.name} to model {param.dtype.name}: {why}")
             continue
         plan.append((param, converted))
-    extra = [f"{k} (shape {loaded[k].shape})" for k in loaded if k not in used]
+    extra = [(k, loaded[k].shape) for k in loaded if k not in used]
+    missing = [] if allow_missing else missing
+    extra = [] if ignore_extra else extra
     problems = []
-    if missing and not allow_missing:
-        problems.append(f"missing from the file (pass allow_missing=True to keep them): {', '.join(missing)}")
-    if extra and not ignore_extra:
-        problems.append(f"in the file but not in the model (pass ignore_extra=True to skip them): "
-                        f"{', '.join(extra)}")
+    if missing:
+        problems.append("missing from the file (pass allow_missing=True to keep them): "
+                        + ", ".join(f"{name} (shape {shape})" for name, shape in missing))
+    if extra:
+        problems.append("in the file but not in the model (pass ignore_extra=True to skip them): "
+                        + ", ".join(f"{name} (shape {shape})" for name, shape in extra))
     if wrong_shape:
-        problems.append(f"shapes differ: {'; '.join(wrong_shape)}")
+        problems.append("shapes differ: " + "; ".join(f"{name}: model {model} vs file {file}"
+                                                      for name, model, file in wrong_shape))
     if wrong_dtype:
-        problems.append(f"dtypes differ (pass cast_dtype=True to convert): {'; '.join(wrong_dtype)}")
+        problems.append("dtypes differ (pass cast_dtype=True to convert): "
+                        + "; ".join(f"{name}: model {model} vs file {file}"
+                                    for name, model, file in wrong_dtype))
     if conflicts:
         problems.append(f"conflicting entries: {'; '.join(conflicts)}")
     if uncastable:
         problems.append(f"values that cannot be converted: {'; '.join(uncastable)}")
     if problems:
-        raise ValueError(f"cannot load {source}; nothing was changed:\n  " + "\n  ".join(problems))
+        raise ParameterLoadError(f"cannot load {source}; nothing was changed:\n  " + "\n  ".join(problems),
+                                 path=os.fspath(source), missing=missing, extra=extra,
+                                 wrong_shape=wrong_shape, wrong_dtype=wrong_dtype, problems=problems)
     with autograd.pause():
         for param, value in plan:
             param._load_init(value, contexts)

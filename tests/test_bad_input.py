@@ -292,6 +292,25 @@ def _record_field(field, value):
     return damage
 
 
+def _params_of_widths(*widths):
+    """Damage: run.npz replaced by the parameters of an MLP with other layer widths (same names)."""
+    def damage(w):
+        arrays = {}
+        for i, (a, b) in enumerate(zip(widths, widths[1:])):
+            arrays[f"{i}.weight"] = np.zeros((b, a), np.float32)
+            arrays[f"{i}.bias"] = np.zeros((b,), np.float32)
+        w.write("run.npz", arrays)
+    return damage
+
+
+def _params_without(key):
+    def damage(w):
+        arrays = w.arrays(w.tmp / "run.npz")
+        del arrays[key]
+        w.write("run.npz", arrays)
+    return damage
+
+
 def _cli_denied(w):
     w.deny_writes(w.tmp)
     w.arm()
@@ -486,6 +505,17 @@ CASES = [
     ("cli-resume-corrupt-params",
      lambda w: _resume_prepared(w, lambda w: (w.tmp / "run.npz").write_bytes(b"PK\x03\x04junk")),
      CliError, ["run.npz", "truncated or corrupt"]),
+    # The run trained 2 features -> 4 hidden -> 3 classes (structural names 0.weight ... 1.bias).
+    ("cli-resume-params-other-shapes", lambda w: _resume_prepared(w, _params_of_widths(2, 8, 3)), CliError,
+     ["--resume: run.npz does not match the run record run.json", "parameter 0.weight", "(8, 2)", "(4, 2)",
+      "2 -> 4 -> 3", "(and 2 more mismatches)", "--force (overwrites run.npz)", "another --out"]),
+    ("cli-resume-params-missing-entry", lambda w: _resume_prepared(w, _params_without("1.bias")), CliError,
+     ["run.npz", "parameter 1.bias", "(3,)", "missing from the file", "--force"]),
+    ("cli-resume-states-missing",
+     lambda w: _resume_prepared(w, lambda w: (w.tmp / "run.trainer.npz").unlink()), CliError,
+     ["run.trainer.npz not found", "run.npz and run.json", "restore it", "--force"]),
+    ("cli-resume-record-gone", lambda w: _resume_prepared(w, lambda w: (w.tmp / "run.json").unlink()),
+     CliError, ["run.json not found", "restore it", "--force"]),
     ("cli-resume-record-json",
      lambda w: _resume_prepared(w, lambda w: (w.tmp / "run.json").write_text("{not json")),
      CliError, ["run.json"]),

@@ -41,6 +41,8 @@ def test_every_exception_class_in_the_package_is_a_gpuparams_error():
     (errors.EmulatorError, RuntimeError), (errors.DistributedError, RuntimeError),
     (errors.CollectiveTimeoutError, TimeoutError), (errors.ParameterMismatchError, ValueError),
     (errors.RankFailedError, RuntimeError), (errors.BackendUnavailableError, RuntimeError),
+    (errors.ParameterLoadError, ValueError), (errors.UnsupportedModuleError, ImportError),
+    (errors.DatasetDownloadError, OSError),
 ])
 def test_classes_keep_their_builtin_base(cls, builtin):
     assert issubclass(cls, builtin) and issubclass(cls, errors.GpuparamsError)
@@ -75,3 +77,27 @@ def test_kernel_compile_error_message_and_pickling():
         "dense.cu", "error: x", "gpu(1)", "NVRTC", str(err))
     emu = pickle.loads(pickle.dumps(errors.EmulatorCompileError("k.cu", "log")))
     assert type(emu) is errors.EmulatorCompileError and "emulator: compiling k.cu failed" in str(emu)
+
+
+def test_parameter_load_error_lists_the_problems_as_attributes(tmp_path):
+    from gpuparams.gluon import nn
+    small, big = nn.Sequential(), nn.Sequential()
+    small.add(nn.Dense(3, in_units=2))
+    big.add(nn.Dense(5, in_units=2), nn.Dense(1, in_units=5))
+    for net in (small, big):
+        net.initialize()
+    small.save_parameters(tmp_path / "small.npz")
+    with pytest.raises(errors.ParameterLoadError) as info:
+        big.load_parameters(tmp_path / "small.npz")
+    err = info.value
+    assert isinstance(err, ValueError) and err.path == str(tmp_path / "small.npz")
+    assert err.wrong_shape == [("0.weight", (5, 2), (3, 2)), ("0.bias", (5,), (3,))]
+    assert err.missing == [("1.weight", (1, 5)), ("1.bias", (1,))]
+    assert err.extra == [] and err.wrong_dtype == [] and len(err.problems) == 2
+    assert "allow_missing=True" in str(err)   # the library's message names the Python option
+    back = pickle.loads(pickle.dumps(err))
+    assert (str(back), back.wrong_shape, back.missing) == (str(err), err.wrong_shape, err.missing)
+    # With allow_missing, the missing ones are no problem (and not listed).
+    with pytest.raises(errors.ParameterLoadError) as info:
+        big.load_parameters(tmp_path / "small.npz", allow_missing=True)
+    assert info.value.missing == [] and len(info.value.problems) == 1

@@ -114,6 +114,30 @@ def test_resume_refuses_a_different_architecture(tmp_path):
     assert "hidden layers 8, not 16" in line
 
 
+def test_resume_from_a_parameter_file_of_other_shapes_is_one_line(tmp_path):
+    assert _train(tmp_path, "--examples", "60", "--epochs", "1", "--out", "m1.npz").returncode == 0
+    assert _train(tmp_path, "--examples", "60", "--epochs", "1", "--hidden", "8",
+                  "--out", "m2.npz").returncode == 0
+    shutil.copyfile(tmp_path / "m2.npz", tmp_path / "m1.npz")
+    before = (tmp_path / "m1.npz").read_bytes()
+    line = _one_line_error(_train(tmp_path, "--examples", "60", "--epochs", "1", "--resume",
+                                  "--out", "m1.npz"))
+    # the file, the parameter, both shapes, and a fix on the command line (not a Python option)
+    assert "m1.npz does not match the run record m1.json" in line
+    assert "parameter 0.weight has shape (8, 2) in the file" in line and "needs (64, 2)" in line
+    assert "--force (overwrites m1.npz) or with another --out" in line
+    assert "allow_missing" not in line and "nothing was changed" not in line
+    assert (tmp_path / "m1.npz").read_bytes() == before
+
+
+def test_resume_of_a_damaged_default_run_suggests_a_new_run(tmp_path):
+    assert _train(tmp_path, "--examples", "60", "--epochs", "1").returncode == 0
+    (_run_folder(tmp_path) / "model.trainer.npz").write_bytes(b"junk")
+    line = _one_line_error(_train(tmp_path, "--examples", "60", "--epochs", "1", "--resume"))
+    assert "model.trainer.npz" in line and "not a zip archive" in line
+    assert line.endswith("train anew without --resume (a new run folder)")
+
+
 def test_resume_without_files(tmp_path):
     assert "train once without --resume" in _one_line_error(_train(tmp_path, "--resume"))
     assert "train once without --resume" in _one_line_error(_train(tmp_path, "--resume", "--out", "m.npz"))

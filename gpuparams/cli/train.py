@@ -524,19 +524,31 @@ def _record_problem(record):
     return None
 
 
-def _read_record(path):
+def _missing_run_file(path, plan, fix):
+    """The error for a file of the run to resume that is not there."""
+    present = [p for p in (plan.params_path, plan.states_path, plan.record_path)
+               if p != path and os.path.exists(p)]
+    if not present:  # no run at all here
+        return UsageError(f"--resume: {path} not found; train once without --resume first")
+    verb = "exist" if len(present) > 1 else "exists"
+    return UsageError(f"--resume: {path} not found, though {' and '.join(present)} of that run {verb}; "
+                      f"restore it, or {fix}")
+
+
+def _read_record(path, plan, fix):
     try:
         with open(path, encoding="utf-8") as f:
             record = json.load(f)
     except FileNotFoundError:
-        raise UsageError(f"--resume: {path} not found; train once without --resume first") from None
+        raise _missing_run_file(path, plan, fix) from None
     except (OSError, ValueError) as exc:
-        raise UsageError(f"--resume: cannot read {path}: {exc}") from None
+        raise UsageError(f"--resume: cannot read the run record {path}: {exc}; restore it, "
+                         f"or {fix}") from None
     if not isinstance(record, dict) or record.get("format") != _RECORD_FORMAT:
-        raise UsageError(f"--resume: {path} is not a gpuparams train record")
+        raise UsageError(f"--resume: {path} is not a gpuparams train record; restore it, or {fix}")
     problem = _record_problem(record)
     if problem is not None:
-        raise UsageError(f"--resume: {path} is damaged ({problem}); train again without --resume")
+        raise UsageError(f"--resume: {path} is damaged ({problem}); restore it, or {fix}")
     return record
 
 
@@ -552,10 +564,11 @@ def _resolve(args, ctx=None, writes=True):
     record = None
     if args.resume:
         _outputs(args, plan, writes)
-        record = _read_record(plan.record_path)
+        fix = _fresh_start(args, plan)
+        record = _read_record(plan.record_path, plan, fix)
         for path in (plan.params_path, plan.states_path):
             if not os.path.exists(path):
-                raise UsageError(f"--resume: {path} not found; train once without --resume first")
+                raise _missing_run_file(path, plan, fix)
 
     # Data and task.
     dataset = getattr(args, "dataset", None)
@@ -825,7 +838,6 @@ def _train(args, plan, ctx, job):
     from .. import nd
     from ..data import ArrayDataset, DataLoader, DistributedSampler
     from ..loss import L2Loss, SoftmaxCrossEntropyLoss
-    from ..serialization import ArrayFileError
     from ..trainer import Trainer
 
     classify = plan.task == "classify"
@@ -852,11 +864,7 @@ def _train(args, plan, ctx, job):
                       kvstore="dist_sync" if job.distributed else "device")
     if plan.record is not None:
         with job.agreed("resume"):
-            try:
-                net.load_parameters(plan.params_path, ctx=ctx)
-                trainer.load_states(plan.states_path)
-            except (ArrayFileError, ValueError, KeyError, RuntimeError) as exc:
-                raise UsageError(f"--resume: cannot continue from {plan.params_path}: {exc}") from None
+            _load_run(args, plan, net, trainer, ctx)
         if args.lr is not None:
             trainer.set_learning_rate(args.lr)
 
@@ -886,6 +894,58 @@ def _train(args, plan, ctx, job):
         # A diverging run overflows: that is reported once, as a non-finite loss after the epoch,
         # not as a screenful of NumPy RuntimeWarnings.
         return _epochs(plan, ctx, state, job)
+
+
+def _fresh_start(args, plan):
+    """How to train anew when the files of a run cannot be continued (the fix of a resume error)."""
+    if args.out is not None:
+        return f"train anew with --force (overwrites {plan.params_path}) or with another --out"
+    return "train anew without --resume (a new run folder)"
+
+
+def _mismatch_text(exc, plan):
+    """The first problem of a ParameterLoadError in the terms of the run (and how many follow)."""
+    model = f"the run record's model {' -> '.join(map(str, (plan.features, *plan.hidden, plan.outputs)))}"
+    if exc.wrong_shape:
+        name, want, got = exc.wrong_shape[0]
+        first = f"parameter {name} has shape {got} in the file, {model} needs {want}"
+    elif exc.missing:
+        name, want = exc.missing[0]
+        first = f"parameter {name} (shape {want} in {model}) is missing from the file"
+    elif exc.extra:
+        name, got = exc.extra[0]
+        first = f"the file holds {name} (shape {got}), which {model} has no parameter for"
+    elif exc.wrong_dtype:
+        name, want, got = exc.wrong_dtype[0]
+        first = f"parameter {name} is {got} in the file, {model} has {want}"
+    else:
+        return " ".join("; ".join(exc.problems).split()) or "it does not fit the model"
+    kinds = (exc.wrong_shape, exc.missing, exc.extra, exc.wrong_dtype)
+    # exc.problems has one line per kind above plus those of other kinds (conflicting tied
+    # entries, values that cannot be converted), each counted once.
+    more = sum(map(len, kinds)) - 1 + len(exc.problems) - sum(map(bool, kinds))
+    return first + (f" (and {more} more mismatch{'es' if more > 1 else ''})" if more else "")
+
+
+def _load_run(args, plan, net, trainer, ctx):
+    """Load the parameters and trainer states of the run to resume, or raise a one-line UsageError
+    naming the file, what does not fit and how to start over."""
+    from ..errors import ArrayFileError, ParameterLoadError
+    fix = _fresh_start(args, plan)
+    try:
+        net.load_parameters(plan.params_path, ctx=ctx)
+    except ParameterLoadError as exc:
+        raise UsageError(f"--resume: {plan.params_path} does not match the run record {plan.record_path}: "
+                         f"{_mismatch_text(exc, plan)}; {fix}") from None
+    except (ArrayFileError, OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise UsageError(f"--resume: cannot continue from {plan.params_path}: {exc}; {fix}") from None
+    try:
+        trainer.load_states(plan.states_path)
+    except (ArrayFileError, OSError, ValueError, KeyError, RuntimeError) as exc:
+        text = str(exc)
+        where = "" if plan.states_path in text else f"{plan.states_path}: "
+        raise UsageError(f"--resume: cannot continue from the trainer states of {plan.params_path}: "
+                         f"{where}{text}; {fix}") from None
 
 
 def _epochs(plan, ctx, state, job):
