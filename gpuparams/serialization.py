@@ -65,7 +65,9 @@ def atomic_write(path, write, suffix=".npz"):
     removed before the next write. It is flushed and fsync'ed before the rename (same folder, so the
     rename is atomic) and the folder is fsync'ed after it. If ``write`` or anything else fails, the
     previous file at ``path`` is untouched and the temporary file is removed. The new file gets the
-    mode of the file it replaces, else ``0o666`` minus the umask (what ``open`` would give).
+    mode of the file it replaces, else ``0o666`` minus the umask (what ``open`` would give). When
+    ``path`` is a symbolic link, the link stays and the file it points to is what is replaced (the
+    temporary goes beside that file).
 
     Errors from the file system (no permission, a folder in the way, a full disk) are re-raised as
     the same ``OSError`` subclass naming ``path``, never the temporary file.
@@ -77,10 +79,15 @@ def atomic_write(path, write, suffix=".npz"):
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, f"cannot write {path}: it is a folder; give a file name "
                                               "inside it")
-    folder = os.path.dirname(os.path.abspath(path))
-    base = os.path.basename(path)
+    # A symbolic link is written through, as open(path, "w") would: the link stays and the file it
+    # points to is replaced, atomically, from a temporary in *that* file's folder (a rename must stay
+    # on one file system) and with that file's mode. Renaming onto the link itself would turn it into
+    # a regular file and leave the file it pointed to stale.
+    real = os.path.realpath(path) if os.path.islink(path) else path
+    folder = os.path.dirname(os.path.abspath(real))
+    base = os.path.basename(real)
     _remove_stale_temporaries(folder, base)
-    mode = _mode_for(path)
+    mode = _mode_for(real)
     tmp = None
     try:
         fd, tmp = _create_temporary(folder, base)
@@ -89,10 +96,10 @@ def atomic_write(path, write, suffix=".npz"):
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, real)
         tmp = None
     except OSError as exc:
-        raise _naming(exc, path) from None
+        raise _naming(exc, path, folder) from None
     finally:
         if tmp is not None:
             try:
@@ -183,12 +190,13 @@ def _chmod(fd, mode):
         pass
 
 
-def _naming(exc, path):
-    """``exc`` (an OSError about a temporary file) as the same class, about ``path``."""
+def _naming(exc, path, folder=None):
+    """``exc`` (an OSError about a temporary file) as the same class, about ``path``; ``folder`` is
+    where the file is written (default: ``path``'s folder; for a symbolic link, its target's)."""
     reason = exc.strerror or str(exc)
     fix = ""
     if isinstance(exc, PermissionError):
-        fix = f"; check that {os.path.dirname(os.path.abspath(path))} is writable"
+        fix = f"; check that {folder or os.path.dirname(os.path.abspath(path))} is writable"
     text = f"cannot write {path}: {reason}{fix}"
     try:
         return type(exc)(exc.errno, text) if exc.errno else type(exc)(text)

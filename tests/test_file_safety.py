@@ -77,6 +77,46 @@ def test_replacing_a_file_keeps_its_mode(tmp_path):
     assert sorted(load_arrays(path)) == ["bias", "weight"]
 
 
+def _dense_with(value):
+    net = nn.Dense(2, in_units=3)
+    net.initialize(init.Constant(value))
+    return net
+
+
+def test_saving_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path):
+    # What `open(link, "w")` (and every editor's save) does: the link stays, the file it names changes.
+    (tmp_path / "store").mkdir()
+    (tmp_path / "current").mkdir()
+    target = tmp_path / "store" / "v1.npz"
+    link = tmp_path / "current" / "model.npz"
+    _dense_with(1.0).save_parameters(target)
+    os.chmod(target, 0o640)
+    os.symlink(os.path.join("..", "store", "v1.npz"), link)   # a relative link, kept as written
+    target_inode = os.stat(target).st_ino
+    _dense_with(3.0).save_parameters(link)
+    assert os.path.islink(link) and os.readlink(link) == os.path.join("..", "store", "v1.npz")
+    np.testing.assert_array_equal(load_arrays(target)["weight"], np.full((2, 3), 3.0, np.float32))
+    assert os.stat(target).st_ino != target_inode   # replaced by a rename (atomic), not rewritten in place
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o640
+    # The temporary lived beside the target (a rename cannot cross file systems) and is gone.
+    assert os.listdir(tmp_path / "store") == ["v1.npz"] and os.listdir(tmp_path / "current") == ["model.npz"]
+    loaded = nn.Dense(2, in_units=3)
+    loaded.load_parameters(link)
+    np.testing.assert_array_equal(loaded.weight.data().asnumpy(), np.full((2, 3), 3.0, np.float32))
+
+
+def test_saving_through_a_chain_of_links_and_a_dangling_link(tmp_path):
+    target = tmp_path / "real.npz"
+    os.symlink("real.npz", tmp_path / "b.npz")
+    os.symlink("b.npz", tmp_path / "a.npz")        # a -> b -> real.npz, which does not exist yet
+    save_arrays(tmp_path / "a.npz", {"w": np.arange(4.0)})
+    assert os.path.islink(tmp_path / "a.npz") and os.path.islink(tmp_path / "b.npz")
+    np.testing.assert_array_equal(load_arrays(target)["w"], np.arange(4.0))
+    nd.save(str(tmp_path / "a.npz"), {"x": nd.ones((2,))})   # nd.save writes through the links too
+    assert os.path.islink(tmp_path / "a.npz") and sorted(load_arrays(target)) == ["x"]
+    assert sorted(os.listdir(tmp_path)) == ["a.npz", "b.npz", "real.npz"]
+
+
 def test_an_exception_in_the_writer_removes_our_temporary(tmp_path):
     def write(f):
         f.write(b"partial")
