@@ -44,3 +44,22 @@ def test_ci_runs_the_readme_test_command():
 def test_main_job_command_runs_train():
     commands = [block.strip() for block in _blocks("bash")]
     assert any(c.endswith("python -m gpuparams train") and "pip install" in c for c in commands)
+
+
+def test_every_test_module_the_sources_name_exists():
+    # Docstrings and comments point readers at the tests that check something; a renamed test
+    # module must not leave them pointing nowhere.
+    pattern = re.compile(r"\btests/(?:data/)?\w+\.py\b")
+    named = {}
+    for top in ("README.md", "gpuparams", "tests", "benchmarks"):
+        root = os.path.join(REPO, top)
+        files = [root] if os.path.isfile(root) else [
+            os.path.join(folder, name) for folder, _, names in os.walk(root) for name in names
+            if name.endswith((".py", ".md"))]
+        for path in files:
+            with open(path, encoding="utf-8") as f:
+                for ref in pattern.findall(f.read()):
+                    named.setdefault(ref, os.path.relpath(path, REPO))
+    assert "tests/test_data_pipeline.py" in named  # the scan sees the references at all
+    missing = {ref: where for ref, where in named.items() if not os.path.isfile(os.path.join(REPO, ref))}
+    assert missing == {}

@@ -2,8 +2,9 @@
 
 ``run(gdata, transforms, interval_sampler)`` computes every case with the framework passed in, so the
 same code produced the reference under MXNet and produces the values under test with gpuparams
-(``tests/test_data_pipeline.py``, ``tests/test_vision_transforms.py``). Re-record with MXNet 1.9.1:
-``cd tests/data && /work/mxvenv/bin/python mxnet_data_cases.py`` (writes the JSON beside this file).
+(``tests/test_data_pipeline.py``, and the transforms in ``tests/test_vision.py``). Re-record with
+MXNet 1.9.1: ``cd tests/data && /work/mxvenv/bin/python mxnet_data_cases.py`` (writes the JSON beside
+this file).
 """
 import json
 import os
