@@ -34,7 +34,8 @@ ALIASES = {
 #: the package object), so entries are keyed by the names after :data:`ALIASES`.
 UNSUPPORTED = {
     "gpuparams.gluon.rnn": ("gluon.rnn", "recurrent layers and cells: RNN, LSTM, GRU, ..."),
-    "gpuparams.gluon.contrib": ("gluon.contrib", "experimental layers, estimators and data tools"),
+    "gpuparams.gluon.contrib": ("gluon.contrib", "experimental layers, estimators and data tools; "
+                                                 "its IntervalSampler is gluon.data.IntervalSampler here"),
     "gpuparams.gluon.model_zoo": ("gluon.model_zoo", "pretrained networks"),
     "gpuparams.nn.conv_layers": ("gluon.nn.conv_layers",
                                  "convolution and pooling layers: Conv2D, MaxPool2D, ..."),
