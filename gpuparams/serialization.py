@@ -271,7 +271,7 @@ def load_arrays(path, kind="gpuparams array file"):
                 raise ArrayFileError(f"{path} is not a {kind} (not a zip archive)")
             f.seek(0)
             with np.load(f, allow_pickle=False) as archive:
-                return {name: _member(archive, name, path) for name in archive.files}
+                return {name: _member(archive, name, path, kind) for name in archive.files}
     except ArrayFileError:
         raise
     except PermissionError:
@@ -281,14 +281,21 @@ def load_arrays(path, kind="gpuparams array file"):
                              f"{exc}") from None
 
 
-def _member(archive, name, path):
+def _member(archive, name, path, kind):
     try:
-        return archive[name]
+        value = archive[name]
     except ValueError as exc:
         if "pickle" not in str(exc):
             raise
         raise ArrayFileError(f"{path}: entry {name!r} holds Python objects, which would need pickle to "
                              "load; gpuparams files hold numeric arrays only") from None
+    if not isinstance(value, np.ndarray):
+        # np.load hands back the raw bytes of a member that is not a .npy array (some other zip).
+        stored = name + ".npy" if name + ".npy" in archive.zip.namelist() else name
+        raise ArrayFileError(f"{path} is not a {kind}: its zip member {stored!r} is not a .npy array, "
+                             "so this zip is not a gpuparams/MXNet parameter file (those hold one .npy "
+                             "array per entry, as nd.save and save_parameters write them)")
+    return value
 
 
 def load_checked_into(entries: Sequence[tuple[str, Parameter, Sequence[str]]],

@@ -17,6 +17,7 @@ import io
 import json
 import os
 import re
+import zipfile
 
 import numpy as np
 import pytest
@@ -323,6 +324,15 @@ def _cli_default_denied(w):
     w.cli("train", "--examples", "40", "--epochs", "1")
 
 
+def _zip_of(members):
+    """The bytes of a zip archive holding ``{member name: bytes}`` (not an array file)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
 def _cli_data(w, name, content, *extra):
     (w.tmp / name).write_bytes(content)
     w.arm()
@@ -415,6 +425,10 @@ CASES = [
     ("file-objects", lambda w: (w.write("obj.npz", {"0.weight": np.array([{"a": 1}], dtype=object)}),
                                 w.arm(), w.net.load_parameters(w.tmp / "obj.npz")),
      ArrayFileError, ["{tmp}/obj.npz", "'0.weight'", "pickle"]),
+    ("file-zip-not-npy", lambda w: _load_bytes(w, "x.params", _zip_of({"weight": b"hello"})), ArrayFileError,
+     ["{tmp}/x.params", "member 'weight'", "not a .npy array", "not a gpuparams/MXNet parameter file"]),
+    ("file-zip-npy-name-not-npy", lambda w: _load_bytes(w, "y.npz", _zip_of({"0.weight.npy": b"hello"})),
+     ArrayFileError, ["{tmp}/y.npz", "member '0.weight.npy'", "not a gpuparams/MXNet parameter file"]),
     ("file-folder", lambda w: ((w.tmp / "adir").mkdir(), w.arm(), w.net.load_parameters(w.tmp / "adir")),
      IsADirectoryError, ["{tmp}/adir", "folder"]),
     ("file-missing", lambda w: (w.arm(), w.net.load_parameters(w.tmp / "absent.npz")), FileNotFoundError,
@@ -440,6 +454,11 @@ CASES = [
     ("save-disk-full", _save_disk_full, OSError, ["{tmp}/model.npz", "No space left"]),
     ("save-uninitialized", _uninitialized_save, RuntimeError, ["0.weight"]),
     ("nd-save-list-of-ints", lambda w: (w.arm(), nd.save(w.tmp / "x.npz", [1, 2])), TypeError, ["item 0"]),
+    ("nd-load-zip-not-npy", lambda w: _load_bytes(w, "x.params", _zip_of({"weight": b"hello"}), nd.load),
+     ArrayFileError, ["{tmp}/x.params", "member 'weight'", "not a gpuparams/MXNet parameter file"]),
+    ("states-zip-not-npy",
+     lambda w: _load_bytes(w, "s.states", _zip_of({"__optimizer__": b"adam"}), w.trainer.load_states),
+     ArrayFileError, ["{tmp}/s.states", "member '__optimizer__'", "not a .npy array"]),
     ("nd-load-garbage", lambda w: _load_bytes(w, "g.npz", b"garbage!", nd.load), ArrayFileError,
      ["{tmp}/g.npz", "not a zip archive"]),
     # --- Trainer / loss / data -------------------------------------------------------------
