@@ -5,6 +5,7 @@ protocol methods, transfers between contexts, and dtype rules.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
@@ -23,7 +24,8 @@ ContextLike = Union[Context, str]
 Axis = Optional[Union[int, Sequence[int]]]
 DTypeLike = Any  # a NumPy dtype, its name ('float32') or a type (np.float32); None for the default
 
-__all__ = ["NDArray", "SUPPORTED_DTYPES", "normalize_dtype", "from_data", "from_backend", "copy_to_context"]
+__all__ = ["NDArray", "SUPPORTED_DTYPES", "normalize_dtype", "from_data", "from_backend", "copy_to_context",
+           "check_integer_range"]
 
 #: dtypes an NDArray may hold (MXNet 1.x's set).
 SUPPORTED_DTYPES = tuple(np.dtype(t) for t in
@@ -106,17 +108,20 @@ def copy_to_context(data, src, dst):
         return dst_xp.array(data, copy=True)
 
 
-def from_data(source, ctx=None, dtype=None, keep_0d=False):
+def from_data(source, ctx=None, dtype=None, keep_0d=False, what="nd.array"):
     """Build an NDArray from a list, NumPy array, scalar or NDArray (always a copy).
 
     Lists and scalars become float32 unless ``dtype`` says otherwise; NumPy arrays and NDArrays keep
     their dtype (MXNet's rule). A NumPy object array (what pandas 2 gives for dummy columns) holding
     numbers or bools becomes float32 (or ``dtype``), as in MXNet. A 0-d source gives shape ``(1,)``
-    unless ``keep_0d``.
+    unless ``keep_0d``. ``what`` names the caller in error messages (``'nd.arange'``).
+
+    Values an integer ``dtype`` cannot hold raise an ``OverflowError`` (see
+    :func:`check_integer_range`) instead of wrapping around.
     """
     ctx = Context(ctx) if ctx is not None else current_context()
     if isinstance(source, np.ndarray) and source.dtype.kind == "O":
-        source = _numbers_of_objects(source, dtype)
+        source = _numbers_of_objects(source, dtype, what)
     if isinstance(source, NDArray):
         data, src_ctx = source._data, source._ctx
         if dtype is None:
@@ -141,25 +146,111 @@ def from_data(source, ctx=None, dtype=None, keep_0d=False):
         data = copy_to_context(data, src_ctx, ctx)
     xp = backend.array_module(ctx)
     with backend.device_scope(ctx):
+        check_integer_range(data, dtype, what)
         data = xp.array(data, dtype=dtype, copy=True)
     return from_backend(data, ctx, keep_0d=keep_0d)
 
 
-def _numbers_of_objects(source, dtype):
+def element_name(index):
+    """``'element [1, 0]'`` for a position in an array, ``'the value'`` for a scalar's ``()``."""
+    return "element [" + ", ".join(map(str, index)) + "]" if index else "the value"
+
+
+def _numbers_of_objects(source, dtype, what="nd.array"):
     """A NumPy object array of numbers/bools as numbers (float32 unless ``dtype``), or an
     :class:`~gpuparams.errors.ArrayConversionError` naming the first element that is not one (MXNet
-    converts through float the same way)."""
+    converts through float the same way). Values an integer ``dtype`` cannot hold are refused."""
     target = normalize_dtype("float32" if dtype is None else dtype)
     try:
+        if target.kind != "f":
+            check_integer_range(source, target, what)  # exact, on the Python numbers themselves
         return source.astype(np.float64 if target.kind == "f" else target)
     except (TypeError, ValueError):
         for value in source.reshape(-1):
             if not isinstance(value, (bool, int, float, np.number, np.bool_)):
                 raise ArrayConversionError(
-                    f"nd.array: the object array holds {value!r} ({type(value).__name__}), "
+                    f"{what}: the object array holds {value!r} ({type(value).__name__}), "
                     "not a number; convert the column first, e.g. df.astype('float32') or "
                     "pd.get_dummies(..., dtype=float)") from None
         raise
+
+
+def check_integer_range(values, dtype, what="nd.array"):
+    """Refuse values an integer ``dtype`` cannot hold, with an ``OverflowError`` naming the first one,
+    its position, the dtype and its range.
+
+    NumPy's cast would wrap integers around (200 -> -56 in int8) and turn NaN, infinities and
+    out-of-range floats into garbage (float32 ``2**31`` -> -2147483648 in int32). Floats are truncated
+    toward zero by the cast, so 127.9 fits in int8 and 128.0 does not. ``values`` is a NumPy or CuPy
+    array (a GPU array is checked where it lives, under its device's scope; only the answer comes to
+    the host) or a NumPy object array of numbers. Nothing is looked at when every value of the source
+    dtype fits.
+
+    This is the check of array creation (``nd.array``, ``nd.full``, ``nd.arange``, the ``NDArray``
+    constructor, ``gpuparams.np``'s creation functions); ``astype`` keeps NumPy's and MXNet's
+    wrapping cast.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iu" or values.size == 0 or values.dtype.kind not in "biufO":
+        return
+    kind = values.dtype.kind
+    if kind != "O" and np.can_cast(values.dtype, dtype, casting="safe"):
+        return  # every value of the source type fits: nothing to look at
+    info = np.iinfo(dtype)
+    if kind == "O":
+        found = next(((i, v) for i, v in zip(np.ndindex(values.shape), values.flat)
+                      if not _object_fits(v, info)), None)
+        if found is None:
+            return
+        index, value = found
+    else:
+        mask = _outside(values, info)
+        if not bool(mask.any()):
+            return
+        xp = np if isinstance(values, np.ndarray) else backend.cupy_module_of(values)
+        first = xp.argwhere(mask)[0] if values.ndim else ()
+        index = tuple(int(i) for i in first)
+        value = values[index]
+    value = value.item() if hasattr(value, "item") else value
+    raise OverflowError(f"{what}: {element_name(index)}, {value}, does not fit in {dtype.name} "
+                        f"({info.min}..{info.max}); use a wider dtype or bring the values into range")
+
+
+def _object_fits(value, info):
+    """Whether one Python/NumPy number of an object array fits once cast (floats truncate)."""
+    if isinstance(value, (bool, int, np.integer, np.bool_)):
+        return info.min <= int(value) <= info.max
+    value = float(value)
+    return math.isfinite(value) and info.min <= math.trunc(value) <= info.max
+
+
+def _outside(values, info):
+    """Mask of the elements of the numeric array ``values`` outside ``info``'s range after the cast.
+
+    Every bound is a value of ``values``' own dtype, so no comparison depends on NumPy's (or CuPy's)
+    promotion rules for scalars.
+    """
+    kind = values.dtype.kind
+    if kind == "b":
+        return values != values  # 0 and 1 fit every integer dtype (never reached: a safe cast)
+    if kind in "iu":
+        src, scalar = np.iinfo(values.dtype), values.dtype.type
+        mask = values != values  # all False, on the array's device
+        if src.min < info.min:
+            mask |= values < scalar(info.min)
+        if src.max > info.max:
+            mask |= values > scalar(info.max)
+        return mask
+    if values.dtype.itemsize < 4:
+        values = values.astype(np.float32)  # float16 cannot hold the bounds of int32 and int64
+    scalar = values.dtype.type
+    # The cast truncates toward zero: v fits when min - 1 < v < max + 1. max + 1 is a power of two,
+    # exact in float32 and float64; min - 1 is exact where it matters (int8, uint8, int32 from
+    # float64), and where it is not, every float that near min is a whole number, so v >= min says
+    # the same. NaN fails both comparisons.
+    below = scalar(info.min - 1)
+    low_ok = values > below if int(below) == info.min - 1 else values >= scalar(info.min)
+    return ~(low_ok & (values < scalar(info.max + 1)))
 
 
 _HOST_READ_FIX = ("a hybridized graph cannot depend on values read at trace time; keep the "
@@ -185,7 +276,7 @@ class NDArray:
     __array_ufunc__ = None
 
     def __init__(self, data: Any, ctx: Optional[ContextLike] = None, dtype: DTypeLike = None) -> None:
-        other = from_data(data, ctx=ctx, dtype=dtype)
+        other = from_data(data, ctx=ctx, dtype=dtype, what="NDArray")
         for slot in ("_data", "_ctx", "_grad", "_grad_req", "_node", "_version", "_fresh_grad"):
             setattr(self, slot, getattr(other, slot))
 
@@ -576,6 +667,11 @@ class NDArray:
     def astype(self, dtype: DTypeLike, copy: bool = True) -> NDArray:
         """Cast to ``dtype`` (the gradient is cast back to the input's dtype):
         ``gpuparams.ops.astype``.
+
+        This is MXNet's and NumPy's cast, with no range check: integers wrap around (int32 200 is
+        int8 -56) and out-of-range floats, NaN and infinities give whatever the hardware gives. To
+        have such values refused, create the array with ``nd.array(x, dtype=...)``, which raises an
+        ``OverflowError`` naming the value.
         """
         return _ops.astype(self, dtype, copy)
 

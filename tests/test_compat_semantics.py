@@ -158,6 +158,16 @@ def test_an_object_array_with_a_string_names_it(ctx):
     assert isinstance(info.value, TypeError)
 
 
+def test_object_arrays_of_numbers_convert_to_exact_values(ctx):
+    obj = np.array([[1, True, np.float32(0.5)], [2**40, False, -3.25]], dtype=object)
+    reference = np.array([[float(v) for v in row] for row in obj], dtype=np.float64)
+    np.testing.assert_array_equal(nd.array(obj, ctx=ctx).asnumpy(), reference.astype(np.float32))
+    as_int = nd.array(np.array([1, True, -7, 127.9], dtype=object), ctx=ctx, dtype="int8")
+    assert as_int.asnumpy().tolist() == [1, 1, -7, 127]
+    with pytest.raises(OverflowError, match=r"element \[1\], 128"):
+        nd.array(np.array([1, 128], dtype=object), ctx=ctx, dtype="int8")
+
+
 # ------------------------------------------------------------------------------ head gradients
 def test_a_head_gradient_of_another_shape_with_the_same_size(ctx):
     w = nd.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], ctx=ctx)

@@ -1,4 +1,6 @@
 """NDArray: creation, properties, conversion, transfers, indexing and in-place writes (issue 2, item 4)."""
+import math
+
 import numpy as np
 import pytest
 
@@ -146,6 +148,94 @@ def test_numpy_arrays_of_unsupported_dtype_are_refused():
         nd.array(np.array([True, False]), dtype=bool)
     # Without a dtype, MXNet converts a bool array to float32.
     assert nd.array(np.array([True, False])).asnumpy().tolist() == [1.0, 0.0]
+
+
+def _range_probes(source, target):
+    """Values of dtype ``source`` at and around the edges of ``target``'s range (the finite ones)."""
+    info, kind = np.iinfo(target), np.dtype(source).kind
+    if kind in "iu":
+        src = np.iinfo(source)
+        wanted = [info.min - 1, info.min, info.min + 1, 0, info.max - 1, info.max, info.max + 1]
+        return np.array([v for v in wanted if src.min <= v <= src.max], dtype=source)
+    f = np.dtype(source).type
+    with np.errstate(over="ignore"):
+        edges = [f(info.min), f(info.min - 1), f(info.max), f(info.max + 1), f(0.5), f(-0.5)]
+        probes = edges + [np.nextafter(e, f(d)) for e in edges for d in (-np.inf, np.inf)]
+    return np.array([v for v in probes if np.isfinite(v)], dtype=source)
+
+
+@pytest.mark.parametrize("target", ["int8", "uint8", "int32", "int64"])
+@pytest.mark.parametrize("source", ["float16", "float32", "float64", "int32", "int64", "uint8"])
+@pytest.mark.parametrize("given_as", ["numpy", "NDArray"])
+def test_creation_to_an_integer_dtype_keeps_every_value_or_refuses(ctx, source, target, given_as):
+    # The reference is Python's exact arithmetic: the cast truncates toward zero, and a value fits
+    # when its truncation lies in the dtype's range (float32 cannot hold 2**31 - 1: 2**31 is out of
+    # range for int32, the float32 just below it is in range).
+    info = np.iinfo(target)
+    for value in _range_probes(source, target):
+        exact = math.trunc(value.item())
+        src = np.array([value]) if given_as == "numpy" else nd.array(np.array([value]), ctx=ctx, dtype=source)
+        if info.min <= exact <= info.max:
+            out = nd.array(src, ctx=ctx, dtype=target)
+            assert out.dtype == np.dtype(target)
+            assert out.asnumpy().tolist() == [exact], (source, target, value)
+        else:
+            with pytest.raises(OverflowError) as caught:
+                nd.array(src, ctx=ctx, dtype=target)
+            message = str(caught.value)
+            assert f"{value.item()}" in message and f"{target} ({info.min}..{info.max})" in message
+
+
+def test_float32_just_below_2_to_31_becomes_int32_exactly(ctx):
+    below = np.float32(2.0**31 - 128)  # the largest float32 under 2**31
+    assert np.nextafter(below, np.float32(np.inf)) == np.float32(2.0**31)
+    out = nd.array(np.array([below, -2.0**31], np.float32), ctx=ctx, dtype="int32")
+    assert out.asnumpy().tolist() == [2**31 - 128, -2**31]
+    with pytest.raises(OverflowError, match="2147483648.0"):
+        nd.array(np.array([2.0**31], np.float32), ctx=ctx, dtype="int32")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_values_never_become_integers(ctx, bad):
+    for make in (lambda: nd.array(np.array([1.0, bad]), ctx=ctx, dtype="int32"),
+                 lambda: nd.array(nd.array([1.0, bad], ctx=ctx), dtype="int64"),
+                 lambda: nd.full((2,), bad, ctx=ctx, dtype="int8")):
+        with pytest.raises(OverflowError, match=str(bad)):
+            make()
+
+
+def test_arange_linspace_full_check_the_integer_range(ctx):
+    # In range: exactly NumPy's float64 values, truncated; out of range: refused, nothing wrapped.
+    assert nd.arange(250, 256, ctx=ctx, dtype="uint8").asnumpy().tolist() == list(range(250, 256))
+    assert nd.linspace(0, 127, 3, ctx=ctx, dtype="int8").asnumpy().tolist() == [0, 63, 127]
+    assert nd.full((2,), -128, ctx=ctx, dtype="int8").asnumpy().tolist() == [-128, -128]
+    for make, value in ((lambda: nd.arange(250, 260, ctx=ctx, dtype="uint8"), "256"),
+                        (lambda: nd.arange(-1, 3, ctx=ctx, dtype="uint8"), "-1"),
+                        (lambda: nd.linspace(0, 300, 3, ctx=ctx, dtype="int8"), "150"),
+                        (lambda: nd.full((2,), 2**31, ctx=ctx, dtype="int32"), "2147483648")):
+        with pytest.raises(OverflowError, match=value):
+            make()
+
+
+def test_full_with_out_refuses_before_writing(ctx):
+    out = nd.array([1, 2], ctx=ctx, dtype="int8")
+    with pytest.raises(OverflowError, match="300.*int8"):
+        nd.full((2,), 300, out=out)
+    assert out.asnumpy().tolist() == [1, 2]
+    assert nd.full((2,), 100, out=out) is out and out.asnumpy().tolist() == [100, 100]
+
+
+def test_astype_keeps_the_wrapping_cast(ctx):
+    # astype is MXNet's and NumPy's cast, modular for integers: only creation checks the range.
+    x = nd.array([200, -129, 5], ctx=ctx, dtype="int32")
+    assert x.astype("int8").asnumpy().tolist() == [200 - 256, -129 + 256, 5]
+    assert x.astype("uint8").asnumpy().tolist() == [200, -129 + 256, 5]
+
+
+def test_the_ndarray_constructor_checks_like_nd_array(ctx):
+    assert nd.NDArray([1, 127], ctx=ctx, dtype="int8").asnumpy().tolist() == [1, 127]
+    with pytest.raises(OverflowError, match=r"element \[1\], 128"):
+        nd.NDArray([1, 128], ctx=ctx, dtype="int8")
 
 
 def test_supported_dtypes_are_mxnets():

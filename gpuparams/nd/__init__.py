@@ -5,11 +5,13 @@ functions that create arrays.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as _np
 
 from .. import backend
 from ..context import Context, current_context
-from .._ndarray import NDArray, from_data, normalize_dtype, from_backend
+from .._ndarray import NDArray, check_integer_range, element_name, from_backend, from_data, normalize_dtype
 from . import random
 from .io import load, save
 
@@ -42,13 +44,7 @@ def array(source_array, ctx=None, dtype=None):
         if kind in "cSUVMm":  # complex, strings, dates: no sensible float32 value
             normalize_dtype(source_array.dtype, what="source dtype")
         dtype = "float32"
-    if isinstance(source_array, _np.ndarray):
-        _check_integer_range(source_array, normalize_dtype(dtype))
     return from_data(source_array, ctx=ctx, dtype=dtype, keep_0d=keep_0d)
-
-
-def _element(index):
-    return "element [" + ", ".join(map(str, index)) + "]" if index else "the value"
 
 
 def _python_values(source):
@@ -70,42 +66,16 @@ def _python_values(source):
         for index in _np.ndindex(values.shape):
             item = values[index]
             if item is None:
-                raise TypeError(f"nd.array: {_element(index)} is None, not a number; fill missing "
+                raise TypeError(f"nd.array: {element_name(index)} is None, not a number; fill missing "
                                 "values explicitly (e.g. float('nan'))")
             if isinstance(item, (str, bytes)):
-                raise TypeError(f"nd.array: {_element(index)} is the string {item!r}; strings "
+                raise TypeError(f"nd.array: {element_name(index)} is the string {item!r}; strings "
                                 "are not numbers (convert them with float() first)")
             if not isinstance(item, (int, float, complex, bool, _np.number, _np.bool_)):
-                raise TypeError(f"nd.array: {_element(index)} is a {type(item).__name__}, not "
+                raise TypeError(f"nd.array: {element_name(index)} is a {type(item).__name__}, not "
                                 "a number")
         # Only numbers are left (Python ints too big for int64 end up here); from_data converts them.
     return values
-
-
-def _check_integer_range(values, dtype):
-    """Refuse values an integer ``dtype`` cannot hold (NumPy would wrap them around, 200 -> -56)."""
-    if dtype.kind not in "iu" or values.size == 0 or values.dtype.kind not in "biufO":
-        return
-    if values.dtype.kind != "O" and _np.can_cast(values.dtype, dtype, casting="safe"):
-        return  # every value of the source type fits: nothing to look at
-    info = _np.iinfo(dtype)
-    if values.dtype.kind == "O":
-        bad = [(i, v) for i, v in zip(_np.ndindex(values.shape), values.flat)
-               if not info.min <= v <= info.max]
-    else:
-        with _np.errstate(invalid="ignore"):
-            mask = (values < info.min) | (values > info.max)
-        if values.dtype.kind == "f":
-            mask |= ~_np.isfinite(values)
-        if not mask.any():
-            return
-        index = tuple(int(i) for i in _np.argwhere(mask)[0])
-        bad = [(index, values[index])]
-    if bad:
-        index, value = bad[0]
-        value = value.item() if hasattr(value, "item") else value
-        raise OverflowError(f"nd.array: {_element(index)}, {value}, does not fit in {dtype.name} "
-                            f"({info.min}..{info.max}); use a wider dtype or bring the values into range")
 
 
 def _filled(shape, ctx, dtype, make):
@@ -150,7 +120,16 @@ def ones(shape, ctx=None, dtype=None, out=None):
 
 
 def full(shape, val, ctx=None, dtype=None, out=None):
-    """An array filled with ``val`` (``out=``: written into that array, see :func:`zeros`)."""
+    """An array filled with ``val`` (``out=``: written into that array, see :func:`zeros`).
+
+    A ``val`` that the integer dtype (or ``out``'s dtype) cannot hold is an ``OverflowError`` naming
+    it, not a wrapped-around fill (300 in int8); ``out`` is left as it was.
+    """
+    if isinstance(val, (numbers.Number, _np.generic)):
+        value = _np.asarray(val)
+        check_integer_range(value, normalize_dtype("float32" if dtype is None else dtype), "nd.full")
+        if isinstance(out, NDArray):
+            check_integer_range(value, out.dtype, "nd.full")
     return _into(out, _filled(shape, ctx if out is None or ctx else out.context, dtype,
                               lambda xp, s, d: xp.full(s, val, dtype=d)), "full")
 
@@ -160,7 +139,7 @@ def arange(start, stop=None, step=1.0, repeat=1, ctx=None, dtype=None):
     values = _np.arange(start, stop, step) if stop is not None else _np.arange(start)
     if repeat != 1:
         values = _np.repeat(values, repeat)
-    return from_data(values, ctx=ctx, dtype="float32" if dtype is None else dtype)
+    return from_data(values, ctx=ctx, dtype="float32" if dtype is None else dtype, what="nd.arange")
 
 
 def linspace(start, stop, num, endpoint=True, ctx=None, dtype=None):
@@ -169,7 +148,7 @@ def linspace(start, stop, num, endpoint=True, ctx=None, dtype=None):
     if isinstance(num, bool) or not isinstance(num, (int, _np.integer)) or num < 0:
         raise ValueError(f"linspace: num must be a non-negative int, got {num!r}")
     values = _np.linspace(start, stop, int(num), endpoint=bool(endpoint), dtype=_np.float64)
-    return from_data(values, ctx=ctx, dtype="float32" if dtype is None else dtype)
+    return from_data(values, ctx=ctx, dtype="float32" if dtype is None else dtype, what="nd.linspace")
 
 
 def eye(N, M=0, k=0, ctx=None, dtype=None, out=None):

@@ -240,7 +240,8 @@ class ndarray(NDArray):
         return self.reshape(-1, order=order)
 
     def astype(self, dtype, copy=True):
-        """Cast to ``dtype`` (bool allowed); the gradient is cast back."""
+        """Cast to ``dtype`` (bool allowed); the gradient is cast back. NumPy's cast: integers wrap
+        around, unchecked (``np.array(x, dtype=...)`` refuses values out of range)."""
         return _ops.astype(self, np_dtype(dtype), copy)
 
     def sum(self, axis=None, dtype=None, out=None, keepdims=False):

@@ -3,11 +3,13 @@ and their ``*_like`` forms. As in MXNet's ``np``, values without a dtype of thei
 numbers, fill values) become float32, the default float."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as _onp
 
 from .. import backend
 from ..context import Context, current_context
-from .._ndarray import NDArray, copy_to_context, from_backend
+from .._ndarray import NDArray, check_integer_range, copy_to_context, from_backend
 from ._array import ndarray, np_dtype
 
 __all__ = ["array", "asarray", "zeros", "ones", "full", "empty", "arange", "linspace", "eye", "identity",
@@ -18,12 +20,13 @@ def _ctx(ctx):
     return Context(ctx) if ctx is not None else current_context()
 
 
-def _place(host, ctx, dtype):
+def _place(host, ctx, dtype, what="np.array"):
     """A new np array on ``ctx`` holding ``host`` (a NumPy array, or backend data already on ``ctx``)
-    cast to ``dtype``."""
+    cast to ``dtype``; values an integer dtype cannot hold are an OverflowError naming ``what``."""
     dtype = np_dtype(dtype)
     xp = backend.array_module(ctx)
     with backend.device_scope(ctx):
+        check_integer_range(host, dtype, what)
         data = xp.array(host, dtype=dtype, copy=True)
     return from_backend(data, ctx, ndarray)
 
@@ -32,7 +35,8 @@ def array(object, dtype=None, ctx=None):
     """An np array from a list, a number, a NumPy array or an array (always a copy).
 
     Lists and numbers become float32 unless ``dtype`` says otherwise (MXNet np's rule); NumPy arrays
-    and gpuparams arrays keep their dtype.
+    and gpuparams arrays keep their dtype. Values an integer ``dtype`` cannot hold raise an
+    ``OverflowError``, as in :func:`gpuparams.nd.array`.
     """
     ctx = _ctx(ctx)
     if isinstance(object, NDArray):
@@ -94,6 +98,9 @@ def full(shape, fill_value, dtype=None, order="C", ctx=None):
     """``shape`` filled with ``fill_value`` (float32 by default, as in MXNet's np)."""
     if isinstance(fill_value, NDArray):
         fill_value = fill_value.item()
+    if isinstance(fill_value, (numbers.Number, _onp.generic)):
+        check_integer_range(_onp.asarray(fill_value), np_dtype("float32" if dtype is None else dtype),
+                            "np.full")
     return _filled(shape, dtype, ctx, lambda xp, s, d: xp.full(s, fill_value, dtype=d))
 
 
@@ -102,7 +109,7 @@ def arange(start, stop=None, step=1, dtype=None, ctx=None):
     if step == 0:
         raise ValueError("arange: step must not be 0")
     values = _onp.arange(start, stop, step) if stop is not None else _onp.arange(start)
-    return _place(values, _ctx(ctx), "float32" if dtype is None else dtype)
+    return _place(values, _ctx(ctx), "float32" if dtype is None else dtype, "np.arange")
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, ctx=None):
@@ -112,7 +119,7 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     if axis != 0:
         raise NotImplementedError("linspace: only axis=0 is supported")
     values, step = _onp.linspace(start, stop, int(num), endpoint=endpoint, retstep=True)
-    out = _place(values, _ctx(ctx), "float32" if dtype is None else dtype)
+    out = _place(values, _ctx(ctx), "float32" if dtype is None else dtype, "np.linspace")
     return (out, step) if retstep else out
 
 

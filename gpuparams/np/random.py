@@ -71,7 +71,7 @@ def randint(low, high=None, size=None, dtype=None, ctx=None):
         raise ValueError(f"randint: high={high} must be larger than low={low}")
     dt = np_dtype("int64" if dtype is None else dtype)
     values = _random.generator().integers(low, high, size=_size(size))
-    return _place(values, _ctx(ctx), dt)
+    return _place(values, _ctx(ctx), dt, "np.random.randint")
 
 
 def choice(a, size=None, replace=True, p=None, ctx=None):

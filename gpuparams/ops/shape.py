@@ -329,7 +329,12 @@ def getitem(x, key):
 
 @register(method=True, public=False)
 def astype(x, dtype, copy=True):
-    """Cast to ``dtype`` (the gradient is cast back to the input's dtype)."""
+    """Cast to ``dtype`` (the gradient is cast back to the input's dtype).
+
+    MXNet's and NumPy's cast, deliberately unchecked: integers wrap around and out-of-range floats
+    become whatever the cast gives. The creation functions (``nd.array(x, dtype=...)``) check the
+    range instead (:func:`gpuparams._ndarray.check_integer_range`).
+    """
     dtype = normalize_dtype(dtype, allow_bool=type(x)._numpy_semantics)
     data = x._data
     if not copy and dtype == data.dtype:
