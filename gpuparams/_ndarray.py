@@ -25,7 +25,7 @@ Axis = Optional[Union[int, Sequence[int]]]
 DTypeLike = Any  # a NumPy dtype, its name ('float32') or a type (np.float32); None for the default
 
 __all__ = ["NDArray", "SUPPORTED_DTYPES", "normalize_dtype", "from_data", "from_backend", "copy_to_context",
-           "check_integer_range"]
+           "check_integer_range", "python_values", "numbers_of_objects"]
 
 #: dtypes an NDArray may hold (MXNet 1.x's set).
 SUPPORTED_DTYPES = tuple(np.dtype(t) for t in
@@ -116,12 +116,13 @@ def from_data(source, ctx=None, dtype=None, keep_0d=False, what="nd.array"):
     numbers or bools becomes float32 (or ``dtype``), as in MXNet. A 0-d source gives shape ``(1,)``
     unless ``keep_0d``. ``what`` names the caller in error messages (``'nd.arange'``).
 
-    Values an integer ``dtype`` cannot hold raise an ``OverflowError`` (see
-    :func:`check_integer_range`) instead of wrapping around.
+    Nothing is converted into a wrong value: ``None``, strings and other objects raise an
+    :class:`~gpuparams.errors.ArrayConversionError` naming their position, and values an integer
+    ``dtype`` cannot hold an ``OverflowError`` (see :func:`check_integer_range`).
     """
     ctx = Context(ctx) if ctx is not None else current_context()
     if isinstance(source, np.ndarray) and source.dtype.kind == "O":
-        source = _numbers_of_objects(source, dtype, what)
+        source = numbers_of_objects(source, dtype, what)
     if isinstance(source, NDArray):
         data, src_ctx = source._data, source._ctx
         if dtype is None:
@@ -133,14 +134,16 @@ def from_data(source, ctx=None, dtype=None, keep_0d=False, what="nd.array"):
         elif backend.is_cupy_array(source):
             data, src_ctx = source, Context("gpu", source.device.id)
         else:
-            try:
-                data = np.asarray(source)
-            except (ValueError, TypeError) as exc:
-                raise TypeError(f"cannot build an NDArray from {type(source).__name__}: {exc}") from exc
+            data = python_values(source, what)
+            if data.dtype.kind == "O":  # numbers NumPy keeps as objects (ints beyond int64)
+                data = numbers_of_objects(data, dtype, what)
             if dtype is None:
                 dtype = np.float32
         if dtype is None:
             dtype = data.dtype
+    if data.dtype.kind not in "biuf":
+        # Strings (NumPy would parse '2'), complex numbers (it would drop the imaginary part), dates.
+        normalize_dtype(data.dtype, what=f"{what}: source dtype")
     dtype = normalize_dtype(dtype)
     if src_ctx is not None and src_ctx is not ctx:
         data = copy_to_context(data, src_ctx, ctx)
@@ -156,23 +159,90 @@ def element_name(index):
     return "element [" + ", ".join(map(str, index)) + "]" if index else "the value"
 
 
-def _numbers_of_objects(source, dtype, what="nd.array"):
-    """A NumPy object array of numbers/bools as numbers (float32 unless ``dtype``), or an
-    :class:`~gpuparams.errors.ArrayConversionError` naming the first element that is not one (MXNet
-    converts through float the same way). Values an integer ``dtype`` cannot hold are refused."""
-    target = normalize_dtype("float32" if dtype is None else dtype)
+_NUMBER_TYPES = (bool, int, float, np.integer, np.floating, np.bool_)
+
+
+def _is_number(value):
+    # Real numbers only: an NDArray holds no complex values, strings ('2' too) are not numbers.
+    return isinstance(value, _NUMBER_TYPES)
+
+
+def _not_a_number(what, index, item, in_object_array):
+    """The ArrayConversionError for ``item``, found at ``index`` of a list or of an object array."""
+    where = element_name(index)
+    if in_object_array:
+        head = (f"{what}: {where} of the object array holds {_shown(item)} ({type(item).__name__}), "
+                "not a number")
+        if item is None:
+            fix = "fill the missing values first (e.g. df.fillna(0), or float('nan') where NaN is meant)"
+        elif isinstance(item, (str, bytes)):
+            fix = ("strings are not numbers, even numeric ones: convert the column first, e.g. "
+                   "pd.to_numeric(df[col]) or df.astype('float32')")
+        else:
+            fix = "convert the column first, e.g. df.astype('float32') or pd.get_dummies(..., dtype=float)"
+        return ArrayConversionError(f"{head}; {fix}")
+    if item is None:
+        return ArrayConversionError(f"{what}: {where} is None, not a number; fill missing values "
+                                    "explicitly (e.g. float('nan'))")
+    if isinstance(item, (str, bytes)):
+        return ArrayConversionError(f"{what}: {where} is the string {item!r}; strings are not numbers "
+                                    "(convert them with float() first)")
+    return ArrayConversionError(f"{what}: {where} is {_shown(item)} (a {type(item).__name__}), not a number")
+
+
+def _shown(item):
+    """``repr(item)``, cut short: an error names the value, it does not print a whole object."""
+    text = repr(item)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _refuse_non_numbers(values, what, in_object_array):
+    """Raise for the first element of the object array ``values`` that is not a real number."""
+    # One pass over the element types first: a large object array of numbers (a pandas column)
+    # costs no Python-level loop over positions.
+    if all(issubclass(t, _NUMBER_TYPES) for t in set(map(type, values.flat))):
+        return
+    for index in np.ndindex(values.shape):
+        item = values[index]
+        if not _is_number(item):
+            raise _not_a_number(what, index, item, in_object_array)
+
+
+def python_values(source, what="nd.array"):
+    """Lists, tuples and scalars as a NumPy array, refusing what would silently become NaN or
+    garbage (``None``, strings, other objects) with an
+    :class:`~gpuparams.errors.ArrayConversionError` naming the position of the first such element.
+
+    The result is numeric, or an object array of numbers (Python ints beyond int64).
+    """
     try:
-        if target.kind != "f":
-            check_integer_range(source, target, what)  # exact, on the Python numbers themselves
-        return source.astype(np.float64 if target.kind == "f" else target)
-    except (TypeError, ValueError):
-        for value in source.reshape(-1):
-            if not isinstance(value, (bool, int, float, np.number, np.bool_)):
-                raise ArrayConversionError(
-                    f"{what}: the object array holds {value!r} ({type(value).__name__}), "
-                    "not a number; convert the column first, e.g. df.astype('float32') or "
-                    "pd.get_dummies(..., dtype=float)") from None
-        raise
+        values = np.asarray(source)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{what}: cannot build an array from {type(source).__name__}: {exc}") from None
+    if values.dtype.kind in "US":
+        # NumPy turned every element into a string ([1, 'x'] -> ['1', 'x']); find the element that was
+        # one, looking at the original objects.
+        try:
+            originals = np.array(source, dtype=object)
+        except (ValueError, TypeError):
+            originals = values
+        values = originals if originals.shape == values.shape else values.astype(object)
+    if values.dtype.kind == "O":
+        _refuse_non_numbers(values, what, in_object_array=False)
+    return values
+
+
+def numbers_of_objects(source, dtype, what="nd.array"):
+    """A NumPy object array of numbers/bools as numbers (float32 unless ``dtype``), or an
+    :class:`~gpuparams.errors.ArrayConversionError` naming the first element that is not a real
+    number: ``None`` (NumPy would make it NaN) and strings, numeric ones too (NumPy would parse
+    '2'), are refused. MXNet converts through float the same way."""
+    _refuse_non_numbers(source, what, in_object_array=True)
+    target = normalize_dtype("float32" if dtype is None else dtype)
+    if target.kind == "f":
+        return source.astype(np.float64)
+    check_integer_range(source, target, what)  # exact, on the Python numbers themselves
+    return source.astype(target)
 
 
 def check_integer_range(values, dtype, what="nd.array"):

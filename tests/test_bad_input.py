@@ -26,6 +26,7 @@ import gpuparams as gp
 from gpuparams import __main__ as cli_main
 from gpuparams import autograd, gluon, init, nd
 from gpuparams.gluon import nn
+from gpuparams.errors import ArrayConversionError
 from gpuparams.parameter import DeferredInitializationError
 from gpuparams.serialization import ArrayFileError
 from gpuparams.trainer import StaleGradientError
@@ -369,6 +370,20 @@ CASES = [
      ["300", "int8"]),
     ("nd-array-nan-to-int", lambda w: nd.array([1.0, NAN], dtype="int32"), OverflowError,
      ["nan", "int32"]),
+    ("nd-array-object-none", lambda w: nd.array(np.array([1, None], dtype=object)), ArrayConversionError,
+     ["element [1]", "None", "not a number"]),
+    ("nd-array-object-none-2d", lambda w: nd.array(np.array([[1, 2.5], [True, None]], dtype=object)),
+     ArrayConversionError, ["element [1, 1]", "None"]),
+    ("nd-array-object-numeric-string", lambda w: nd.array(np.array([1, "2"], dtype=object)),
+     ArrayConversionError, ["element [1]", "'2'", "strings are not numbers"]),
+    ("nd-array-object-int-dtype-none", lambda w: nd.array(np.array([None, 1], dtype=object), dtype="int32"),
+     ArrayConversionError, ["element [0]", "None"]),
+    ("nd-array-numpy-strings-dtype", lambda w: nd.array(np.array(["1", "2"]), dtype="float32"), TypeError,
+     ["nd.array", "str"]),
+    ("nd-ndarray-ctor-none", lambda w: nd.NDArray([1, None]), ArrayConversionError,
+     ["NDArray", "element [1] is None"]),
+    ("nd-ndarray-ctor-string", lambda w: nd.NDArray(["1", 2]), ArrayConversionError,
+     ["element [0]", "'1'", "strings are not numbers"]),
     ("nd-ndarray-ctor-int8", lambda w: nd.NDArray([1, 200], dtype="int8"), OverflowError,
      ["NDArray", "element [1], 200", "int8 (-128..127)"]),
     ("nd-array-from-ndarray-int8", lambda w: nd.array(nd.array([200], dtype="int32"), dtype="int8"),
@@ -406,6 +421,10 @@ CASES = [
      ["np.arange", "element [6], 256", "uint8 (0..255)"]),
     ("np-linspace-int8", lambda w: gp.np.linspace(0, 300, 3, dtype="int8"), OverflowError,
      ["np.linspace", "element [1], 150", "int8"]),
+    ("np-array-object-none", lambda w: gp.np.array(np.array([1, None], dtype=object), dtype="float32"),
+     ArrayConversionError, ["np.array", "element [1]", "None"]),
+    ("np-array-list-none", lambda w: gp.np.array([[1, 2], [None, 3]]), ArrayConversionError,
+     ["np.array", "element [1, 0] is None"]),
     ("nd-reshape", lambda w: nd.zeros((2, 3)).reshape((4, 4)), ValueError, ["(2, 3)", "(4, 4)"]),
     ("nd-broadcast", lambda w: nd.zeros((2, 3)) + nd.zeros((4,)), ValueError, ["(2, 3)", "(4,)"]),
     ("nd-dot", lambda w: nd.dot(nd.zeros((2, 3)), nd.zeros((4, 5))), ValueError, ["(2, 3)", "(4, 5)"]),

@@ -158,6 +158,24 @@ def test_an_object_array_with_a_string_names_it(ctx):
     assert isinstance(info.value, TypeError)
 
 
+@pytest.mark.parametrize("bad", [None, "2", "a", b"1", {"a": 1}, 1j])
+def test_an_object_array_refuses_what_a_list_refuses(ctx, bad):
+    # None would become NaN and '2' would be parsed by NumPy's cast; both front ends refuse them,
+    # from a list and from an object array alike, naming the position and the value.
+    from gpuparams import np as gnp
+    makers = [lambda: nd.array(np.array([[1.0, 2.0], [3.0, bad]], dtype=object), ctx=ctx),
+              lambda: nd.array(np.array([[1, 2], [3, bad]], dtype=object), ctx=ctx, dtype="int32"),
+              lambda: gnp.array(np.array([[1.0, 2.0], [3.0, bad]], dtype=object), ctx=ctx)]
+    if not isinstance(bad, complex):  # a complex list is a complex128 array, refused by its dtype
+        makers += [lambda: nd.array([[1.0, 2.0], [3.0, bad]], ctx=ctx),
+                   lambda: gnp.array([[1.0, 2.0], [3.0, bad]], ctx=ctx)]
+    for make in makers:
+        with pytest.raises(errors.ArrayConversionError) as info:
+            make()
+        message = str(info.value)
+        assert "element [1, 1]" in message and repr(bad) in message, message
+
+
 def test_object_arrays_of_numbers_convert_to_exact_values(ctx):
     obj = np.array([[1, True, np.float32(0.5)], [2**40, False, -3.25]], dtype=object)
     reference = np.array([[float(v) for v in row] for row in obj], dtype=np.float64)

@@ -236,6 +236,8 @@ def test_the_ndarray_constructor_checks_like_nd_array(ctx):
     assert nd.NDArray([1, 127], ctx=ctx, dtype="int8").asnumpy().tolist() == [1, 127]
     with pytest.raises(OverflowError, match=r"element \[1\], 128"):
         nd.NDArray([1, 128], ctx=ctx, dtype="int8")
+    with pytest.raises(TypeError, match=r"element \[0\] is the string '1'"):
+        nd.NDArray(["1"], ctx=ctx)
 
 
 def test_supported_dtypes_are_mxnets():

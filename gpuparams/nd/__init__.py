@@ -11,7 +11,7 @@ import numpy as _np
 
 from .. import backend
 from ..context import Context, current_context
-from .._ndarray import NDArray, check_integer_range, element_name, from_backend, from_data, normalize_dtype
+from .._ndarray import NDArray, check_integer_range, from_backend, from_data, normalize_dtype, python_values
 from . import random
 from .io import load, save
 
@@ -31,6 +31,11 @@ def array(source_array, ctx=None, dtype=None):
     float32 for everything else (NumPy arrays included); pass ``dtype`` to keep another one. A NumPy
     object array of numbers or bools (pandas 2's dummy columns) converts to float32 as well.
 
+    Nothing becomes a wrong number: ``None``, strings (numeric ones too, ``'2'``) and other objects,
+    in a list or an object array, raise an :class:`~gpuparams.errors.ArrayConversionError` naming
+    their position; values an integer ``dtype`` cannot hold raise an ``OverflowError`` naming the
+    value and the dtype's range (``astype`` is the unchecked, wrapping cast).
+
     A 0-d NumPy array (or 0-d NDArray) keeps shape ``()``, as in MXNet. Where we differ: a Python
     scalar gives shape ``(1,)`` (MXNet 1.9.1 gives ``()``), the shape every operator gives a single
     element.
@@ -38,44 +43,13 @@ def array(source_array, ctx=None, dtype=None):
     # Decided on the source as given: a Python scalar, a 0-d array once checked, still gives (1,).
     keep_0d = isinstance(source_array, (_np.ndarray, NDArray)) and source_array.ndim == 0
     if not isinstance(source_array, (NDArray, _np.ndarray)) and not backend.is_cupy_array(source_array):
-        source_array = _python_values(source_array)
+        source_array = python_values(source_array, "nd.array")
     if dtype is None and not isinstance(source_array, NDArray):
         kind = getattr(getattr(source_array, "dtype", None), "kind", "f")
         if kind in "cSUVMm":  # complex, strings, dates: no sensible float32 value
             normalize_dtype(source_array.dtype, what="source dtype")
         dtype = "float32"
     return from_data(source_array, ctx=ctx, dtype=dtype, keep_0d=keep_0d)
-
-
-def _python_values(source):
-    """Lists, tuples and scalars as a NumPy array, refusing what would silently become NaN or
-    garbage (``None``, strings, other objects) with the position of the first such element."""
-    try:
-        values = _np.asarray(source)
-    except (ValueError, TypeError) as exc:
-        raise TypeError(f"nd.array: cannot build an array from {type(source).__name__}: {exc}") from None
-    if values.dtype.kind in "US":
-        # NumPy turned every element into a string ([1, 'x'] -> ['1', 'x']); find the element that was
-        # one, looking at the original objects.
-        try:
-            originals = _np.array(source, dtype=object)
-        except (ValueError, TypeError):
-            originals = values
-        values = originals if originals.shape == values.shape else values.astype(object)
-    if values.dtype.kind == "O":
-        for index in _np.ndindex(values.shape):
-            item = values[index]
-            if item is None:
-                raise TypeError(f"nd.array: {element_name(index)} is None, not a number; fill missing "
-                                "values explicitly (e.g. float('nan'))")
-            if isinstance(item, (str, bytes)):
-                raise TypeError(f"nd.array: {element_name(index)} is the string {item!r}; strings "
-                                "are not numbers (convert them with float() first)")
-            if not isinstance(item, (int, float, complex, bool, _np.number, _np.bool_)):
-                raise TypeError(f"nd.array: {element_name(index)} is a {type(item).__name__}, not "
-                                "a number")
-        # Only numbers are left (Python ints too big for int64 end up here); from_data converts them.
-    return values
 
 
 def _filled(shape, ctx, dtype, make):

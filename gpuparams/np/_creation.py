@@ -9,7 +9,8 @@ import numpy as _onp
 
 from .. import backend
 from ..context import Context, current_context
-from .._ndarray import NDArray, check_integer_range, copy_to_context, from_backend
+from .._ndarray import (NDArray, check_integer_range, copy_to_context, from_backend, numbers_of_objects,
+                        python_values)
 from ._array import ndarray, np_dtype
 
 __all__ = ["array", "asarray", "zeros", "ones", "full", "empty", "arange", "linspace", "eye", "identity",
@@ -35,8 +36,10 @@ def array(object, dtype=None, ctx=None):
     """An np array from a list, a number, a NumPy array or an array (always a copy).
 
     Lists and numbers become float32 unless ``dtype`` says otherwise (MXNet np's rule); NumPy arrays
-    and gpuparams arrays keep their dtype. Values an integer ``dtype`` cannot hold raise an
-    ``OverflowError``, as in :func:`gpuparams.nd.array`.
+    and gpuparams arrays keep their dtype, except object arrays of numbers (pandas columns), which
+    become float32 too. ``None``, strings (numeric ones too) and other objects raise an
+    :class:`~gpuparams.errors.ArrayConversionError` naming their position, and values an integer
+    ``dtype`` cannot hold an ``OverflowError``, as in :func:`gpuparams.nd.array`.
     """
     ctx = _ctx(ctx)
     if isinstance(object, NDArray):
@@ -45,11 +48,12 @@ def array(object, dtype=None, ctx=None):
             data = copy_to_context(data, object._ctx, ctx)
         return _place(data, ctx, dtype or data.dtype)
     if isinstance(object, _onp.ndarray):
+        if object.dtype.kind == "O":
+            return _place(numbers_of_objects(object, dtype, "np.array"), ctx, dtype or "float32")
         return _place(object, ctx, dtype or object.dtype)
-    try:
-        host = _onp.asarray(object)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"np.array: cannot build an array from {type(object).__name__}: {exc}") from None
+    host = python_values(object, "np.array")
+    if host.dtype.kind == "O":  # Python ints beyond int64
+        host = numbers_of_objects(host, dtype, "np.array")
     if host.dtype.kind not in "biuf":
         raise TypeError(f"np.array: values of dtype {host.dtype} are not numbers")
     return _place(host, ctx, dtype or "float32")
