@@ -552,3 +552,8 @@ def _topological_order(heads):
 
 
 from ._autograd_function import Function  # noqa: E402  (it imports this module)
+
+# A name MXNet has and gpuparams lacks (autograd.<name>) says "not supported yet".
+from ._unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(globals(), "autograd")

@@ -187,3 +187,8 @@ def clip_global_norm(arrays, max_norm, check_isfinite=True):
         warnings.warn("clip_global_norm: the norm is NaN or infinite; the clipped arrays are undefined "
                       "(NaN after scaling)", UserWarning, stacklevel=2)
     return value
+
+# A name MXNet has and gpuparams lacks (gluon.utils.download ...) says "not supported yet".
+from ._unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(globals(), "gluon.utils")

@@ -490,3 +490,8 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
     shape = _target_shape(tensor, "kaiming_normal_")
     std = _kaiming_std(shape, a, mode, nonlinearity, "kaiming_normal_")
     return _write(tensor, _draw_normal(0.0, std, shape))
+
+# A name MXNet has and gpuparams lacks (init.Bilinear ...) says "not supported yet".
+from ._unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(globals(), "init")

@@ -274,3 +274,8 @@ class SigmoidBinaryCrossEntropyLoss(Loss):
 #: MXNet's short names.
 SoftmaxCELoss = SoftmaxCrossEntropyLoss
 SigmoidBCELoss = SigmoidBinaryCrossEntropyLoss
+
+# A name MXNet has and gpuparams lacks (gluon.loss.CTCLoss ...) says "not supported yet".
+from ._unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(globals(), "gluon.loss")

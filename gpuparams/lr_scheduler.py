@@ -238,3 +238,8 @@ class CosineScheduler(_DecayToFinal):
     def _shape(self, done):
         # pi*done/max_steps in this order: the same float64 rounding as MXNet's formula.
         return (1.0 + math.cos(math.pi * done / self.max_steps)) / 2.0
+
+# A name MXNet has and gpuparams lacks (lr_scheduler.<name>) says "not supported yet".
+from ._unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(globals(), "lr_scheduler")

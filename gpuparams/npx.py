@@ -132,3 +132,8 @@ def load(file, ctx=None):
     if isinstance(loaded, dict):
         return {key: value.as_np_ndarray() for key, value in loaded.items()}
     return [value.as_np_ndarray() for value in loaded]
+
+# A name MXNet has and gpuparams lacks (npx.<name>) says "not supported yet".
+from ._unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(globals(), "npx")

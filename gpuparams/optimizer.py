@@ -676,3 +676,8 @@ class FTML(Optimizer):
 
     def _hyper_repr(self):
         return {"beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}
+
+# A name MXNet has and gpuparams lacks (optimizer.LAMB ...) says "not supported yet".
+from ._unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(globals(), "optimizer")

@@ -83,6 +83,21 @@ def test_base_mxnet_error_catches_our_errors():
     (lambda: gp.gluon, "rnn", None),
     (lambda: gp, "kv", None),
     (lambda: gp.nd.ones((2,)), "asnumpyy", "asnumpy"),
+    # Layers, losses and helpers MXNet 1.9.1 has in each public module we provide.
+    (lambda: gp.gluon.nn, "Conv2D", None),
+    (lambda: gp.gluon.nn, "BatchNorm", None),
+    (lambda: gp.gluon.loss, "CTCLoss", None),
+    (lambda: gp.gluon.utils, "download", None),
+    (lambda: gp.gluon.data.vision, "ImageFolderDataset", None),
+    (lambda: gp.gluon.data.vision.transforms, "RandomResizedCrop", None),
+    (lambda: gp.gluon.data.vision.datasets, "CIFAR100", "CIFAR10"),
+    (lambda: gp.np, "fft", None),
+    (lambda: gp.npx, "batch_norm", None),
+    (lambda: gp.init, "Bilinear", None),
+    (lambda: gp.initializer, "Bilinear", None),
+    (lambda: gp.optimizer, "LAMB", None),
+    (lambda: gp.lr_scheduler, "FactorSchedulr", "FactorScheduler"),
+    (lambda: gp.autograd, "get_symbol", None),
 ])
 def test_a_missing_name_says_it_is_not_supported_yet(owner, name, hint):
     obj = owner()

@@ -10,3 +10,8 @@ from .basic_layers import (Activation, Dense, Dropout, Flatten, HybridLambda, Hy
 
 __all__ = ["Block", "HybridBlock", "Sequential", "HybridSequential", "Dense", "Activation", "Flatten",
            "Dropout", "Lambda", "HybridLambda", "NameManager"]
+
+# A name MXNet has and gpuparams lacks (gluon.nn.Conv2D ...) says "not supported yet".
+from .._unsupported import module_getattr as _module_getattr
+
+__getattr__ = _module_getattr(globals(), "gluon.nn")

@@ -46,3 +46,8 @@ __all__ = ["ndarray", "linalg", "random", "arange", "array", "asarray", "empty",
            "inf", "nan", "newaxis", "outer", "flip", "tile", "repeat", "sort", "argsort", "floor", "ceil",
            "round", "isnan", "isinf", "isfinite", "logical_and", "logical_or", "logical_not", "any", "all",
            "count_nonzero"]
+
+# A name MXNet has and gpuparams lacks (np.<name>) says "not supported yet".
+from .._unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(globals(), "np")

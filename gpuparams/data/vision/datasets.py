@@ -166,3 +166,8 @@ class CIFAR10(_VisionDataset):
             images.append(x)
             labels.append(y)
         return np.concatenate(images), np.concatenate(labels)
+
+# A name MXNet has and gpuparams lacks (datasets.CIFAR100 ...) says "not supported yet".
+from ..._unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(globals(), "gluon.data.vision.datasets")

@@ -275,3 +275,8 @@ class RandomFlipLeftRight(HybridBlock):
         if _random.generator().random() < 0.5:
             img = img[..., ::-1, :]
         return _out(img, ctx)
+
+# A name MXNet has and gpuparams lacks (transforms.RandomResizedCrop ...) says "not supported yet".
+from ..._unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(globals(), "gluon.data.vision.transforms")
