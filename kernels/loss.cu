@@ -50,10 +50,12 @@ __device__ __forceinline__ size_t label_index(float label, int classes) {
 // The shifted logit x - max, except in a row whose max is +inf: there the +inf entries are 0 and
 // the others -inf, so that the k entries at +inf share the probability (log-softmax -log k, loss
 // log k or +inf) instead of giving inf - inf = NaN. A row that is all -inf has no distribution and
-// gives NaN, as the formula does. (The array path of the operator computes the same.)
+// gives NaN, as the formula does. A NaN stays NaN: fmaxf skips NaN, so a row holding NaN and +inf
+// has m = +inf, and mapping its NaN to -inf would hide it. (The array path of the operator,
+// stable_log_softmax in gpuparams/ops/_core.py, gives the same: NaN for the whole row.)
 __device__ __forceinline__ float shifted_logit(float x, float m) {
     const float inf = __int_as_float(0x7f800000);
-    if (m == inf) return x == inf ? 0.f : -inf;
+    if (m == inf) return x == inf ? 0.f : (x != x ? x : -inf);
     return x - m;
 }
 

@@ -286,6 +286,27 @@ def check_softmax_ce(dev, rng, rows, classes, scale=3.0):
     np.testing.assert_allclose(dev.get(grad), ref_grad * g[:, None], rtol=1e-5, atol=1e-6)
 
 
+def check_softmax_ce_non_finite(dev):
+    """Rows with NaN next to +inf: the kernels must give NaN, as the operator's array path (and NumPy)
+    does; NVRTC's fmaxf skips NaN, so the row's max is +inf there and the NaN must not be dropped."""
+    inf, nan = np.inf, np.nan
+    x = np.array([[nan, inf, 1.0], [inf, nan, inf], [nan, 1.0, 2.0], [nan, nan, nan], [inf, 1.0, 2.0],
+                  [-inf, -inf, 3.0]], np.float32)
+    label = np.array([1, 0, 1, 0, 0, 2], np.float32)
+    loss, stats = K.softmax_ce_forward(dev.ctx, dev.put(x), dev.put(label))
+    loss = dev.get(loss)
+    assert np.isnan(loss[:4]).all(), loss
+    np.testing.assert_array_equal(loss[4:], [0.0, 0.0])  # +inf at the label; a lone finite entry
+    ones = dev.put(np.ones(6, np.float32))
+    grad = dev.get(K.softmax_ce_backward(dev.ctx, dev.put(x), dev.put(label), stats, ones))
+    assert np.isnan(grad[:4]).all(), grad
+    # float64 reference for the finite rows: logits 1e300 in place of +inf give the limit exactly.
+    x64 = x[4:].astype(np.float64)
+    ref_loss, ref_grad = softmax_ce_reference(np.where(np.isinf(x64), np.sign(x64) * 1e300, x64), label[4:])
+    np.testing.assert_array_equal(ref_loss, [0.0, 0.0])
+    np.testing.assert_array_equal(grad[4:], ref_grad)
+
+
 def check_l2(dev, rng, shape, misaligned=False):
     p = rng.standard_normal(shape).astype(np.float32)
     y = rng.standard_normal(shape).astype(np.float32)
@@ -564,6 +585,10 @@ def test_adam_from_a_device_array_emulated(emu, rng, shape, case):
 def test_softmax_ce_emulated(emu, rng, rows, classes, order):
     with K.emulation_order(order):
         check_softmax_ce(emu, rng, rows, classes)
+
+
+def test_softmax_ce_nan_next_to_inf_is_nan_emulated(emu):
+    check_softmax_ce_non_finite(emu)
 
 
 def test_softmax_ce_large_logits_and_infinities_emulated(emu):
@@ -1119,6 +1144,7 @@ def test_optimizers_from_a_device_array_gpu(cuda, rng, shape):
 @pytest.mark.parametrize("rows, classes", [(1, 1), (70, 10), (129, 1000), (2048, 10)])
 def test_loss_kernels_gpu(cuda, rng, rows, classes):
     check_softmax_ce(cuda, rng, rows, classes)
+    check_softmax_ce_non_finite(cuda)
     check_l2(cuda, rng, (rows, classes))
     check_l2(cuda, rng, (rows, classes), misaligned=True)
     check_l2_rows(cuda, rng, rows, classes)
