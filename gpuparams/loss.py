@@ -219,7 +219,8 @@ class SoftmaxCrossEntropyLoss(Loss):
         Axis of the examples (default 0).
 
     Computed stably (log-sum-exp) with a fused backward ``softmax(pred) - onehot(label)``; logits of
-    ``±1e4`` give finite values and gradients. Returns shape ``(N,)``. Class indices outside
+    ``±1e4`` give finite values and gradients, infinite ones their limits (a ``+inf`` logit at the
+    label: loss 0; a class of dense label 0 adds nothing). Returns shape ``(N,)``. Class indices outside
     ``0..C-1`` raise a ValueError on the host (on a real GPU they are clipped, as MXNet's ``pick``).
     """
 

@@ -689,3 +689,19 @@ def test_infinite_logits_where_mxnet_gives_nan():
     assert cases["sce_inf_logit_at_label"](nd, gluon).asnumpy().tolist() == [0.0]
     assert MXNET["sce_inf_logit_elsewhere"] == [INF]  # where MXNet is right, we agree
     assert cases["sce_inf_logit_elsewhere"](nd, gluon).asnumpy().tolist() == [INF]
+
+
+def test_infinite_logits_softmax_and_dense_cross_entropy_without_warnings():
+    # The inputs: before, the max shift gave inf - inf = NaN rows (softmax, log_softmax) and
+    # 0 * -inf = NaN dense losses, each with a RuntimeWarning. Now the exact limits, silently.
+    import warnings
+    row = nd.array([[INF, 1, 2]])
+    dense = gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert nd.softmax(row).asnumpy().tolist() == [[1.0, 0.0, 0.0]]
+        assert nd.log_softmax(row).asnumpy().tolist() == [[0.0, -INF, -INF]]
+        assert dense(row, nd.array([[1, 0, 0]])).asnumpy().tolist() == [0.0]
+        minus = dense(nd.array([[-INF, 1, 2]]), nd.array([[0, 1, 0]])).asnumpy()
+        assert np.isnan(nd.softmax(nd.array([[-INF, -INF]])).asnumpy()).all()  # no distribution
+    np.testing.assert_allclose(minus, [np.logaddexp(1, 2) - 1], rtol=1e-6)

@@ -216,6 +216,81 @@ def test_softmax_ce_with_infinite_logits_is_exact(ctx):
                                        [0, soft - 1, 1 - soft], [-1, soft, 1 - soft]], atol=1e-6)
 
 
+def _inf_as_huge(x):
+    """float64 logits with +-inf replaced by +-1e6: a finite reference for the limit (exp(-1e6) is 0 in
+    float64, so the softmax of 1e6 next to small logits is exactly one-hot, and two of them share
+    exactly; log-probabilities of about -1e6 stand for -inf)."""
+    x = np.asarray(x, np.float64)
+    return np.where(np.isinf(x), np.sign(x) * 1e6, x)
+
+
+def test_softmax_ce_gradient_at_an_infinite_label_logit_matches_float64(ctx):
+    # A loss of exactly 0 (+inf at the label) has gradient exactly 0, not NaN; the float64 reference
+    # with 1e6 in place of inf says the same (softmax one-hot, minus the one-hot label).
+    inf = np.inf
+    pred = np.array([[inf, 1, 2], [1, inf, -inf], [inf, 1, 2]], np.float32)
+    label = np.array([0, 1, 2])
+    out, g, _ = _value_and_grads(gloss.SoftmaxCrossEntropyLoss(), pred, label, np.ones(3, np.float32),
+                                 ctx=ctx)
+    ref = _inf_as_huge(pred)
+    ref_logp = _log_softmax_ref(ref, 1)
+    ref_grad = np.exp(ref_logp) - np.eye(3)[label]
+    np.testing.assert_array_equal(out[:2], [0.0, 0.0])
+    assert out[2] == inf and -ref_logp[2, 2] == 1e6 - 2  # inf where the reference is huge
+    np.testing.assert_array_equal(g, ref_grad)
+
+
+def test_softmax_ce_dense_labels_with_infinite_logits(ctx):
+    # Before: 0 * -inf = NaN made the loss NaN (with a RuntimeWarning) whenever a class with label 0
+    # had log-probability -inf. Expected: -sum(label * log_softmax) with 0 * log 0 = 0, checked
+    # against float64 with +-1e6 in place of +-inf.
+    inf = np.inf
+    pred = np.array([[inf, 1, 2], [-inf, 1, 2], [inf, inf, 0], [-inf, 1, 2], [inf, 1, 2]], np.float32)
+    label = np.array([[1, 0, 0], [0, 1, 0], [0.5, 0.5, 0], [0, 0.3, 0.7], [0, 1, 0]], np.float32)
+    head = np.array([1.0, 2.0, 0.5, 1.0, 1.0], np.float32)
+    loss = gloss.SoftmaxCrossEntropyLoss(sparse_label=False)
+    out, g, gy = _value_and_grads(loss, pred, label, head, ctx=ctx)
+    ref_logp = _log_softmax_ref(_inf_as_huge(pred), 1)
+    ref = -(label * ref_logp).mean(axis=1) * 3  # one value per row: the sum over classes
+    np.testing.assert_allclose(out[:4], ref[:4], rtol=1e-6, atol=0)
+    np.testing.assert_array_equal(out[[0, 2]], [0.0, np.log(2).astype(np.float32)])
+    np.testing.assert_allclose(out[1], -(1 - np.log(np.exp(1) + np.exp(2))), rtol=1e-6)
+    assert out[4] == inf  # label on a class with probability 0
+    # d/dpred = head * (softmax * sum(label) - label): finite everywhere, 0 for the exact rows.
+    ref_grad = head[:, None] * (np.exp(ref_logp) * label.sum(axis=1, keepdims=True) - label)
+    np.testing.assert_allclose(g, ref_grad, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(g[[0, 2]], 0.0)
+    # d/dlabel = -head * log_softmax: +inf at the classes of probability 0, as the reference's ~1e6.
+    ref_gy = -head[:, None] * ref_logp
+    assert (np.isinf(gy) == (ref_gy > 1e5)).all()
+    np.testing.assert_allclose(np.where(np.isinf(gy), 0, gy), np.where(ref_gy > 1e5, 0, ref_gy), rtol=1e-6)
+
+
+def test_softmax_ce_dense_labels_from_log_probabilities_with_zeros(ctx):
+    # from_logits=True: pred is log-probabilities, -inf where a probability is 0; the label 0 there
+    # must not turn the loss into NaN. NaN in the prediction still gives NaN.
+    inf = np.inf
+    pred = np.array([[0, -inf, -inf], [np.log(0.5), np.log(0.5), -inf], [np.log(0.25), np.log(0.75), -inf],
+                     [np.nan, 0, -inf]], np.float32)
+    label = np.array([[1, 0, 0], [0.5, 0.5, 0], [0, 1, 0], [0, 1, 0]], np.float32)
+    loss = gloss.SoftmaxCrossEntropyLoss(sparse_label=False, from_logits=True)
+    out = loss(nd.array(pred, ctx=ctx), nd.array(label, ctx=ctx)).asnumpy()
+    np.testing.assert_allclose(out[:3], [0.0, np.log(2), -np.log(0.75)], rtol=1e-6, atol=0)
+    assert np.isnan(out[3])
+
+
+def test_softmax_ce_nan_logits_propagate(ctx):
+    # NaN anywhere in a row of logits: the row's loss is NaN for sparse and dense labels alike
+    # (also next to +inf, where the shift by the maximum is special-cased).
+    nan, inf = np.nan, np.inf
+    pred = nd.array([[nan, 1, 2], [nan, inf, 1], [1, 2, 3]], ctx=ctx)
+    sparse = gloss.SoftmaxCrossEntropyLoss()(pred, nd.array([1, 1, 2], ctx=ctx)).asnumpy()
+    dense = gloss.SoftmaxCrossEntropyLoss(sparse_label=False)(
+        pred, nd.array([[0, 1, 0], [0, 1, 0], [0, 0, 1]], ctx=ctx)).asnumpy()
+    for got in (sparse, dense):
+        assert np.isnan(got[:2]).all() and np.isfinite(got[2])
+
+
 def test_softmax_ce_refuses_fractional_and_nan_labels(ctx):
     loss = gloss.SoftmaxCrossEntropyLoss()
     with pytest.raises(ValueError, match=r"label 0\.9999 in row 0 is not a whole number"):

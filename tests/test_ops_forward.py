@@ -230,6 +230,87 @@ def test_softmax_is_stable_for_large_logits(ctx):
                                rtol=1e-6)
 
 
+INF, NAN = np.inf, np.nan
+# Rows by hand: k entries at +inf share the probability (log -log k there, -inf elsewhere); a -inf
+# entry has probability 0; an all -inf row or a row with a NaN has no distribution (NaN).
+NONFINITE_LOGITS = [[INF, 1, 2], [INF, INF, 0], [1, INF, INF], [-INF, 1, 2], [-INF, -INF, 3],
+                    [-INF, -INF, -INF], [NAN, 1, 2], [NAN, INF, 1], [INF, -INF, NAN]]
+_S = np.exp(1) / (np.exp(1) + np.exp(2))
+NONFINITE_SOFTMAX = [[1, 0, 0], [0.5, 0.5, 0], [0, 0.5, 0.5], [0, _S, 1 - _S], [0, 0, 1]] + [[NAN] * 3] * 4
+
+
+def _softmax_vjp64(s, g):
+    """float64 ``J^T g`` with the softmax Jacobian ``J = diag(s) - s s^T`` of each row, built as a
+    matrix (not the operator's fused formula)."""
+    return np.stack([(np.diag(r) - np.outer(r, r)).T @ h for r, h in zip(s, g)])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("temperature", [None, 2.0])
+def test_softmax_and_log_softmax_with_infinite_logits(ctx, dtype, temperature):
+    # Before: the max shift made inf - inf = NaN, every such row was NaN, with RuntimeWarnings
+    # (pytest turns warnings into errors here). Infinities are unchanged by a temperature.
+    x = nd.array(NONFINITE_LOGITS, ctx=ctx, dtype=dtype)
+    want = np.array(NONFINITE_SOFTMAX, np.float64)
+    if temperature is not None:  # the finite rows flatten: row 3 is softmax([1, 2] / 2) there
+        t = np.exp(0.5) / (np.exp(0.5) + np.exp(1))
+        want[3] = [0, t, 1 - t]
+    got = nd.softmax(x, temperature=temperature)
+    assert got.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(got.asnumpy(), want, rtol=1e-6, atol=0)
+    with np.errstate(divide="ignore"):
+        log_want = np.log(want)
+    log_got = nd.log_softmax(x, temperature=temperature).asnumpy()
+    assert log_got.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(log_got, log_want, rtol=1e-6, atol=0)
+    # The same along axis 0 of the transpose.
+    np.testing.assert_allclose(nd.softmax(x.T, axis=0, temperature=temperature).asnumpy(), want.T, rtol=1e-6)
+    np.testing.assert_allclose(nd.log_softmax(x.T, axis=0, temperature=temperature).asnumpy(), log_want.T,
+                               rtol=1e-6)
+
+
+class _DeviceLikeNumpy:
+    """NumPy under another name: the shared softmax helpers take their device (CuPy) branch, which
+    never checks on the host whether a row's maximum is finite, so it runs here without a GPU."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+def test_the_device_form_of_the_shared_softmax_helpers_matches(rng, dtype):
+    from gpuparams.ops._core import stable_log_softmax, stable_softmax
+    xp = _DeviceLikeNumpy()
+    finite = rng.uniform(-30, 30, (6, 5)).astype(dtype)
+    for data, axis in ((finite, -1), (finite, 0), (np.array(NONFINITE_LOGITS, dtype), 1)):
+        for fn in (stable_softmax, stable_log_softmax):
+            host, device = fn(data, axis, np), fn(data, axis, xp)
+            assert device.dtype == data.dtype
+            np.testing.assert_array_equal(device, host)
+    np.testing.assert_allclose(stable_softmax(np.array(NONFINITE_LOGITS, dtype), 1, xp), NONFINITE_SOFTMAX,
+                               rtol=1e-3 if dtype == "float16" else 1e-6, atol=0)
+
+
+def test_softmax_gradients_with_infinite_logits(ctx):
+    # Where a distribution exists the gradient is J^T g of the limit distribution: finite, no NaN.
+    # float64 reference: J built from the expected softmax.
+    rows = 5
+    x = nd.array(NONFINITE_LOGITS[:rows], ctx=ctx)
+    g = np.array([[0.3, -1.2, 2.0], [1.0, 0.5, -0.7], [0.2, 0.4, 0.8], [-1.0, 2.0, 0.5], [1.5, 1.0, -2.0]],
+                 np.float32)
+    s = np.array(NONFINITE_SOFTMAX[:rows], np.float64)
+    for fn, vjp in ((nd.softmax, _softmax_vjp64(s, g)),
+                    # d log_softmax: g - softmax * sum(g), i.e. J_log^T g with J_log = I - 1 s^T
+                    (nd.log_softmax, np.stack([(np.eye(3) - np.outer(np.ones(3), r)).T @ h
+                                               for r, h in zip(s, g)]))):
+        x.attach_grad()
+        with gp.autograd.record():
+            y = fn(x)
+        y.backward(nd.array(g, ctx=ctx))
+        assert np.isfinite(x.grad.asnumpy()).all()
+        np.testing.assert_allclose(x.grad.asnumpy(), vjp, rtol=1e-6, atol=1e-6)
+
+
 # ------------------------------------------------------------------------------------------ dot
 DOT_CASES = [
     ((5,), (5,), {}),

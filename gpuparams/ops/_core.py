@@ -22,7 +22,7 @@ from ..errors import AxisError, ContextMismatchError, ShapeError
 
 __all__ = ["ContextMismatchError", "normalize_axis", "normalize_axes", "require_ndarray", "result",
            "allow_grad_sinks", "same_context", "operand", "unbroadcast", "xp_of", "ShapeError", "contiguous",
-           "scatter_add", "stable_sigmoid"]
+           "scatter_add", "stable_sigmoid", "stable_softmax", "stable_log_softmax"]
 
 
 def xp_of(data):
@@ -55,6 +55,51 @@ def stable_sigmoid(data, xp):
     argument is ``-|data|``); the caller casts the result to the dtype it needs."""
     e = xp.exp(-xp.abs(data))
     return xp.where(data >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _shifted_logits(data, axis, xp):
+    """``data - max(data)`` along ``axis``, also where a row's maximum is not finite.
+
+    Rows with a finite maximum are shifted by it (every entry <= 0, a 0 in each row). In a row whose
+    maximum is +inf the +inf entries become 0 and the others -inf, so that the k entries at +inf
+    share the probability instead of giving ``inf - inf = NaN``. A row that is all -inf (no
+    distribution) or holds a NaN becomes NaN. ``exp`` of the result never overflows and nothing here
+    warns.
+    """
+    m = data.max(axis=axis, keepdims=True)
+    if data.dtype.kind != "f" or (xp is np and bool(np.isfinite(m).all())):
+        # Integers cannot be infinite, and on the host a finite-max check is cheap; a device array
+        # always takes the guarded form below (checking would synchronise).
+        return data - m
+    finite = xp.isfinite(m)
+    # NaN propagates through max, so a row with a NaN has m = NaN and lands in the NaN branch.
+    # Constants of data's dtype, so that no float64 temporaries appear (NumPy 1 and 2 alike).
+    t = data.dtype.type
+    at_inf = xp.where(data == xp.inf, t(0), t(-np.inf))
+    special = xp.where(m == xp.inf, at_inf, t(np.nan))
+    return xp.where(finite, data - xp.where(finite, m, t(0)), special).astype(data.dtype, copy=False)
+
+
+def stable_log_softmax(data, axis, xp):
+    """``log(softmax(data))`` along ``axis`` of a backend array, as ``z - log(sum(exp(z)))`` with
+    ``z`` the max-shifted logits.
+
+    Exact for infinite logits: in a row holding k entries at +inf those give ``-log k`` and the others
+    -inf; a -inf entry gives -inf; a row that is all -inf, or holds a NaN, gives NaN (as NumPy and
+    PyTorch do). Never warns: ``exp`` sees only arguments <= 0 and the sum is >= 1 (or NaN).
+    """
+    z = _shifted_logits(data, axis, xp)
+    return z - xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
+
+
+def stable_softmax(data, axis, xp):
+    """``softmax(data)`` along ``axis`` of a backend array, computed from the max-shifted logits.
+
+    Same rules as :func:`stable_log_softmax`: a row with k entries at +inf is ``1/k`` at each of
+    them and 0 elsewhere, a -inf entry has probability 0, an all -inf or NaN row is NaN.
+    """
+    e = xp.exp(_shifted_logits(data, axis, xp))
+    return e / e.sum(axis=axis, keepdims=True)
 
 
 def normalize_axis(axis, shape, op_name, what="axis"):

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numbers
 
-from ._core import contiguous, normalize_axis, result, stable_sigmoid, xp_of
+from ._core import (contiguous, normalize_axis, result, stable_log_softmax, stable_sigmoid, stable_softmax,
+                    xp_of)
 from ._registry import register
 
 __all__ = ["relu", "sigmoid", "tanh", "softrelu", "softsign", "softmax", "log_softmax", "activation",
@@ -127,14 +128,15 @@ def softmax(x, axis=-1, temperature=None):
 
     ``temperature`` (MXNet's; default None, i.e. 1) must be positive; larger values flatten the
     distribution. The gradient is ``out * (g - sum(g * out)) / temperature``.
+
+    Infinite logits give the limit: a row with k entries at +inf is ``1/k`` at each of them and 0
+    elsewhere, a -inf entry has probability 0; a row that is all -inf, or holds a NaN, is NaN (MXNet
+    gives NaN for any +inf too). See :func:`~gpuparams.ops._core.stable_softmax`.
     """
     axis = normalize_axis(axis, x.shape, "softmax")
     t = _temperature("softmax", temperature)
     data = _scaled(x._data, t)
-    xp = xp_of(data)
-    shifted = data - data.max(axis=axis, keepdims=True)
-    e = xp.exp(shifted)
-    out = e / e.sum(axis=axis, keepdims=True)
+    out = stable_softmax(data, axis, xp_of(data))
 
     def backward(g, needs):
         grad = out * (g - (g * out).sum(axis=axis, keepdims=True))
@@ -145,13 +147,16 @@ def softmax(x, axis=-1, temperature=None):
 @register(method=True)
 def log_softmax(x, axis=-1, temperature=None):
     """``log(softmax(x / temperature))`` computed as ``z - logsumexp(z)`` for stability (see
-    :func:`softmax` for ``temperature``)."""
+    :func:`softmax` for ``temperature``).
+
+    Infinite logits give the limit: in a row with k entries at +inf those are ``-log k`` and the
+    others -inf; a -inf entry is -inf; a row that is all -inf, or holds a NaN, is NaN.
+    """
     axis = normalize_axis(axis, x.shape, "log_softmax")
     t = _temperature("log_softmax", temperature)
     data = _scaled(x._data, t)
     xp = xp_of(data)
-    shifted = data - data.max(axis=axis, keepdims=True)
-    out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+    out = stable_log_softmax(data, axis, xp)
 
     def backward(g, needs):
         grad = g - xp.exp(out) * g.sum(axis=axis, keepdims=True)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from .._ndarray import NDArray, from_data
-from ._core import contiguous, normalize_axis, result, stable_sigmoid, xp_of
+from ._core import contiguous, normalize_axis, result, stable_log_softmax, stable_sigmoid, xp_of
 from ._registry import register
 from .indexing import whole_indices
 
@@ -172,28 +172,12 @@ def sigmoid_bce(pred, label, from_sigmoid=False):
     return _elementwise("sigmoid_bce", pred, label, _bce_logit_forward, _bce_logit_grads)
 
 
-def _log_softmax(p, axis, xp):
-    """``x - max(x) - log(sum(exp(x - max(x))))``, also right where the row's max is infinite.
-
-    A row holding +inf: the k entries at +inf share the probability, log-softmax ``-log(k)`` there
-    and -inf elsewhere (so the loss is ``log k``, 0 for one +inf, or +inf). A row that is all -inf has
-    no distribution and gives NaN. -inf entries in a finite row are -inf, as the formula gives.
-    """
-    m = p.max(axis=axis, keepdims=True)
-    finite = xp.isfinite(m)
-    if xp is np and bool(finite.all()):
-        # Every row has a finite max (the usual case): shifted <= 0 with a 0 in each row, so the
-        # sum is >= 1 and nothing below can warn; the same values as the guarded form.
-        shifted = p - m
-        return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        shifted = p - xp.where(finite, m, 0)
-        logp = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
-        if xp is not np or not bool(finite.all()):
-            at_inf = p == xp.inf
-            k = at_inf.sum(axis=axis, keepdims=True).astype(p.dtype)
-            logp = xp.where(m == xp.inf, xp.where(at_inf, -xp.log(k), -xp.inf), logp).astype(p.dtype)
-    return logp
+def _zero_where_unlabelled(logp, dense, xp):
+    """``logp`` with its -inf entries set to 0 where the dense label is 0 (``0 * log 0 = 0`` in a
+    cross-entropy), so that the product with the label neither warns nor gives NaN there."""
+    if logp.dtype.kind != "f" or (xp is np and not np.isneginf(logp).any()):
+        return logp  # the usual case on the host: nothing to mask, no copy
+    return xp.where((dense == 0) & (logp == -xp.inf), logp.dtype.type(0), logp)
 
 
 def _onehot(xp, like, rows, picks, classes):
@@ -267,7 +251,10 @@ def softmax_cross_entropy(pred, label, axis=-1, sparse_label=True, from_logits=F
     -----
     The log-softmax is ``x - max(x) - log(sum(exp(x - max(x))))``, so logits of any magnitude give
     a finite loss; the backward is ``g * (softmax(x) - onehot(label))`` (dense labels:
-    ``g * (softmax(x) * sum(label) - label)``), never the quotient of two exponentials.
+    ``g * (softmax(x) * sum(label) - label)``), never the quotient of two exponentials. Infinite
+    logits follow :func:`~gpuparams.ops._core.stable_log_softmax` (the shared helper of
+    ``log_softmax``): +inf at the label gives a loss and gradient of exactly 0; with dense labels a
+    class of label 0 adds 0 even where its log-probability is -inf.
     """
     name = "SoftmaxCrossEntropyLoss"
     axis = normalize_axis(axis, pred.shape, name)
@@ -277,7 +264,7 @@ def softmax_cross_entropy(pred, label, axis=-1, sparse_label=True, from_logits=F
     xp = xp_of(p)
     classes = p.shape[axis]
     kept = tuple(1 if i == axis else n for i, n in enumerate(p.shape))
-    logp = p if from_logits else _log_softmax(p, axis, xp)
+    logp = p if from_logits else stable_log_softmax(p, axis, xp)
     if sparse_label:
         if label.size * classes != pred.size:
             raise ShapeError(f"{name}: sparse label of shape {label.shape} does not match prediction "
@@ -309,7 +296,9 @@ def softmax_cross_entropy(pred, label, axis=-1, sparse_label=True, from_logits=F
         label = label_like(label, pred, name)
         dense = label._data
         onehot = rows = picks = None
-        out = -(logp * dense).sum(axis=axis, keepdims=True)
+        # A class with label 0 adds nothing, even where its log-probability is -inf (a -inf logit,
+        # or a row with +inf elsewhere): 0 * -inf would make the whole row NaN. NaN still propagates.
+        out = -(_zero_where_unlabelled(logp, dense, xp) * dense).sum(axis=axis, keepdims=True)
 
     def backward(g, needs):
         dp = dy = None
