@@ -22,7 +22,7 @@ from ..errors import AxisError, ContextMismatchError, ShapeError
 
 __all__ = ["ContextMismatchError", "normalize_axis", "normalize_axes", "require_ndarray", "result",
            "allow_grad_sinks", "same_context", "operand", "unbroadcast", "xp_of", "ShapeError", "contiguous",
-           "scatter_add", "stable_sigmoid", "stable_softmax", "stable_log_softmax"]
+           "scatter_add", "stable_sigmoid", "stable_softmax", "stable_log_softmax", "number_like"]
 
 
 def xp_of(data):
@@ -159,6 +159,37 @@ def operand(value, ctx):
         return value.item() if isinstance(value, np.generic) else value
     raise TypeError(f"unsupported operand of type {type(value).__name__}: use an NDArray or a number "
                     f"(wrap NumPy arrays with nd.array(a, ctx={ctx}))")
+
+
+#: NumPy 1 promotes by value where every operand is 0-d: a 0-d float32 array times a Python number is
+#: float64 there, float32 under NumPy 2 (NEP 50), where a Python number never changes an array's
+#: dtype of its kind. ``operand`` keeps numbers as Python numbers for the NEP 50 rule; on NumPy 1
+#: :func:`number_like` turns them into scalars of the array's dtype so that both give one result.
+_VALUE_BASED_CASTING = np.lib.NumpyVersion(np.__version__) < "2.0.0"
+
+
+def number_like(value, data):
+    """The Python number ``value`` as it should meet the NumPy array ``data`` in an operator.
+
+    Under NumPy 2 (and for arrays of 1 or more dimensions, or non-NumPy data) ``value`` itself. Under
+    NumPy 1, next to 0-d ``data`` of a float (or complex) dtype, or an integer dtype with an int
+    ``value`` in its range, a NumPy scalar of ``data``'s dtype: what NEP 50 does with it, so that
+    ``var`` of float32 data or ``x.sum() + 1`` stays float32. Anything else (a float next to integers,
+    bools) is left to NumPy, whose rules agree there; an int out of an integer dtype's range too
+    (NumPy 2 refuses it with an OverflowError, NumPy 1 widens the dtype; neither wraps it).
+    """
+    if (not _VALUE_BASED_CASTING or type(value) not in (int, float)
+            or not isinstance(data, (np.ndarray, np.generic)) or data.ndim != 0):
+        return value
+    dtype = data.dtype
+    if dtype.kind in "fc":
+        # As NEP 50 converts it: a number beyond the dtype's range is inf with NumPy's overflow
+        # RuntimeWarning, an int beyond every float's range an OverflowError (NumPy 2 alike).
+        return dtype.type(value)
+    if dtype.kind in "iu" and type(value) is int:
+        info = np.iinfo(dtype)
+        return dtype.type(value) if info.min <= value <= info.max else value
+    return value
 
 
 class _OutputRef:

@@ -10,8 +10,8 @@ import math
 import operator
 
 from .._ndarray import NDArray, front_of, from_backend
-from ._core import (broadcast_error, constant, operand, result, same_context, unbroadcast, unbroadcast_nd,
-                    xp_of)
+from ._core import (broadcast_error, constant, number_like, operand, result, same_context, unbroadcast,
+                    unbroadcast_nd, xp_of)
 from ._registry import register
 
 __all__ = ["add", "subtract", "multiply", "divide", "power", "negative", "maximum", "minimum",
@@ -29,8 +29,8 @@ def _binary_prepare(name, a, b):
     if isinstance(a, NDArray):
         if isinstance(b, NDArray):
             return same_context(name, a, b), a._data, b._data, a, b
-        return a._ctx, a._data, operand(b, a._ctx), a, None
-    return b._ctx, operand(a, b._ctx), b._data, None, b
+        return a._ctx, a._data, number_like(operand(b, a._ctx), a._data), a, None
+    return b._ctx, number_like(operand(a, b._ctx), b._data), b._data, None, b
 
 
 def _shape_of(x):
@@ -386,7 +386,7 @@ def clip(x, a_min, a_max):
         raise ValueError(f"clip: a_min={a_min} is larger than a_max={a_max}")
     data = x._data
     xp = xp_of(data)
-    out = xp.clip(data, a_min, a_max)
+    out = xp.clip(data, number_like(a_min, data), number_like(a_max, data))
 
     def backward(g, needs):
         inside = xp.ones(data.shape, dtype=bool)
