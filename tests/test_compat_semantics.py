@@ -70,6 +70,34 @@ def test_integer_in_place_division_and_division_by_zero(ctx):
     assert f.asnumpy().tolist() == [2.5]
 
 
+_INT_SCALARS = {
+    "int32 [5,7]+2.5": lambda c: nd.array([5, 7], ctx=c, dtype="int32") + 2.5,
+    "int32 [5,-7]*2.5": lambda c: nd.array([5, -7], ctx=c, dtype="int32") * 2.5,
+    "int32 [5,7]-0.5": lambda c: nd.array([5, 7], ctx=c, dtype="int32") - 0.5,
+    "7.9-int32 [5,7]": lambda c: 7.9 - nd.array([5, 7], ctx=c, dtype="int32"),
+    "int32 [5,7]**0.5": lambda c: nd.array([5, 7], ctx=c, dtype="int32") ** 0.5,
+    "maximum(int32 [5,7],5.5)": lambda c: nd.maximum(nd.array([5, 7], ctx=c, dtype="int32"), 5.5),
+    "int32 [5,7]>6.5": lambda c: nd.array([5, 7], ctx=c, dtype="int32") > 6.5,
+    "int32 [5,7]==5.5": lambda c: nd.array([5, 7], ctx=c, dtype="int32") == 5.5,
+    "uint8 [5,7]+2.9": lambda c: nd.array([5, 7], ctx=c, dtype="uint8") + 2.9,
+    "int32 [-5,7]+(-2.5)": lambda c: nd.array([-5, 7], ctx=c, dtype="int32") + (-2.5),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_INT_SCALARS))
+def test_a_float_next_to_an_integer_array_is_cast_to_its_dtype_as_mxnet(case, ctx):
+    """Not float64: MXNet truncates the number to the array's dtype (C's cast, toward zero)."""
+    _matches(_INT_SCALARS[case](ctx), MX["int_scalars"][case])
+
+
+def test_a_non_finite_float_next_to_an_integer_array_is_refused(ctx):
+    x = nd.array([5, 7], ctx=ctx, dtype="int32")
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(OverflowError, match=r"multiply: cannot use (nan|inf) .* int32.*astype"):
+            x * bad
+    assert (nd.array([5.0], ctx=ctx) + 2.5).asnumpy().tolist() == [7.5]  # floats are untouched
+
+
 # ------------------------------------------------------------------------------ shapes and truth values
 def test_array_of_a_0d_array_keeps_shape_0d(ctx):
     _matches(nd.array(np.array(3.0), ctx=ctx), MX["semantics"]["array of 0-d numpy"])

@@ -25,12 +25,32 @@ __all__ = ["add", "subtract", "multiply", "divide", "power", "negative", "maximu
 
 
 def _binary_prepare(name, a, b):
-    """Return (ctx, a_data, b_data, a_nd, b_nd) where a_nd/b_nd are the NDArray operands or None."""
+    """Return (ctx, a_data, b_data, a_nd, b_nd) where a_nd/b_nd are the NDArray operands or None.
+
+    A Python float next to an integer array is cast to the array's dtype first, as MXNet's scalar
+    operators do (int32 ``[5, 7] + 2.5`` is ``[7, 9]``): the result keeps the array's dtype instead of
+    becoming float64. (The np front end promotes such an array to float32 before it gets here.)
+    """
     if isinstance(a, NDArray):
         if isinstance(b, NDArray):
             return same_context(name, a, b), a._data, b._data, a, b
-        return a._ctx, a._data, number_like(operand(b, a._ctx), a._data), a, None
-    return b._ctx, number_like(operand(a, b._ctx), b._data), b._data, None, b
+        value = operand(b, a._ctx)
+        if type(value) is float and a._data.dtype.kind in "iu":
+            value = _integer_scalar(name, value, a._data.dtype)
+        return a._ctx, a._data, number_like(value, a._data), a, None
+    value = operand(a, b._ctx)
+    if type(value) is float and b._data.dtype.kind in "iu":
+        value = _integer_scalar(name, value, b._data.dtype)
+    return b._ctx, number_like(value, b._data), b._data, None, b
+
+
+def _integer_scalar(name, value, dtype):
+    """The float ``value`` truncated toward zero (C's cast, MXNet's) for an operator on ``dtype`` data."""
+    if not math.isfinite(value):
+        raise OverflowError(f"{name}: cannot use {value} with an array of integer dtype {dtype.name} (MXNet "
+                            "casts the number to the array's dtype); cast the array first, e.g. "
+                            "x.astype('float32')")
+    return int(value)
 
 
 def _shape_of(x):

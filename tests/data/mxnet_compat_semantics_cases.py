@@ -44,6 +44,56 @@ def int_division():
     }
 
 
+def int_scalars():
+    """An integer array with a Python float: MXNet casts the number to the array's dtype."""
+    i = lambda v, d="int32": nd.array(v, dtype=d)  # noqa: E731
+    return {
+        "int32 [5,7]+2.5": values(i([5, 7]) + 2.5),
+        "int32 [5,-7]*2.5": values(i([5, -7]) * 2.5),
+        "int32 [5,7]-0.5": values(i([5, 7]) - 0.5),
+        "7.9-int32 [5,7]": values(7.9 - i([5, 7])),
+        "int32 [5,7]**0.5": values(i([5, 7]) ** 0.5),
+        "maximum(int32 [5,7],5.5)": values(nd.maximum(i([5, 7]), 5.5)),
+        "int32 [5,7]>6.5": values(i([5, 7]) > 6.5),
+        "int32 [5,7]==5.5": values(i([5, 7]) == 5.5),
+        "uint8 [5,7]+2.9": values(i([5, 7], "uint8") + 2.9),
+        "int32 [-5,7]+(-2.5)": values(i([-5, 7]) + (-2.5)),
+    }
+
+
+def modulo():
+    """Python's ``%`` on NDArrays (``__mod__``, ``__rmod__``, ``__imod__``) and ``nd.modulo``."""
+    i = lambda v, d="int32": nd.array(v, dtype=d)  # noqa: E731
+    f = lambda v: nd.array(v)  # noqa: E731
+    return {
+        "float [5.5,-7,3]%[2,3,-2]": values(f([5.5, -7, 3]) % f([2, 3, -2])),
+        "float [5.5,-7,3]%2": values(f([5.5, -7, 3]) % 2),
+        "float [5.5,-7,3]%-2.5": values(f([5.5, -7, 3]) % -2.5),
+        "7%float [2,3,-2]": values(7 % f([2, 3, -2])),
+        "float [[5.5],[-7]]%[2,3]": values(f([[5.5], [-7]]) % f([2, 3])),
+        "int32 [5,-7]%3": values(i([5, -7]) % 3),
+        "int32 [-5,7]%[3,-2]": values(i([-5, 7]) % i([3, -2])),
+        "int32 [5,7]%2.5": values(i([5, 7]) % 2.5),
+        "7.5%int32 [5,7]": values(7.5 % i([5, 7])),
+        "float [5.5,-7]%=2": values((lambda a: (a.__imod__(2), a)[1])(f([5.5, -7]))),
+        "int32 [5,-7]%=[3,3]": values((lambda a: (a.__imod__(i([3, 3])), a)[1])(i([5, -7]))),
+        "modulo(float [5.5,-7],[2,3])": values(nd.modulo(f([5.5, -7]), f([2, 3]))),
+        "modulo(float [5.5,-7],2)": values(nd.modulo(f([5.5, -7]), 2)),
+        "float [5.5,-7]%0": values(f([5.5, -7]) % 0),
+        "grad a%b": _mod_grads(),
+    }
+
+
+def _mod_grads():
+    a, b = nd.array([5.5, -7.0, 3.0]), nd.array([2.0, 3.0, -2.0])
+    a.attach_grad()
+    b.attach_grad()
+    with autograd.record():
+        y = (a % b) * nd.array([1.0, 2.0, 3.0]) + (a % 2.5) + (9.0 % b)
+    y.backward()
+    return {"a": a.grad.asnumpy().tolist(), "b": b.grad.asnumpy().tolist()}
+
+
 def semantics():
     out = {}
     out["array of 0-d numpy"] = values(nd.array(np.array(3.0)))
@@ -186,6 +236,7 @@ def second_derivatives():
 
 def main():
     reference = {"mxnet": mx.__version__, "numpy": np.__version__, "int_division": int_division(),
+                 "int_scalars": int_scalars(), "modulo": modulo(),
                  "semantics": semantics(), "names": names(), "functions": functions(),
                  "second_derivatives": second_derivatives()}
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(OUT), suffix=".tmp")
