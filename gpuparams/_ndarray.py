@@ -577,6 +577,12 @@ class NDArray:
     def __rtruediv__(self, other):
         return _ops.divide(other, self)
 
+    def __mod__(self, other):
+        return _ops.modulo(self, other)
+
+    def __rmod__(self, other):
+        return _ops.modulo(other, self)
+
     def __pow__(self, other):
         return _ops.power(self, other)
 
@@ -1068,8 +1074,11 @@ class NDArray:
         if isinstance(other, NDArray) and other._ctx is not self._ctx:
             raise ValueError(f"{op_name}: operands are on different contexts, {self._ctx} and "
                              f"{other._ctx}; use x.as_in_context({self._ctx})")
+        value = _ops._core.operand(other, self._ctx)
+        if type(value) is float and self._data.dtype.kind in "iu":  # MXNet casts it to the dtype
+            value = _ops.elementwise._integer_scalar(op_name, value, self._data.dtype)
         try:
-            apply(self._data, _ops._core.operand(other, self._ctx))
+            apply(self._data, value)
         except ValueError as exc:
             other_shape = other.shape if isinstance(other, NDArray) else ()
             raise ValueError(f"{op_name}: cannot update an array of shape {self.shape} in place with "
@@ -1088,6 +1097,9 @@ class NDArray:
 
     def __itruediv__(self, other):
         return self._inplace(other, "/=", _idiv)
+
+    def __imod__(self, other):
+        return self._inplace(other, "%=", _imod)
 
 
 def _convert(x, cls):
@@ -1143,6 +1155,10 @@ def _idiv(a, b):
         a[...] = _ops.elementwise.integer_divide(a, b)
     else:
         a /= b
+
+
+def _imod(a, b):
+    a[...] = _ops.binary.mod_data(a, b)
 
 
 def _as_host(value):

@@ -98,6 +98,64 @@ def test_a_non_finite_float_next_to_an_integer_array_is_refused(ctx):
     assert (nd.array([5.0], ctx=ctx) + 2.5).asnumpy().tolist() == [7.5]  # floats are untouched
 
 
+def _f(v, c):
+    return nd.array(v, ctx=c)
+
+
+def _i(v, c):
+    return nd.array(v, ctx=c, dtype="int32")
+
+
+def _in_place(a, b):
+    a %= b
+    return a
+
+
+_MODULO = {
+    "float [5.5,-7,3]%[2,3,-2]": lambda c: _f([5.5, -7, 3], c) % _f([2, 3, -2], c),
+    "float [5.5,-7,3]%2": lambda c: _f([5.5, -7, 3], c) % 2,
+    "float [5.5,-7,3]%-2.5": lambda c: _f([5.5, -7, 3], c) % -2.5,
+    "7%float [2,3,-2]": lambda c: 7 % _f([2, 3, -2], c),
+    "float [[5.5],[-7]]%[2,3]": lambda c: _f([[5.5], [-7]], c) % _f([2, 3], c),
+    "int32 [5,-7]%3": lambda c: _i([5, -7], c) % 3,
+    "int32 [-5,7]%[3,-2]": lambda c: _i([-5, 7], c) % _i([3, -2], c),
+    "int32 [5,7]%2.5": lambda c: _i([5, 7], c) % 2.5,
+    "7.5%int32 [5,7]": lambda c: 7.5 % _i([5, 7], c),
+    "float [5.5,-7]%=2": lambda c: _in_place(_f([5.5, -7], c), 2),
+    "int32 [5,-7]%=[3,3]": lambda c: _in_place(_i([5, -7], c), _i([3, 3], c)),
+    "modulo(float [5.5,-7],[2,3])": lambda c: nd.modulo(_f([5.5, -7], c), _f([2, 3], c)),
+    "modulo(float [5.5,-7],2)": lambda c: nd.modulo(_f([5.5, -7], c), 2),
+    "float [5.5,-7]%0": lambda c: _f([5.5, -7], c) % 0,
+}
+
+
+@pytest.mark.parametrize("case", sorted(_MODULO))
+def test_python_modulo_on_ndarrays_as_mxnet(case, ctx):
+    _matches(_MODULO[case](ctx), MX["modulo"][case])
+
+
+def test_modulo_gradients_as_mxnet(ctx):
+    a, b = _f([5.5, -7.0, 3.0], ctx), _f([2.0, 3.0, -2.0], ctx)
+    a.attach_grad()
+    b.attach_grad()
+    with autograd.record():
+        y = (a % b) * _f([1.0, 2.0, 3.0], ctx) + (a % 2.5) + (9.0 % b)
+    y.backward()
+    want = MX["modulo"]["grad a%b"]
+    assert a.grad.asnumpy().tolist() == want["a"] and b.grad.asnumpy().tolist() == want["b"]
+
+
+def test_modulo_keeps_broadcast_mods_errors(ctx):
+    x = _f([1.0, 2.0], ctx)
+    with pytest.raises(ValueError, match=r"modulo: shapes \(2,\) and \(3,\) cannot be broadcast"):
+        x % _f([1.0, 2.0, 3.0], ctx)
+    with pytest.raises(ValueError, match=r"%=: cannot update an array of shape \(2,\) in place"):
+        x %= _f([[1.0, 2.0], [3.0, 4.0]], ctx)
+    with pytest.raises(TypeError, match="broadcast_mod: rhs must be an NDArray"):
+        nd.broadcast_mod(x, 2)  # as MXNet: the broadcast_ name takes arrays only
+    assert nd.modulo(7, 3) == 1
+
+
 # ------------------------------------------------------------------------------ shapes and truth values
 def test_array_of_a_0d_array_keeps_shape_0d(ctx):
     _matches(nd.array(np.array(3.0), ctx=ctx), MX["semantics"]["array of 0-d numpy"])
@@ -226,3 +284,15 @@ def test_a_head_gradient_of_another_shape_with_the_same_size(ctx):
         y = w * w
     with pytest.raises(ValueError, match=r"head gradient of shape \(3,\) \(3 elements\) does not fit"):
         y.backward(nd.array([1.0, 2.0, 3.0], ctx=ctx))  # MXNet reads past the buffer here
+
+
+def test_modulo_of_np_arrays_follows_numpys_promotion(ctx):
+    """The np front end's ``%`` promotes as its other operators do (int32 % 2.5 is float32), with
+    NumPy's values where the divisor is not 0."""
+    from gpuparams import np as gnp
+    with ctx:
+        got = gnp.array([5, 7, -7], dtype="int32") % 2.5
+        rgot = 7 % gnp.array([2.0, -3.0, 4.0])
+    assert got.dtype == np.float32 and rgot.dtype == np.float32
+    np.testing.assert_array_equal(got.asnumpy(), np.array([5, 7, -7]) % 2.5)
+    np.testing.assert_array_equal(rgot.asnumpy(), 7 % np.array([2.0, -3.0, 4.0]))

@@ -259,6 +259,7 @@ SPECS = {
     "elemwise_mul": _binary(np.multiply),
     "elemwise_div": _binary(np.divide, b=_P),
     "broadcast_mod": Spec([_A * 3, _u(1, 4, low=0.5, high=1.5)], lambda a, b: np.mod(a, b), grad=(0, 1)),
+    "modulo": Spec([_A * 3, _u(1, 4, low=-1.5, high=-0.5)], lambda a, b: np.mod(a, b), grad=(0, 1)),
     "broadcast_hypot": _broadcast(np.hypot),
     "Dropout": Spec([_A], lambda x: x, kwargs={"p": 0.0, "mode": "always"}),
     # optimizer updates (in place; they return the weight)

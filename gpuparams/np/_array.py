@@ -336,7 +336,8 @@ def _arithmetic(op, reflected=False, true_divide=False):
 
 
 for _name, _op, _flags in (("add", _add, {}), ("sub", _subtract, {}), ("mul", _multiply, {}),
-                           ("truediv", _divide, {"true_divide": True}), ("pow", _power, {})):
+                           ("truediv", _divide, {"true_divide": True}), ("pow", _power, {}),
+                           ("mod", _ops.modulo, {})):
     setattr(ndarray, f"__{_name}__", _arithmetic(_op, **_flags))
     setattr(ndarray, f"__r{_name}__", _arithmetic(_op, reflected=True, **_flags))
     getattr(ndarray, f"__{_name}__").__name__ = f"__{_name}__"

@@ -1,6 +1,8 @@
-"""More binary elementwise operators: MXNet's same-shape ``elemwise_*`` family, ``broadcast_mod`` and
-``broadcast_hypot`` (also ``hypot``)."""
+"""More binary elementwise operators: MXNet's same-shape ``elemwise_*`` family, ``broadcast_mod``,
+``modulo`` (Python's ``%``) and ``broadcast_hypot`` (also ``hypot``)."""
 from __future__ import annotations
+
+import operator
 
 import numpy as np
 
@@ -10,7 +12,8 @@ from ._core import result, unbroadcast, xp_of
 from ._registry import register
 from .elementwise import _binary_prepare, _compute, _shape_of
 
-__all__ = ["elemwise_add", "elemwise_sub", "elemwise_mul", "elemwise_div", "broadcast_mod", "broadcast_hypot"]
+__all__ = ["elemwise_add", "elemwise_sub", "elemwise_mul", "elemwise_div", "broadcast_mod", "modulo",
+           "broadcast_hypot"]
 
 
 def _same_shape(name, lhs, rhs):
@@ -63,6 +66,34 @@ def _arrays_only(name, lhs, rhs):
                             "first, e.g. nd.full(lhs.shape, value, ctx=lhs.context)")
 
 
+def mod_data(ad, bd):
+    """``ad mod bd`` of backend data (or a number on one side): the sign of ``bd``, as Python's ``%``,
+    and 0 where ``bd`` is 0, as MXNet 1.9.1 (NumPy warns and gives NaN or 0 there)."""
+    xp = xp_of(ad if hasattr(ad, "dtype") else bd)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = xp.mod(ad, bd)
+        return xp.where(bd == 0, 0, out).astype(out.dtype, copy=False)
+
+
+def _mod(name, lhs, rhs):
+    ctx, ad, bd, an, bn = _binary_prepare(name, lhs, rhs)
+    out = _compute(name, mod_data, ad, bd)
+    if an is None or bn is None:  # a Python number never changes the array's dtype
+        out = out.astype((an if an is not None else bn)._data.dtype, copy=False)
+    a_shape, b_shape = _shape_of(ad), _shape_of(bd)
+
+    def backward(g, needs):
+        ga = unbroadcast(g, a_shape) if needs[0] else None
+        gb = None
+        if needs[1]:
+            gx = xp_of(g)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                q = gx.where(bd == 0, 0, gx.floor(ad / bd))
+            gb = unbroadcast(-g * q.astype(g.dtype, copy=False), b_shape)
+        return ga, gb
+    return result(out, ctx, name, (an, bn), backward, saved=(an, bn))
+
+
 @register(out=True)
 def broadcast_mod(lhs, rhs):
     """``lhs mod rhs`` with broadcasting; the result has the sign of ``rhs`` (Python's ``%``), 0 where
@@ -79,22 +110,29 @@ def broadcast_mod(lhs, rhs):
         Gradients: 1 for ``lhs``, ``-floor(lhs / rhs)`` for ``rhs``.
     """
     _arrays_only("broadcast_mod", lhs, rhs)
-    ctx, ad, bd, an, bn = _binary_prepare("broadcast_mod", lhs, rhs)
-    xp = xp_of(ad)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = _compute("broadcast_mod", xp.mod, ad, bd)
-        out = xp.where(bd == 0, 0, out).astype(out.dtype, copy=False)
-    a_shape, b_shape = ad.shape, bd.shape
+    return _mod("broadcast_mod", lhs, rhs)
 
-    def backward(g, needs):
-        ga = unbroadcast(g, a_shape) if needs[0] else None
-        gb = None
-        if needs[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                q = xp_of(g).where(bd == 0, 0, xp_of(g).floor(ad / bd))
-            gb = unbroadcast(-g * q.astype(g.dtype, copy=False), b_shape)
-        return ga, gb
-    return result(out, ctx, "broadcast_mod", (an, bn), backward, saved=(an, bn))
+
+@register(scalar=operator.mod, out=True)
+def modulo(lhs, rhs):
+    """``lhs % rhs``: :func:`broadcast_mod` that also takes a Python number on either side (MXNet's
+    ``nd.modulo``, what ``x % y``, ``2 % x`` and ``x %= y`` run).
+
+    A number next to an integer array is first cast to the array's dtype, as MXNet does
+    (int32 ``[5, 7] % 2.5`` is ``[5, 7] % 2``).
+
+    Parameters
+    ----------
+    lhs, rhs : NDArray or number
+        Shapes that broadcast together.
+
+    Returns
+    -------
+    NDArray
+        The sign of ``rhs`` (Python's ``%``), 0 where ``rhs`` is 0; gradients 1 for ``lhs`` and
+        ``-floor(lhs / rhs)`` for ``rhs``.
+    """
+    return _mod("modulo", lhs, rhs)
 
 
 @register(aliases=("hypot",), out=True)
