@@ -296,3 +296,14 @@ def test_modulo_of_np_arrays_follows_numpys_promotion(ctx):
     assert got.dtype == np.float32 and rgot.dtype == np.float32
     np.testing.assert_array_equal(got.asnumpy(), np.array([5, 7, -7]) % 2.5)
     np.testing.assert_array_equal(rgot.asnumpy(), 7 % np.array([2.0, -3.0, 4.0]))
+
+
+def test_in_place_updates_of_integer_arrays_cast_a_float_as_mxnet(ctx):
+    """MXNet 1.9.1: int32 [5, 7] += 2.5 is [7, 9] (2.5 cast to 2), then %= 2.5 is [1, 1]."""
+    x = nd.array([5, 7], ctx=ctx, dtype="int32")
+    x += 2.5
+    assert x.asnumpy().tolist() == [7, 9] and x.dtype == np.int32
+    x %= 2.5
+    assert x.asnumpy().tolist() == [1, 1] and x.dtype == np.int32
+    with pytest.raises(OverflowError, match=r"\+=: cannot use inf"):
+        x += float("inf")
