@@ -26,13 +26,16 @@ _generator = np.random.Generator(np.random.PCG64())
 _local = threading.local()
 
 
-def seed(seed_state):
+def seed(seed_state, ctx="all"):
     """Reseed the shared generator.
 
     Parameters
     ----------
     seed_state : int
         A non-negative integer.
+    ctx : Context or 'all', optional
+        Accepted for MXNet's signature: there is one host generator for every context (samples are
+        drawn on the host and copied), so seeding one context seeds them all.
     """
     global _generator
     if isinstance(seed_state, bool) or not isinstance(seed_state, (int, np.integer)) or seed_state < 0:
@@ -74,5 +77,7 @@ def using_generator(gen):
 
 
 # The samplers, by name: the same functions as nd.random's (see the module docstring).
-_SAMPLERS = {name: ("gpuparams.nd.random", name) for name in ("uniform", "normal", "randint", "shuffle")}
+_SAMPLERS = {name: ("gpuparams.nd.random", name)
+             for name in ("uniform", "normal", "randn", "randint", "shuffle", "multinomial", "poisson",
+                          "exponential", "gamma", "negative_binomial")}
 __getattr__, __dir__ = lazy_attributes(globals(), _SAMPLERS)

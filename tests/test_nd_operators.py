@@ -330,3 +330,59 @@ def test_integer_math_keeps_the_dtype_as_mxnet(ctx):
     for op in (nd.sin, nd.round, nd.reciprocal, nd.cbrt, nd.log1p):
         assert op(x).dtype == np.int32
     np.testing.assert_array_equal(nd.cbrt(nd.array([8, -27], ctx=ctx, dtype="int32")).asnumpy(), [2, -3])
+
+
+# ----------------------------------------------------------------------------- uniform / normal as MXNet
+def test_uniform_and_normal_take_array_parameters_as_mxnet(ctx):
+    """MXNet 1.9.1: NDArray low/high (loc/scale) give shape params.shape + shape, one range each."""
+    gp.random.seed(4)
+    low, high = nd.array([0.0, 10.0], ctx=ctx), nd.array([1.0, 12.0], ctx=ctx)
+    u = nd.random.uniform(low, high, shape=(3, _N // 3))
+    assert u.shape == (2, 3, _N // 3) and u.dtype == np.float32 and u.context is ctx
+    assert nd.random.uniform(low, high).shape == (2,)  # no shape: one sample per element
+    values = u.asnumpy().reshape(2, -1).astype(np.float64)
+    assert values[0].min() >= 0 and values[0].max() < 1 and values[1].min() >= 10 and values[1].max() < 12
+    n = values.shape[1]
+    _close(values[0].mean(), 0.5, math.sqrt(1 / 12 / n))
+    _close(values[1].mean(), 11.0, math.sqrt(4 / 12 / n))
+    g = nd.random.normal(nd.array([0.0, 5.0], ctx=ctx), nd.array([1.0, 0.5], ctx=ctx), shape=_N)
+    assert g.shape == (2, _N) and g.context is ctx
+    gv = g.asnumpy().astype(np.float64)
+    _close(gv[0].mean(), 0.0, math.sqrt(1 / _N))
+    _close(gv[1].mean(), 5.0, math.sqrt(0.25 / _N))
+    _close(gv[1].var(), 0.25, math.sqrt(2 * 0.25 ** 2 / _N))
+    with pytest.raises(ValueError, match=r"random.uniform: high is below low at 2 of 2 positions"):
+        nd.random.uniform(high, low)
+    with pytest.raises(TypeError, match="random.normal: give every parameter as an NDArray or every one"):
+        nd.random.normal(nd.array([0.0], ctx=ctx), 1.0)
+
+
+def test_samplers_write_into_out_and_randn_takes_its_shape_as_ints(ctx):
+    target = nd.zeros((2, 3), ctx=ctx)
+    gp.random.seed(8)
+    assert nd.random.uniform(2.0, 3.0, shape=(2, 3), out=target) is target
+    got = target.asnumpy()
+    assert (got >= 2).all() and (got < 3).all()
+    gp.random.seed(8)
+    np.testing.assert_array_equal(nd.random.uniform(2.0, 3.0, shape=(2, 3)).asnumpy(), got)
+    assert nd.random.normal(shape=(2, 3), out=target) is target
+    ints = nd.zeros((4,), ctx=ctx, dtype="int32")
+    assert nd.random.randint(0, 3, shape=4, out=ints) is ints and set(ints.asnumpy()) <= {0, 1, 2}
+    with pytest.raises(ValueError, match=r"out must be an NDArray of shape \(2, 3\)"):
+        nd.random.uniform(shape=(2, 3), out=nd.zeros((3,), ctx=ctx))
+    gp.random.seed(1)
+    r = nd.random.randn(2, 3, loc=10.0, scale=0.1, ctx=ctx)
+    gp.random.seed(1)
+    np.testing.assert_array_equal(r.asnumpy(), nd.random.normal(10.0, 0.1, shape=(2, 3)).asnumpy())
+    assert r.shape == (2, 3) and r.context is ctx and nd.random.randn().shape == (1,)
+    assert gp.random.randn is nd.random.randn and gp.random.poisson is nd.random.poisson
+
+
+def test_missing_samplers_say_not_supported_and_seed_takes_ctx():
+    from gpuparams.errors import UnsupportedNameError
+    with pytest.raises(UnsupportedNameError, match="generalized_negative_binomial is not supported"):
+        nd.random.generalized_negative_binomial  # noqa: B018
+    gp.random.seed(3, ctx="all")
+    a = nd.random.uniform(shape=4).asnumpy()
+    gp.random.seed(3, ctx=gp.cpu(0))
+    np.testing.assert_array_equal(nd.random.uniform(shape=4).asnumpy(), a)
