@@ -386,3 +386,53 @@ def test_missing_samplers_say_not_supported_and_seed_takes_ctx():
     a = nd.random.uniform(shape=4).asnumpy()
     gp.random.seed(3, ctx=gp.cpu(0))
     np.testing.assert_array_equal(nd.random.uniform(shape=4).asnumpy(), a)
+
+
+# ----------------------------------------------------------------------------- MXNet's keyword names
+def test_operands_can_be_passed_by_mxnets_keyword_names(ctx):
+    """MXNet's generated signatures name operands data=, lhs=/rhs= (base=/exp= for power):
+    ``nd.Activation(data=x, act_type='relu')`` is common in code ported from the symbol API."""
+    host = np.array([[1.0, -2.0], [3.0, 4.0]])
+    x = nd.array(host, ctx=ctx)
+    calls = {
+        "relu": (lambda: nd.relu(data=x), np.maximum(host, 0)),
+        "Activation": (lambda: nd.Activation(data=x, act_type="relu"), np.maximum(host, 0)),
+        "softmax": (lambda: nd.softmax(data=x, axis=0), np.exp(host) / np.exp(host).sum(axis=0)),
+        "reshape": (lambda: nd.reshape(data=x, shape=(4,)), host.reshape(4)),
+        "sum": (lambda: nd.sum(data=x, axis=1), host.sum(axis=1)),
+        "transpose": (lambda: nd.transpose(data=x, axes=(1, 0)), host.T),
+        "dot": (lambda: nd.dot(lhs=x, rhs=x), host @ host),
+        "broadcast_add": (lambda: nd.broadcast_add(lhs=x, rhs=x[0:1]), host + host[0:1]),
+        "add with rhs=": (lambda: nd.add(x, rhs=1.5), host + 1.5),
+        "power": (lambda: nd.power(base=x, exp=2), host ** 2),
+        "negative": (lambda: nd.negative(data=x), -host),
+        "sin with out=": (lambda: nd.sin(data=x, out=nd.zeros((2, 2), ctx=ctx)), np.sin(host)),
+    }
+    for name, (call, want) in calls.items():
+        got = call()
+        assert got.context is ctx, name
+        np.testing.assert_allclose(got.asnumpy(), want, rtol=1e-6, err_msg=name)
+    with pytest.raises(TypeError, match="relu: got both data= .* and x="):
+        nd.relu(x=x, data=x)
+
+
+def test_mxnet_keyword_names_are_recorded_and_traced(ctx):
+    from gpuparams import gluon
+
+    class Net(gluon.HybridBlock):
+        def hybrid_forward(self, F, x):
+            return F.Activation(data=x, act_type="tanh") * F.broadcast_mul(lhs=x, rhs=x)
+
+    net = Net()
+    x = nd.array([[0.5, -1.0, 2.0]], ctx=ctx)
+    want = np.tanh(x.asnumpy()) * x.asnumpy() ** 2
+    net.hybridize()
+    for _ in range(2):  # the traced call and the replay
+        x.attach_grad()
+        with autograd.record():
+            y = net(x)
+        y.backward()
+        np.testing.assert_allclose(y.asnumpy(), want, rtol=1e-6)
+        h = x.asnumpy().astype(np.float64)
+        np.testing.assert_allclose(x.grad.asnumpy(), (1 - np.tanh(h) ** 2) * h ** 2 + np.tanh(h) * 2 * h,
+                                   rtol=1e-5)

@@ -186,12 +186,51 @@ def run_plan_on(device, body):
     return _run_on(device, lambda: body(), (), {})
 
 
-def _make_dispatch(impl, kernel, numbers_only=None):
+#: MXNet's keyword names for operands that our implementations call otherwise, by operator.
+_MXNET_NAMES = {"negative": {"data": "a"}, "power": {"base": "a", "exp": "b"}}
+
+
+def mxnet_keywords(op_name, impl):
+    """``{MXNet keyword: our parameter}`` for the operands of ``impl`` that MXNet names differently:
+    ``data=`` for an operand we call ``x``, ``lhs=``/``rhs=`` for ``a``/``b`` (``nd.relu(data=x)``,
+    ``nd.dot(lhs=a, rhs=b)``, as MXNet code written against its generated signatures passes them)."""
+    import inspect
+    try:
+        params = [p.name for p in inspect.signature(impl).parameters.values()
+                  if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    except (TypeError, ValueError):
+        return {}
+    names = dict(_MXNET_NAMES.get(op_name, {}))
+    if params[:2] == ["a", "b"]:
+        names.setdefault("lhs", "a")
+        names.setdefault("rhs", "b")
+    elif params[:1] == ["x"]:
+        names["data"] = "x"
+    return {k: v for k, v in names.items() if k not in params and v in params}
+
+
+def _renamed(op_name, names, kwargs):
+    """``kwargs`` with MXNet's keyword names replaced by ours (see :func:`mxnet_keywords`)."""
+    kwargs = dict(kwargs)
+    for theirs, ours in names.items():
+        if theirs in kwargs:
+            if ours in kwargs:
+                raise TypeError(f"{op_name}: got both {theirs}= (MXNet's name) and {ours}= for one operand; "
+                                "pass it once")
+            kwargs[ours] = kwargs.pop(theirs)
+    return kwargs
+
+
+def _make_dispatch(impl, kernel, numbers_only=None, op_name=None, keywords=None):
     # The trace hook: while a hybrid_forward is traced, every operator call goes to the tracer,
-    # which runs it through this same dispatcher (with the hook cleared) and records it.
+    # which runs it through this same dispatcher (with the hook cleared) and records it. MXNet's
+    # keyword names (data=, lhs=, rhs=) are translated first, so the tracer records our names.
+    theirs = frozenset(keywords or ())
     if kernel is None:
         @functools.wraps(impl)
         def dispatch(*args, **kwargs):
+            if kwargs and theirs and not theirs.isdisjoint(kwargs):
+                kwargs = _renamed(op_name, keywords, kwargs)
             if _trace.hook is not None:
                 return _trace.hook(dispatch, args, kwargs)
             # The common case, an NDArray first, costs no extra call (this runs for every operator).
@@ -204,6 +243,8 @@ def _make_dispatch(impl, kernel, numbers_only=None):
     else:
         @functools.wraps(impl)
         def dispatch(*args, **kwargs):
+            if kwargs and theirs and not theirs.isdisjoint(kwargs):
+                kwargs = _renamed(op_name, keywords, kwargs)
             if _trace.hook is not None:
                 return _trace.hook(dispatch, args, kwargs)
             # The common case, an NDArray first, costs no extra call (this runs for every operator).
@@ -284,7 +325,8 @@ def register(name=None, *, method=None, kernel=None, differentiable=True, public
         if out:  # written inside the dispatcher's device scope, where CuPy copies must run
             run = _writing_out(op_name, impl)
             run_kernel = kernel and _writing_out(op_name, kernel)
-        dispatch = _make_dispatch(run, run_kernel, scalar and _on_numbers(op_name, scalar))
+        dispatch = _make_dispatch(run, run_kernel, scalar and _on_numbers(op_name, scalar), op_name,
+                                  mxnet_keywords(op_name, impl))
         dispatch.op_name = op_name
         op = Op(op_name, impl, kernel, method_name, differentiable, public, tuple(aliases), dispatch,
                 bool(higher_order))
