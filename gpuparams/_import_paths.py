@@ -17,7 +17,7 @@ import importlib.abc
 import importlib.util
 import sys
 
-from .errors import UnsupportedModuleError
+from .errors import NotSupportedError, UnsupportedModuleError, UnsupportedSubmoduleError
 
 __all__ = ["ALIASES", "UNSUPPORTED", "install"]
 
@@ -88,15 +88,51 @@ class _GluonPathFinder(importlib.abc.MetaPathFinder):
                     f"{holds}); see dir({owner}) for what exists", name=fullname)
         if real == fullname or fullname in _OWN_FILES:
             return None
-        if importlib.util.find_spec(real) is None:
+        try:
+            spec = importlib.util.find_spec(real)
+        except UnsupportedSubmoduleError:  # said below for the name the user wrote (_MissingNameFinder)
+            spec = None
+        if spec is None:
             return None  # no such module under either name: Python's usual ModuleNotFoundError
         return importlib.util.spec_from_loader(fullname, _AliasLoader(real))
 
 
+class _MissingNameFinder(importlib.abc.MetaPathFinder):
+    """The last finder: a ``gpuparams.<pkg>.<name>`` that no finder found is looked up on the package,
+    and where the package says the name is not supported yet, that message is the import error.
+
+    ``from gpuparams.gluon.nn import Conv2D`` and ``from gpuparams import metric`` import such a name as
+    a submodule once the attribute lookup fails, and Python replaces the lookup's
+    :class:`~gpuparams.errors.UnsupportedNameError` by a bare "cannot import name"; raising
+    :class:`~gpuparams.errors.UnsupportedSubmoduleError` (a ``ModuleNotFoundError``) here keeps it.
+    """
+
+    def find_spec(self, fullname, path=None, target=None):
+        if not fullname.startswith("gpuparams."):
+            return None
+        parent_name, _, name = fullname.rpartition(".")
+        parent = sys.modules.get(parent_name)
+        namespace = getattr(parent, "__dict__", {})
+        hook = namespace.get("__getattr__")
+        if hook is None or name.startswith("_") or name in namespace:
+            return None  # (an attribute that is not a module: Python's usual error)
+        try:
+            hook(name)
+        except NotSupportedError as exc:  # UnsupportedNameError: the package's "not supported yet"
+            raise UnsupportedSubmoduleError(f"No module named {fullname!r}: {exc}") from None
+        except Exception:  # anything else is not ours to report: Python's usual error
+            return None
+        return None  # the package has it, as an attribute that is not a module
+
+
 _FINDER = _GluonPathFinder()
+_LAST = _MissingNameFinder()
 
 
 def install():
-    """Put the finder first on ``sys.meta_path`` (once; idempotent)."""
+    """Put the alias finder first on ``sys.meta_path`` and the missing-name finder last (once;
+    idempotent)."""
     if not any(isinstance(f, _GluonPathFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _FINDER)
+    if not any(isinstance(f, _MissingNameFinder) for f in sys.meta_path):
+        sys.meta_path.append(_LAST)

@@ -19,7 +19,8 @@ __all__ = [
     "StaleGradientError",
     "ArrayFileError", "NVMLUnavailableError", "UsageError", "EmulatorError", "KernelFault",
     "BarrierError", "LaunchConfigError", "ArgumentError", "EmulatorCompileError", "SkipCase",
-    "NotSupportedError", "UnsupportedNameError", "UnsupportedModuleError", "ArrayConversionError",
+    "NotSupportedError", "UnsupportedNameError", "UnsupportedModuleError", "UnsupportedSubmoduleError",
+    "ArrayConversionError",
     "TraceError",
     "GraphFormatError", "CaptureFallbackWarning", "CaptureError", "UnsupportedKVStoreError",
     "DistributedError", "BackendUnavailableError", "RankFailedError", "CollectiveTimeoutError",
@@ -90,6 +91,18 @@ class UnsupportedModuleError(NotSupportedError, ImportError):
 
     def __reduce__(self):
         return (type(self), (str(self), self.name))
+
+
+class UnsupportedSubmoduleError(UnsupportedModuleError, ModuleNotFoundError):
+    """``gpuparams.<package>.<name>`` imported as a module where the package has no such module and
+    says the name is not supported yet (``from gpuparams import metric``,
+    ``from gpuparams.gluon.nn import Conv2D``); the message starts with Python's own
+    "No module named ..." and goes on with the package's.
+
+    A ``ModuleNotFoundError`` as usual for a name that is not there, but with ``name`` None: Python's
+    ``from ... import`` replaces an error naming the very submodule it tried by a bare "cannot
+    import name", which would drop the message.
+    """
 
 
 class ContextMismatchError(GpuparamsError, ValueError):

@@ -234,3 +234,34 @@ def test_unsupported_module_keeps_hasattr_and_import_fallbacks_working():
 def test_a_misspelled_submodule_is_still_module_not_found():
     with pytest.raises(ModuleNotFoundError, match="No module named 'gpuparams.gluon.data.samplers'"):
         importlib.import_module("gpuparams.gluon.data.samplers")
+
+
+#: ``from <package> import <name>`` of names MXNet has and gpuparams lacks: Python turns the failed
+#: attribute lookup into a submodule import, which must keep the "not supported yet" message.
+MISSING_FROM_IMPORTS = [
+    ("from gpuparams import metric", "gpuparams.metric is not supported by gpuparams yet"),
+    ("import gpuparams.kvstore", "gpuparams.kvstore is not supported by gpuparams yet"),
+    ("from gpuparams.gluon.nn import Dense, Conv2D", "gluon.nn.Conv2D is not supported by gpuparams yet"),
+    ("from gpuparams.nd import contrib", "nd.contrib is not supported by gpuparams yet"),
+    ("from gpuparams.ndarray import sparse", "nd.sparse is not supported by gpuparams yet"),
+    ("from gpuparams.gluon.data.vision import ImageFolderDataset",
+     "gluon.data.vision.ImageFolderDataset is not supported by gpuparams yet"),
+]
+
+
+@pytest.mark.parametrize("statement, shown", MISSING_FROM_IMPORTS, ids=[s for s, _ in MISSING_FROM_IMPORTS])
+def test_from_import_of_a_missing_mxnet_name_says_it_is_not_supported_yet(statement, shown):
+    with pytest.raises(ModuleNotFoundError) as info:
+        exec(statement, {})
+    assert isinstance(info.value, errors.UnsupportedSubmoduleError)
+    assert isinstance(info.value, errors.NotSupportedError) and shown in str(info.value)
+    assert str(info.value).startswith("No module named 'gpuparams.")
+
+
+def test_names_that_exist_or_are_private_keep_pythons_errors():
+    for statement in ("import gpuparams.nd.NDArray", "import gpuparams.nd.relu", "import gpuparams._nope"):
+        with pytest.raises(ModuleNotFoundError) as info:
+            exec(statement, {})
+        assert not isinstance(info.value, errors.NotSupportedError), statement
+    from gpuparams.nd import NDArray, relu  # noqa: F401  (attributes import as before)
+    from gpuparams.gluon.data import DataLoader, sampler  # noqa: F401
