@@ -22,6 +22,10 @@ from . import autograd, nd
 # as ``mx.ndarray`` is ``mx.nd``: one module under two names (the class lives in ``_ndarray``).
 ndarray = nd
 _sys.modules[__name__ + ".ndarray"] = nd
+# MXNet's class module ``mxnet.ndarray.ndarray`` (``from mxnet.ndarray.ndarray import NDArray``) is the
+# internal module that holds the class, under both spellings of its package.
+nd.ndarray = _sys.modules[__name__ + "._ndarray"]
+_sys.modules[__name__ + ".nd.ndarray"] = _sys.modules[__name__ + ".ndarray.ndarray"] = nd.ndarray
 # MXNet's submodule paths below gluon (gluon.data.sampler, gluon.nn.basic_layers, ...), and a
 # "not supported yet" ImportError for the MXNet modules we lack (gluon.rnn, ...).
 _import_paths.install()

@@ -265,3 +265,11 @@ def test_names_that_exist_or_are_private_keep_pythons_errors():
         assert not isinstance(info.value, errors.NotSupportedError), statement
     from gpuparams.nd import NDArray, relu  # noqa: F401  (attributes import as before)
     from gpuparams.gluon.data import DataLoader, sampler  # noqa: F401
+
+
+def test_mxnets_class_module_path_gives_the_ndarray_class():
+    """``from mxnet.ndarray.ndarray import NDArray`` (MXNet's module of the class) under both names."""
+    from gpuparams.ndarray.ndarray import NDArray
+    import gpuparams.nd.ndarray as module
+    assert NDArray is gp.nd.NDArray is module.NDArray and gp.nd.ndarray is module
+    assert isinstance(gp.nd.ones((2,)), gp.ndarray.ndarray.NDArray)
