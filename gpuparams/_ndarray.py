@@ -666,13 +666,15 @@ class NDArray:
         """Hyperbolic tangent: ``nd.tanh``."""
         return _ops.tanh(self)
 
-    def softmax(self, axis: int = -1, temperature: Optional[float] = None) -> NDArray:
-        """Softmax of ``x / temperature`` along ``axis``: ``nd.softmax``."""
-        return _ops.softmax(self, axis, temperature)
+    def softmax(self, axis: int = -1, temperature: Optional[float] = None,
+                dtype: DTypeLike = None) -> NDArray:
+        """Softmax of ``x / temperature`` along ``axis`` (in ``dtype`` if given): ``nd.softmax``."""
+        return _ops.softmax(self, axis, temperature, dtype)
 
-    def log_softmax(self, axis: int = -1, temperature: Optional[float] = None) -> NDArray:
-        """``log(softmax(x / temperature))`` along ``axis``: ``nd.log_softmax``."""
-        return _ops.log_softmax(self, axis, temperature)
+    def log_softmax(self, axis: int = -1, temperature: Optional[float] = None,
+                    dtype: DTypeLike = None) -> NDArray:
+        """``log(softmax(x / temperature))`` along ``axis`` (in ``dtype`` if given): ``nd.log_softmax``."""
+        return _ops.log_softmax(self, axis, temperature, dtype)
 
     def sum(self, axis: Axis = None, keepdims: bool = False, exclude: bool = False) -> NDArray:
         """Sum over ``axis`` (all axes by default; ``exclude=True`` reduces all *but* ``axis``):

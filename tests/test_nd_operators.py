@@ -436,3 +436,31 @@ def test_mxnet_keyword_names_are_recorded_and_traced(ctx):
         h = x.asnumpy().astype(np.float64)
         np.testing.assert_allclose(x.grad.asnumpy(), (1 - np.tanh(h) ** 2) * h ** 2 + np.tanh(h) * 2 * h,
                                    rtol=1e-5)
+
+
+def test_softmax_dtype_computes_float16_logits_in_float32(ctx):
+    """``dtype='float32'`` on float16 logits: a float32 result and a float16 gradient, both as the
+    float64 softmax of the float16 values gives them (MXNet 1.9.1 returns float32 too, but computes
+    in float16 unless MXNET_SAFE_ACCUMULATION is set)."""
+    logits = np.array([[1.0, -2.0, 3.5], [0.25, 8.0, -4.0]])
+    head = np.array([[1.0, 0.5, 2.0], [0.3, 0.2, 1.0]])
+    x = nd.array(logits, ctx=ctx, dtype="float16")
+    x.attach_grad()
+    with autograd.record():
+        y = nd.softmax(x, dtype="float32")
+        z = nd.log_softmax(x, axis=0, dtype="float32")
+    autograd.backward([y, z], [nd.array(head, ctx=ctx), nd.array(head, ctx=ctx)])
+    h = x.asnumpy().astype(np.float64)
+    soft = np.exp(h) / np.exp(h).sum(axis=1, keepdims=True)
+    log_soft0 = h - np.log(np.exp(h).sum(axis=0, keepdims=True))
+    assert y.dtype == np.float32 and z.dtype == np.float32 and x.grad.dtype == np.float16
+    np.testing.assert_allclose(y.asnumpy(), soft, rtol=1e-6)
+    np.testing.assert_allclose(z.asnumpy(), log_soft0, rtol=1e-6, atol=1e-6)
+    grad = soft * (head - (head * soft).sum(axis=1, keepdims=True))
+    grad += head - np.exp(log_soft0) * head.sum(axis=0, keepdims=True)
+    np.testing.assert_allclose(x.grad.asnumpy(), grad, rtol=1e-3, atol=1e-3)  # float16's precision
+    ints = nd.softmax(nd.array([[1, 2]], ctx=ctx, dtype="int32"))
+    assert ints.dtype == np.float32  # not float64 (MXNet refuses integer logits)
+    np.testing.assert_allclose(ints.asnumpy(), [[1 / (1 + math.e), math.e / (1 + math.e)]], rtol=1e-6)
+    with pytest.raises(TypeError, match="softmax: dtype must be a float dtype, got int32"):
+        nd.softmax(x, dtype="int32")

@@ -9,6 +9,7 @@ import numbers
 
 from ._core import (contiguous, normalize_axis, result, stable_log_softmax, stable_sigmoid, stable_softmax,
                     xp_of)
+from .._ndarray import normalize_dtype
 from ._registry import register
 
 __all__ = ["relu", "sigmoid", "tanh", "softrelu", "softsign", "softmax", "log_softmax", "activation",
@@ -122,12 +123,30 @@ def _scaled(data, t):
     return data if t == 1.0 else (data / t).astype(data.dtype, copy=False)
 
 
+def _computed_in(op_name, x, dtype):
+    """``x``'s data in the dtype the softmax is computed and returned in: ``dtype`` (MXNet's, e.g.
+    float32 for float16 logits), else ``x``'s own, or float32 for integers (MXNet refuses them)."""
+    if dtype is not None:
+        dt = normalize_dtype(dtype, what=f"{op_name} dtype")
+        if dt.kind != "f":
+            raise TypeError(f"{op_name}: dtype must be a float dtype, got {dt.name}")
+    else:
+        dt = x._data.dtype if x._data.dtype.kind == "f" else normalize_dtype("float32")
+    return x._data if x._data.dtype == dt else x._data.astype(dt)
+
+
+def _grad_as(grad, dtype):
+    return grad if grad.dtype == dtype else grad.astype(dtype)
+
+
 @register(method=True)
-def softmax(x, axis=-1, temperature=None):
+def softmax(x, axis=-1, temperature=None, dtype=None):
     """Softmax of ``x / temperature`` along ``axis`` (max-subtracted, so large logits do not overflow).
 
     ``temperature`` (MXNet's; default None, i.e. 1) must be positive; larger values flatten the
-    distribution. The gradient is ``out * (g - sum(g * out)) / temperature``.
+    distribution. The gradient is ``out * (g - sum(g * out)) / temperature``. ``dtype`` (MXNet's) is
+    the dtype to compute and return the result in (float16 logits with ``dtype='float32'``); by
+    default the input's, float32 for an integer input (which MXNet refuses).
 
     Infinite logits give the limit: a row with k entries at +inf is ``1/k`` at each of them and 0
     elsewhere, a -inf entry has probability 0; a row that is all -inf, or holds a NaN, is NaN (MXNet
@@ -135,32 +154,34 @@ def softmax(x, axis=-1, temperature=None):
     """
     axis = normalize_axis(axis, x.shape, "softmax")
     t = _temperature("softmax", temperature)
-    data = _scaled(x._data, t)
+    data = _scaled(_computed_in("softmax", x, dtype), t)
     out = stable_softmax(data, axis, xp_of(data))
+    in_dtype = x._data.dtype
 
     def backward(g, needs):
         grad = out * (g - (g * out).sum(axis=axis, keepdims=True))
-        return (grad if t == 1.0 else (grad / t).astype(g.dtype, copy=False),)
+        return (_grad_as(grad if t == 1.0 else (grad / t).astype(g.dtype, copy=False), in_dtype),)
     return result(out, x._ctx, "softmax", (x,), backward, save_output=True, saved=())
 
 
 @register(method=True)
-def log_softmax(x, axis=-1, temperature=None):
+def log_softmax(x, axis=-1, temperature=None, dtype=None):
     """``log(softmax(x / temperature))`` computed as ``z - logsumexp(z)`` for stability (see
-    :func:`softmax` for ``temperature``).
+    :func:`softmax` for ``temperature`` and ``dtype``).
 
     Infinite logits give the limit: in a row with k entries at +inf those are ``-log k`` and the
     others -inf; a -inf entry is -inf; a row that is all -inf, or holds a NaN, is NaN.
     """
     axis = normalize_axis(axis, x.shape, "log_softmax")
     t = _temperature("log_softmax", temperature)
-    data = _scaled(x._data, t)
+    data = _scaled(_computed_in("log_softmax", x, dtype), t)
     xp = xp_of(data)
+    in_dtype = x._data.dtype
     out = stable_log_softmax(data, axis, xp)
 
     def backward(g, needs):
         grad = g - xp.exp(out) * g.sum(axis=axis, keepdims=True)
-        return (grad if t == 1.0 else (grad / t).astype(g.dtype, copy=False),)
+        return (_grad_as(grad if t == 1.0 else (grad / t).astype(g.dtype, copy=False), in_dtype),)
     return result(out, x._ctx, "log_softmax", (x,), backward, save_output=True, saved=())
 
 

@@ -124,6 +124,10 @@ def cases(nd):
     c["log_softmax_temperature"] = (lambda a: nd.log_softmax(a, temperature=3.0), [_A], True)
     c["softmax_method_temperature"] = (lambda a: a.softmax(temperature=2.0), [_A], True)
     c["log_softmax_method_temperature"] = (lambda a: a.log_softmax(axis=0, temperature=2.0), [_A], True)
+    # dtype=: computed and returned in that dtype, the gradient in the input's
+    c["log_softmax_dtype_float64"] = (lambda a: nd.log_softmax(a, axis=0, dtype="float64", temperature=2.0),
+                                      [_A], True)
+    c["softmax_method_dtype"] = (lambda a: a.softmax(dtype="float64"), [_A], True)
     # Dropout outside training is the identity (mode='training'); p=0 'always' too
     c["Dropout_predict"] = (lambda a: nd.Dropout(a, p=0.5), [_A], False)
     c["Dropout_always_p0"] = (lambda a: nd.Dropout(a, p=0.0, mode="always"), [_A], True)
