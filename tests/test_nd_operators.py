@@ -464,3 +464,12 @@ def test_softmax_dtype_computes_float16_logits_in_float32(ctx):
     np.testing.assert_allclose(ints.asnumpy(), [[1 / (1 + math.e), math.e / (1 + math.e)]], rtol=1e-6)
     with pytest.raises(TypeError, match="softmax: dtype must be a float dtype, got int32"):
         nd.softmax(x, dtype="int32")
+
+
+def test_flatten_of_empty_and_0d_arrays(ctx):
+    for shape, want in (((0, 3), (0, 3)), ((0, 2, 2), (0, 4)), ((2, 0, 3), (2, 0)), ((3,), (3, 1))):
+        x = nd.zeros(shape, ctx=ctx)
+        assert x.flatten().shape == want and x.flatten().size == x.size == int(np.prod(shape))
+        assert nd.Flatten(x).shape == want and x.flatten(inplace=True).shape == want
+    with pytest.raises(ShapeError, match=r"flatten: needs an array with a first axis, got shape \(\)"):
+        nd.array(np.array(2.0), ctx=ctx).flatten()

@@ -216,8 +216,15 @@ def squeeze(x, axis=None, inplace=False):
 @register(method=True, aliases=("Flatten",))
 def flatten(x, inplace=False):
     """Collapse all axes but the first: ``(N, ...) -> (N, prod(...))``; a new array unless
-    ``inplace=True`` (a view)."""
-    return _maybe_copy(reshape(x, (x.shape[0], -1)), inplace)
+    ``inplace=True`` (a view). Empty arrays flatten too (``(0, 3) -> (0, 3)``; MXNet 1.9.1 refuses
+    them); a 0-d array is a :class:`ShapeError`."""
+    if x.ndim == 0:
+        raise ShapeError("flatten: needs an array with a first axis, got shape (); use "
+                         "x.reshape((1, 1)) for a 1 x 1 array")
+    rest = 1
+    for n in x.shape[1:]:
+        rest *= n
+    return _maybe_copy(reshape(x, (x.shape[0], rest)), inplace)
 
 
 def _joined(op_name, arrays):
