@@ -473,3 +473,44 @@ def test_flatten_of_empty_and_0d_arrays(ctx):
         assert nd.Flatten(x).shape == want and x.flatten(inplace=True).shape == want
     with pytest.raises(ShapeError, match=r"flatten: needs an array with a first axis, got shape \(\)"):
         nd.array(np.array(2.0), ctx=ctx).flatten()
+
+
+def test_out_on_every_single_result_operator(ctx):
+    """As every MXNet nd operator: ``out=`` writes the result into that array and returns it (cast to
+    its dtype), for reductions, products, shapes and activations too, not only elementwise ops."""
+    host = np.array([[0.5, -1.0, 2.0], [3.0, 0.25, -4.0]])
+    x = nd.array(host, ctx=ctx)
+    soft = np.exp(host) / np.exp(host).sum(axis=1, keepdims=True)
+    calls = {
+        "softmax": (lambda o: nd.softmax(x, out=o), soft),
+        "log_softmax": (lambda o: nd.log_softmax(x, out=o), np.log(soft)),
+        "sum": (lambda o: nd.sum(x, axis=1, out=o), host.sum(axis=1)),
+        "mean": (lambda o: nd.mean(x, axis=0, out=o), host.mean(axis=0)),
+        "max": (lambda o: nd.max(x, axis=1, out=o), host.max(axis=1)),
+        "dot": (lambda o: nd.dot(x, x.T, out=o), host @ host.T),
+        "reshape": (lambda o: nd.reshape(x, shape=(3, 2), out=o), host.reshape(3, 2)),
+        "transpose": (lambda o: nd.transpose(x, out=o), host.T),
+        "flatten": (lambda o: nd.flatten(x, out=o), host),
+        "expand_dims": (lambda o: nd.expand_dims(x, axis=0, out=o), host[None]),
+        "concat": (lambda o: nd.concat(x, x, dim=0, out=o), np.concatenate([host, host])),
+        "Activation": (lambda o: nd.Activation(x, act_type="relu", out=o), np.maximum(host, 0)),
+        "FullyConnected": (lambda o: nd.FullyConnected(x, x, num_hidden=2, no_bias=True, out=o),
+                           host @ host.T),
+        "take": (lambda o: nd.take(x, nd.array([1, 0], ctx=ctx), out=o), host[[1, 0]]),
+        "argmax": (lambda o: nd.argmax(x, axis=1, out=o), host.argmax(axis=1)),
+        "where": (lambda o: nd.where(x > 0, x, -x, out=o), np.abs(host)),
+    }
+    for name, (call, want) in calls.items():
+        target = nd.zeros(want.shape, ctx=ctx)
+        assert call(target) is target, name
+        np.testing.assert_allclose(target.asnumpy(), want, rtol=1e-6, err_msg=name)
+    with pytest.raises(TypeError, match="split: out= takes one array, but split returns list"):
+        nd.split(x, num_outputs=3, axis=1, out=nd.zeros((2, 1), ctx=ctx))
+    with pytest.raises(ValueError, match=r"sum: out has shape \(3,\) but the result has shape \(2,\)"):
+        nd.sum(x, axis=1, out=nd.zeros((3,), ctx=ctx))
+    x.attach_grad()  # recorded: out becomes the recorded result
+    target = nd.zeros((2,), ctx=ctx)
+    with autograd.record():
+        nd.sum(x * x, axis=1, out=target)
+    target.backward()
+    np.testing.assert_allclose(x.grad.asnumpy(), 2 * host, rtol=1e-6)

@@ -265,6 +265,9 @@ def _writing_out(op_name, fn):
         res = fn(*args, **kwargs)
         if out is None:
             return res
+        if not isinstance(res, _NDArray):
+            raise TypeError(f"{op_name}: out= takes one array, but {op_name} returns "
+                            f"{type(res).__name__}; use the returned arrays")
         if type(out) is not _NDArray:
             raise TypeError(f"{op_name}: out must be an NDArray, got {type(out).__name__}")
         if out._ctx is not res._ctx:
@@ -281,7 +284,7 @@ def _writing_out(op_name, fn):
 
 
 def register(name=None, *, method=None, kernel=None, differentiable=True, public=True, aliases=(),
-             scalar=None, out=False, higher_order=False):
+             scalar=None, out=None, higher_order=False):
     """Declare an operator (use as a decorator on its implementation).
 
     Parameters
@@ -304,8 +307,9 @@ def register(name=None, *, method=None, kernel=None, differentiable=True, public
     scalar : callable, optional
         What the operator computes when every argument is a Python number (``nd.add(2, 3)`` is 5,
         as in MXNet); without it such a call reaches the implementation.
-    out : bool
-        Accept MXNet's ``out=`` keyword (write the result into a given array and return it).
+    out : bool, optional
+        Accept MXNet's ``out=`` keyword (write the result into a given array and return it); by
+        default every public operator does, as every MXNet ``nd`` operator does.
     higher_order : bool
         The operator passes ``graph_backward=`` to ``result`` (on every implementation, kernel path
         included): its backward expressed with recorded operators, so second derivatives through it
@@ -322,7 +326,8 @@ def register(name=None, *, method=None, kernel=None, differentiable=True, public
             raise ValueError(f"operator {op_name!r} is registered twice")
         method_name = op_name if method is True else (method or None)
         run, run_kernel = impl, kernel
-        if out:  # written inside the dispatcher's device scope, where CuPy copies must run
+        if out or (out is None and public):  # written inside the dispatcher's device scope, where
+            # CuPy copies must run
             run = _writing_out(op_name, impl)
             run_kernel = kernel and _writing_out(op_name, kernel)
         dispatch = _make_dispatch(run, run_kernel, scalar and _on_numbers(op_name, scalar), op_name,
