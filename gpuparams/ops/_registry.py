@@ -221,30 +221,41 @@ def _renamed(op_name, names, kwargs):
     return kwargs
 
 
-def _make_dispatch(impl, kernel, numbers_only=None, op_name=None, keywords=None):
+def _make_dispatch(impl, kernel, numbers_only=None, op_name=None, keywords=None, impl_out=None,
+                   kernel_out=None):
     # The trace hook: while a hybrid_forward is traced, every operator call goes to the tracer,
     # which runs it through this same dispatcher (with the hook cleared) and records it. MXNet's
     # keyword names (data=, lhs=, rhs=) are translated first, so the tracer records our names.
+    # ``impl_out`` / ``kernel_out`` (see _writing_out) run only for calls that pass out=, so the
+    # others pay no extra call.
     theirs = frozenset(keywords or ())
     if kernel is None:
         @functools.wraps(impl)
         def dispatch(*args, **kwargs):
-            if kwargs and theirs and not theirs.isdisjoint(kwargs):
-                kwargs = _renamed(op_name, keywords, kwargs)
+            run = impl
+            if kwargs:
+                if theirs and not theirs.isdisjoint(kwargs):
+                    kwargs = _renamed(op_name, keywords, kwargs)
+                if impl_out is not None and "out" in kwargs:
+                    run = impl_out
             if _trace.hook is not None:
                 return _trace.hook(dispatch, args, kwargs)
             # The common case, an NDArray first, costs no extra call (this runs for every operator).
             first = args[0] if args and type(args[0]) is _NDArray else _first_array(args, kwargs)
             if first is not None and first._ctx.device_type == "gpu":
-                return _run_on(backend.device_of(first), impl, args, kwargs)
+                return _run_on(backend.device_of(first), run, args, kwargs)
             if first is None and numbers_only is not None:
                 return numbers_only(*args, **kwargs)
-            return impl(*args, **kwargs)
+            return run(*args, **kwargs)
     else:
         @functools.wraps(impl)
         def dispatch(*args, **kwargs):
-            if kwargs and theirs and not theirs.isdisjoint(kwargs):
-                kwargs = _renamed(op_name, keywords, kwargs)
+            run, run_kernel = impl, kernel
+            if kwargs:
+                if theirs and not theirs.isdisjoint(kwargs):
+                    kwargs = _renamed(op_name, keywords, kwargs)
+                if impl_out is not None and "out" in kwargs:
+                    run, run_kernel = impl_out, kernel_out
             if _trace.hook is not None:
                 return _trace.hook(dispatch, args, kwargs)
             # The common case, an NDArray first, costs no extra call (this runs for every operator).
@@ -252,8 +263,8 @@ def _make_dispatch(impl, kernel, numbers_only=None, op_name=None, keywords=None)
             if first is not None and first._ctx.device_type == "gpu":
                 device = backend.device_of(first)
                 use_kernel = device.custom_kernels and first._data.dtype == _FLOAT32
-                return _run_on(device, kernel if use_kernel else impl, args, kwargs)
-            return impl(*args, **kwargs)
+                return _run_on(device, run_kernel if use_kernel else run, args, kwargs)
+            return run(*args, **kwargs)
     return dispatch
 
 
@@ -325,13 +336,13 @@ def register(name=None, *, method=None, kernel=None, differentiable=True, public
         if op_name in REGISTRY:
             raise ValueError(f"operator {op_name!r} is registered twice")
         method_name = op_name if method is True else (method or None)
-        run, run_kernel = impl, kernel
+        impl_out = kernel_out = None
         if out or (out is None and public):  # written inside the dispatcher's device scope, where
             # CuPy copies must run
-            run = _writing_out(op_name, impl)
-            run_kernel = kernel and _writing_out(op_name, kernel)
-        dispatch = _make_dispatch(run, run_kernel, scalar and _on_numbers(op_name, scalar), op_name,
-                                  mxnet_keywords(op_name, impl))
+            impl_out = _writing_out(op_name, impl)
+            kernel_out = kernel and _writing_out(op_name, kernel)
+        dispatch = _make_dispatch(impl, kernel, scalar and _on_numbers(op_name, scalar), op_name,
+                                  mxnet_keywords(op_name, impl), impl_out, kernel_out)
         dispatch.op_name = op_name
         op = Op(op_name, impl, kernel, method_name, differentiable, public, tuple(aliases), dispatch,
                 bool(higher_order))
