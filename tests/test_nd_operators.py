@@ -514,3 +514,15 @@ def test_out_on_every_single_result_operator(ctx):
         nd.sum(x * x, axis=1, out=target)
     target.backward()
     np.testing.assert_allclose(x.grad.asnumpy(), 2 * host, rtol=1e-6)
+
+
+def test_the_two_norms_gradient_at_a_zero_row_is_zero(ctx):
+    """Where we differ: MXNet 1.9.1 gives NaN for the zero row (0/0); the subgradient 0 keeps a
+    weight-norm penalty on an all-zero row finite. Other rows: x / ||x||."""
+    x = nd.array([[0.0, 0.0, 0.0], [1.0, -2.0, 0.0]], ctx=ctx)
+    x.attach_grad()
+    with autograd.record():
+        y = nd.norm(x, ord=2, axis=1)
+    y.backward()
+    np.testing.assert_allclose(x.grad.asnumpy(), [[0, 0, 0], [1 / math.sqrt(5), -2 / math.sqrt(5), 0]],
+                               rtol=1e-6)
