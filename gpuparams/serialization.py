@@ -67,7 +67,8 @@ def atomic_write(path, write, suffix=".npz"):
     previous file at ``path`` is untouched and the temporary file is removed. The new file gets the
     mode of the file it replaces, else ``0o666`` minus the umask (what ``open`` would give). When
     ``path`` is a symbolic link, the link stays and the file it points to is what is replaced (the
-    temporary goes beside that file).
+    temporary goes beside that file). A device or named pipe (``/dev/null``) is written into
+    directly, as ``open`` would: it cannot be replaced without destroying the node.
 
     Errors from the file system (no permission, a folder in the way, a full disk) are re-raised as
     the same ``OSError`` subclass naming ``path``, never the temporary file.
@@ -86,6 +87,9 @@ def atomic_write(path, write, suffix=".npz"):
     real = os.path.realpath(path) if os.path.islink(path) else path
     folder = os.path.dirname(os.path.abspath(real))
     base = os.path.basename(real)
+    if _is_special(real):
+        _write_in_place(real, path, folder, write)
+        return path
     _remove_stale_temporaries(folder, base)
     mode = _mode_for(real)
     tmp = None
@@ -108,6 +112,44 @@ def atomic_write(path, write, suffix=".npz"):
                 pass
     _fsync_folder(folder)
     return path
+
+
+def _is_special(path):
+    """Whether ``path`` exists and is a device, pipe or socket rather than a regular file."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _write_in_place(real, path, folder, write):
+    """Write into a device or named pipe (``/dev/null``, a pipe a reader waits on) as ``open`` would.
+
+    There is no file to replace atomically there: renaming a temporary over it would put a regular
+    file in place of the node (for root, over ``/dev/null`` itself) and the reader would get nothing.
+    """
+    try:
+        with open(real, "wb") as f:
+            write(_Stream(f))
+            f.flush()
+    except OSError as exc:
+        raise _naming(exc, path, folder) from None
+
+
+class _Stream:
+    """A file seen as a write-only stream: ``/dev/null`` claims to be seekable but its positions
+    stay 0, which breaks the offsets a zip writer records; without ``tell``/``seek`` the writer
+    streams (sizes after each member), which any device or pipe takes."""
+
+    def __init__(self, f):
+        self._f = f
+
+    def write(self, data):
+        return self._f.write(data)
+
+    def flush(self):
+        self._f.flush()
 
 
 def temporary_prefix(target):

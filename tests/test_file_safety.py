@@ -191,3 +191,43 @@ def test_nd_save_names_the_path_when_the_target_is_a_folder(tmp_path):
     with pytest.raises(IsADirectoryError, match=re.escape(str(tmp_path / "out"))):
         nd.save(tmp_path / "out", [nd.zeros((2,))])
     assert os.listdir(tmp_path / "out") == []
+
+
+def _pipe_contents(fd):
+    """What is buffered in the pipe behind ``fd`` (opened O_RDWR, so reads never see an end)."""
+    os.set_blocking(fd, False)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_saving_into_a_named_pipe_writes_into_it_instead_of_replacing_it(tmp_path):
+    # A device or pipe is not a file to replace: the rename of the atomic save would put a regular
+    # file in its place (for root, save_parameters('/dev/null') replaced /dev/null itself).
+    fifo = tmp_path / "stream.npz"
+    os.mkfifo(fifo)
+    keeper = os.open(fifo, os.O_RDWR)  # a reader (and writer) that never blocks the save
+    try:
+        _dense_with(2.5).save_parameters(fifo)
+        assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+        received = tmp_path / "received.npz"
+        received.write_bytes(_pipe_contents(keeper))
+    finally:
+        os.close(keeper)
+    np.testing.assert_array_equal(load_arrays(received)["weight"], np.full((2, 3), 2.5, np.float32))
+    assert sorted(os.listdir(tmp_path)) == ["received.npz", "stream.npz"]  # no temporary either
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="mknod needs root")
+def test_saving_onto_a_device_node_writes_into_the_device(tmp_path):
+    null = tmp_path / "null"
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # a second /dev/null
+    _dense_with(1.0).save_parameters(null)
+    nd.save(str(null), {"x": nd.ones((2,))})
+    assert stat.S_ISCHR(os.lstat(null).st_mode) and os.path.getsize(null) == 0
+    assert os.listdir(tmp_path) == ["null"]
