@@ -157,6 +157,8 @@ class World:
                 rel = os.path.relpath(path, self.tmp)
                 if os.path.isdir(path):
                     files[rel + "/"] = os.stat(path).st_mode
+                elif not os.path.isfile(path):  # a named pipe: opening it would wait for a writer
+                    files[rel] = ("special", os.lstat(path).st_mode)
                 else:
                     with open(path, "rb") as f:
                         files[rel] = (hashlib.sha256(f.read()).hexdigest(), os.stat(path).st_mode)
@@ -566,6 +568,16 @@ CASES = [
      CliError, ["--out outdir", "is a folder"]),
     ("cli-out-read-only", _cli_denied, CliError, ["--out m.npz", "Permission denied", "writable"]),
     ("cli-runs-read-only", _cli_default_denied, CliError, ["runs", "Permission denied"]),
+    ("cli-out-empty", lambda w: (w.arm(), w.cli("train", "--out", "")), CliError,
+     ["--out ''", "empty file name"]),
+    ("cli-out-under-a-file", lambda w: (w.arm(), w.cli("train", "--out", "model.npz/m.npz", "--force")),
+     CliError, ["--out model.npz/m.npz", "{tmp}/model.npz is a file, not a folder"]),
+    ("cli-out-named-pipe", lambda w: (os.mkfifo(w.tmp / "pipe.npz"), w.arm(),
+                                      w.cli("train", "--out", "pipe.npz", "--force")),
+     CliError, ["--out pipe.npz", "not a regular file"]),
+    ("cli-out-states-path-is-folder", lambda w: ((w.tmp / "m.trainer.npz").mkdir(), w.arm(),
+                                                 w.cli("train", "--out", "m.npz", "--force")),
+     CliError, ["--out m.npz", "trainer-states file m.trainer.npz is a folder"]),
     ("cli-out-missing-folder", lambda w: (w.arm(), w.cli("train", "--out", "nope/m.npz")), CliError,
      ["nope", "does not exist"]),
     ("cli-out-exists", lambda w: (w.arm(), w.cli("train", "--out", "model.npz")), CliError,

@@ -402,15 +402,36 @@ def _new_run_folder(runs_dir):
     raise UsageError(f"{runs_dir}/ already holds 999 runs started at {stamp}; give --out FILE")
 
 
+#: What each of the three run files is, for messages.
+_ROLES = ("parameter", "trainer-states", "run-record")
+
+
+def _check_kinds(paths, flag):
+    """Refuse run files that exist as something other than a regular file: a folder in the way, or
+    a device or pipe (``--out /dev/null``), which cannot hold a run to resume."""
+    for role, path in zip(_ROLES, paths):
+        if os.path.isdir(path):
+            if path == paths[0]:
+                raise UsageError(f"{flag} {path}: is a folder; give a file name such as "
+                                 f"{os.path.join(path, _OUT_NAME)}")
+            raise UsageError(f"{flag} {paths[0]}: its {role} file {path} is a folder; move it away "
+                             "or choose another --out")
+        if os.path.exists(path) and not os.path.isfile(path):
+            raise UsageError(f"{flag} {paths[0]}: {path} is not a regular file (a device, pipe or "
+                             "socket); give a file name such as model.npz")
+
+
 def _check_writable(paths, flag):
     """Refuse, before any work, outputs that could not be written: a folder in the way, a missing
     or read-only folder (tested by creating and removing a probe file, which is what counts)."""
-    for path in paths:
-        if os.path.isdir(path):
-            raise UsageError(f"{flag} {path}: is a folder; give a file name such as "
-                             f"{os.path.join(path, _OUT_NAME)}")
+    _check_kinds(paths, flag)
     folder = os.path.dirname(os.path.abspath(paths[0]))
     if not os.path.isdir(folder):
+        above = folder
+        while not os.path.exists(above) and os.path.dirname(above) != above:
+            above = os.path.dirname(above)
+        if os.path.exists(above) and not os.path.isdir(above):
+            raise UsageError(f"{flag} {paths[0]}: {above} is a file, not a folder; choose another --out")
         raise UsageError(f"{flag} {paths[0]}: folder {folder} does not exist")
     problem = probe_writable(folder)
     if problem is not None:
@@ -433,6 +454,8 @@ def _outputs(args, plan, writes=True):
         return
     if args.out is not None:
         out, flag = args.out, "--out"
+        if not out.strip():
+            raise UsageError(f"--out {out!r}: empty file name; give one such as model.npz")
         if os.path.isdir(out):
             raise UsageError(f"--out {out}: is a folder; give a file name such as "
                              f"{os.path.join(out, _OUT_NAME)}")
@@ -453,6 +476,7 @@ def _outputs(args, plan, writes=True):
     plan.params_path, plan.states_path, plan.record_path = paths
     if not writes:
         return
+    _check_kinds(paths, flag)
     if args.out is not None and not args.resume and not args.force:
         existing = [p for p in paths if os.path.lexists(p)]
         if existing:
