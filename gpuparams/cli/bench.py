@@ -15,6 +15,7 @@ without a GPU) or nothing could be timed.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 
@@ -112,12 +113,14 @@ def options_from_args(args, argv=None):
     _positive("--max-reruns", args.max_reruns, 0)
     _positive("--device", args.device, 0)
     _positive("--threads", args.threads)
+    _positive("--seed", args.seed, 0)  # seeds NumPy generators, which refuse negative seeds per case
+    _positive("--procs", getattr(args, "procs", 1))
     if args.nvml_hz <= 0 or args.nvml_hz > 1000:
         raise UsageError(f"--nvml-hz must be in (0, 1000], got {args.nvml_hz}")
     for name in ("peak_tflops", "peak_tbps"):
         value = getattr(args, name)
-        if value is not None and value <= 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be positive, got {value}")
+        if value is not None and not (0 < value < math.inf):  # NaN fails this too
+            raise UsageError(f"--{name.replace('_', '-')} must be positive and finite, got {value}")
     quick = (5, 2, 1) if args.quick else (20, 5, 3)
     return BenchOptions(
         suites=suites, modes=modes,
