@@ -205,6 +205,17 @@ def test_csv_with_a_byte_order_mark_and_a_header(tmp_path):
     assert "h.csv: first line 'x1,x2,label' taken as column names" in result.stdout
 
 
+def test_csv_starting_with_blank_lines_is_read_and_its_header_found(tmp_path):
+    # Before, a blank first line made the file "empty", though np.loadtxt skips blank lines.
+    (tmp_path / "b.csv").write_text("\n\nx1,x2,label\n1,2,0\n\n3,4,1\n5,6,0\n7,8,1\n")
+    result = _train(tmp_path, "--data", "b.csv", "--epochs", "1", "--hidden", "4")
+    assert result.returncode == 0, result.stderr
+    assert "(4 examples x 2 features" in result.stdout
+    assert "b.csv: first line 'x1,x2,label' taken as column names" in result.stdout
+    record = json.loads((_run_folder(tmp_path) / "model.json").read_text())
+    np.testing.assert_allclose(record["feature_mean"], [4.0, 5.0])
+
+
 def test_divergence_is_one_line_without_numpy_warnings(tmp_path):
     result = _train(tmp_path, "--task", "linreg", "--lr", "1e6", "--epochs", "2", "--out", "d.npz")
     assert result.returncode == 1, result.stderr

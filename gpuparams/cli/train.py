@@ -265,33 +265,60 @@ def _read_csv(path, notes=None):
     # the first data row look like a header and lose it.
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            first = f.readline()
+            lines = f.read().splitlines()
     except UnicodeDecodeError:
         raise UsageError(f"cannot read {path}: not a UTF-8 text file") from None
-    if not first.strip():
+    # Blank lines are skipped (as np.loadtxt does), so a file that starts with one still has its
+    # header decided by its first line of content.
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
         raise UsageError(f"cannot read {path}: the file is empty")
     # The header is decided by content: a first line that is all numbers is data.
-    header = 0 if _looks_numeric(first.strip().split(",")) else 1
+    header = 0 if _looks_numeric(lines[first].strip().split(",")) else 1
     if notes is not None:
-        shown = first.strip()
+        shown = lines[first].strip()
         shown = shown if len(shown) <= 60 else shown[:57] + "..."
         notes.append(f"{os.path.basename(path)}: first line {shown!r} taken as column names" if header
                      else f"{os.path.basename(path)}: no header line (the first line is numbers)")
+    start = first + header
     try:
         with warnings.catch_warnings():
             # An empty table is reported below as one clear error, not as NumPy's warning.
             warnings.filterwarnings("ignore", message=".*input contained no data", category=UserWarning)
-            table = np.loadtxt(path, delimiter=",", skiprows=header, ndmin=2, dtype=np.float64,
-                               encoding="utf-8-sig")
+            table = np.loadtxt(lines[start:], delimiter=",", ndmin=2, dtype=np.float64)
     except ValueError as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        reason = reason.split("; use `usecols`")[0]  # NumPy's advice is about its own API
+        reason = _first_bad_line(lines, start)
+        if reason is None:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            reason = reason.split("; use `usecols`")[0]  # NumPy's advice is about its own API
         raise UsageError(f"cannot read {path}: not a table of numbers ({reason})") from None
     if table.shape[0] == 0:
         raise UsageError(f"cannot read {path}: no data rows")
     if table.shape[1] < 2:
         raise UsageError(f"{path} needs at least two columns: features, then the label")
     return table[:, :-1], table[:, -1]
+
+
+def _first_bad_line(lines, start):
+    """Where the data lines ``lines[start:]`` stop being a table of numbers, by the file's own line
+    numbers (NumPy counts rows after the skipped header), or None when Python finds no problem."""
+    width = None
+    for n in range(start, len(lines)):
+        if not lines[n].strip():
+            continue
+        fields = lines[n].split(",")
+        if width is None:
+            width = len(fields)
+        elif len(fields) != width:
+            return f"the number of columns changed from {width} to {len(fields)} at line {n + 1}"
+        for c, field in enumerate(fields, 1):
+            try:
+                float(field)
+            except ValueError:
+                hint = ("; fields must be separated by commas" if any(sep in field for sep in ";\t|")
+                        else "")
+                return f"line {n + 1}, column {c}: {field.strip()!r} is not a number{hint}"
+    return None
 
 
 def load_data(path, notes=None):
