@@ -1056,6 +1056,7 @@ class NDArray:
         self._version[0] += 1
 
     def __setitem__(self, key, value):
+        given_key = key
         key = _ops.shape.backend_key(key, self._ctx)
         if isinstance(value, NDArray):
             if value._ctx is not self._ctx:
@@ -1063,7 +1064,13 @@ class NDArray:
                                  f"use value.as_in_context({self._ctx})")
             value = value._data
         else:
-            if isinstance(value, (list, tuple)):  # x[1, 2] = [5]: a sequence is an array value
+            if value is None or isinstance(value, (str, bytes, list, tuple)):
+                # x[1, 2] = [5]: a sequence is an array value. As in nd.array, None (NumPy: NaN, or
+                # int()'s TypeError) and strings (NumPy parses '2') are refused naming the position,
+                # and integers the dtype cannot hold are an OverflowError, not a wrapped value.
+                what = f"x[{_key_repr(given_key)}] = ..."
+                value = python_values(value, what)
+                check_integer_range(value, self.dtype, what)
                 value = np.asarray(value, dtype=self.dtype)
             if isinstance(value, np.ndarray) and self._ctx.device_type != "cpu":
                 value = copy_to_context(value, Context("cpu", 0), self._ctx)
@@ -1178,8 +1185,14 @@ def _as_host(value):
 
 
 def _key_repr(key):
+    """``key`` for a message, slices as written (``(1, 2:4)`` rather than ``(1, slice(2, 4, None))``)."""
     if key is Ellipsis:
         return ":"
+    if isinstance(key, slice):
+        parts = ["" if v is None else repr(v) for v in (key.start, key.stop)]
+        return ":".join(parts) + ("" if key.step is None else f":{key.step!r}")
+    if isinstance(key, tuple) and key:
+        return "(" + ", ".join("..." if k is Ellipsis else _key_repr(k) for k in key) + ")"
     return repr(key)
 
 

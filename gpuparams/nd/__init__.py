@@ -104,6 +104,8 @@ def full(shape, val, ctx=None, dtype=None, out=None):
         check_integer_range(value, normalize_dtype("float32" if dtype is None else dtype), "nd.full")
         if isinstance(out, NDArray):
             check_integer_range(value, out.dtype, "nd.full")
+    elif val is None or isinstance(val, (str, bytes)):
+        python_values(val, "nd.full")  # raises: NumPy would fill NaN for None, or parse '2'
     return _into(out, _filled(shape, ctx if out is None or ctx else out.context, dtype,
                               lambda xp, s, d: xp.full(s, val, dtype=d)), "full")
 

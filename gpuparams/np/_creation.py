@@ -105,6 +105,8 @@ def full(shape, fill_value, dtype=None, order="C", ctx=None):
     if isinstance(fill_value, (numbers.Number, _onp.generic)):
         check_integer_range(_onp.asarray(fill_value), np_dtype("float32" if dtype is None else dtype),
                             "np.full")
+    elif fill_value is None or isinstance(fill_value, (str, bytes)):
+        python_values(fill_value, "np.full")  # raises: NumPy would fill NaN for None, or parse '2'
     return _filled(shape, dtype, ctx, lambda xp, s, d: xp.full(s, fill_value, dtype=d))
 
 
