@@ -368,9 +368,23 @@ def load_data(path, notes=None):
         raise UsageError(f"{path}: X has no feature columns (shape {X.shape}); give at least one feature")
     if y.ndim == 0 or y.shape[0] != X.shape[0]:
         raise UsageError(f"{path}: X has {X.shape[0]} examples but y has shape {y.shape}")
-    if not np.all(np.isfinite(X)) or (y.dtype.kind == "f" and not np.all(np.isfinite(y))):
-        raise UsageError(f"{path}: X or y contains NaN or infinite values")
+    for name, a in (("X", X), ("y", y)):
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            raise UsageError(f"{path}: {name} holds {_first_non_finite(a)}; drop or fill such examples "
+                             "first (NaN and infinite values would make the loss NaN)")
     return X.astype(np.float64), y
+
+
+def _first_non_finite(a):
+    """``'NaN at example 3, column 2'`` for the first NaN or infinity of ``a`` (1-based, as in a
+    spreadsheet; a CSV's header line, if any, is not counted)."""
+    index = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+    value = a[index]
+    shown = "NaN" if np.isnan(value) else ("+inf" if value > 0 else "-inf")
+    where = f"example {index[0] + 1}"
+    if len(index) > 1:
+        where += ", column " + ", ".join(str(i + 1) for i in index[1:])
+    return f"{shown} at {where}"
 
 
 def _infer_task(y):
