@@ -44,7 +44,7 @@ def save_arrays(path, arrays):
     arrays : dict of str to numpy.ndarray
         What to store. Object arrays are refused (they would need pickle to load).
     """
-    path = os.fspath(path)
+    path = _file_name(path, "save")
     for name, value in arrays.items():
         if not isinstance(name, str):
             raise TypeError(f"cannot save entry {name!r}: names must be strings")
@@ -55,6 +55,22 @@ def save_arrays(path, arrays):
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot save to {path}: folder {folder} does not exist")
     atomic_write(path, lambda f: _write_npz(f, arrays))
+
+
+def _file_name(path, verb):
+    """``path`` as a string, refusing what is not a file name with a message that says so (rather
+    than ``os.fspath``'s "expected str, bytes or os.PathLike object" or an ``[Errno 2]`` about '')."""
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise TypeError(f"cannot {verb} {path!r}: a file name must be a str or os.PathLike, got "
+                        f"{type(path).__name__}") from None
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not path.strip():
+        raise FileNotFoundError(errno.ENOENT, f"cannot {verb} {path!r}: the file name is empty; give one "
+                                              "such as 'model.params'")
+    return path
 
 
 def atomic_write(path, write, suffix=".npz"):
@@ -76,7 +92,7 @@ def atomic_write(path, write, suffix=".npz"):
     ``suffix`` is accepted for old callers; the temporary's name no longer uses it.
     """
     del suffix
-    path = os.fspath(path)
+    path = _file_name(path, "write")
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, f"cannot write {path}: it is a folder; give a file name "
                                               "inside it")
@@ -293,7 +309,7 @@ def load_arrays(path, kind="gpuparams array file"):
         When the file is empty, not a zip archive, truncated, corrupt or holds objects that need
         pickle.
     """
-    path = os.fspath(path)
+    path = _file_name(path, "load")
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
     if os.path.isdir(path):
