@@ -315,6 +315,15 @@ def _params_without(key):
     return damage
 
 
+def _cli_with_memory(w, free, *argv):
+    """``train ARGV`` on a machine with ``free`` bytes of memory (so the check does not depend on
+    the machine that runs the tests)."""
+    from gpuparams.cli import train
+    w.monkeypatch.setattr(train, "_available_bytes", lambda ctx: free)
+    w.arm()
+    w.cli("train", *argv)
+
+
 def _cli_denied(w):
     w.deny_writes(w.tmp)
     w.arm()
@@ -607,6 +616,18 @@ CASES = [
      ["model.npz", "already exist", "--force"]),
     ("cli-hidden-too-big", lambda w: (w.arm(), w.cli("train", "--hidden", "1000000,1000000")), CliError,
      ["--hidden 1000000,1000000", "TB", "parameters"]),
+    ("cli-examples-beyond-int64", lambda w: (w.arm(), w.cli("train", "--examples", "9" * 23)), CliError,
+     ["--examples 99,999,999,999,999,999,999,999", "synthetic data set needs about", "fewer --examples"]),
+    ("cli-examples-beyond-memory", lambda w: _cli_with_memory(w, 10**9, "--examples", str(10**9)), CliError,
+     ["--examples 1,000,000,000", "needs about 96.0 GB", "the 1.0 GB free", "fewer --examples"]),
+    ("cli-batch-beyond-memory",
+     lambda w: _cli_with_memory(w, 10**9, "--examples", "50000", "--batch-size", "50000", "--hidden", "4000"),
+     CliError, ["--batch-size 50000", "2.4 GB of it the activations of one batch", "2 -> 4000 -> 3",
+                "1.0 GB free", "smaller --batch-size"]),
+    ("cli-batch-clipped-to-data",
+     lambda w: _cli_with_memory(w, 10**8, "--examples", "40", "--batch-size", str(10**20),
+                                "--hidden", "2000000"),
+     CliError, ["--hidden 2000000", "needs about 1.2 GB", "12,000,003 parameters"]),  # a batch is 40
     ("cli-resume-nothing", lambda w: (w.arm(), w.cli("train", "--resume")), CliError,
      ["no earlier run in runs/"]),
     ("cli-resume-corrupt-states",

@@ -663,6 +663,7 @@ def _resolve(args, ctx=None, writes=True):
         why = "synthetic"
         defaults = TASK_DEFAULTS[task]
         n = args.examples or defaults["examples"]
+        _check_synthetic_size(n)
         X, y = make_spirals(n, args.seed) if task == "classify" else make_linreg(n, args.seed)
         source = ("synthetic spirals" if task == "classify" else "synthetic linear data "
                   "(y = 2*x1 - 3.4*x2 + 4.2 + noise)")
@@ -802,15 +803,39 @@ def _check_memory(plan, ctx):
     count = _parameter_count(plan.features, plan.hidden, plan.outputs)
     copies = 2 + (2 if plan.optimizer == "adam" else 0)
     widths = (plan.features, *plan.hidden, plan.outputs)
-    activations = 3 * max(plan.batch_size, min(_EVAL_BATCH, plan.X.shape[0])) * sum(widths)
+    examples = plan.X.shape[0]
+    # A batch never holds more than the data set (the loader's last, short batch is the whole set).
+    batch = min(plan.batch_size, examples)
+    activations = 3 * max(batch, min(_EVAL_BATCH, examples)) * sum(widths)
     need = 4 * (count * copies + activations)
     free = _available_bytes(ctx)
-    if free is not None and need > free:
+    if free is None or need <= free:
+        return
+    where = f"more than the {_size_text(free)} free on {ctx or 'this machine'}"
+    if 4 * count * copies > free:
         raise UsageError(f"--hidden {_hidden_text(plan.hidden)}: training this model needs about "
                          f"{_size_text(need)} ({count:,} parameters as float32 weights, gradients"
-                         f"{' and 2 Adam states' if copies == 4 else ''}), more than the "
-                         f"{_size_text(free)} free on {ctx or 'this machine'}; use narrower or fewer "
-                         f"hidden layers")
+                         f"{' and 2 Adam states' if copies == 4 else ''}), {where}; use narrower or "
+                         "fewer hidden layers")
+    raise UsageError(f"--batch-size {plan.batch_size}: training needs about {_size_text(need)}, "
+                     f"{_size_text(4 * activations)} of it the activations of one batch through layers "
+                     f"{' -> '.join(map(str, widths))}, {where}; use a smaller --batch-size (or narrower "
+                     "--hidden layers)")
+
+
+#: Bytes the synthetic generators hold per example while building the data (float64 temporaries).
+_SYNTHETIC_BYTES_PER_EXAMPLE = 96
+
+
+def _check_synthetic_size(n):
+    """Refuse, before allocating, an --examples count whose synthetic data would not fit in memory
+    (NumPy's MemoryError, or an OverflowError for counts beyond int64)."""
+    need = n * _SYNTHETIC_BYTES_PER_EXAMPLE
+    free = _available_bytes(None)
+    if n >= 2**62 or (free is not None and need > free):
+        free_text = f"the {_size_text(free)} free" if free is not None else "what this machine has"
+        raise UsageError(f"--examples {n:,}: the synthetic data set needs about {_size_text(need)}, more "
+                         f"than {free_text}; use fewer --examples")
 
 
 def _hidden_text(hidden):
