@@ -89,6 +89,13 @@ def load_dataset(name, root):
         raise UsageError(f"--dataset {name}: {_download_failure(exc)}") from None
     except (DatasetChecksumError, DatasetFormatError) as exc:
         raise UsageError(f"--dataset {name}: {exc}") from None
+    except OSError as exc:  # the folder: a file in its place, no permission to create or read it
+        folder = exc.filename or root
+        reason = exc.strerror or str(exc)
+        if isinstance(exc, (FileExistsError, NotADirectoryError)):
+            reason = "a file is in the way (it is not a folder)"
+        raise UsageError(f"--dataset {name}: cannot use the dataset folder {folder}: {reason}; give "
+                         "--dataset-root DIR of a folder (it is created when missing)") from None
     images = ds._data.asnumpy()
     X = images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
     return X, ds._label.astype(np.int64), f"{name} ({len(images)} training images from {ds.root})"
@@ -637,6 +644,9 @@ def _resolve(args, ctx=None, writes=True):
 
     # Data and task.
     dataset = getattr(args, "dataset", None)
+    if dataset is None and getattr(args, "dataset_root", None) is not None:
+        raise UsageError(f"--dataset-root {args.dataset_root}: it is the folder of the --dataset files; "
+                         "give --dataset NAME too, or leave it out")
     if dataset is not None:
         if args.data is not None or args.examples is not None:
             raise UsageError("--dataset cannot be combined with --data or --examples")
