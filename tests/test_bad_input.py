@@ -132,6 +132,7 @@ class World:
         assert "Traceback" not in text
         lines = text.strip().splitlines()
         assert len(lines) == 1 and re.match(rf"gpuparams {argv[0]}: error: ", lines[0]), text
+        assert "[Errno" not in lines[0]  # an OSError's code is internal; its words are the message
         raise CliError(lines[0])
 
     def run_ok(self, *argv):
@@ -284,6 +285,22 @@ def _resume_prepared(w, damage):
     w.run_ok("train", "--examples", "40", "--epochs", "1", "--hidden", "4", "--out", "run.npz")
     damage(w)
     w.arm()
+    w.cli("train", "--examples", "40", "--epochs", "1", "--resume", "--out", "run.npz")
+
+
+def _resume_unreadable(w, name):
+    """--resume where reading ``name`` is refused (EACCES; tests run as root, where chmod would not
+    stop anything)."""
+    import builtins
+    w.run_ok("train", "--examples", "40", "--epochs", "1", "--hidden", "4", "--out", "run.npz")
+    w.arm()
+    real_open, target = builtins.open, str(w.tmp / name)
+
+    def guarded_open(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and os.path.abspath(file) == target:
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(file))
+        return real_open(file, *args, **kwargs)
+    w.monkeypatch.setattr(builtins, "open", guarded_open)
     w.cli("train", "--examples", "40", "--epochs", "1", "--resume", "--out", "run.npz")
 
 
@@ -642,6 +659,10 @@ CASES = [
       "2 -> 4 -> 3", "(and 2 more mismatches)", "--force (overwrites run.npz)", "another --out"]),
     ("cli-resume-params-missing-entry", lambda w: _resume_prepared(w, _params_without("1.bias")), CliError,
      ["run.npz", "parameter 1.bias", "(3,)", "missing from the file", "--force"]),
+    ("cli-resume-states-unreadable", lambda w: _resume_unreadable(w, "run.trainer.npz"), CliError,
+     ["--resume", "cannot read run.trainer.npz: permission denied", "--force"]),
+    ("cli-resume-params-unreadable", lambda w: _resume_unreadable(w, "run.npz"), CliError,
+     ["--resume", "cannot read run.npz: permission denied"]),
     ("cli-resume-states-missing",
      lambda w: _resume_prepared(w, lambda w: (w.tmp / "run.trainer.npz").unlink()), CliError,
      ["run.trainer.npz not found", "run.npz and run.json", "restore it", "--force"]),

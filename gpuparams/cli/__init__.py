@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import secrets
 
 from ..errors import UsageError
@@ -32,7 +33,12 @@ def one_line(text):
     The last guard of the one-line promise: a message that comes from the library (written for
     Python users, where a list over several lines reads better) still prints as one line.
     """
-    return " ".join(str(text).split())
+    # An OSError's str() starts with "[Errno 13] ", an internal code next to a message that already
+    # says it in words ("cannot read m.npz: permission denied"); the user gets the words only.
+    return " ".join(_ERRNO.sub("", str(text)).split())
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] ")
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
