@@ -53,6 +53,12 @@ def save_arrays(path, arrays):
                             f"got {type(value).__name__}")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
+        above = folder
+        while not os.path.lexists(above) and os.path.dirname(above) != above:
+            above = os.path.dirname(above)
+        if os.path.exists(above) and not os.path.isdir(above):
+            raise NotADirectoryError(errno.ENOTDIR, f"cannot save to {path}: {above} is a file, not a "
+                                                    "folder")
         raise FileNotFoundError(f"cannot save to {path}: folder {folder} does not exist")
     atomic_write(path, lambda f: _write_npz(f, arrays))
 
