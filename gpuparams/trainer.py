@@ -66,8 +66,8 @@ class Trainer:
         must be empty when ``optimizer`` is an instance.
     kvstore : str, None or False
         How gradients of multi-context parameters are combined. In one process every accepted value
-        (``'device'``, the default, ``'local'``, None, and False as a synonym of None) means the
-        same: they are summed across contexts inside this process. ``'dist_sync'`` (also
+        (``'device'``, the default, ``'local'``, ``'nccl'``, None, and False as a synonym of None)
+        means the same: they are summed across contexts inside this process. ``'dist_sync'`` (also
         ``'dist_device_sync'``): data-parallel across the processes of an MPI job, see
         :mod:`gpuparams.distributed` (rank 0's parameters at the first step, gradients averaged
         across ranks, files written by rank 0 only). Other distributed names (``'dist_async'``, ...)
@@ -469,15 +469,20 @@ def _states_fit(opt, states, datas):
     return True
 
 
+# MXNet 1.9.1's single-process kvstore types. 'nccl' (MXNet's multi-GPU reduction in one process) is
+# one of them: GPU scripts pass it, and on one machine the Trainer's own summation does that job.
+_LOCAL_KVSTORES = ("device", "local", "nccl")
+
+
 def _resolve_kvstore(kvstore):
     """The kvstore a Trainer uses: None for every single-process value (gradients are summed in the
     Trainer); distributed names go to :func:`_distributed_kvstore`."""
     if isinstance(kvstore, str) and kvstore.startswith("dist"):
         return _distributed_kvstore(kvstore)
-    if kvstore is None or kvstore is False or isinstance(kvstore, str) and kvstore in ("device", "local"):
+    if kvstore is None or kvstore is False or isinstance(kvstore, str) and kvstore in _LOCAL_KVSTORES:
         return None
-    raise ValueError(f"Trainer: kvstore must be 'device', 'local', None or False (one process), or a "
-                     f"distributed name such as 'dist_sync'; got {kvstore!r}")
+    raise ValueError(f"Trainer: kvstore must be 'device', 'local', 'nccl', None or False (one process), "
+                     f"or a distributed name such as 'dist_sync'; got {kvstore!r}")
 
 
 def _distributed_kvstore(name):
@@ -488,7 +493,7 @@ def _distributed_kvstore(name):
         from .distributed._sync import GradientSync
         return GradientSync()
     raise UnsupportedKVStoreError(
-        f"Trainer: kvstore={name!r} is not provided: kvstore must be 'device', 'local', None or "
+        f"Trainer: kvstore={name!r} is not provided: kvstore must be 'device', 'local', 'nccl', None or "
         f"'dist_sync', got {name!r} (distributed training is synchronous: 'dist_sync' or "
         "'dist_device_sync' under mpirun, see gpuparams.distributed)")
 

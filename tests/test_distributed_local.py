@@ -105,7 +105,7 @@ def test_dist_sync_in_one_process_trains_like_device(single):
 
 
 def test_unknown_kvstore_names_the_choices():
-    with pytest.raises(ValueError, match="kvstore must be 'device', 'local', None or 'dist_sync', "
+    with pytest.raises(ValueError, match="kvstore must be 'device', 'local', 'nccl', None or 'dist_sync', "
                                          "got 'dist_async'"):
         gluon.Trainer([gluon.Parameter("w", shape=(2,))], "sgd", kvstore="dist_async")
 
