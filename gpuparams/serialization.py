@@ -294,6 +294,9 @@ def _fsync_folder(folder):
 
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a first member, or an empty archive
 _NPY_MAGIC = b"\x93NUMPY"
+# MXNet 1.x's binary NDArray list (its nd.save, save_parameters, export's -0000.params) starts with
+# kMXAPINDArrayListMagic, 0x112, as a little-endian uint64.
+_MXNET_LIST_MAGIC = (0x112).to_bytes(8, "little")
 
 
 def load_arrays(path, kind="gpuparams array file"):
@@ -324,12 +327,18 @@ def load_arrays(path, kind="gpuparams array file"):
         # Open the file here rather than handing np.load the path: np.load leaks its own handle when
         # the zip directory is unreadable.
         with open(path, "rb") as f:
-            magic = f.read(len(_NPY_MAGIC))
+            magic = f.read(len(_MXNET_LIST_MAGIC))
             if not magic:
                 raise ArrayFileError(f"{path} is empty (0 bytes), not a {kind}")
             if magic.startswith(_NPY_MAGIC):
                 raise ArrayFileError(f"{path} is a single-array .npy file, not a .npz array file "
                                      f"(a {kind} is a zip archive of arrays)")
+            if magic == _MXNET_LIST_MAGIC:
+                raise ArrayFileError(
+                    f"{path} is an MXNet binary NDArray file (written by MXNet's nd.save or "
+                    f"save_parameters), not a {kind}: gpuparams reads .npz files only. Convert it where "
+                    "MXNet is installed: numpy.savez('out.npz', **{k: v.asnumpy() for k, v in "
+                    f"mxnet.nd.load({path!r}).items()}})")
             if not magic.startswith(_ZIP_MAGICS):
                 # Without this check np.load would try to unpickle it and say "if you trust the file".
                 raise ArrayFileError(f"{path} is not a {kind} (not a zip archive)")

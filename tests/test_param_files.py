@@ -373,3 +373,24 @@ def test_parameter_dict_save_and_load_with_prefixes(tmp_path):
     third.load_parameters(tmp_path / "stripped.params")
     np.testing.assert_array_equal(third.out.bias.data().asnumpy(), head.out.bias.data().asnumpy())
     head.load_parameters(tmp_path / "full.params")
+
+
+# Recorded with MXNet 1.9.1: nn.Dense(2, in_units=1), initialized to 0.5, then save_parameters.
+MXNET_PARAMS = os.path.join(os.path.dirname(__file__), "data", "mxnet_1_9_1_dense.params")
+
+
+def test_an_mxnet_binary_params_file_is_named_as_such_with_the_conversion(tmp_path):
+    net = nn.Dense(2, in_units=1)
+    net.initialize(init.Constant(0.25))
+    with pytest.raises(ArrayFileError, match=r"mxnet_1_9_1_dense.params is an MXNet binary NDArray file"
+                                             r".*reads .npz files only.*numpy.savez\('out.npz'.*"
+                                             r"mxnet.nd.load\('.*mxnet_1_9_1_dense.params'\)"):
+        net.load_parameters(MXNET_PARAMS)
+    with pytest.raises(ArrayFileError, match="an MXNet binary NDArray file"):
+        nd.load(MXNET_PARAMS)
+    np.testing.assert_array_equal(net.weight.data().asnumpy(), np.full((2, 1), 0.25, np.float32))
+    # The conversion the message gives, done here with the values MXNet wrote, loads.
+    np.savez(tmp_path / "out.npz", **{"weight": np.full((2, 1), 0.5, np.float32),
+                                     "bias": np.full((2,), 0.5, np.float32)})
+    net.load_parameters(tmp_path / "out.npz")
+    np.testing.assert_array_equal(net.weight.data().asnumpy(), np.full((2, 1), 0.5, np.float32))
