@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -104,6 +105,9 @@ class Trainer:
                              f"{update_on_kvstore!r}")
         self._update_on_kvstore = update_on_kvstore
         self._params = _collect(params)
+        # The order the parameters were given in (collect_params: the model's structure), which a
+        # rebuilt model repeats even where its parameter names differ; see load_states.
+        self._given_names = [p.name for p in _collect(params, sort=False)]
         if optimizer_params is None:
             optimizer_params = {}
         if not isinstance(optimizer_params, Mapping):
@@ -323,7 +327,9 @@ class Trainer:
         """Write the optimizer's states (momenta, Adam moments, update counts, learning rate) to ``fname``.
 
         The file is an ``.npz`` written atomically and read back without pickle. Arrays are stored
-        by parameter name (``dense0_weight/mom``), so the file does not depend on parameter order.
+        by parameter name (``dense0_weight/mom``), with the order the parameters were given in, so
+        that the states load into a trainer of the same model built again (with other names), as in
+        MXNet, which keys them by position.
         In a ``dist_sync`` job only rank 0 writes (every rank holds the same states).
         """
         if self._dist is not None and not self._dist.writes_files():
@@ -334,6 +340,7 @@ class Trainer:
             "__optimizer__": np.array(type(opt).__name__.lower()),
             "__num_update__": np.array(opt.num_update, dtype=np.int64),
             "__learning_rate__": np.array(opt.lr, dtype=np.float64),
+            "__order__": np.array(self._given_names, dtype=str),
         }
         for i, p in enumerate(self._params):
             count = opt._index_update_count.get(i)
@@ -347,6 +354,33 @@ class Trainer:
                 for sname, value in self._pending_states[p.name].items():
                     arrays[f"{p.name}/{sname}"] = value
         save_arrays(fname, arrays)
+
+    def _renamed_states(self, arrays, fname):
+        """``arrays`` keyed by this trainer's parameter names.
+
+        A file is matched by name when it names only parameters of this trainer. A model built again
+        in the same process gets new automatic names (``dense2_weight`` for ``dense0_weight``), and
+        MXNet, which keys states by position, loads its states; so when the file records its order
+        (``__order__``) and its k-th parameter's name is this trainer's k-th (in the order given)
+        but for the block counters, the states are matched by position. Shapes are checked after.
+        """
+        order = arrays.pop("__order__", None)
+        names = {key.rpartition("/")[0] for key in arrays}
+        if order is None or names <= {p.name for p in self._params}:
+            return arrays
+        if order.dtype.kind != "U" or order.ndim != 1:
+            raise ArrayFileError(f"{fname}: entry '__order__' should be a list of parameter names")
+        saved = order.tolist()
+        if (len(saved) != len(self._given_names) or not names <= set(saved)
+                or any(_without_counters(a) != _without_counters(b)
+                       for a, b in zip(saved, self._given_names))):
+            return arrays  # another model: refused by name in load_states
+        rename = dict(zip(saved, self._given_names))
+        renamed = {}
+        for key, value in arrays.items():
+            pname, _, sname = key.rpartition("/")
+            renamed[f"{rename[pname]}/{sname}"] = value
+        return renamed
 
     def load_states(self, fname: str | os.PathLike) -> None:
         """Restore what :meth:`save_states` wrote; the file is fully validated before anything changes.
@@ -376,6 +410,7 @@ class Trainer:
                              f"'{type(opt).__name__.lower()}'")
         num_update = _scalar(arrays.pop("__num_update__", None), "i", fname, "__num_update__")
         lr = _scalar(arrays.pop("__learning_rate__", None), "f", fname, "__learning_rate__")
+        arrays = self._renamed_states(arrays, fname)
         by_name = {p.name: i for i, p in enumerate(self._params)}
         counts, states = {}, {}
         required = set(opt.state_names)
@@ -498,8 +533,14 @@ def _distributed_kvstore(name):
         "'dist_device_sync' under mpirun, see gpuparams.distributed)")
 
 
-def _collect(params):
-    """Parameters from a ParameterDict / dict / list / single Parameter: once each, sorted by name."""
+def _without_counters(name):
+    """A parameter name with its block counters blanked: ``dense2_weight`` -> ``dense#_weight``."""
+    return re.sub(r"\d+", "#", name)
+
+
+def _collect(params, sort=True):
+    """Parameters from a ParameterDict / dict / list / single Parameter: once each, sorted by name
+    (in the order given with ``sort=False``)."""
     if isinstance(params, Parameter):
         items = [params]
     elif isinstance(params, Mapping) or hasattr(params, "values") and callable(params.values):
@@ -516,6 +557,8 @@ def _collect(params):
         if id(p) not in seen:  # tied parameters appear several times: keep one
             seen.add(id(p))
             unique.append(p)
+    if not sort:
+        return unique
     unique.sort(key=lambda p: p.name)
     for a, b in zip(unique, unique[1:]):
         if a.name == b.name:

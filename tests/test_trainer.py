@@ -335,6 +335,50 @@ def test_load_states_before_the_parameter_is_initialized(tmp_path):
     np.testing.assert_array_equal(fresh.bias.data().asnumpy(), net.bias.data().asnumpy())
 
 
+@pytest.mark.parametrize("optimizer, params", [("adam", {"learning_rate": 0.05}),
+                                               ("sgd", {"learning_rate": 0.1, "momentum": 0.9})])
+def test_states_load_into_the_same_model_built_again_under_new_names(tmp_path, optimizer, params):
+    # MXNet keys trainer states by position, so a model built again in the same process (a notebook
+    # cell run twice: dense2_weight where the file says dense0_weight) resumes from the file.
+    x = nd.array(np.linspace(-1.0, 1.0, 8).reshape(2, 4))
+
+    def build():
+        net = nn.Sequential()
+        net.add(nn.Dense(3, in_units=4), nn.Dense(2, in_units=3))
+        net.initialize(init.Constant(0.3))
+        return net, Trainer(net.collect_params(), optimizer, dict(params))
+
+    def steps(net, trainer, n):
+        for _ in range(n):
+            with autograd.record():
+                loss = (net(x) ** 2).sum()
+            loss.backward()
+            trainer.step(2)
+
+    straight, straight_trainer = build()
+    steps(straight, straight_trainer, 4)
+    first, first_trainer = build()
+    steps(first, first_trainer, 2)
+    first.save_parameters(tmp_path / "m.params")
+    first_trainer.save_states(tmp_path / "m.states")
+    again, again_trainer = build()
+    assert set(again.collect_params()).isdisjoint(first.collect_params())  # new names
+    again.load_parameters(tmp_path / "m.params")
+    again_trainer.load_states(tmp_path / "m.states")
+    assert again_trainer.optimizer.num_update == 2
+    steps(again, again_trainer, 2)
+    for a, b in zip(again.collect_params().values(), straight.collect_params().values(), strict=True):
+        np.testing.assert_array_equal(a.data().asnumpy(), b.data().asnumpy())
+    # Another model (other layers, same count of parameters) is still refused by name.
+    other = nn.Sequential()
+    other.add(nn.Dense(3, in_units=4, use_bias=False), nn.Dense(2, in_units=3),
+              nn.Dense(2, in_units=2, use_bias=False))
+    assert len(other.collect_params()) == 4
+    other.initialize()
+    with pytest.raises(ValueError, match="names a parameter this trainer does not train"):
+        Trainer(other.collect_params(), optimizer, dict(params)).load_states(tmp_path / "m.states")
+
+
 def test_load_states_validates_before_changing_anything(tmp_path):
     p = _param("w", [1.0, 2.0])
     sgd = Trainer([p], "sgd", {"momentum": 0.5})
