@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -158,6 +159,8 @@ class Optimizer:
                             f"got {type(lr_scheduler).__name__}")
         self.lr_scheduler = lr_scheduler
         self.param_dict = dict(param_dict) if param_dict else {}
+        self.lr_mult = {}   # index -> multiplier, for indices without a Parameter in param_dict
+        self.wd_mult = {}
         if (isinstance(begin_num_update, bool) or not isinstance(begin_num_update, int)
                 or begin_num_update < 0):
             raise ValueError(f"{owner}: begin_num_update must be a non-negative int, "
@@ -187,15 +190,38 @@ class Optimizer:
                                "scheduler instead of calling set_learning_rate")
         self.lr = _check_number(type(self).__name__, "learning_rate", lr, low=0.0)
 
+    def set_lr_mult(self, args_lr_mult):
+        """Set per-index learning-rate multipliers, replacing earlier ones (MXNet's method).
+
+        Parameters
+        ----------
+        args_lr_mult : dict
+            Update index (as passed to :meth:`update`) -> multiplier. A parameter in ``param_dict``
+            (every parameter of a Trainer) uses its own ``Parameter.lr_mult`` instead, as in MXNet.
+        """
+        self.lr_mult = _check_mults(type(self).__name__, "set_lr_mult", args_lr_mult)
+
+    def set_wd_mult(self, args_wd_mult):
+        """Set per-index weight-decay multipliers, replacing earlier ones (MXNet's method).
+
+        Parameters
+        ----------
+        args_wd_mult : dict
+            Update index -> multiplier; ``param_dict``'s ``Parameter.wd_mult`` takes precedence.
+        """
+        self.wd_mult = _check_mults(type(self).__name__, "set_wd_mult", args_wd_mult)
+
     def _get_lr(self, index):
         """The learning rate of parameter ``index``: the current rate times its ``lr_mult``."""
         param = self.param_dict.get(index)
-        return self.learning_rate * (param.lr_mult if param is not None else 1.0)
+        mult = param.lr_mult if param is not None else self.lr_mult.get(index, 1.0)
+        return self.learning_rate * mult
 
     def _get_wd(self, index):
         """The weight decay of parameter ``index``: ``wd`` times its ``wd_mult``."""
         param = self.param_dict.get(index)
-        return self.wd * (param.wd_mult if param is not None else 1.0)
+        mult = param.wd_mult if param is not None else self.wd_mult.get(index, 1.0)
+        return self.wd * mult
 
     def _update_count(self, index):
         """Count one more update of parameter ``index``; return its count ``t`` (1 on the first)."""
@@ -275,6 +301,20 @@ class Optimizer:
 
     register = staticmethod(register)
     create_optimizer = staticmethod(create)
+
+
+def _check_mults(owner, method, mults):
+    """A copy of ``mults`` (index -> real multiplier), or a TypeError naming the bad entry."""
+    if not isinstance(mults, Mapping):
+        raise TypeError(f"{owner}.{method} takes a dict of update index -> multiplier, got "
+                        f"{type(mults).__name__}")
+    checked = {}
+    for index, mult in mults.items():
+        if isinstance(mult, bool) or not isinstance(mult, numbers.Real):
+            raise TypeError(f"{owner}.{method}: the multiplier of {index!r} must be a real number, got "
+                            f"{mult!r}")
+        checked[index] = float(mult)
+    return checked
 
 
 class _WithMaster(tuple):

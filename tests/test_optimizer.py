@@ -216,3 +216,44 @@ def test_repr_and_top_level_alias():
     assert gp.optimizer is opt
     assert repr(opt.Adam()) == ("Adam(learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-08, "
                                 "wd=0.0, rescale_grad=1.0, clip_gradient=None)")
+
+
+# Recorded with MXNet 1.9.1: create(name, learning_rate=0.1, wd=0.1), set_lr_mult({0: 0.5, 'w': 3.0}),
+# set_wd_mult({0: 0.0, 1: 2.0}); for index 0, 1, 2 three updates of w = [1, -2, 0.5] by g = [.3, .1, -.4].
+MXNET_MULT_CASES = {
+    "sgd": [[0.9550000429153442, -2.015000343322754, 0.559999942779541],
+            [0.8529799580574036, -1.911787986755371, 0.5882119536399841],
+            [0.8811959624290466, -1.9702990055084229, 0.6039535403251648]],
+    "rmsprop": [[0.6311310529708862, -2.3688676357269287, 0.8688690066337585],
+                [0.29836171865463257, -1.3272494077682495, 1.1727505922317505],
+                [0.2838582992553711, -1.3691827058792114, 1.2127978801727295]],
+    "signum": [[0.8499999642372131, -2.1499998569488525, 0.6500000357627869],
+               [0.6999999284744263, -1.6999999284744263, 0.8000000715255737],
+               [0.6999999284744263, -1.6999999284744263, 0.8000000715255737]],
+}
+
+
+@pytest.mark.parametrize("name", sorted(MXNET_MULT_CASES))
+def test_set_lr_mult_and_set_wd_mult_match_mxnet(name, ctx):
+    o = opt.create(name, learning_rate=0.1, wd=0.1)
+    o.set_lr_mult({0: 0.5, "w": 3.0})
+    o.set_wd_mult({0: 0.0, 1: 2.0})
+    assert o.lr_mult == {0: 0.5, "w": 3.0} and o.wd_mult == {0: 0.0, 1: 2.0}
+    for index, expected in enumerate(MXNET_MULT_CASES[name]):
+        w = nd.array([1.0, -2.0, 0.5], ctx=ctx)
+        g = nd.array([0.3, 0.1, -0.4], ctx=ctx)
+        state = o.create_state(index, w)
+        for _ in range(3):
+            o.update(index, w, g, state)
+        np.testing.assert_allclose(w.asnumpy(), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_param_dict_multipliers_take_precedence_over_set_lr_mult():
+    p = gp.Parameter("w", shape=(1,), lr_mult=2.0)
+    o = opt.SGD(learning_rate=0.1, param_dict={0: p})
+    o.set_lr_mult({0: 100.0, 1: 0.5})
+    assert o._get_lr(0) == pytest.approx(0.2) and o._get_lr(1) == pytest.approx(0.05)
+    with pytest.raises(TypeError, match=r"SGD.set_wd_mult: the multiplier of 'b' must be a real number"):
+        o.set_wd_mult({"b": "0.1"})
+    with pytest.raises(TypeError, match="SGD.set_lr_mult takes a dict of update index -> multiplier"):
+        o.set_lr_mult([0.1])
