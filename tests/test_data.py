@@ -170,6 +170,17 @@ def test_generic_dataset_uses_default_batchify():
     assert batches[0][0].dtype == np.float32
 
 
+def test_examples_of_different_shapes_name_the_shapes_and_the_way_out():
+    ds = gdata.SimpleDataset([np.zeros(2), np.zeros(2), [1.0, 2.0, 3.0]])
+    for kwargs in ({}, {"num_workers": 1}):
+        with pytest.raises(ValueError, match=r"example 0 has shape \(2,\) and example 2 has shape \(3,\)"
+                                             r".*batchify_fn"):
+            list(gdata.DataLoader(ds, batch_size=3, **kwargs))
+    # Equal shapes, given as lists and arrays alike, still make one batch.
+    batch, = gdata.DataLoader(gdata.SimpleDataset([[1.0, 2.0], np.array([3.0, 4.0])]), batch_size=2)
+    np.testing.assert_array_equal(batch.asnumpy(), [[1.0, 2.0], [3.0, 4.0]])
+
+
 def test_samplers():
     assert list(gdata.SequentialSampler(4)) == [0, 1, 2, 3]
     assert list(gdata.SequentialSampler(3, start=5)) == [5, 6, 7]

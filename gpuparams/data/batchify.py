@@ -27,5 +27,13 @@ def default_batchify_fn(data):
         return stack(*data)
     if isinstance(first, tuple):
         return [default_batchify_fn(list(field)) for field in zip(*data)]
+    shapes = [np.shape(example) for example in data]
+    for k, shape in enumerate(shapes):
+        if shape != shapes[0]:
+            # np.asarray would fail with "inhomogeneous shape" or build an object array.
+            raise ValueError(f"default_batchify_fn: examples of one batch must have one shape, but example "
+                             f"0 has shape {shapes[0]} and example {k} has shape {shape}; resize or pad "
+                             "them in a transform, or pass DataLoader(batchify_fn=...) to build the "
+                             "batch yourself")
     arr = np.asarray(data)
     return from_data(arr, ctx=cpu(0), dtype=arr.dtype)
