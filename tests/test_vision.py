@@ -440,3 +440,16 @@ def test_train_says_where_to_put_missing_files(tmp_path, monkeypatch, capsys):
     assert f"put it at {tmp_path / 'none' / 'train-images-idx3-ubyte.gz'}" in err
     code, _, err = _train(["--dataset", "mnist", "--data", "x.csv"], capsys)
     assert code == 2 and "--dataset cannot be combined with --data" in err
+
+
+def test_resize_keep_ratio_with_a_pair_resizes_to_the_pair_as_mxnet():
+    # MXNet 1.9.1: Resize((4, 3), keep_ratio=True) on a 6 x 9 image gives shape (3, 4, 3), the same
+    # pixels as without keep_ratio (keep_ratio only applies to an int size).
+    img = nd.array(np.random.RandomState(0).randint(0, 256, (6, 9, 3)), dtype="uint8")
+    kept = transforms.Resize((4, 3), keep_ratio=True)(img)
+    assert kept.shape == (3, 4, 3) and kept.dtype == np.uint8
+    np.testing.assert_array_equal(kept.asnumpy(), transforms.Resize((4, 3))(img).asnumpy())
+    assert transforms.Resize(4, keep_ratio=True)(img).shape == (4, 6, 3)
+    for bad in (0, -2, 2.5, (4, 0)):
+        with pytest.raises(ValueError, match=r"Resize: size must be a positive int or a \(width, height\)"):
+            transforms.Resize(bad, keep_ratio=True)

@@ -202,7 +202,8 @@ class Resize(HybridBlock):
         The output size; an int means a square, or with ``keep_ratio`` the length of the short side
         (the long side is scaled by the same factor and truncated).
     keep_ratio : bool
-        Keep the aspect ratio when ``size`` is an int.
+        Keep the aspect ratio when ``size`` is an int (ignored for a ``(width, height)`` pair, as in
+        MXNet).
     interpolation : {0, 1}
         0: nearest neighbour, 1: bilinear (default). OpenCV's other codes (cubic, area, Lanczos) are
         not supported yet.
@@ -215,10 +216,11 @@ class Resize(HybridBlock):
 
     def __init__(self, size, keep_ratio=False, interpolation=1):
         super().__init__()
-        if keep_ratio and not isinstance(size, numbers.Integral):
-            raise ValueError(f"Resize: keep_ratio=True needs an int size (the short side), got {size!r}")
-        self._size = size if keep_ratio else _size_pair(size, "Resize")
-        self._keep = bool(keep_ratio)
+        pair = _size_pair(size, "Resize")
+        # keep_ratio only means something for an int size (the short side); with a (width, height)
+        # pair MXNet 1.9.1 ignores it and resizes to the pair, and so do we.
+        self._keep = bool(keep_ratio) and isinstance(size, numbers.Integral)
+        self._size = pair[0] if self._keep else pair
         self._interpolation = _check_interpolation(interpolation, "Resize")
 
     def _target(self, h, w):
