@@ -453,3 +453,17 @@ def test_resize_keep_ratio_with_a_pair_resizes_to_the_pair_as_mxnet():
     for bad in (0, -2, 2.5, (4, 0)):
         with pytest.raises(ValueError, match=r"Resize: size must be a positive int or a \(width, height\)"):
             transforms.Resize(bad, keep_ratio=True)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_normalize_keeps_a_float_dtype_as_mxnet(dtype):
+    # MXNet 1.9.1: Normalize(0.5, 0.2) of a (3, 4, 4) image of 2s keeps the dtype; each value is
+    # (2 - 0.5) / float32(0.2): 7.5 in float16 and float32, 7.499999888241293 in float64.
+    x = nd.ones((3, 4, 4), dtype=dtype) * 2
+    out = transforms.Normalize(0.5, 0.2)(x)
+    assert out.dtype == np.dtype(dtype)
+    want = (2.0 - 0.5) / np.float64(np.float32(0.2))
+    rtol = 1e-3 if dtype == "float16" else 1e-7
+    np.testing.assert_allclose(out.asnumpy().astype(np.float64), want, rtol=rtol)
+    ints = transforms.Normalize(0.5, 0.2)(nd.ones((3, 2, 2), dtype="int32") * 2)
+    assert ints.dtype == np.float32 and np.allclose(ints.asnumpy(), want)

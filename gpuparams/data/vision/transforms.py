@@ -95,6 +95,11 @@ class Normalize(HybridBlock):
     ----------
     mean, std : float or sequence of float
         One value for all channels, or one per channel.
+
+    Notes
+    -----
+    The result has the input's dtype when that is a float type (as in MXNet 1.9.1) and float32 for
+    integer images (MXNet truncates the normalized values into the integer dtype).
     """
 
     def __init__(self, mean=0.0, std=1.0):
@@ -116,7 +121,10 @@ class Normalize(HybridBlock):
                                  f"channels (shape {img.shape}); give 1 or {channels}")
         shape = (-1, 1, 1)
         out = (img - self._mean.reshape(shape)) / self._std.reshape(shape)
-        return _out(out.astype(np.result_type(img.dtype, np.float32)), ctx)
+        # A float input keeps its dtype (float16 after Cast('float16') stays float16), as in MXNet;
+        # an integer one gives float32, where MXNet truncates the result into the integer dtype.
+        dtype = img.dtype if img.dtype.kind == "f" else np.dtype(np.float32)
+        return _out(out.astype(dtype), ctx)
 
 
 # ----------------------------------------------------------------------------- resizing
