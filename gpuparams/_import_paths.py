@@ -27,6 +27,9 @@ ALIASES = {
     "gpuparams.gluon.nn": "gpuparams.nn",
     "gpuparams.gluon.trainer": "gpuparams.trainer",
     "gpuparams.gluon.parameter": "gpuparams.parameter",
+    # Not an MXNet path (there it is mx.lr_scheduler only), but gluon.lr_scheduler is an attribute
+    # here, so its import form works too.
+    "gpuparams.gluon.lr_scheduler": "gpuparams.lr_scheduler",
 }
 
 #: Real module names of MXNet 1.9.1 modules gpuparams lacks -> (the MXNet path, what they hold).

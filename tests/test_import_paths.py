@@ -30,6 +30,10 @@ def test_gluon_submodules_are_importable_modules_and_the_same_objects():
     assert importlib.import_module("gpuparams.gluon.utils") is gp.gluon_utils
     from gpuparams.gluon import Trainer
     assert Trainer is gp.Trainer
+    import gpuparams.gluon.lr_scheduler as lrs
+    from gpuparams.gluon.lr_scheduler import CosineScheduler
+    assert lrs is gp.lr_scheduler and gp.gluon.lr_scheduler is lrs
+    assert CosineScheduler is gp.lr_scheduler.CosineScheduler
 
 
 def test_gluon_submodules_import_in_a_fresh_interpreter_without_loading_each_other():
