@@ -1083,9 +1083,8 @@ class NDArray:
         if isinstance(other, NDArray) and other._ctx is not self._ctx:
             raise ValueError(f"{op_name}: operands are on different contexts, {self._ctx} and "
                              f"{other._ctx}; use x.as_in_context({self._ctx})")
-        value = _ops._core.operand(other, self._ctx)
-        if type(value) is float and self._data.dtype.kind in "iu":  # MXNet casts it to the dtype
-            value = _ops.elementwise._integer_scalar(op_name, value, self._data.dtype)
+        # A float next to integer data is cast to the dtype first, as MXNet does.
+        value = _ops.elementwise.scalar_for(op_name, _ops._core.operand(other, self._ctx), self._data.dtype)
         try:
             apply(self._data, value)
         except ValueError as exc:

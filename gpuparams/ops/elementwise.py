@@ -34,18 +34,17 @@ def _binary_prepare(name, a, b):
     if isinstance(a, NDArray):
         if isinstance(b, NDArray):
             return same_context(name, a, b), a._data, b._data, a, b
-        value = operand(b, a._ctx)
-        if type(value) is float and a._data.dtype.kind in "iu":
-            value = _integer_scalar(name, value, a._data.dtype)
+        value = scalar_for(name, operand(b, a._ctx), a._data.dtype)
         return a._ctx, a._data, number_like(value, a._data), a, None
-    value = operand(a, b._ctx)
-    if type(value) is float and b._data.dtype.kind in "iu":
-        value = _integer_scalar(name, value, b._data.dtype)
+    value = scalar_for(name, operand(a, b._ctx), b._data.dtype)
     return b._ctx, number_like(value, b._data), b._data, None, b
 
 
-def _integer_scalar(name, value, dtype):
-    """The float ``value`` truncated toward zero (C's cast, MXNet's) for an operator on ``dtype`` data."""
+def scalar_for(name, value, dtype):
+    """The operand ``value`` as an operator on ``dtype`` data uses it: a Python float next to integer
+    data truncated toward zero (C's cast, MXNet's), anything else unchanged."""
+    if type(value) is not float or dtype.kind not in "iu":
+        return value
     if not math.isfinite(value):
         raise OverflowError(f"{name}: cannot use {value} with an array of integer dtype {dtype.name} (MXNet "
                             "casts the number to the array's dtype); cast the array first, e.g. "
