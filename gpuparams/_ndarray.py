@@ -6,6 +6,7 @@ protocol methods, transfers between contexts, and dtype rules.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
@@ -25,7 +26,7 @@ Axis = Optional[Union[int, Sequence[int]]]
 DTypeLike = Any  # a NumPy dtype, its name ('float32') or a type (np.float32); None for the default
 
 __all__ = ["NDArray", "SUPPORTED_DTYPES", "normalize_dtype", "from_data", "from_backend", "copy_to_context",
-           "check_integer_range", "python_values", "numbers_of_objects"]
+           "check_integer_range", "check_fill_value", "python_values", "numbers_of_objects"]
 
 #: dtypes an NDArray may hold (MXNet 1.x's set).
 SUPPORTED_DTYPES = tuple(np.dtype(t) for t in
@@ -243,6 +244,18 @@ def numbers_of_objects(source, dtype, what="nd.array"):
         return source.astype(np.float64)
     check_integer_range(source, target, what)  # exact, on the Python numbers themselves
     return source.astype(target)
+
+
+def check_fill_value(value, dtypes, what):
+    """Refuse a fill value (``nd.full``, ``np.full``) that would fill wrong numbers: ``None`` and
+    strings (an :class:`~gpuparams.errors.ArrayConversionError`, as :func:`python_values`), and a
+    number one of the integer ``dtypes`` cannot hold (an ``OverflowError``, as
+    :func:`check_integer_range`). Other objects are left to the fill itself."""
+    if isinstance(value, (numbers.Number, np.generic)):
+        for dtype in dtypes:
+            check_integer_range(np.asarray(value), dtype, what)
+    elif value is None or isinstance(value, (str, bytes)):
+        python_values(value, what)  # raises: NumPy would fill NaN for None, or parse '2'
 
 
 def check_integer_range(values, dtype, what="nd.array"):

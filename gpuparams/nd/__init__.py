@@ -5,13 +5,11 @@ functions that create arrays.
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as _np
 
 from .. import backend
 from ..context import Context, current_context
-from .._ndarray import NDArray, check_integer_range, from_backend, from_data, normalize_dtype, python_values
+from .._ndarray import NDArray, check_fill_value, from_backend, from_data, normalize_dtype, python_values
 from . import random
 from .io import load, save
 
@@ -99,13 +97,10 @@ def full(shape, val, ctx=None, dtype=None, out=None):
     A ``val`` that the integer dtype (or ``out``'s dtype) cannot hold is an ``OverflowError`` naming
     it, not a wrapped-around fill (300 in int8); ``out`` is left as it was.
     """
-    if isinstance(val, (numbers.Number, _np.generic)):
-        value = _np.asarray(val)
-        check_integer_range(value, normalize_dtype("float32" if dtype is None else dtype), "nd.full")
-        if isinstance(out, NDArray):
-            check_integer_range(value, out.dtype, "nd.full")
-    elif val is None or isinstance(val, (str, bytes)):
-        python_values(val, "nd.full")  # raises: NumPy would fill NaN for None, or parse '2'
+    dtypes = [normalize_dtype("float32" if dtype is None else dtype)]
+    if isinstance(out, NDArray):
+        dtypes.append(out.dtype)
+    check_fill_value(val, dtypes, "nd.full")
     return _into(out, _filled(shape, ctx if out is None or ctx else out.context, dtype,
                               lambda xp, s, d: xp.full(s, val, dtype=d)), "full")
 

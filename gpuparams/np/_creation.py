@@ -3,14 +3,12 @@ and their ``*_like`` forms. As in MXNet's ``np``, values without a dtype of thei
 numbers, fill values) become float32, the default float."""
 from __future__ import annotations
 
-import numbers
-
 import numpy as _onp
 
 from .. import backend
 from ..context import Context, current_context
-from .._ndarray import (NDArray, check_integer_range, copy_to_context, from_backend, numbers_of_objects,
-                        python_values)
+from .._ndarray import (NDArray, check_fill_value, check_integer_range, copy_to_context, from_backend,
+                        numbers_of_objects, python_values)
 from ._array import ndarray, np_dtype
 
 __all__ = ["array", "asarray", "zeros", "ones", "full", "empty", "arange", "linspace", "eye", "identity",
@@ -102,11 +100,7 @@ def full(shape, fill_value, dtype=None, order="C", ctx=None):
     """``shape`` filled with ``fill_value`` (float32 by default, as in MXNet's np)."""
     if isinstance(fill_value, NDArray):
         fill_value = fill_value.item()
-    if isinstance(fill_value, (numbers.Number, _onp.generic)):
-        check_integer_range(_onp.asarray(fill_value), np_dtype("float32" if dtype is None else dtype),
-                            "np.full")
-    elif fill_value is None or isinstance(fill_value, (str, bytes)):
-        python_values(fill_value, "np.full")  # raises: NumPy would fill NaN for None, or parse '2'
+    check_fill_value(fill_value, [np_dtype("float32" if dtype is None else dtype)], "np.full")
     return _filled(shape, dtype, ctx, lambda xp, s, d: xp.full(s, fill_value, dtype=d))
 
 
