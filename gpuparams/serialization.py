@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .parameter import Parameter
 
 __all__ = ["save_arrays", "load_arrays", "atomic_write", "temporary_prefix", "load_checked_into",
-           "ArrayFileError", "ParameterLoadError"]
+           "file_in_the_way", "ArrayFileError", "ParameterLoadError"]
 
 
 def save_arrays(path, arrays):
@@ -53,14 +53,21 @@ def save_arrays(path, arrays):
                             f"got {type(value).__name__}")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        above = folder
-        while not os.path.lexists(above) and os.path.dirname(above) != above:
-            above = os.path.dirname(above)
-        if os.path.exists(above) and not os.path.isdir(above):
+        above = file_in_the_way(folder)
+        if above is not None:
             raise NotADirectoryError(errno.ENOTDIR, f"cannot save to {path}: {above} is a file, not a "
                                                     "folder")
         raise FileNotFoundError(f"cannot save to {path}: folder {folder} does not exist")
     atomic_write(path, lambda f: _write_npz(f, arrays))
+
+
+def file_in_the_way(folder):
+    """For a ``folder`` that does not exist: its nearest existing ancestor when that is a file (so
+    the folder can never be created, ``model/sub`` under a file ``model``), else None."""
+    above = folder
+    while not os.path.lexists(above) and os.path.dirname(above) != above:
+        above = os.path.dirname(above)
+    return above if os.path.exists(above) and not os.path.isdir(above) else None
 
 
 def _file_name(path, verb):

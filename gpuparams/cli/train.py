@@ -475,10 +475,9 @@ def _check_writable(paths, flag):
     _check_kinds(paths, flag)
     folder = os.path.dirname(os.path.abspath(paths[0]))
     if not os.path.isdir(folder):
-        above = folder
-        while not os.path.exists(above) and os.path.dirname(above) != above:
-            above = os.path.dirname(above)
-        if os.path.exists(above) and not os.path.isdir(above):
+        from ..serialization import file_in_the_way
+        above = file_in_the_way(folder)
+        if above is not None:
             raise UsageError(f"{flag} {paths[0]}: {above} is a file, not a folder; choose another --out")
         raise UsageError(f"{flag} {paths[0]}: folder {folder} does not exist")
     problem = probe_writable(folder)
