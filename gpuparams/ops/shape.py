@@ -2,6 +2,8 @@
 flipping, indexing, dtype casts, copies."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._ndarray import NDArray, copy_to_context, normalize_dtype
@@ -221,10 +223,7 @@ def flatten(x, inplace=False):
     if x.ndim == 0:
         raise ShapeError("flatten: needs an array with a first axis, got shape (); use "
                          "x.reshape((1, 1)) for a 1 x 1 array")
-    rest = 1
-    for n in x.shape[1:]:
-        rest *= n
-    return _maybe_copy(reshape(x, (x.shape[0], rest)), inplace)
+    return _maybe_copy(reshape(x, (x.shape[0], math.prod(x.shape[1:]))), inplace)
 
 
 def _joined(op_name, arrays):
