@@ -76,6 +76,19 @@ def using_generator(gen):
         _local.generator = previous
 
 
+
+def check_integer_bounds(low, high, dtype, what):
+    """Refuse, before drawing, a range ``[low, high)`` that the integer ``dtype`` cannot hold: cast
+    after the draw, such samples would wrap around (0..300 in int8), and a check of the samples
+    alone would fail only on some draws."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iu":
+        return
+    info = np.iinfo(dtype)
+    if low < info.min or high - 1 > info.max:
+        raise OverflowError(f"{what}: the range [{low}, {high}) does not fit in {dtype.name} "
+                            f"({info.min}..{info.max}); use a wider dtype or a smaller range")
+
 # The samplers, by name: the same functions as nd.random's (see the module docstring).
 _SAMPLERS = {name: ("gpuparams.nd.random", name)
              for name in ("uniform", "normal", "randn", "randint", "shuffle", "multinomial", "poisson",

@@ -526,3 +526,24 @@ def test_the_two_norms_gradient_at_a_zero_row_is_zero(ctx):
     y.backward()
     np.testing.assert_allclose(x.grad.asnumpy(), [[0, 0, 0], [1 / math.sqrt(5), -2 / math.sqrt(5), 0]],
                                rtol=1e-6)
+
+
+@pytest.mark.parametrize("sample", [
+    lambda: nd.random.randint(0, 300, shape=(4,), dtype="int8"),
+    lambda: nd.random.randint(-1, 5, shape=(4,), dtype="uint8"),
+    lambda: gp.np.random.randint(0, 300, size=(4,), dtype="int8"),
+    lambda: gp.np.random.randint(250, 257, size=(4,), dtype="uint8"),
+])
+def test_randint_refuses_a_range_its_dtype_cannot_hold_whatever_is_drawn(sample):
+    # Only 4 draws: most would fit, so a check of the samples alone would pass on some seeds and
+    # wrap the others around (nd.random.randint cast its draws before checking them).
+    for seed in range(5):
+        gp.random.seed(seed)
+        with pytest.raises(OverflowError, match=r"the range \[-?\d+, \d+\) does not fit in u?int8"):
+            sample()
+
+
+def test_randint_draws_the_whole_range_a_dtype_holds():
+    gp.random.seed(0)
+    drawn = nd.random.randint(-128, 128, shape=(4000,), dtype="int8").asnumpy()
+    assert drawn.dtype == np.int8 and drawn.min() == -128 and drawn.max() == 127

@@ -58,7 +58,11 @@ def _check(name, cond, message):
 
 def _finish(values, dtype, ctx, out, default="float32"):
     dt = normalize_dtype(default if dtype is None else dtype)
-    arr = from_data(values.astype(dt), ctx=ctx)
+    return _written(from_data(values.astype(dt), ctx=ctx), out)
+
+
+def _written(arr, out):
+    """``arr``, or with ``out`` given, ``out`` holding ``arr``'s values (same shape, any context)."""
     if out is None:
         return arr
     if not isinstance(out, NDArray) or out.shape != arr.shape:

@@ -12,7 +12,7 @@ import numpy as np
 from .. import random as _random
 from .._ndarray import from_data, normalize_dtype
 from .._unsupported import module_getattr as _module_getattr
-from .distributions import _check, _finish, _params
+from .distributions import _check, _finish, _params, _written
 from .distributions import exponential, gamma, multinomial, negative_binomial, poisson
 
 __all__ = ["uniform", "normal", "randn", "randint", "shuffle", "multinomial", "poisson", "exponential",
@@ -79,9 +79,11 @@ def randn(*shape, loc=0.0, scale=1.0, dtype=None, ctx=None, out=None):
 def randint(low, high, shape=None, dtype="int32", ctx=None, out=None):
     """Random integers in ``[low, high)`` (``out=``: written into that array and returned)."""
     dt = normalize_dtype(dtype)
+    _random.check_integer_bounds(low, high, dt, "nd.random.randint")
     values = _random.generator().integers(low, high, size=_shape(shape))
-    arr = from_data(values.astype(dt), ctx=ctx)
-    return _finish(values, dt, arr.context, out) if out is not None else arr
+    # The int64 draws go to from_data uncast, so that a range the dtype cannot hold (0..300 in int8)
+    # is an OverflowError rather than wrapped-around samples.
+    return _written(from_data(values, ctx=ctx, dtype=dt, what="nd.random.randint"), out)
 
 
 def shuffle(data):

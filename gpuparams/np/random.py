@@ -70,6 +70,7 @@ def randint(low, high=None, size=None, dtype=None, ctx=None):
     if high <= low:
         raise ValueError(f"randint: high={high} must be larger than low={low}")
     dt = np_dtype("int64" if dtype is None else dtype)
+    _random.check_integer_bounds(low, high, dt, "np.random.randint")
     values = _random.generator().integers(low, high, size=_size(size))
     return _place(values, _ctx(ctx), dt, "np.random.randint")
 
