@@ -104,10 +104,11 @@ class Trainer:
             raise ValueError(f"Trainer: update_on_kvstore must be True, False or None, got "
                              f"{update_on_kvstore!r}")
         self._update_on_kvstore = update_on_kvstore
-        self._params = _collect(params)
+        given = _collect(params)
         # The order the parameters were given in (collect_params: the model's structure), which a
         # rebuilt model repeats even where its parameter names differ; see load_states.
-        self._given_names = [p.name for p in _collect(params, sort=False)]
+        self._given_names = [p.name for p in given]
+        self._params = _by_name(given)
         if optimizer_params is None:
             optimizer_params = {}
         if not isinstance(optimizer_params, Mapping):
@@ -538,9 +539,9 @@ def _without_counters(name):
     return re.sub(r"\d+", "#", name)
 
 
-def _collect(params, sort=True):
-    """Parameters from a ParameterDict / dict / list / single Parameter: once each, sorted by name
-    (in the order given with ``sort=False``)."""
+def _collect(params):
+    """Parameters from a ParameterDict / dict / list / single Parameter: once each, in the order
+    given (:func:`_by_name` sorts them)."""
     if isinstance(params, Parameter):
         items = [params]
     elif isinstance(params, Mapping) or hasattr(params, "values") and callable(params.values):
@@ -557,9 +558,13 @@ def _collect(params, sort=True):
         if id(p) not in seen:  # tied parameters appear several times: keep one
             seen.add(id(p))
             unique.append(p)
-    if not sort:
-        return unique
-    unique.sort(key=lambda p: p.name)
+    return unique
+
+
+def _by_name(params):
+    """``params`` sorted by name (the order of the optimizer's indices), refusing two Parameters of
+    one name (the names key the optimizer states)."""
+    unique = sorted(params, key=lambda p: p.name)
     for a, b in zip(unique, unique[1:]):
         if a.name == b.name:
             raise ValueError(f"Trainer: two different Parameters are both named {a.name!r}; give the "

@@ -59,12 +59,12 @@ def broadcast_parameters(params, root=0, bucket_mb=None):
     The trainer does this itself at its first step; call it directly to start from one point before
     the first forward pass. Parameters waiting for deferred initialization are skipped.
     """
-    from ..trainer import _collect
+    from ..trainer import _by_name, _collect
     world = _dist._world_or_none()
     if world is None:
         return
     datas = []
-    for p in _collect(params):
+    for p in _by_name(_collect(params)):
         try:
             datas.append(p.list_data())
         except RuntimeError:
