@@ -27,13 +27,25 @@ def default_batchify_fn(data):
         return stack(*data)
     if isinstance(first, tuple):
         return [default_batchify_fn(list(field)) for field in zip(*data)]
+    try:
+        arr = np.asarray(data)
+    except ValueError:
+        arr = None
+    if arr is None or arr.dtype.kind == "O":
+        # Examples of different shapes: NumPy fails with "inhomogeneous shape" (or, before 1.24, builds
+        # an object array). Looked at only then, so that a good batch pays for no scan of its shapes.
+        _refuse_mixed_shapes(data)
+        if arr is None:
+            arr = np.asarray(data)  # one shape, another problem: NumPy's own error
+    return from_data(arr, ctx=cpu(0), dtype=arr.dtype)
+
+
+def _refuse_mixed_shapes(data):
+    """Raise a ValueError naming the first example whose shape differs from example 0's."""
     shapes = [np.shape(example) for example in data]
     for k, shape in enumerate(shapes):
         if shape != shapes[0]:
-            # np.asarray would fail with "inhomogeneous shape" or build an object array.
             raise ValueError(f"default_batchify_fn: examples of one batch must have one shape, but example "
                              f"0 has shape {shapes[0]} and example {k} has shape {shape}; resize or pad "
                              "them in a transform, or pass DataLoader(batchify_fn=...) to build the "
                              "batch yourself")
-    arr = np.asarray(data)
-    return from_data(arr, ctx=cpu(0), dtype=arr.dtype)
